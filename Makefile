@@ -1,0 +1,155 @@
+# g4plug — top-level build.
+#
+# Sources are picked up by wildcard so that adding a file never needs a Makefile edit:
+#   plugin/*.c, kernels/*.c   -> libg4plug.so (and build/libg4plug_internal.a for unit tests)
+#   kernels/*_avx2.c          -> compiled with AVX2/FMA/F16C flags (selected at run time)
+#   kernels/*_avx512.c        -> compiled with AVX-512 F/BW/VL/DQ + VNNI + BF16 flags
+#   kernels/*_neon.c          -> compiled with Armv8.2 dotprod/i8mm flags (aarch64 only)
+#   tests/test_*.c            -> build/tests/test_* (linked with the internal archive)
+#   tools/*.c                 -> build/tools/*      (linked with the internal archive)
+#   hosts/*/ and conformance/ -> stand-alone programs that reach the library only via dlopen
+#
+# make            build everything
+# make test       install deps if missing, build, run the default test suite
+# make test SAN=1 the same under ASan+UBSan (clang), in build-san/
+# make run        run the main job (g4 on the embedded default model)
+# make bench      benchmarks against llama.cpp (see bench/)
+
+VERSION_MAJOR := 1
+VERSION_MINOR := 0
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+SAN ?= 0
+ifeq ($(SAN),1)
+  CC := clang
+  BUILD ?= build-san
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  OPT ?= -O1
+else
+  CC ?= cc
+  BUILD ?= build
+  SANFLAGS :=
+  OPT ?= -O2
+endif
+ifeq ($(origin CC),default)
+  CC := cc
+endif
+
+ARCH := $(shell uname -m)
+HAVE_HWLOC := $(shell pkg-config --exists hwloc 2>/dev/null && echo 1)
+HAVE_CJSON := $(shell pkg-config --exists libcjson 2>/dev/null && echo 1)
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$(VERSION)\"
+CFLAGS += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -pthread
+LDFLAGS += $(SANFLAGS) -pthread
+LDLIBS += -lm -ldl
+
+ifeq ($(HAVE_HWLOC),1)
+  CPPFLAGS += -DG4_HAVE_HWLOC=1 $(shell pkg-config --cflags hwloc)
+  LDLIBS += $(shell pkg-config --libs hwloc)
+endif
+ifeq ($(HAVE_CJSON),1)
+  CPPFLAGS += -DG4_HAVE_CJSON=1 $(shell pkg-config --cflags libcjson)
+  LDLIBS += $(shell pkg-config --libs libcjson)
+endif
+
+LIB_SRCS := $(wildcard plugin/*.c kernels/*.c)
+ifeq ($(ARCH),x86_64)
+  LIB_SRCS := $(filter-out %_neon.c,$(LIB_SRCS))
+else ifeq ($(ARCH),aarch64)
+  LIB_SRCS := $(filter-out %_avx2.c %_avx512.c,$(LIB_SRCS))
+else
+  LIB_SRCS := $(filter-out %_neon.c %_avx2.c %_avx512.c,$(LIB_SRCS))
+endif
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+
+# Per-ISA flags: each SIMD variant lives in its own translation unit.
+$(BUILD)/kernels/%_avx2.o: ISAFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/%_avx512.o: ISAFLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
+$(BUILD)/kernels/%_neon.o: ISAFLAGS := -march=armv8.2-a+dotprod+i8mm+fp16
+
+SONAME := libg4plug.so.$(VERSION_MAJOR)
+LIB := $(BUILD)/libg4plug.so.$(VERSION)
+LIB_LINKS := $(BUILD)/$(SONAME) $(BUILD)/libg4plug.so
+ARCHIVE := $(BUILD)/libg4plug_internal.a
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
+
+HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance
+
+.PHONY: all lib deps test test-full run bench clean fuzz dist
+all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
+
+lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS) abi/g4plug.map
+	$(CC) -shared -o $@ $(LIB_OBJS) -Wl,-soname,$(SONAME) -Wl,--version-script=abi/g4plug.map \
+	  -Wl,-z,defs -Wl,-z,now -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(LDLIBS)
+
+$(LIB_LINKS): $(LIB)
+	ln -sf $(notdir $(LIB)) $@
+
+$(ARCHIVE): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Hosts use the library only through dlopen: they link nothing of ours.
+$(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
+	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
+	ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
+
+# The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
+# and reaches the model only through the dlopen'd ABI.
+$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
+	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
+	ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
+
+$(BUILD)/tests/%: tests/%.c $(ARCHIVE) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tools/%: tools/%.c $(ARCHIVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+
+# ABI host checks: the public header must compile as C89 and as C++, and the host must
+# reach everything through dlopen/dlsym alone.
+$(BUILD)/tests/abi_host_c89: tests/abi/abi_host.c abi/g4plug.h | lib
+	@mkdir -p $(dir $@)
+	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -Wno-long-long -Iabi $(SANFLAGS) -o $@ $< -ldl
+$(BUILD)/tests/abi_host_cxx: tests/abi/abi_host.c abi/g4plug.h | lib
+	@mkdir -p $(dir $@)
+	$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/run_tests.sh $(BUILD)
+
+test-full: deps
+	@$(MAKE) --no-print-directory all
+	@G4_TEST_FULL=1 sh tests/run_tests.sh $(BUILD)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/g4 run
+
+bench: deps
+	@$(MAKE) --no-print-directory all OPT="-O3"
+	@sh bench/run_bench.sh $(BUILD)
+
+clean:
+	rm -rf build build-san conformance/g4-conformance hosts/g4
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

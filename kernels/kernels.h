@@ -1,0 +1,82 @@
+/* The kernel layer's contract with the model code.
+ *
+ * Model code never touches SIMD or quant blocks: it hands a weight matrix (as stored in the
+ * GGUF, any supported type) and f32 activations to g4k_matmul, and runs its own per-head or
+ * per-row loops on the thread pool with g4k_pool_run. ISA selection happens once
+ * (g4k_init); the dispatch table lives in kernels/dispatch.c. */
+#ifndef G4_KERNELS_H
+#define G4_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ggml_types.h"
+
+/* ---- ISA selection -------------------------------------------------------------------- */
+typedef enum g4k_isa {
+    G4K_ISA_SCALAR = 0,
+    G4K_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    G4K_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI (+BF16 when present) */
+    G4K_ISA_NEON = 3    /* Armv8 NEON (+dotprod, +i8mm when present) */
+} g4k_isa;
+
+/* Detects CPU features once and fills the dispatch table. Honours G4_ISA=scalar|avx2|avx512|neon
+ * (a level the CPU lacks is an error). Thread-safe, idempotent. Returns 0, or -1 with a message in
+ * err. */
+int g4k_init(char *err, size_t errlen);
+g4k_isa g4k_active_isa(void);
+const char *g4k_isa_name(g4k_isa isa);
+
+/* ---- Thread pool ---------------------------------------------------------------------- */
+typedef struct g4k_pool g4k_pool;
+
+/* n_threads <= 0: choose from the topology (physical / performance cores). */
+g4k_pool *g4k_pool_new(int n_threads);
+void g4k_pool_free(g4k_pool *p);
+int g4k_pool_size(const g4k_pool *p);
+
+/* Runs fn(ctx, ith, nth) on every thread of the pool (ith in [0, nth)), the caller being thread 0;
+ * returns when all are done. Not reentrant: one run at a time per pool. A NULL pool runs inline
+ * with nth = 1. */
+typedef void (*g4k_task_fn)(void *ctx, int ith, int nth);
+void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx);
+
+/* ---- Matrices ------------------------------------------------------------------------- */
+typedef struct g4k_matrix {
+    const void *data;  /* row-major rows of n_cols elements in `type`, rows row_bytes apart */
+    uint32_t type;     /* g4_type */
+    int64_t n_cols;    /* inner (contiguous) dimension = GGUF ne[0] */
+    int64_t n_rows;    /* = GGUF ne[1] */
+    size_t row_bytes;
+} g4k_matrix;
+
+/* 1 if the matmul path supports this weight type, else 0. */
+int g4k_type_supported(uint32_t type);
+
+/* Y[t * n_rows + r] = sum_k W[r, k] * X[t * n_cols + k]   for t < n_tok, r < W->n_rows.
+ * Decode (n_tok small) and prefill (n_tok large) take different paths internally.
+ * Accumulation is f32 or exact integer; activations may be quantized internally to the
+ * weight's matching 8-bit format (documented per format in kernels/README.md). */
+void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
+
+/* Same as g4k_matmul but with every activation kept in f32 (no activation quantization):
+ * the reference path used by the conformance runner's --exact mode and by tests. */
+void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
+
+/* Dequantize row r of w into dst[n_cols] (embedding lookups, tests). Returns 0, -1 on bad type. */
+int g4k_get_row(const g4k_matrix *w, int64_t r, float *dst);
+
+/* Scalar reference dequantizer for n elements (n a multiple of the block size). */
+int g4k_dequantize(uint32_t type, const void *src, float *dst, int64_t n);
+
+/* Scalar reference quantizers (used by tools/g4-quantize and tests). Return bytes written or 0
+ * if the type has no quantizer. n must be a multiple of the block size. */
+size_t g4k_quantize(uint32_t type, const float *src, void *dst, int64_t n);
+
+/* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
+float g4k_f16_to_f32(uint16_t h);
+uint16_t g4k_f32_to_f16(float f);
+float g4k_bf16_to_f32(uint16_t h);
+uint16_t g4k_f32_to_bf16(float f);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian/Ubuntu packages g4plug builds against, only when missing.
+# Used by `make deps` (and so by `make test` / `make run`) and by .ci/run.
+set -e
+PKGS="build-essential clang pkg-config libcjson-dev libhwloc-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing
