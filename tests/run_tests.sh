@@ -30,6 +30,7 @@ done
 for h in abi_host_c89 abi_host_cxx; do
   [ -x "$BUILD/tests/$h" ] && run "$h" "$BUILD/tests/$h" "$BUILD/libg4plug.so"
 done
+run check_exports sh tests/check_exports.sh "$BUILD/libg4plug.so"
 # Conformance cases (added by tests/conformance_cases.sh when present).
 if [ -f tests/conformance_cases.sh ]; then
   . tests/conformance_cases.sh
