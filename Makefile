@@ -109,7 +109,7 @@ $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
-$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
+$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
 	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
 	ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
 
