@@ -154,7 +154,11 @@ static int try_open(g4dl *d, const char *path, char *err, size_t n)
     why[0] = '\0';
     void *h = plat_open(path, why, sizeof why);
     if (!h) {
-        append(err, n, "\n  %s: %s", path, why);
+        /* dlerror() usually names the path already */
+        if (strncmp(why, path, strlen(path)) == 0)
+            append(err, n, "\n  %s%s", why, "");
+        else
+            append(err, n, "\n  %s: %s", path, why);
         return -1;
     }
     d->handle = h;
