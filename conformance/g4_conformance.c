@@ -740,9 +740,16 @@ static void run_prompt_case(run *R, const char *P)
                     }
                 }
             }
-            verdict(worst <= TOL_LOGITS_ABS, P, "logits_rows", worst, TOL_LOGITS_ABS,
-                    "%lld rows; worst at pos %lld token %lld%s", (long long)n_rows,
-                    (long long)worst_r, (long long)worst_v, isinf(worst) ? " (no logits)" : "");
+            if (isinf(worst) && worst_v < 0)
+                verdict(0, P, "logits_rows", worst, TOL_LOGITS_ABS, "no logits at pos %lld",
+                        (long long)worst_r);
+            else if (worst_r < 0)
+                verdict(1, P, "logits_rows", worst, TOL_LOGITS_ABS, "%lld rows, exact",
+                        (long long)n_rows);
+            else
+                verdict(worst <= TOL_LOGITS_ABS, P, "logits_rows", worst, TOL_LOGITS_ABS,
+                        "%lld rows; worst at pos %lld token %lld", (long long)n_rows,
+                        (long long)worst_r, (long long)worst_v);
         }
         free(rows);
     }
