@@ -1,0 +1,283 @@
+/* Gemma 4 encoding: special-token split, newline pre-split, id-space BPE, byte fallback.
+ *
+ * BPE per chunk: the chunk's characters become a doubly linked list of symbols; every adjacent
+ * pair that has a merge goes into a binary min-heap keyed by (rank, left position). Popping the
+ * best pair merges it in place and pushes the (at most two) new neighbour pairs; stale heap
+ * entries are detected on pop and dropped. O(n log n) per chunk, so a megabyte without a newline
+ * is as cheap per byte as short lines. */
+#include "tokenizer_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sym {
+    int32_t id;   /* token id; -1: character that is no token (byte fallback); -2: merged away */
+    int32_t prev, next;
+    uint32_t start, len; /* bytes in the chunk (only read for single characters) */
+};
+
+struct hent {
+    int32_t rank, left, right; /* symbol indices */
+    int32_t lid, rid, res;     /* ids at push time (to detect stale entries), merged id */
+};
+
+struct enc {
+    const g4_tokenizer *t;
+    int32_t *out;
+    size_t cap;
+    int64_t n;
+    struct sym *sym;
+    size_t sym_cap;
+    struct hent *heap;
+    size_t heap_len, heap_cap;
+    int oom, nobyte;
+};
+
+static inline void emit(struct enc *e, int32_t id)
+{
+    if ((uint64_t)e->n < e->cap)
+        e->out[e->n] = id;
+    e->n++;
+}
+
+static void emit_bytes(struct enc *e, const uint8_t *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        int32_t id = e->t->byte_id[s[i]];
+        if (id < 0)
+            e->nobyte = 1;
+        emit(e, id);
+    }
+}
+
+/* Length of the UTF-8 character at s (n >= 1 bytes left). Anything that is not a well-formed,
+ * shortest-form, non-surrogate sequence is a 1-byte character of its own, which then falls back
+ * to its <0xXX> token: this is what makes arbitrary bytes round-trip. */
+static inline size_t utf8_len(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 1; /* continuation byte or overlong 2-byte lead */
+    if (c < 0xE0)
+        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 1;
+    if (c < 0xF0) {
+        uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 1;
+    }
+    if (c < 0xF5) {
+        uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 1;
+    }
+    return 1;
+}
+
+static inline int hless(const struct hent *a, const struct hent *b)
+{
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+
+static void heap_push(struct enc *e, struct hent h)
+{
+    if (e->heap_len == e->heap_cap) {
+        size_t nc = e->heap_cap ? e->heap_cap * 2 : 256;
+        struct hent *nh = realloc(e->heap, nc * sizeof *nh);
+        if (!nh) {
+            e->oom = 1;
+            return;
+        }
+        e->heap = nh;
+        e->heap_cap = nc;
+    }
+    size_t i = e->heap_len++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!hless(&h, &e->heap[p]))
+            break;
+        e->heap[i] = e->heap[p];
+        i = p;
+    }
+    e->heap[i] = h;
+}
+
+static struct hent heap_pop(struct enc *e)
+{
+    struct hent top = e->heap[0], last = e->heap[--e->heap_len];
+    size_t n = e->heap_len, i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && hless(&e->heap[c + 1], &e->heap[c]))
+            c++;
+        if (!hless(&e->heap[c], &last))
+            break;
+        e->heap[i] = e->heap[c];
+        i = c;
+    }
+    if (n)
+        e->heap[i] = last;
+    return top;
+}
+
+static inline void try_pair(struct enc *e, int32_t l, int32_t r)
+{
+    if (l < 0 || r < 0)
+        return;
+    int32_t lid = e->sym[l].id, rid = e->sym[r].id;
+    if (lid < 0 || rid < 0)
+        return; /* a character that is no token never takes part in a merge */
+    struct g4_tok_pair p = g4_tok_pair_find(e->t, lid, rid);
+    if (p.rank >= 0)
+        heap_push(e, (struct hent){p.rank, l, r, lid, rid, p.res});
+}
+
+/* BPE over one chunk (no newline boundaries inside). */
+static void bpe(struct enc *e, const uint8_t *s, size_t len)
+{
+    const g4_tokenizer *t = e->t;
+    if (len > e->sym_cap) {
+        struct sym *ns = realloc(e->sym, len * sizeof *ns);
+        if (!ns) {
+            e->oom = 1;
+            return;
+        }
+        e->sym = ns;
+        e->sym_cap = len;
+    }
+    int32_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t cl = utf8_len(s + i, len - i);
+        int32_t id = cl == 1 && s[i] == ' ' ? t->space_id : g4_tok_lookup(t, (const char *)s + i, cl);
+        e->sym[n] = (struct sym){id, n - 1, n + 1, (uint32_t)i, (uint32_t)cl};
+        n++;
+        i += cl;
+    }
+    if (n == 0)
+        return;
+    e->sym[n - 1].next = -1;
+
+    e->heap_len = 0;
+    for (int32_t i = 0; i + 1 < n; i++)
+        try_pair(e, i, i + 1);
+    while (e->heap_len && !e->oom) {
+        struct hent h = heap_pop(e);
+        struct sym *L = &e->sym[h.left], *R = &e->sym[h.right];
+        if (L->id != h.lid || R->id != h.rid || L->next != h.right)
+            continue; /* stale: one side already merged into something else */
+        L->id = h.res;
+        L->next = R->next;
+        if (R->next >= 0)
+            e->sym[R->next].prev = h.left;
+        R->id = -2;
+        try_pair(e, L->prev, h.left);
+        try_pair(e, h.left, L->next);
+    }
+    if (e->oom)
+        return;
+
+    for (int32_t i = 0; i >= 0; i = e->sym[i].next) {
+        const struct sym *y = &e->sym[i];
+        if (y->id >= 0)
+            emit(e, y->id);
+        else if (y->len == 1 && s[y->start] == ' ')
+            emit_bytes(e, (const uint8_t *)G4_TOK_SPACE, 3); /* only if the vocab lacks '▁' */
+        else
+            emit_bytes(e, s + y->start, y->len);
+    }
+}
+
+/* Pre-split on newlines: [^\n]+ | \n+ ; a newline run that is a token is that token. */
+static void encode_text(struct enc *e, const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && !e->oom) {
+        size_t j = i;
+        if (s[i] == '\n') {
+            while (j < len && s[j] == '\n')
+                j++;
+            int32_t id = g4_tok_lookup(e->t, (const char *)s + i, j - i);
+            if (id >= 0)
+                emit(e, id);
+            else
+                bpe(e, s + i, j - i);
+        } else {
+            const uint8_t *nl = memchr(s + i, '\n', len - i);
+            j = nl ? (size_t)(nl - s) : len;
+            bpe(e, s + i, j - i);
+        }
+        i = j;
+    }
+}
+
+/* Longest special token starting at s[0], or -1. */
+static int32_t match_special(const g4_tokenizer *t, const uint8_t *s, size_t n, size_t *mlen)
+{
+    uint32_t a = t->special_start[s[0]], b = t->special_start[s[0] + 1];
+    for (uint32_t k = a; k < b; k++) {
+        int32_t id = t->special[k];
+        uint32_t o = t->text_off[id], l = t->text_off[id + 1] - o;
+        if (l <= n && memcmp(t->text + o, s, l) == 0) {
+            *mlen = l;
+            return id;
+        }
+    }
+    return -1;
+}
+
+int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len, unsigned flags,
+                            int32_t *out, size_t cap, char *err, size_t errlen)
+{
+    if (!text && len) {
+        g4_tok_seterr(err, errlen, "tokenizer: NULL text");
+        return -1;
+    }
+    if (len > (size_t)INT32_MAX) {
+        g4_tok_seterr(err, errlen, "tokenizer: input of %zu bytes exceeds 2 GiB", len);
+        return -1;
+    }
+    if (!out)
+        cap = 0;
+    struct enc e = {.t = t, .out = out, .cap = cap};
+    if (flags & G4_TOKENIZE_ADD_BOS) {
+        if (t->bos < 0) {
+            g4_tok_seterr(err, errlen, "tokenizer: ADD_BOS requested but the vocabulary has no BOS token");
+            return -1;
+        }
+        emit(&e, t->bos);
+    }
+    const uint8_t *s = (const uint8_t *)text;
+    if (flags & G4_TOKENIZE_PARSE_SPECIAL) {
+        /* Leftmost-longest match of control / user-defined texts; the text between goes through
+         * the normal path. (llama.cpp instead takes special tokens longest-first over the whole
+         * text; the two differ only when two special texts overlap, which no Gemma 4 pair does.) */
+        size_t seg = 0;
+        for (size_t i = 0; i < len && !e.oom;) {
+            size_t ml;
+            int32_t id = t->special_start[s[i]] != t->special_start[s[i] + 1] ? match_special(t, s + i, len - i, &ml) : -1;
+            if (id < 0) {
+                i++;
+                continue;
+            }
+            encode_text(&e, s + seg, i - seg);
+            emit(&e, id);
+            i += ml;
+            seg = i;
+        }
+        encode_text(&e, s + seg, len - seg);
+    } else if (len) {
+        encode_text(&e, s, len);
+    }
+    free(e.sym);
+    free(e.heap);
+    if (e.oom) {
+        g4_tok_seterr(err, errlen, "tokenizer: out of memory");
+        return -1;
+    }
+    if (e.nobyte) {
+        g4_tok_seterr(err, errlen, "tokenizer: the vocabulary has no <0xXX> (or <unk>) token for a byte of the input");
+        return -1;
+    }
+    return e.n;
+}
