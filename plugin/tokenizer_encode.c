@@ -1,24 +1,29 @@
 /* Gemma 4 encoding: special-token split, newline pre-split, id-space BPE, byte fallback.
  *
  * BPE per chunk: the chunk's characters become a doubly linked list of symbols; every adjacent
- * pair that has a merge goes into a binary min-heap keyed by (rank, left position). Popping the
+ * pair that has a merge goes into a 4-ary min-heap keyed by (rank, left position). Popping the
  * best pair merges it in place and pushes the (at most two) new neighbour pairs; stale heap
  * entries are detected on pop and dropped. O(n log n) per chunk, so a megabyte without a newline
- * is as cheap per byte as short lines. */
+ * costs about as much per byte as short lines (a bit more: its heap does not fit in cache). */
 #include "tokenizer_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct sym {
-    int32_t id;   /* token id; -1: character that is no token (byte fallback); -2: merged away */
+    int32_t id; /* token id; -1: character that is no token (byte fallback); -2: merged away */
     int32_t prev, next;
-    uint32_t start, len; /* bytes in the chunk (only read for single characters) */
+    uint32_t start, end; /* byte span in the chunk */
 };
 
+/* A heap entry names the pair by its left symbol and the end of its right one. Symbols only grow
+ * rightwards and their starts never move, so the entry is still valid exactly when the left symbol
+ * is alive and its current right neighbour still ends at rend: had either side merged with
+ * something else, that end would have moved. 16 bytes: four children share a cache line. */
 struct hent {
-    int32_t rank, left, right; /* symbol indices */
-    int32_t lid, rid, res;     /* ids at push time (to detect stale entries), merged id */
+    uint64_t key;  /* rank << 32 | left symbol index: lowest rank first, then leftmost */
+    uint32_t rend; /* end of the right symbol when pushed */
+    int32_t res;   /* merged token id */
 };
 
 struct enc {
@@ -73,64 +78,87 @@ static inline size_t utf8_len(const uint8_t *s, size_t n)
     return 1;
 }
 
-static inline int hless(const struct hent *a, const struct hent *b)
+static int heap_reserve(struct enc *e, size_t n)
 {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+    if (n <= e->heap_cap)
+        return 1;
+    size_t nc = e->heap_cap ? e->heap_cap : 256;
+    while (nc < n)
+        nc *= 2;
+    struct hent *nh = realloc(e->heap, nc * sizeof *nh);
+    if (!nh) {
+        e->oom = 1;
+        return 0;
+    }
+    e->heap = nh;
+    e->heap_cap = nc;
+    return 1;
 }
 
-static void heap_push(struct enc *e, struct hent h)
+static void sift_down(struct hent *h, size_t n, size_t i)
 {
-    if (e->heap_len == e->heap_cap) {
-        size_t nc = e->heap_cap ? e->heap_cap * 2 : 256;
-        struct hent *nh = realloc(e->heap, nc * sizeof *nh);
-        if (!nh) {
-            e->oom = 1;
-            return;
-        }
-        e->heap = nh;
-        e->heap_cap = nc;
+    struct hent x = h[i];
+    for (;;) {
+        size_t c = 4 * i + 1, best = c;
+        if (c >= n)
+            break;
+        size_t end = c + 4 < n ? c + 4 : n;
+        for (size_t k = c + 1; k < end; k++)
+            if (h[k].key < h[best].key)
+                best = k;
+        if (h[best].key >= x.key)
+            break;
+        h[i] = h[best];
+        i = best;
     }
+    h[i] = x;
+}
+
+static void heap_push(struct enc *e, struct hent x)
+{
+    if (!heap_reserve(e, e->heap_len + 1))
+        return;
     size_t i = e->heap_len++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!hless(&h, &e->heap[p]))
+        size_t p = (i - 1) / 4;
+        if (e->heap[p].key <= x.key)
             break;
         e->heap[i] = e->heap[p];
         i = p;
     }
-    e->heap[i] = h;
+    e->heap[i] = x;
 }
 
 static struct hent heap_pop(struct enc *e)
 {
-    struct hent top = e->heap[0], last = e->heap[--e->heap_len];
-    size_t n = e->heap_len, i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && hless(&e->heap[c + 1], &e->heap[c]))
-            c++;
-        if (!hless(&e->heap[c], &last))
-            break;
-        e->heap[i] = e->heap[c];
-        i = c;
+    struct hent top = e->heap[0];
+    if (--e->heap_len) {
+        e->heap[0] = e->heap[e->heap_len];
+        sift_down(e->heap, e->heap_len, 0);
     }
-    if (n)
-        e->heap[i] = last;
     return top;
+}
+
+/* Heap entry for the pair (l, r), if it has a merge. */
+static inline int pair_entry(const struct enc *e, int32_t l, int32_t r, struct hent *out)
+{
+    if (l < 0 || r < 0)
+        return 0;
+    int32_t lid = e->sym[l].id, rid = e->sym[r].id;
+    if (lid < 0 || rid < 0)
+        return 0; /* a character that is no token never takes part in a merge */
+    struct g4_tok_pair p = g4_tok_pair_find(e->t, lid, rid);
+    if (p.rank < 0)
+        return 0;
+    *out = (struct hent){(uint64_t)(uint32_t)p.rank << 32 | (uint32_t)l, e->sym[r].end, p.res};
+    return 1;
 }
 
 static inline void try_pair(struct enc *e, int32_t l, int32_t r)
 {
-    if (l < 0 || r < 0)
-        return;
-    int32_t lid = e->sym[l].id, rid = e->sym[r].id;
-    if (lid < 0 || rid < 0)
-        return; /* a character that is no token never takes part in a merge */
-    struct g4_tok_pair p = g4_tok_pair_find(e->t, lid, rid);
-    if (p.rank >= 0)
-        heap_push(e, (struct hent){p.rank, l, r, lid, rid, p.res});
+    struct hent h;
+    if (pair_entry(e, l, r, &h))
+        heap_push(e, h);
 }
 
 /* BPE over one chunk (no newline boundaries inside). */
@@ -150,7 +178,7 @@ static void bpe(struct enc *e, const uint8_t *s, size_t len)
     for (size_t i = 0; i < len;) {
         size_t cl = utf8_len(s + i, len - i);
         int32_t id = cl == 1 && s[i] == ' ' ? t->space_id : g4_tok_lookup(t, (const char *)s + i, cl);
-        e->sym[n] = (struct sym){id, n - 1, n + 1, (uint32_t)i, (uint32_t)cl};
+        e->sym[n] = (struct sym){id, n - 1, n + 1, (uint32_t)i, (uint32_t)(i + cl)};
         n++;
         i += cl;
     }
@@ -158,21 +186,30 @@ static void bpe(struct enc *e, const uint8_t *s, size_t len)
         return;
     e->sym[n - 1].next = -1;
 
+    /* initial pairs, heapified in O(n) */
+    if (!heap_reserve(e, (size_t)n))
+        return;
     e->heap_len = 0;
     for (int32_t i = 0; i + 1 < n; i++)
-        try_pair(e, i, i + 1);
+        e->heap_len += (size_t)pair_entry(e, i, i + 1, &e->heap[e->heap_len]);
+    for (size_t i = e->heap_len / 4 + 1; i-- > 0;)
+        if (i < e->heap_len)
+            sift_down(e->heap, e->heap_len, i);
     while (e->heap_len && !e->oom) {
         struct hent h = heap_pop(e);
-        struct sym *L = &e->sym[h.left], *R = &e->sym[h.right];
-        if (L->id != h.lid || R->id != h.rid || L->next != h.right)
+        int32_t left = (int32_t)(uint32_t)h.key;
+        struct sym *L = &e->sym[left];
+        if (L->id < 0 || L->next < 0 || e->sym[L->next].end != h.rend)
             continue; /* stale: one side already merged into something else */
+        struct sym *R = &e->sym[L->next];
         L->id = h.res;
+        L->end = R->end;
         L->next = R->next;
         if (R->next >= 0)
-            e->sym[R->next].prev = h.left;
+            e->sym[R->next].prev = left;
         R->id = -2;
-        try_pair(e, L->prev, h.left);
-        try_pair(e, h.left, L->next);
+        try_pair(e, L->prev, left);
+        try_pair(e, left, L->next);
     }
     if (e->oom)
         return;
@@ -181,10 +218,10 @@ static void bpe(struct enc *e, const uint8_t *s, size_t len)
         const struct sym *y = &e->sym[i];
         if (y->id >= 0)
             emit(e, y->id);
-        else if (y->len == 1 && s[y->start] == ' ')
+        else if (y->end - y->start == 1 && s[y->start] == ' ')
             emit_bytes(e, (const uint8_t *)G4_TOK_SPACE, 3); /* only if the vocab lacks '▁' */
         else
-            emit_bytes(e, s + y->start, y->len);
+            emit_bytes(e, s + y->start, y->end - y->start);
     }
 }
 

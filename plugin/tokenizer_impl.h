@@ -23,6 +23,8 @@ struct g4_tok_pair {
 
 struct g4_tokenizer {
     int32_t n_vocab;
+    void *arena; /* text .. pairs below live in this one allocation */
+    size_t arena_size;
     char *text;          /* all token texts, back to back */
     uint32_t *text_off;  /* [n_vocab + 1] */
     char *piece;         /* rendered pieces: '▁' -> ' ' for normal tokens, raw byte for <0xXX> */
@@ -79,6 +81,12 @@ static inline uint64_t g4_tok_mix64(uint64_t x)
     x ^= x >> 31;
     return x;
 }
+
+#if defined(__GNUC__)
+#define G4_TOK_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define G4_TOK_PREFETCH(p) ((void)(p))
+#endif
 
 int32_t g4_tok_lookup_h(const g4_tokenizer *t, const char *s, size_t len, uint32_t h);
 static inline int32_t g4_tok_lookup(const g4_tokenizer *t, const char *s, size_t len)
