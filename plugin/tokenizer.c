@@ -372,6 +372,10 @@ g4_tokenizer *g4_tokenizer_load(const g4_gguf *g, char *err, size_t errlen)
         t->byte_id[b] = id >= 0 ? id : t->unk;
     }
     t->space_id = g4_tok_lookup(t, G4_TOK_SPACE, 3);
+    for (int c = 0; c < 128; c++) {
+        char ch = (char)c;
+        t->ascii_id[c] = c == ' ' ? t->space_id : g4_tok_lookup(t, &ch, 1);
+    }
 
     /* Specials matched with PARSE_SPECIAL: control and user-defined tokens with non-empty text,
      * grouped by first byte, longest first. */

@@ -26,6 +26,9 @@ struct hent {
     int32_t res;   /* merged token id */
 };
 
+#define PCACHE 4096 /* entries (64 KiB): hot pairs of ordinary text fit */
+#define PCACHE_MIN_INPUT 4096 /* below this the cache's setup costs more than it saves */
+
 struct enc {
     const g4_tokenizer *t;
     int32_t *out;
@@ -35,6 +38,7 @@ struct enc {
     size_t sym_cap;
     struct hent *heap;
     size_t heap_len, heap_cap;
+    struct g4_tok_pair *pcache; /* small direct-mapped cache in front of the 16 MB pair table */
     int oom, nobyte;
 };
 
@@ -147,7 +151,18 @@ static inline int pair_entry(const struct enc *e, int32_t l, int32_t r, struct h
     int32_t lid = e->sym[l].id, rid = e->sym[r].id;
     if (lid < 0 || rid < 0)
         return 0; /* a character that is no token never takes part in a merge */
-    struct g4_tok_pair p = g4_tok_pair_find(e->t, lid, rid);
+    struct g4_tok_pair p;
+    uint64_t key = g4_tok_pair_key(lid, rid);
+    if (e->pcache) {
+        struct g4_tok_pair *c = &e->pcache[(g4_tok_mix64(key) >> 40) & (PCACHE - 1)];
+        if (c->key != key) {
+            *c = g4_tok_pair_find(e->t, lid, rid);
+            c->key = key; /* misses are cached too (rank -1) */
+        }
+        p = *c;
+    } else {
+        p = g4_tok_pair_find(e->t, lid, rid);
+    }
     if (p.rank < 0)
         return 0;
     *out = (struct hent){(uint64_t)(uint32_t)p.rank << 32 | (uint32_t)l, e->sym[r].end, p.res};
@@ -176,8 +191,15 @@ static void bpe(struct enc *e, const uint8_t *s, size_t len)
     }
     int32_t n = 0;
     for (size_t i = 0; i < len;) {
-        size_t cl = utf8_len(s + i, len - i);
-        int32_t id = cl == 1 && s[i] == ' ' ? t->space_id : g4_tok_lookup(t, (const char *)s + i, cl);
+        size_t cl;
+        int32_t id;
+        if (s[i] < 0x80) {
+            cl = 1;
+            id = t->ascii_id[s[i]];
+        } else {
+            cl = utf8_len(s + i, len - i);
+            id = g4_tok_lookup(t, (const char *)s + i, cl);
+        }
         e->sym[n] = (struct sym){id, n - 1, n + 1, (uint32_t)i, (uint32_t)(i + cl)};
         n++;
         i += cl;
@@ -277,6 +299,11 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
     if (!out)
         cap = 0;
     struct enc e = {.t = t, .out = out, .cap = cap};
+    if (len >= PCACHE_MIN_INPUT) {
+        e.pcache = malloc(PCACHE * sizeof *e.pcache);
+        if (e.pcache) /* key ~0 never occurs: ids are < 2^31 */
+            memset(e.pcache, 0xff, PCACHE * sizeof *e.pcache);
+    }
     if (flags & G4_TOKENIZE_ADD_BOS) {
         if (t->bos < 0) {
             g4_tok_seterr(err, errlen, "tokenizer: ADD_BOS requested but the vocabulary has no BOS token");
@@ -308,6 +335,7 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
     }
     free(e.sym);
     free(e.heap);
+    free(e.pcache);
     if (e.oom) {
         g4_tok_seterr(err, errlen, "tokenizer: out of memory");
         return -1;

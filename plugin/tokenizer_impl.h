@@ -42,6 +42,7 @@ struct g4_tokenizer {
     int n_eog;
     int32_t byte_id[256]; /* <0xXX>, or unk, or -1 */
     int32_t space_id;     /* token "▁", or -1 */
+    int32_t ascii_id[128]; /* single ASCII character -> id (' ' -> '▁'), or -1: skips the hash */
 
     /* PARSE_SPECIAL candidates: ids grouped by first byte (special_start[b] .. special_start[b+1]),
      * longest text first within a group. */
