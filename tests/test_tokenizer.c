@@ -344,6 +344,7 @@ static void test_api(const g4_tokenizer *t, const char *dir)
     free(a);
     char err[256];
     CHECK(g4_tokenizer_encode(t, NULL, 0, 0, NULL, 0, err, sizeof err) == 0, "empty input");
+    CHECK(g4_tokenizer_encode(t, NULL, 0, G4_TOKENIZE_PARSE_SPECIAL, NULL, 0, err, sizeof err) == 0, "empty input, special");
 
     /* two-call pattern, and a short buffer gets a prefix */
     const char *txt = "Hello, world! How are you?";
