@@ -140,6 +140,11 @@ static void finish_caches(g4k_topology *t)
     t->l1d_bytes = t->l1d_raw > 0 ? clamp64(t->l1d_raw, 16 << 10, 192 << 10) : 32 << 10;
     t->l2_bytes = t->l2_raw > 0 ? clamp64(t->l2_raw, 256 << 10, 8 << 20) : 1 << 20;
     t->l3_bytes = t->l3_raw > 0 ? clamp64(t->l3_raw, 1 << 20, (int64_t)512 << 20) : 32 << 20;
+    /* Also at most 32 MiB per allowed core (the biggest real ratio is ~12 MiB/core, 3D V-Cache):
+     * the one VM above reports 508 MB on 2 cores, inside the absolute range. */
+    int64_t per_core_cap = (int64_t)32 << 20;
+    if (t->n_physical > 0 && t->l3_bytes > per_core_cap * t->n_physical)
+        t->l3_bytes = clamp64(per_core_cap * t->n_physical, 1 << 20, (int64_t)512 << 20);
     /* No L3, or an L3 smaller than L2 (old Core 2 style, or clamping): callers size their
      * blocks as L1 < L2 <= L3, so keep the levels monotonic. */
     if (t->l3_bytes < t->l2_bytes)

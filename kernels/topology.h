@@ -40,8 +40,8 @@ int g4k_topology_detect(g4k_topology *out, int allow_hwloc);
 int g4k_topology_default_threads(void);
 
 /* Cache size in bytes for level 1 (L1d), 2 or 3, clamped because VMs report nonsense (one
- * reported a 508 MB L3 per core): L1d to [16K, 192K], L2 to [256K, 8M], L3 to [1M, 512M] and
- * at least L2. Unknown levels default to 32K / 1M / 32M. Other levels: 0. */
+ * reported a 508 MB L3 per core): L1d to [16K, 192K], L2 to [256K, 8M], L3 to [1M, 512M], to
+ * at most 32M per allowed physical core, and to at least L2. Unknown levels default to 32K / 1M / 32M. Other levels: 0. */
 int64_t g4k_topology_cache_bytes(int level);
 
 /* Binds the calling thread to one logical CPU of the idx-th allowed core (performance cores

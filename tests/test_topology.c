@@ -25,6 +25,8 @@ static void check_sane(const g4k_topology *t, const char *what)
           (long long)t->l2_bytes);
     CHECK(t->l3_bytes >= 1 << 20 && t->l3_bytes <= (int64_t)512 << 20, "%s l3 %lld", what,
           (long long)t->l3_bytes);
+    CHECK(t->l3_bytes <= ((int64_t)32 << 20) * t->n_physical || t->l3_bytes == t->l2_bytes,
+          "%s l3 %lld over 32M per core", what, (long long)t->l3_bytes);
     CHECK(t->l1d_bytes < t->l2_bytes && t->l2_bytes <= t->l3_bytes, "%s caches increasing", what);
     CHECK(t->l1d_raw >= 0 && t->l2_raw >= 0 && t->l3_raw >= 0, "%s raw sizes", what);
     CHECK(strlen(t->desc) > 0 && strlen(t->desc) < sizeof t->desc, "%s desc", what);
