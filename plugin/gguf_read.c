@@ -595,7 +595,8 @@ static bool parse_shard(shard *s, uint32_t shard_no, errbuf *e)
             ok = fail(e, "tensor '%s': bytes [%llu, +%llu) run past the end of the data section (%llu bytes)",
                       show(t->name.ptr, t->name.len).s, (unsigned long long)t->offset,
                       (unsigned long long)t->nbytes, (unsigned long long)data_size);
-        t->data = s->base + data_off + t->offset;
+        else
+            t->data = s->base + data_off + t->offset;
         spans[i] = (tensor_span){t->offset, t->nbytes, (int64_t)i};
     }
     if (ok && n_tensors > 1) {
