@@ -5,25 +5,13 @@
 CONF="$BUILD/g4-conformance"
 G="$FIX/gemma4"
 
-# run() reads the count from a line shaped "[name: ]N passed, N failed"; its sed needs a
-# character before N, so restate g4-conformance's bare closing line with a prefix (run() only
-# uses the last such line, so nothing is counted twice).
-conf_exec() {
-  conf_out=$("$CONF" "$@" 2>&1)
-  conf_rc=$?
-  printf '%s\n' "$conf_out"
-  conf_last=$(printf '%s\n' "$conf_out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
-  [ -z "$conf_last" ] || echo "g4-conformance: $conf_last"
-  return $conf_rc
-}
-
 conf_case() { # conf_case NAME MODEL REF [extra args...]
   cname=$1; cmodel=$2; cref=$3; shift 3
   if [ ! -f "$G/$cmodel" ] || [ ! -f "$G/$cref" ]; then
     echo "== conformance $cname: skipped ($G/$cmodel or $G/$cref not present)"
     return 0
   fi
-  run "conformance $cname" conf_exec --model "$G/$cmodel" --ref "$G/$cref" "$@"
+  run "conformance $cname" "$CONF" --model "$G/$cmodel" --ref "$G/$cref" "$@"
 }
 
 if [ ! -d "$G" ]; then
