@@ -11,8 +11,9 @@
 #include "internal.h"
 #include "mmproj.h"
 
-/* The model exposes its projector through three accessors (plugin/model.h); model.h announces
- * them with G4_MODEL_HAS_MM_ACCESSORS. Until then the ABI calls report G4_ERR_UNSUPPORTED. */
+/* The model exposes its projector and a pool through two accessors in plugin/model.h
+ * (g4_model_mmproj, g4_model_pool) and announces them with G4_MODEL_HAS_MM_ACCESSORS; the width
+ * comes from g4_model_hparams. Until then the ABI calls report G4_ERR_UNSUPPORTED. */
 #if defined(__has_include)
 #if __has_include("model.h")
 #include "model.h"
@@ -217,9 +218,9 @@ static g4_status model_mm(const g4_model *m, const char *fn, const g4_mmproj **p
 #if defined(G4_MODEL_HAS_MM_ACCESSORS)
     *p = g4_model_mmproj(m);
     *pool = g4_model_pool(m);
-    if (*p && g4_mmproj_n_embd(*p) != g4_model_n_embd(m))
+    if (*p && g4_mmproj_n_embd(*p) != g4_model_hparams(m)->n_embd)
         return g4_fail(G4_ERR_MISMATCH, "%s: the projector's width %d is not the model's %d", fn,
-                       g4_mmproj_n_embd(*p), g4_model_n_embd(m));
+                       g4_mmproj_n_embd(*p), (int)g4_model_hparams(m)->n_embd);
     return G4_OK;
 #else
     return g4_fail(G4_ERR_UNSUPPORTED, "%s: multimodal input is not wired to models in this build",

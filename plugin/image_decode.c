@@ -31,11 +31,13 @@ static int failf(char *err, size_t errlen, int status, const char *fmt, ...)
     return status;
 }
 
+#if defined(G4_HAVE_PNG) || defined(G4_HAVE_JPEG)
 static int dims_ok(uint64_t w, uint64_t h)
 {
     return w > 0 && h > 0 && w <= G4_IMAGE_MAX_SIDE && h <= G4_IMAGE_MAX_SIDE &&
            w * h <= (uint64_t)G4_IMAGE_MAX_PIXELS;
 }
+#endif
 
 /* ---- PNG --------------------------------------------------------------------------------- */
 #if defined(G4_HAVE_PNG)

@@ -12,6 +12,13 @@
 #include "mmproj.h"
 #include "t.h"
 
+#if defined(G4_HAVE_JPEG)
+#include <jpeglib.h>
+#endif
+#if defined(G4_HAVE_PNG)
+#include <png.h>
+#endif
+
 static char *path_of(const char *name)
 {
     static char buf[4][1024]; /* test-only scratch */
@@ -119,6 +126,15 @@ static void test_image_case(const g4_mmproj *mp, const g4_gguf *ref, const char 
     double e = re && rc == G4_OK ? rel_err(out, re, (size_t)nt * d) : INFINITY;
     printf("%s: %lld tokens, max rel error %.3g (tolerance %.0e)\n", name, (long long)nt, e, tol);
     CHECK(rc == G4_OK && e <= tol, "%s: rc %d (%s), max rel error %g > %g", name, rc, err, e, tol);
+
+    /* multithreaded: the same numbers within float reassociation */
+    g4k_pool *pool = g4k_pool_new(4);
+    float *out4 = calloc((size_t)(nt > 0 ? nt : 1) * d, sizeof(float));
+    rc = g4_mmproj_embed_image(mp, pool, rgb, w, h, 3 * (size_t)w, 0, out4, err, sizeof err);
+    double e4 = re && rc == G4_OK ? rel_err(out4, re, (size_t)nt * d) : INFINITY;
+    CHECK(rc == G4_OK && e4 <= tol, "%s: 4 threads: rc %d err %g", name, rc, e4);
+    free(out4);
+    g4k_pool_free(pool);
 
     /* the same through the ABI-level entry (two-call pattern, file bytes) */
     size_t ntok = 0;
@@ -247,6 +263,84 @@ static void test_resample(void)
     rc = g4_audio_resample(x, n, 1000, 16000, &y, &m, err, sizeof err);
     CHECK(rc == G4_ERR_INVALID_ARGUMENT && !y, "resample from 1 kHz must be refused");
     free(x);
+}
+
+/* Encoders of the same libraries produce files the decoders must read back. */
+static void test_roundtrip(void)
+{
+    enum { W = 67, H = 41 };
+    uint8_t src[W * H * 4];
+    for (int i = 0; i < W * H * 4; i++)
+        src[i] = (uint8_t)((i * 37) ^ (i >> 5));
+    char err[256];
+    uint8_t *rgb = NULL;
+    int w = 0, h = 0;
+#if defined(G4_HAVE_JPEG)
+    {
+        struct jpeg_compress_struct c;
+        struct jpeg_error_mgr jerr;
+        unsigned char *buf = NULL;
+        unsigned long len = 0;
+        c.err = jpeg_std_error(&jerr);
+        jpeg_create_compress(&c);
+        jpeg_mem_dest(&c, &buf, &len);
+        c.image_width = W;
+        c.image_height = H;
+        c.input_components = 1; /* greyscale: the decoder must expand it to RGB */
+        c.in_color_space = JCS_GRAYSCALE;
+        jpeg_set_defaults(&c);
+        jpeg_set_quality(&c, 100, TRUE);
+        jpeg_start_compress(&c, TRUE);
+        while (c.next_scanline < H) {
+            JSAMPROW row = src + c.next_scanline * W;
+            jpeg_write_scanlines(&c, &row, 1);
+        }
+        jpeg_finish_compress(&c);
+        jpeg_destroy_compress(&c);
+        int rc = g4_image_decode(buf, len, &rgb, &w, &h, err, sizeof err);
+        int maxd = 0;
+        for (int i = 0; rc == G4_OK && i < W * H; i++)
+            for (int k = 0; k < 3; k++) {
+                int dd = abs((int)rgb[3 * i + k] - (int)src[i]);
+                maxd = dd > maxd ? dd : maxd;
+            }
+        CHECK(rc == G4_OK && w == W && h == H && maxd <= 40, "grey JPEG round trip rc %d max diff %d (%s)", rc, maxd, err);
+        free(rgb);
+        rgb = NULL;
+        /* truncated halfway: an error, not a grey-filled image */
+        rc = g4_image_decode(buf, len / 2, &rgb, &w, &h, err, sizeof err);
+        CHECK(rc == G4_ERR_FORMAT && !rgb, "JPEG cut in half: rc %d", rc);
+        free(buf);
+    }
+#endif
+#if defined(G4_HAVE_PNG)
+    {
+        /* 8-bit grey + alpha: expand to RGB, drop alpha */
+        png_image img;
+        memset(&img, 0, sizeof img);
+        img.version = PNG_IMAGE_VERSION;
+        img.width = W;
+        img.height = H;
+        img.format = PNG_FORMAT_GA;
+        png_alloc_size_t len = 0;
+        png_image_write_to_memory(&img, NULL, &len, 0, src, 0, NULL);
+        void *buf = malloc(len);
+        int ok = buf && png_image_write_to_memory(&img, buf, &len, 0, src, 0, NULL);
+        int rc = ok ? g4_image_decode(buf, len, &rgb, &w, &h, err, sizeof err) : -99;
+        int same = rc == G4_OK && w == W && h == H;
+        for (int i = 0; same && i < W * H; i++)
+            same = rgb[3 * i] == src[2 * i] && rgb[3 * i + 1] == src[2 * i] && rgb[3 * i + 2] == src[2 * i];
+        CHECK(same, "grey+alpha PNG round trip rc %d (%s)", rc, err);
+        free(rgb);
+        rgb = NULL;
+        free(buf);
+    }
+#endif
+    (void)src;
+    (void)err;
+    (void)rgb;
+    (void)w;
+    (void)h;
 }
 
 static void test_target_sizes(void)
@@ -419,6 +513,52 @@ static void test_bad_inputs(const g4_mmproj *mp)
     CHECK(st == G4_ERR_FORMAT && *g4_last_error(), "garbage audio via embed: %d", st);
 }
 
+/* Random byte flips and truncations of real files: any status, but never a crash (run under
+ * make SAN=1), and a buffer exactly when the status is G4_OK. */
+static void test_mutations(void)
+{
+    static const char *files[] = {"image_resize.png", "audio.wav"};
+    uint32_t seed = 12345;
+    char err[256];
+    int bad = 0, runs = 0;
+    for (int f = 0; f < 2; f++) {
+        size_t n = 0;
+        uint8_t *orig = slurp(path_of(files[f]), &n);
+        if (!orig)
+            continue;
+        uint8_t *b = malloc(n);
+        for (int it = 0; it < 150; it++, runs++) {
+            memcpy(b, orig, n);
+            int flips = 1 + it % 8;
+            for (int k = 0; k < flips; k++) {
+                seed = seed * 1664525u + 1013904223u;
+                size_t at = (seed >> 8) % (it % 2 ? 256 : n); /* headers half the time */
+                seed = seed * 1664525u + 1013904223u;
+                b[at] ^= (uint8_t)(1u << (seed >> 29));
+            }
+            seed = seed * 1664525u + 1013904223u;
+            size_t len = it % 3 == 0 ? (seed >> 4) % n : n;
+            if (f == 0) {
+                uint8_t *rgb = NULL;
+                int w = 0, h = 0;
+                int rc = g4_image_decode(b, len, &rgb, &w, &h, err, sizeof err);
+                bad += (rc == G4_OK) != (rgb != NULL);
+                free(rgb);
+            } else {
+                float *x = NULL;
+                size_t ns = 0;
+                int rate = 0;
+                int rc = g4_audio_decode(b, len, &x, &ns, &rate, err, sizeof err);
+                bad += (rc == G4_OK) != (x != NULL);
+                free(x);
+            }
+        }
+        free(b);
+        free(orig);
+    }
+    CHECK(runs == 300 && bad == 0, "mutated files: %d runs, %d inconsistent results", runs, bad);
+}
+
 static void test_arguments(const g4_mmproj *mp)
 {
     uint8_t px[3 * 64 * 64];
@@ -512,8 +652,10 @@ int main(void)
         test_image_case(mp, ref, "image_resize", 500, 333, 260, 1e-3);
         test_audio(mp, ref);
         test_resample();
+        test_roundtrip();
         test_arguments(mp);
         test_bad_inputs(mp);
+        test_mutations();
         test_loader();
     }
     g4_mmproj_free(mp);
