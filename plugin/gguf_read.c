@@ -9,6 +9,10 @@
  * Pointers handed out (kv->data, tensor->data, string pointers) point into the mapping and may be
  * unaligned for their type: read scalars through the getters or memcpy. For a scalar STRING kv,
  * kv->data points at its u64 length prefix. */
+/* POSIX 2008 (mmap, mlock, posix_memalign, O_CLOEXEC, mkstemp) when built outside the Makefile. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "gguf.h"
 
 #include <errno.h>

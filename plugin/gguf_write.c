@@ -1,5 +1,9 @@
 /* GGUF writer (see gguf_write.h). Metadata is serialised when set, so writing is a straight copy;
  * tensor data is streamed from borrowed pointers, owned copies or fill callbacks. */
+/* POSIX 2008 (mmap, mlock, posix_memalign, O_CLOEXEC, mkstemp) when built outside the Makefile. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "gguf_write.h"
 
 #include <errno.h>
