@@ -10,16 +10,9 @@
 
 #include "model.h"
 
-#if defined(__has_include)
-#if __has_include("tokenizer.h")
-#include "tokenizer.h"
-#define G4_HAVE_TOKENIZER 1
-#endif
-#endif
-#ifndef G4_HAVE_TOKENIZER
-/* TODO(tok): the tokenizer branch has not landed; models load without a vocabulary. */
-#define G4_HAVE_TOKENIZER 0
-#endif
+/* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
+struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
+void g4_model_vocab_free(struct g4_tokenizer *t);
 
 #define ARCH "gemma4"
 
@@ -435,9 +428,7 @@ void g4_model_destroy(g4_model *m)
 {
     if (!m)
         return;
-#if G4_HAVE_TOKENIZER
-    g4_tokenizer_free(m->tok);
-#endif
+    g4_model_vocab_free(m->tok);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
@@ -559,8 +550,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     if (g4_gguf_get_str(ld.g, "general.name", &name) == 0)
         snprintf(m->name, sizeof m->name, "%.*s", (int)(name.len > 127 ? 127 : name.len), name.ptr);
 
-#if G4_HAVE_TOKENIZER
-    m->tok = g4_tokenizer_load(ld.g, err, sizeof err);
+    m->tok = g4_model_vocab_load(ld.g, err, sizeof err);
     if (!m->tok) {
         if (m->vocab_only) {
             st = g4_fail(G4_ERR_FORMAT, "%s: tokenizer: %s", p->model, err);
@@ -568,7 +558,6 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         }
         g4_log(&m->log, G4_LOG_WARN, "%s: no usable tokenizer (%s); token ids only", p->model, err);
     }
-#endif
 
     if (!m->vocab_only) {
         if ((st = load_weights(&ld)))
