@@ -1,7 +1,7 @@
 /* AVX-512 VNNI decode (one token) kernels for the two formats that dominate Gemma 4 files,
  * Q4_0 and Q4_K, using full 512-bit vectors. Included by kernels_avx512.c only. The generic 256-bit tiles in mm_x86.h are
  * instruction-bound at ~12 GB/s per core; these cut instructions per byte about 2-3×.
- *   Q4_0: four rows per zmm (one 128-bit lane of nibbles each), unsigned nibbles × s8 with
+ *   Q4_0: four blocks per zmm (one 128-bit lane of nibbles each), unsigned nibbles × s8 with
  *         vpdpbusd, the -8 offset folded in through the activation block sums.
  *   Q4_K: 64 weights per zmm, sub-block scales applied per i32 lane.
  * Several tokens (prefill) go to the mm_x86.h tiles, which reuse decoded blocks. */
@@ -9,53 +9,64 @@
 #define G4_Q4_ZMM_H
 /* Included by kernels_avx512.c after mm_x86.h (whose tiles handle the multi-token case). */
 
-/* 4 rows of Q4_0 × one Q8_0 activation row; y[0..3]. */
-static void q4_0_x4(int64_t nb, const uint8_t *w, size_t ws, const g4q_q8_0 *a, float *y)
+/* One Q4_0 row × one token, four consecutive blocks per zmm (one 128-bit lane each): a single
+ * sequential stream, which the hardware prefetchers follow much better than 4 row streams.
+ * The activation is pre-arranged once per call into lane order (lo, hi, -8·Σa per lane). */
+typedef struct {
+    __m512i lo, hi, init;
+    __m128 da;
+} q4_0_act4;
+
+static float q4_0_row(int64_t ng, const g4q_q4_0 *x, const q4_0_act4 *A)
 {
-    const g4q_q4_0 *r0 = (const g4q_q4_0 *)w, *r1 = (const g4q_q4_0 *)(w + ws);
-    const g4q_q4_0 *r2 = (const g4q_q4_0 *)(w + 2 * ws), *r3 = (const g4q_q4_0 *)(w + 3 * ws);
-    const __m512i m4 = _mm512_set1_epi8(0x0F), ones = _mm512_set1_epi8(1);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i pidx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const __m512i alo = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a[b].qs));
-        const __m512i ahi = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(a[b].qs + 16)));
-        /* Σ(q-8)·a = Σq·a - 8Σa, the 8Σa spread over the same lanes the dot uses */
-        const __m512i asum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, alo), ones, ahi);
-        const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(asum, 3));
-        __m512i raw = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r0[b].qs));
-        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)r1[b].qs), 1);
-        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)r2[b].qs), 2);
-        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)r3[b].qs), 3);
+    for (int64_t g = 0; g < ng; g++, x += 4) {
+        __m512i raw = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x[0].qs));
+        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[1].qs), 1);
+        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[2].qs), 2);
+        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[3].qs), 3);
         const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-        const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, alo), hi, ahi);
-        __m128i dh = _mm_cvtsi32_si128(r0[b].d);
-        dh = _mm_insert_epi16(dh, r1[b].d, 1);
-        dh = _mm_insert_epi16(dh, r2[b].d, 2);
-        dh = _mm_insert_epi16(dh, r3[b].d, 3);
-        const __m128 dw = _mm_mul_ps(_mm_cvtph_ps(dh), _mm_set1_ps(h2f(a[b].d)));
-        const __m512 sc = _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(dw));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), sc, acc);
+        const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g].init, lo, A[g].lo), hi, A[g].hi);
+        __m128i dh = _mm_cvtsi32_si128(x[0].d);
+        dh = _mm_insert_epi16(dh, x[1].d, 1);
+        dh = _mm_insert_epi16(dh, x[2].d, 2);
+        dh = _mm_insert_epi16(dh, x[3].d, 3);
+        const __m128 dw = _mm_mul_ps(_mm_cvtph_ps(dh), A[g].da);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(dw)), acc);
     }
-    /* lanes 4r..4r+3 belong to row r */
-    float l[16];
-    _mm512_storeu_ps(l, acc);
-    for (int r = 0; r < 4; r++)
-        y[r] = (l[4 * r] + l[4 * r + 1]) + (l[4 * r + 2] + l[4 * r + 3]);
+    return _mm512_reduce_add_ps(acc);
 }
 
 static void zmm_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
-                    float *y, int64_t ys)
+                     float *y, int64_t ys)
 {
-    if (nt > 1) {
+    const int64_t nb = n / 32, ng = nb / 4;
+    if (nt > 1 || nb % 4 || ng > 128) { /* prefill, odd block counts, rows > 16384: generic */
         mm_q4_0(n, w, ws, nr, a, as, nt, y, ys);
         return;
     }
-    const int64_t r4 = nr & ~(int64_t)3;
-    for (int64_t r = 0; r < r4; r += 4)
-        q4_0_x4(n / 32, (const uint8_t *)w + r * ws, ws, a, y + r);
-    if (r4 < nr)
-        mm_q4_0(n, (const uint8_t *)w + r4 * ws, ws, nr - r4, a, as, 1, y + r4, ys);
+    q4_0_act4 A[128];
+    const g4q_q8_0 *q = a;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t g = 0; g < ng; g++) {
+        __m512i lo = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q[4 * g].qs));
+        __m512i hi = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(q[4 * g].qs + 16)));
+#define INS(k)                                                                                     \
+    lo = _mm512_inserti32x4(lo, _mm_loadu_si128((const __m128i *)q[4 * g + k].qs), k);             \
+    hi = _mm512_inserti32x4(hi, _mm_loadu_si128((const __m128i *)(q[4 * g + k].qs + 16)), k);
+        INS(1) INS(2) INS(3)
+#undef INS
+        /* Σ(q-8)·a = Σq·a - 8Σa, the 8Σa spread over the same lanes the dot uses */
+        const __m512i asum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
+        A[g].lo = lo;
+        A[g].hi = hi;
+        A[g].init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(asum, 3));
+        A[g].da = _mm_set_ps(h2f(q[4 * g + 3].d), h2f(q[4 * g + 2].d), h2f(q[4 * g + 1].d), h2f(q[4 * g].d));
+    }
+    for (int64_t r = 0; r < nr; r++)
+        y[r] = q4_0_row(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), A);
 }
 
 /* Q4_K/Q5_K packed 6-bit scales -> sc0..7 in bytes 0..7, m0..7 in bytes 8..15. */

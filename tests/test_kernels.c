@@ -373,10 +373,11 @@ static void test_matmul(void)
         for (size_t ti = 0; ti < sizeof k_mm_types / sizeof k_mm_types[0]; ti++) {
             const uint32_t type = k_mm_types[ti];
             const uint32_t be = g4_type_get(type)->block_elems;
-            int64_t cols[3] = {be == 1 ? 37 : be, be == 32 ? 224 : 768, 0};
+            /* 224 = 7 blocks (odd tails), 768 = 24 blocks (the 4-block zmm decode paths) */
+            int64_t cols[4] = {be == 1 ? 37 : be, be == 32 ? 224 : 768, be == 32 ? 768 : 0, 0};
             if (be == 1)
                 cols[2] = 8;
-            for (int ci = 0; ci < 3 && cols[ci]; ci++)
+            for (int ci = 0; ci < 4 && cols[ci]; ci++)
                 for (int ri = 0; ri < 4; ri++)
                     for (int tt = 0; tt < 5; tt++) {
                         /* keep the big scalar cases few: long rows only with small products */
