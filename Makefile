@@ -41,7 +41,7 @@ HAVE_HWLOC := $(shell pkg-config --exists hwloc 2>/dev/null && echo 1)
 HAVE_CJSON := $(shell pkg-config --exists libcjson 2>/dev/null && echo 1)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
-CPPFLAGS += -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$(VERSION)\"
+CPPFLAGS += -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$(VERSION)\"
 CFLAGS += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS += -lm -ldl
