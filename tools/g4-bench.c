@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "g4plug.h"
@@ -47,6 +48,16 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* process CPU seconds (all threads): cpu / (wall * threads) < ~0.9 means the run was starved
+ * (another load on the machine) or the engine idles threads */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
 }
 
 static void die(const char *fmt, const char *a)
@@ -451,8 +462,11 @@ static int run_gen(engine *e, int n_gen)
 }
 
 static void report(const engine *e, const char *model, const char *test, int n_tok, int threads,
-                   const double *secs, int reps)
+                   const double *secs, int reps, double cpu)
 {
+    double wall = 0;
+    for (int i = 0; i < reps; i++)
+        wall += secs[i];
     double ts[64], mean = 0, sd = 0;
     for (int i = 0; i < reps; i++) {
         ts[i] = n_tok / secs[i];
@@ -467,11 +481,12 @@ static void report(const engine *e, const char *model, const char *test, int n_t
            e->name, model, test, n_tok, threads, reps, mean, sd);
     for (int i = 0; i < reps; i++)
         printf("%s%.4f", i ? "," : "", ts[i]);
-    printf("],\"variant\":\"%s\",\"desc\":\"%s\",\"model_bytes\":%llu,\"model_params\":%llu}\n",
-           e->variant, e->info, (unsigned long long)e->model_bytes,
+    printf("],\"cpu_util\":%.3f,\"variant\":\"%s\",\"desc\":\"%s\",\"model_bytes\":%llu,\"model_params\":%llu}\n",
+           cpu / (wall * threads), e->variant, e->info, (unsigned long long)e->model_bytes,
            (unsigned long long)e->model_params);
     fflush(stdout);
-    fprintf(stderr, "  %-7s %-6s t=%d  %9.3f ± %.3f t/s\n", e->name, test, threads, mean, sd);
+    fprintf(stderr, "  %-7s %-6s t=%d  %9.3f ± %.3f t/s  (cpu util %.2f)\n", e->name, test, threads,
+            mean, sd, cpu / (wall * threads));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -630,6 +645,7 @@ int main(int argc, char **argv)
             die("could not create a context of %s positions", "pp");
         if (warmup && run_prompt(&e, pp, buf) != 0)
             rc = 1;
+        double c0 = cpu_s();
         for (int r = 0; r < reps && !rc; r++) {
             e.clear(&e);
             double t0 = now_s();
@@ -640,7 +656,7 @@ int main(int argc, char **argv)
         if (!rc) {
             char name[32];
             snprintf(name, sizeof name, "pp%d", pp);
-            report(&e, base, name, pp, threads, secs, reps);
+            report(&e, base, name, pp, threads, secs, reps, cpu_s() - c0);
         }
         free(buf);
         e.ctx_free(&e);
@@ -650,6 +666,7 @@ int main(int argc, char **argv)
             die("could not create a context of %s positions", "tg");
         if (warmup && run_gen(&e, 1) != 0)
             rc = 1;
+        double c0 = cpu_s();
         for (int r = 0; r < reps && !rc; r++) {
             e.clear(&e);
             double t0 = now_s();
@@ -660,7 +677,7 @@ int main(int argc, char **argv)
         if (!rc) {
             char name[32];
             snprintf(name, sizeof name, "tg%d", tg);
-            report(&e, base, name, tg, threads, secs, reps);
+            report(&e, base, name, tg, threads, secs, reps, cpu_s() - c0);
         }
         e.ctx_free(&e);
     }
