@@ -1,0 +1,106 @@
+/* ISA dispatch. The only global mutable state in the kernel layer: the per-ISA kernel tables
+ * and the active choice, written exactly once under pthread_once and read-only afterwards.
+ * Every level the CPU supports gets a table (tests and benchmarks compare them in-process);
+ * the active one is the best level, or the one G4_ISA names. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static g4k_kernels g_tables[4];
+static int g_have[4];
+static g4k_isa g_active;
+static int g_status; /* 0 ok, -1 G4_ISA names a level we cannot run */
+static char g_err[160];
+
+static const char *const k_names[4] = {"scalar", "avx2", "avx512", "neon"};
+
+const char *g4k_isa_name(g4k_isa isa)
+{
+    return (unsigned)isa < 4 ? k_names[isa] : "unknown";
+}
+
+static void init_once(void)
+{
+    g4k_cpu cpu;
+    g4k_cpu_detect(&cpu);
+    for (int i = 0; i < 4; i++) {
+        if (!g4k_cpu_supports(&cpu, (g4k_isa)i))
+            continue;
+        g4k_kernels *k = &g_tables[i];
+        g4k_fill_scalar(k);
+        switch (i) {
+#if defined(__x86_64__) || defined(_M_X64)
+        case G4K_ISA_AVX2:
+            g4k_fill_avx2(k);
+            break;
+        case G4K_ISA_AVX512:
+            g4k_fill_avx2(k); /* AVX-512 overrides what it accelerates, AVX2 fills the rest */
+            g4k_fill_avx512(k);
+            break;
+#endif
+#if defined(__aarch64__)
+        case G4K_ISA_NEON:
+            g4k_fill_neon(k);
+            break;
+#endif
+        default:
+            break;
+        }
+        k->isa = (g4k_isa)i;
+        g_have[i] = 1;
+    }
+    g_active = G4K_ISA_SCALAR;
+    for (int i = 1; i < 4; i++)
+        if (g_have[i])
+            g_active = (g4k_isa)i;
+
+    const char *env = getenv("G4_ISA");
+    if (env && *env) {
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(env, k_names[i]) == 0)
+                found = i;
+        if (found < 0) {
+            g_status = -1;
+            snprintf(g_err, sizeof g_err, "G4_ISA=%s: unknown level (scalar|avx2|avx512|neon)", env);
+        } else if (!g_have[found]) {
+            g_status = -1;
+            snprintf(g_err, sizeof g_err, "G4_ISA=%s: this CPU or build does not support it", env);
+        } else {
+            g_active = (g4k_isa)found;
+        }
+    }
+}
+
+int g4k_init(char *err, size_t errlen)
+{
+    pthread_once(&g_once, init_once);
+    if (g_status != 0 && err && errlen) {
+        strncpy(err, g_err, errlen - 1);
+        err[errlen - 1] = 0;
+    }
+    return g_status;
+}
+
+g4k_isa g4k_active_isa(void)
+{
+    pthread_once(&g_once, init_once);
+    return g_active;
+}
+
+const g4k_kernels *g4k_kernels_for(g4k_isa isa)
+{
+    pthread_once(&g_once, init_once);
+    return (unsigned)isa < 4 && g_have[isa] ? &g_tables[isa] : NULL;
+}
+
+/* After a failed g4k_init this still answers (with the best level): matmul must not crash. */
+const g4k_kernels *g4k_kernels_active(void)
+{
+    pthread_once(&g_once, init_once);
+    return &g_tables[g_active];
+}

@@ -1,0 +1,89 @@
+/* Scalar kernel table: the portable fallback and the reference the SIMD tables are tested
+ * against. Quantized types use their integer dot against the paired activation format; plain
+ * types (and Q2_K/Q3_K) dequantize 256 weights at a time into a stack buffer and dot in f32. */
+#include "quant.h"
+
+static float dot_f32(int64_t n, const float *a, const float *b)
+{
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += a[i + k] * b[i + k];
+    for (; i < n; i++)
+        s[0] += a[i] * b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+#define CHUNK 256 /* a multiple of every block size */
+
+/* Quantized weight · quantized activation. */
+#define MM_DOT(T)                                                                                 \
+    static void mm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, \
+                       int64_t nt, float *y, int64_t ys)                                          \
+    {                                                                                             \
+        for (int64_t t = 0; t < nt; t++)                                                          \
+            for (int64_t r = 0; r < nr; r++)                                                      \
+                y[t * ys + r] = g4q_dot_##T(n, (const uint8_t *)w + r * ws,                       \
+                                            (const uint8_t *)a + t * as);                         \
+    }
+MM_DOT(q4_0)
+MM_DOT(q4_1)
+MM_DOT(q5_0)
+MM_DOT(q5_1)
+MM_DOT(q8_0)
+MM_DOT(q4_K)
+MM_DOT(q5_K)
+MM_DOT(q6_K)
+MM_DOT(iq4_nl)
+MM_DOT(iq4_xs)
+MM_DOT(mxfp4)
+
+/* Any weight type · f32 activations, through a chunked dequantize. Rows outer so each chunk is
+ * decoded once for all nt tokens (nt is small: the driver tiles tokens). */
+#define MM_DEQ(T, TYPE)                                                                           \
+    static void mm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, \
+                       int64_t nt, float *y, int64_t ys)                                          \
+    {                                                                                             \
+        const int64_t be = g4_type_get(TYPE)->block_elems, bb = g4_type_get(TYPE)->block_bytes;   \
+        float buf[CHUNK];                                                                         \
+        for (int64_t r = 0; r < nr; r++) {                                                        \
+            const uint8_t *wr = (const uint8_t *)w + r * ws;                                      \
+            for (int64_t t = 0; t < nt; t++)                                                      \
+                y[t * ys + r] = 0;                                                                \
+            for (int64_t k = 0; k < n; k += CHUNK) {                                              \
+                const int64_t len = n - k < CHUNK ? n - k : CHUNK;                                \
+                g4q_dequant_##T(wr + k / be * bb, buf, len);                                      \
+                for (int64_t t = 0; t < nt; t++)                                                  \
+                    y[t * ys + r] +=                                                              \
+                        dot_f32(len, buf, (const float *)((const uint8_t *)a + t * as) + k);      \
+            }                                                                                     \
+        }                                                                                         \
+    }
+MM_DEQ(f32, G4_TYPE_F32)
+MM_DEQ(f16, G4_TYPE_F16)
+MM_DEQ(bf16, G4_TYPE_BF16)
+MM_DEQ(q2_K, G4_TYPE_Q2_K)
+MM_DEQ(q3_K, G4_TYPE_Q3_K)
+
+void g4k_fill_scalar(g4k_kernels *k)
+{
+    k->isa = G4K_ISA_SCALAR;
+    k->dot_f32 = dot_f32;
+    k->mm[G4_TYPE_F32] = mm_f32;
+    k->mm[G4_TYPE_F16] = mm_f16;
+    k->mm[G4_TYPE_BF16] = mm_bf16;
+    k->mm[G4_TYPE_Q2_K] = mm_q2_K;
+    k->mm[G4_TYPE_Q3_K] = mm_q3_K;
+    k->mm[G4_TYPE_Q4_0] = mm_q4_0;
+    k->mm[G4_TYPE_Q4_1] = mm_q4_1;
+    k->mm[G4_TYPE_Q5_0] = mm_q5_0;
+    k->mm[G4_TYPE_Q5_1] = mm_q5_1;
+    k->mm[G4_TYPE_Q8_0] = mm_q8_0;
+    k->mm[G4_TYPE_Q4_K] = mm_q4_K;
+    k->mm[G4_TYPE_Q5_K] = mm_q5_K;
+    k->mm[G4_TYPE_Q6_K] = mm_q6_K;
+    k->mm[G4_TYPE_IQ4_NL] = mm_iq4_nl;
+    k->mm[G4_TYPE_IQ4_XS] = mm_iq4_xs;
+    k->mm[G4_TYPE_MXFP4] = mm_mxfp4;
+}

@@ -1,0 +1,160 @@
+/* g4k_matmul driver: quantize the activations once (shared by all threads), then split output
+ * rows across the pool in chunks taken from an atomic counter. Each chunk is tiled over tokens
+ * so a tile's activation rows stay in L2 while every weight row is decoded once per tile; the
+ * per-ISA mm kernels do the register tiling (rows × tokens) inside. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "quant.h"
+
+/* Cache size used for token tiling. TODO: take it from topology.h once merged. */
+static size_t l2_bytes(void) { return 1u << 20; }
+
+typedef struct {
+    const g4k_kernels *k;
+    g4k_mm_fn mm;
+    const g4k_matrix *w;
+    const void *act;
+    size_t a_stride;
+    int64_t n_tok, tok_block, chunk_rows, n_chunks;
+    float *y;
+    atomic_llong next;
+} mm_ctx;
+
+static void mm_task(void *arg, int ith, int nth)
+{
+    mm_ctx *c = arg;
+    (void)nth;
+    const g4k_matrix *w = c->w;
+    /* First chunk is ith (no contention on the common case), then pull from the counter. */
+    for (int64_t ch = ith; ch < c->n_chunks; ch = atomic_fetch_add(&c->next, 1)) {
+        const int64_t r0 = ch * c->chunk_rows;
+        const int64_t nr = w->n_rows - r0 < c->chunk_rows ? w->n_rows - r0 : c->chunk_rows;
+        for (int64_t t0 = 0; t0 < c->n_tok; t0 += c->tok_block) {
+            const int64_t nt = c->n_tok - t0 < c->tok_block ? c->n_tok - t0 : c->tok_block;
+            c->mm(w->n_cols, (const uint8_t *)w->data + r0 * w->row_bytes, w->row_bytes, nr,
+                  (const uint8_t *)c->act + t0 * c->a_stride, c->a_stride, nt, c->y + t0 * w->n_rows + r0,
+                  w->n_rows);
+        }
+    }
+}
+
+typedef struct {
+    uint32_t wtype;
+    const float *x;
+    int64_t n, n_tok;
+    void *dst;
+    size_t rb;
+} q_ctx;
+
+static void quant_task(void *arg, int ith, int nth)
+{
+    q_ctx *c = arg;
+    const int64_t per = (c->n_tok + nth - 1) / nth, t0 = ith * per;
+    const int64_t t1 = t0 + per < c->n_tok ? t0 + per : c->n_tok;
+    if (t0 < t1)
+        g4k_quantize_act(c->wtype, c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
+}
+
+void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                     int64_t n_tok, float *y)
+{
+    const g4q_traits *t = g4q_traits_get(w->type);
+    if (!t || !k->mm[w->type] || n_tok <= 0 || w->n_rows <= 0)
+        return;
+    const int64_t n = w->n_cols;
+    const size_t arb = g4k_act_row_bytes(w->type, n);
+    void *abuf = NULL;
+    const void *act = x;
+    if (t->act_type != G4_TYPE_F32) {
+        abuf = malloc(arb * (size_t)n_tok);
+        if (!abuf)
+            return;
+        q_ctx qc = {w->type, x, n, n_tok, abuf, arb};
+        if (n_tok >= 4 && pool)
+            g4k_pool_run(pool, quant_task, &qc);
+        else
+            quant_task(&qc, 0, 1);
+        act = abuf;
+    }
+    const int nth = g4k_pool_size(pool);
+    mm_ctx c = {.k = k, .mm = k->mm[w->type], .w = w, .act = act, .a_stride = arb, .n_tok = n_tok, .y = y};
+    /* Token tile: half of L2 for the activation rows, 4..64 tokens. */
+    int64_t tb = (int64_t)(l2_bytes() / 2 / (arb ? arb : 1));
+    tb = tb < 4 ? 4 : tb > 64 ? 64 : tb & ~(int64_t)3;
+    c.tok_block = n_tok < tb ? n_tok : tb;
+    /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). */
+    int64_t cr = w->n_rows / ((int64_t)nth * 8);
+    cr = (cr + 15) & ~(int64_t)15;
+    if (cr < 16)
+        cr = 16;
+    c.chunk_rows = cr;
+    c.n_chunks = (w->n_rows + cr - 1) / cr;
+    atomic_init(&c.next, nth);
+    if (nth > 1 && c.n_chunks > 1)
+        g4k_pool_run(pool, mm_task, &c);
+    else
+        mm_task(&c, 0, 1);
+    free(abuf);
+}
+
+void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
+{
+    g4k_matmul_with(g4k_kernels_active(), pool, w, x, n_tok, y);
+}
+
+int g4k_type_supported(uint32_t type)
+{
+    return type < G4_TYPE_COUNT && g4q_traits_get(type) && g4k_kernels_active()->mm[type] != NULL;
+}
+
+/* ---- f32-activation reference path: dequantize each row once, f32 dot with every token. ---- */
+typedef struct {
+    const g4k_matrix *w;
+    const float *x;
+    int64_t n_tok;
+    float *y;
+    g4k_dot_f32_fn dot;
+    atomic_llong next;
+} f32_ctx;
+
+static void f32act_task(void *arg, int ith, int nth)
+{
+    f32_ctx *c = arg;
+    (void)nth;
+    const g4k_matrix *w = c->w;
+    const g4q_traits *t = g4q_traits_get(w->type);
+    float *row = malloc((size_t)w->n_cols * sizeof *row);
+    if (!row)
+        return;
+    const int64_t chunk = 16;
+    for (int64_t ch = ith; ch * chunk < w->n_rows; ch = atomic_fetch_add(&c->next, 1))
+        for (int64_t r = ch * chunk; r < w->n_rows && r < (ch + 1) * chunk; r++) {
+            t->dequant((const uint8_t *)w->data + r * w->row_bytes, row, w->n_cols);
+            for (int64_t i = 0; i < c->n_tok; i++)
+                c->y[i * w->n_rows + r] = c->dot(w->n_cols, row, c->x + i * w->n_cols);
+        }
+    free(row);
+}
+
+void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
+{
+    if (!g4q_traits_get(w->type) || n_tok <= 0)
+        return;
+    f32_ctx c = {.w = w, .x = x, .n_tok = n_tok, .y = y, .dot = g4k_kernels_active()->dot_f32};
+    const int nth = g4k_pool_size(pool);
+    atomic_init(&c.next, nth);
+    if (nth > 1 && w->n_rows > 16)
+        g4k_pool_run(pool, f32act_task, &c);
+    else
+        f32act_task(&c, 0, 1);
+}
+
+int g4k_get_row(const g4k_matrix *w, int64_t r, float *dst)
+{
+    const g4q_traits *t = g4q_traits_get(w->type);
+    if (!t || r < 0 || r >= w->n_rows)
+        return -1;
+    t->dequant((const uint8_t *)w->data + r * w->row_bytes, dst, w->n_cols);
+    return 0;
+}

@@ -1,0 +1,152 @@
+/* Internal to the kernel layer: ggml block structs (byte-exact with ggml-common.h), the
+ * per-type traits table and the per-ISA kernel table. Nothing here is visible to model code. */
+#ifndef G4_QUANT_H
+#define G4_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define G4_QK 32
+#define G4_QK_K 256
+
+/* Blocks hold fp16 fields as raw uint16_t. All structs have the exact ggml sizeof (asserted in
+ * quant_traits.c), so a row is an array of them. */
+typedef struct { uint16_t d; uint8_t qs[16]; } g4q_q4_0;
+typedef struct { uint16_t d, m; uint8_t qs[16]; } g4q_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } g4q_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } g4q_q5_1;
+typedef struct { uint16_t d; int8_t qs[32]; } g4q_q8_0;
+typedef struct { uint16_t d, s; int8_t qs[32]; } g4q_q8_1;
+typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } g4q_q2_K;
+typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } g4q_q3_K;
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } g4q_q4_K;
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } g4q_q5_K;
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } g4q_q6_K;
+typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } g4q_q8_K;
+typedef struct { uint16_t d; uint8_t qs[16]; } g4q_iq4_nl;
+typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; } g4q_iq4_xs;
+typedef struct { uint8_t e; uint8_t qs[16]; } g4q_mxfp4;
+
+extern const int8_t g4q_kvalues_iq4nl[16];
+extern const int8_t g4q_kvalues_mxfp4[16];
+
+/* ggml's nearest_int: round half to even for |x| < 2^22, no libm call. */
+static inline int g4q_nearest_int(float f)
+{
+    float v = f + 12582912.f;
+    int32_t i;
+    memcpy(&i, &v, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* 2^(e-128): the E8M0 scale with MXFP4's doubled E2M1 table folded in (ggml-impl.h). */
+static inline float g4q_e8m0_half(uint8_t e)
+{
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* 6-bit scale and min j of a Q4_K/Q5_K block (ggml get_scale_min_k4). */
+static inline void g4q_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* ---- per-format scalar reference functions (one row of n elements) -------------------- */
+typedef void (*g4q_dequant_fn)(const void *src, float *dst, int64_t n);
+typedef void (*g4q_quant_fn)(const float *src, void *dst, int64_t n);
+/* Dot of one weight row with one activation row already in the traits' act_type. */
+typedef float (*g4q_dot_fn)(int64_t n, const void *w, const void *a);
+
+#define G4Q_DECL(T)                                                                        \
+    void g4q_dequant_##T(const void *src, float *dst, int64_t n);                         \
+    void g4q_quant_##T(const float *src, void *dst, int64_t n);                           \
+    float g4q_dot_##T(int64_t n, const void *w, const void *a);
+G4Q_DECL(q4_0)
+G4Q_DECL(q4_1)
+G4Q_DECL(q5_0)
+G4Q_DECL(q5_1)
+G4Q_DECL(q8_0)
+G4Q_DECL(q4_K)
+G4Q_DECL(q5_K)
+G4Q_DECL(q6_K)
+G4Q_DECL(iq4_nl)
+G4Q_DECL(iq4_xs)
+G4Q_DECL(mxfp4)
+#undef G4Q_DECL
+void g4q_dequant_q2_K(const void *src, float *dst, int64_t n);
+void g4q_dequant_q3_K(const void *src, float *dst, int64_t n);
+void g4q_dequant_q8_1(const void *src, float *dst, int64_t n);
+void g4q_quant_q8_1(const float *src, void *dst, int64_t n);
+void g4q_dequant_q8_K(const void *src, float *dst, int64_t n);
+void g4q_quant_q8_K(const float *src, void *dst, int64_t n);
+void g4q_dequant_f32(const void *src, float *dst, int64_t n);
+void g4q_quant_f32(const float *src, void *dst, int64_t n);
+void g4q_dequant_f16(const void *src, float *dst, int64_t n);
+void g4q_quant_f16(const float *src, void *dst, int64_t n);
+void g4q_dequant_bf16(const void *src, float *dst, int64_t n);
+void g4q_quant_bf16(const float *src, void *dst, int64_t n);
+
+typedef struct g4q_traits {
+    uint32_t act_type;       /* format activations are converted to for g4k_matmul (F32: none) */
+    g4q_dequant_fn dequant;  /* NULL: unsupported type */
+    g4q_quant_fn quant;      /* NULL: no quantizer */
+    g4q_dot_fn dot;          /* scalar dot against act_type; NULL when act_type is F32 */
+} g4q_traits;
+
+/* NULL if the type has no dequantizer. */
+const g4q_traits *g4q_traits_get(uint32_t type);
+
+/* ---- per-ISA kernel table ------------------------------------------------------------- */
+/* y[t*y_stride + r] = dot(row r of w, activation row t) for r < nr, t < nt.
+ * w rows are w_stride bytes apart, activation rows a_stride bytes apart, both in the layout the
+ * type's traits name (act_type F32 means plain float activations). */
+typedef void (*g4k_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
+                          size_t a_stride, int64_t nt, float *y, int64_t y_stride);
+typedef float (*g4k_dot_f32_fn)(int64_t n, const float *a, const float *b);
+
+typedef struct g4k_kernels {
+    g4k_isa isa;
+    g4k_mm_fn mm[G4_TYPE_COUNT]; /* NULL: no matmul for this type */
+    g4k_dot_f32_fn dot_f32;
+} g4k_kernels;
+
+/* Each ISA translation unit overrides the entries it accelerates. */
+void g4k_fill_scalar(g4k_kernels *k);
+void g4k_fill_avx2(g4k_kernels *k);
+void g4k_fill_avx512(g4k_kernels *k);
+void g4k_fill_neon(g4k_kernels *k);
+
+/* CPU feature probe (cpu_features.c): highest level usable by CPU *and* OS. */
+typedef struct g4k_cpu {
+    int avx2, fma, f16c;
+    int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16;
+    int neon, dotprod, i8mm;
+} g4k_cpu;
+void g4k_cpu_detect(g4k_cpu *c);
+int g4k_cpu_supports(const g4k_cpu *c, g4k_isa isa);
+
+/* ---- internal API (tests, benchmarks) ------------------------------------------------- */
+/* Kernel table for an ISA level, or NULL if this CPU/build lacks it. Initialises dispatch. */
+const g4k_kernels *g4k_kernels_for(g4k_isa isa);
+const g4k_kernels *g4k_kernels_active(void);
+/* g4k_matmul with an explicit table. */
+void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                     int64_t n_tok, float *y);
+/* Bytes of one activation row of n elements for a weight type's act_type. */
+size_t g4k_act_row_bytes(uint32_t wtype, int64_t n);
+/* Quantize n_tok activation rows for weight type wtype (scalar; act rows g4k_act_row_bytes apart). */
+void g4k_quantize_act(uint32_t wtype, const float *x, int64_t n, int64_t n_tok, void *dst);
+
+#endif

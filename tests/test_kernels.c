@@ -1,0 +1,551 @@
+/* Kernel-layer tests: conversions, hand-built blocks, quantizer round trips, and every matmul
+ * type on every ISA level this CPU runs (in-process, through g4k_kernels_for) against a
+ * dequantize-then-dot reference. `--bench` runs the decode micro-benchmark instead. */
+#include <math.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "quant.h"
+#include "t.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static float frand(void) { return (float)((rng() >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1; }
+/* Roughly gaussian, with occasional outliers like real weights. */
+static float grand(void)
+{
+    float s = frand() + frand() + frand();
+    if ((rng() & 63) == 0)
+        s *= 4;
+    return s;
+}
+
+static void *xaligned(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64))
+        return NULL;
+    return p;
+}
+
+/* ---- conversions ---------------------------------------------------------------------- */
+static void test_conversions(void)
+{
+    CHECK(g4k_f16_to_f32(0x3C00) == 1.0f, "1.0");
+    CHECK(g4k_f16_to_f32(0xC000) == -2.0f, "-2");
+    CHECK(g4k_f16_to_f32(0x0001) == 0x1p-24f, "min subnormal");
+    CHECK(g4k_f16_to_f32(0x7BFF) == 65504.0f, "max");
+    CHECK(isinf(g4k_f16_to_f32(0x7C00)), "inf");
+    CHECK(g4k_f32_to_f16(65520.0f) == 0x7C00, "overflow rounds to inf");
+    CHECK(g4k_f32_to_f16(1.0f + 0x1p-11f) == 0x3C00, "tie to even down");
+    CHECK(g4k_f32_to_f16(1.0f + 3 * 0x1p-11f) == 0x3C02, "tie to even up");
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF))
+            continue; /* NaN */
+        if (g4k_f32_to_f16(g4k_f16_to_f32((uint16_t)h)) != h)
+            bad++;
+    }
+    CHECK(bad == 0, "f16 round trip: %d bad", bad);
+    CHECK(g4k_bf16_to_f32(0x3F80) == 1.0f, "bf16 1");
+    CHECK(g4k_f32_to_bf16(1.0f + 0x1p-8f) == 0x3F80, "bf16 tie even");
+    CHECK(g4k_f32_to_bf16(1.0f + 3 * 0x1p-8f) == 0x3F82, "bf16 tie up");
+    CHECK((g4k_f32_to_bf16(NAN) & 0x7FC0) == 0x7FC0, "bf16 nan stays nan");
+}
+
+/* ---- hand-built blocks ---------------------------------------------------------------- */
+static void test_handbuilt(void)
+{
+    float y[256];
+    { /* Q4_0: d=0.5, q[j]=j%16 (low), 15-j%16 (high) */
+        g4q_q4_0 b = {.d = 0x3800};
+        for (int j = 0; j < 16; j++)
+            b.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+        g4k_dequantize(G4_TYPE_Q4_0, &b, y, 32);
+        int ok = 1;
+        for (int j = 0; j < 16; j++)
+            ok &= y[j] == 0.5f * (j - 8) && y[j + 16] == 0.5f * (7 - j);
+        CHECK(ok, "q4_0 hand block");
+    }
+    { /* Q4_1: d=2, m=-1 */
+        g4q_q4_1 b = {.d = 0x4000, .m = 0xBC00};
+        for (int j = 0; j < 16; j++)
+            b.qs[j] = (uint8_t)(j | (j << 4));
+        g4k_dequantize(G4_TYPE_Q4_1, &b, y, 32);
+        CHECK(y[3] == 5.0f && y[19] == 5.0f && y[0] == -1.0f, "q4_1 hand block");
+    }
+    { /* Q5_0: element 0 high bit set, element 16 high bit set */
+        g4q_q5_0 b = {.d = 0x3C00};
+        uint32_t qh = 1u | (1u << 16);
+        memcpy(b.qh, &qh, 4);
+        b.qs[0] = 0x21; /* elem0 nib 1, elem16 nib 2 */
+        g4k_dequantize(G4_TYPE_Q5_0, &b, y, 32);
+        CHECK(y[0] == 1.0f && y[16] == 2.0f && y[1] == -16.0f, "q5_0 hand block %g %g %g", y[0], y[16], y[1]);
+    }
+    { /* Q5_1 */
+        g4q_q5_1 b = {.d = 0x3C00, .m = 0x3C00};
+        uint32_t qh = 1u << 17;
+        memcpy(b.qh, &qh, 4);
+        b.qs[1] = 0x30;
+        g4k_dequantize(G4_TYPE_Q5_1, &b, y, 32);
+        CHECK(y[17] == 20.0f && y[1] == 1.0f, "q5_1 hand block");
+    }
+    { /* Q8_0 */
+        g4q_q8_0 b = {.d = 0x3400}; /* 0.25 */
+        for (int j = 0; j < 32; j++)
+            b.qs[j] = (int8_t)(j - 16);
+        g4k_dequantize(G4_TYPE_Q8_0, &b, y, 32);
+        CHECK(y[0] == -4.0f && y[31] == 3.75f, "q8_0 hand block");
+    }
+    { /* IQ4_NL */
+        g4q_iq4_nl b = {.d = 0x3C00};
+        b.qs[0] = 0xF0;
+        g4k_dequantize(G4_TYPE_IQ4_NL, &b, y, 32);
+        CHECK(y[0] == -127.0f && y[16] == 113.0f && y[1] == -127.0f, "iq4_nl hand block");
+    }
+    { /* MXFP4: e=128 -> scale 1 for the doubled table, 0x7 -> 12 (=6.0*2), 0xF -> -12 */
+        g4q_mxfp4 b = {.e = 128};
+        b.qs[0] = 0xF7;
+        b.qs[1] = 0x21;
+        g4k_dequantize(G4_TYPE_MXFP4, &b, y, 32);
+        CHECK(y[0] == 12.0f && y[16] == -12.0f && y[1] == 1.0f && y[17] == 2.0f, "mxfp4 e=128");
+        b.e = 127;
+        g4k_dequantize(G4_TYPE_MXFP4, &b, y, 32);
+        CHECK(y[0] == 6.0f, "mxfp4 e=127 (E2M1 max 6.0)");
+        b.e = 0;
+        g4k_dequantize(G4_TYPE_MXFP4, &b, y, 32);
+        CHECK(y[0] == 12.0f * 0x1p-128f, "mxfp4 e=0 subnormal scale");
+    }
+    { /* Q4_K: sub-block 0 sc=1,m=2; sub-block 5 sc=33 (high bits in scales[1]), m=17 */
+        g4q_q4_K b;
+        memset(&b, 0, sizeof b);
+        b.d = 0x3C00;
+        b.dmin = 0x3800; /* 0.5 */
+        b.scales[0] = 1;
+        b.scales[4] = 2;
+        /* j=5: sc = (s[9]&15) | (s[1]>>6)<<4 ; m = (s[9]>>4) | (s[5]>>6)<<4 */
+        b.scales[9] = (uint8_t)(1 | (1 << 4));
+        b.scales[1] = (uint8_t)(2 << 6);
+        b.scales[5] = (uint8_t)(1 << 6);
+        b.qs[0] = 0x3; /* element 0 q=3 */
+        b.qs[64 + 0] = 0x50; /* group 2 high nibble -> element 64*2+32 = 160 = sub-block 5, q=5 */
+        g4k_dequantize(G4_TYPE_Q4_K, &b, y, 256);
+        CHECK(y[0] == 1.0f * 3 - 0.5f * 2, "q4_K elem0 %g", y[0]);
+        CHECK(y[160] == 33.0f * 5 - 0.5f * 17, "q4_K elem160 %g", y[160]);
+        CHECK(y[1] == -1.0f, "q4_K elem1 %g", y[1]);
+    }
+    { /* Q5_K: element 64*1+32+3 (group 1 high) uses qh bit 3 */
+        g4q_q5_K b;
+        memset(&b, 0, sizeof b);
+        b.d = 0x3C00;
+        b.scales[3] = 1; /* sub-block 3: sc=1, m=0 */
+        b.qh[3] = 1 << 3;
+        b.qs[32 + 3] = 0x20;
+        g4k_dequantize(G4_TYPE_Q5_K, &b, y, 256);
+        CHECK(y[99] == 18.0f, "q5_K elem99 %g", y[99]);
+    }
+    { /* Q6_K: half 1, quarter 3, l=20 -> element 128+96+20=244, scale index 8+6+1=15 */
+        g4q_q6_K b;
+        memset(&b, 0, sizeof b);
+        b.d = 0x3C00;
+        b.scales[15] = -3;
+        b.ql[64 + 32 + 20] = 0x70;                 /* lo = 7 (high nibble) */
+        b.qh[32 + 20] = (uint8_t)(2 << 6);        /* hi = 2 */
+        g4k_dequantize(G4_TYPE_Q6_K, &b, y, 256);
+        CHECK(y[244] == -3.0f * ((7 | (2 << 4)) - 32), "q6_K elem244 %g", y[244]);
+        CHECK(y[0] == 0.0f * -32, "q6_K elem0");
+    }
+    { /* IQ4_XS: sub-block 3 ls = (scales_l[1]>>4) | ((scales_h>>6)&3)<<4 */
+        g4q_iq4_xs b;
+        memset(&b, 0, sizeof b);
+        b.d = 0x3C00;
+        b.scales_l[1] = 0x50;
+        b.scales_h = (uint16_t)(2 << 6); /* ls = 5 | 32 = 37 -> 5 */
+        b.qs[16 * 3 + 2] = 0xF0;
+        g4k_dequantize(G4_TYPE_IQ4_XS, &b, y, 256);
+        CHECK(y[96 + 2] == 5.0f * -127 && y[96 + 18] == 5.0f * 113, "iq4_xs sub-block 3");
+        CHECK(y[0] == -32.0f * -127, "iq4_xs sub-block 0 ls=0 -> -32");
+    }
+    { /* Q2_K: scales[0] = sc 3, m 1; element 0 q = 2 */
+        g4q_q2_K b;
+        memset(&b, 0, sizeof b);
+        b.d = 0x3C00;
+        b.dmin = 0x3C00;
+        b.scales[0] = 0x13;
+        b.qs[0] = 2;
+        g4k_dequantize(G4_TYPE_Q2_K, &b, y, 256);
+        CHECK(y[0] == 5.0f && y[1] == -1.0f, "q2_K %g %g", y[0], y[1]);
+    }
+    { /* Q3_K: all scales 0 -> (0-32); hmask bit set -> q=(q&3) */
+        g4q_q3_K b;
+        memset(&b, 0, sizeof b);
+        b.d = 0x3C00;
+        b.hmask[0] = 1;
+        b.qs[0] = 3;
+        g4k_dequantize(G4_TYPE_Q3_K, &b, y, 256);
+        CHECK(y[0] == -32.0f * 3 && y[1] == -32.0f * -4, "q3_K %g %g", y[0], y[1]);
+    }
+    { /* Q8_K quantizer: signed max maps to -127, bsums */
+        float x[256];
+        for (int j = 0; j < 256; j++)
+            x[j] = (float)(j % 7) - 3;
+        x[5] = 10;
+        g4q_q8_K q;
+        CHECK(g4k_quantize(G4_TYPE_Q8_K, x, &q, 256) == 292, "q8_K size");
+        CHECK(q.qs[5] == -127, "q8_K max -> -127");
+        int s = 0;
+        for (int j = 0; j < 16; j++)
+            s += q.qs[j];
+        CHECK(q.bsums[0] == s, "q8_K bsums");
+    }
+}
+
+/* ---- quantizer round trips ------------------------------------------------------------- */
+typedef struct {
+    uint32_t type;
+    double bound; /* max rms error / rms of data */
+} rt_case;
+
+static void test_roundtrip(void)
+{
+    /* Bounds: step/sqrt(12) relative to the data rms, step = range/levels per block, with
+     * margin for the outliers grand() injects (which inflate block ranges). */
+    const rt_case cases[] = {
+        {G4_TYPE_Q8_0, 0.012}, {G4_TYPE_Q8_K, 0.012}, {G4_TYPE_Q4_0, 0.14}, {G4_TYPE_Q4_1, 0.12},
+        {G4_TYPE_Q5_0, 0.07},  {G4_TYPE_Q5_1, 0.06},  {G4_TYPE_Q4_K, 0.11}, {G4_TYPE_Q5_K, 0.055},
+        {G4_TYPE_Q6_K, 0.03},  {G4_TYPE_IQ4_NL, 0.12}, {G4_TYPE_IQ4_XS, 0.13}, {G4_TYPE_MXFP4, 0.25},
+        {G4_TYPE_F16, 1e-3},   {G4_TYPE_BF16, 4e-3},  {G4_TYPE_F32, 0},
+    };
+    const int n = 4096;
+    float *x = malloc(n * 4), *y = malloc(n * 4);
+    void *q = xaligned(n * 4);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int i = 0; i < n; i++)
+            x[i] = grand();
+        for (int i = 0; i < 64; i++)
+            x[i] = 0; /* an all-zero block */
+        const size_t bytes = g4k_quantize(cases[c].type, x, q, n);
+        CHECK(bytes == g4_type_row_bytes(cases[c].type, n), "%s bytes", g4_type_get(cases[c].type)->name);
+        g4k_dequantize(cases[c].type, q, y, n);
+        double e2 = 0, s2 = 0;
+        int zero_ok = 1;
+        for (int i = 0; i < n; i++) {
+            e2 += (double)(x[i] - y[i]) * (x[i] - y[i]);
+            s2 += (double)x[i] * x[i];
+        }
+        for (int i = 0; i < 32; i++)
+            zero_ok &= y[i] == 0;
+        const double rel = sqrt(e2 / s2);
+        CHECK(rel <= cases[c].bound, "%s round trip rel rms %.4f > %.4f", g4_type_get(cases[c].type)->name, rel,
+              cases[c].bound);
+        CHECK(zero_ok, "%s zero block", g4_type_get(cases[c].type)->name);
+        if (getenv("G4_TEST_VERBOSE"))
+            printf("  %-7s rel rms %.4f\n", g4_type_get(cases[c].type)->name, rel);
+    }
+    free(x);
+    free(y);
+    free(q);
+}
+
+/* ---- matmul ---------------------------------------------------------------------------- */
+static const uint32_t k_mm_types[] = {G4_TYPE_F32,  G4_TYPE_F16,  G4_TYPE_BF16,   G4_TYPE_Q4_0,
+                                      G4_TYPE_Q4_1, G4_TYPE_Q5_0, G4_TYPE_Q5_1,   G4_TYPE_Q8_0,
+                                      G4_TYPE_Q4_K, G4_TYPE_Q5_K, G4_TYPE_Q6_K,   G4_TYPE_IQ4_NL,
+                                      G4_TYPE_IQ4_XS, G4_TYPE_MXFP4, G4_TYPE_Q2_K, G4_TYPE_Q3_K};
+
+/* Random bytes for types without a quantizer, with sane fp16 scales. */
+static void fill_random_blocks(uint32_t type, uint8_t *dst, int64_t n)
+{
+    const g4_type_info *ti = g4_type_get(type);
+    const size_t bytes = g4_type_row_bytes(type, n);
+    for (size_t i = 0; i < bytes; i++)
+        dst[i] = (uint8_t)rng();
+    for (int64_t b = 0; b < n / ti->block_elems; b++) {
+        uint8_t *blk = dst + b * ti->block_bytes;
+        uint16_t d = g4k_f32_to_f16(0.01f + 0.01f * (float)(rng() & 7)), m = g4k_f32_to_f16(0.005f);
+        if (type == G4_TYPE_Q2_K) {
+            memcpy(blk + 80, &d, 2);
+            memcpy(blk + 82, &m, 2);
+        } else if (type == G4_TYPE_Q3_K) {
+            memcpy(blk + 108, &d, 2);
+        }
+    }
+}
+
+static int g_fail_mm; /* caps the failure output */
+
+static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int64_t n_cols, int64_t n_rows,
+                        int64_t n_tok, int pad)
+{
+    const g4q_traits *tr = g4q_traits_get(type);
+    const size_t rb = g4_type_row_bytes(type, n_cols), stride = rb + (size_t)pad;
+    uint8_t *w = xaligned(stride * (size_t)n_rows);
+    float *wf = malloc(sizeof(float) * (size_t)(n_cols * n_rows));
+    float *x = malloc(sizeof(float) * (size_t)(n_cols * n_tok));
+    float *xq = malloc(sizeof(float) * (size_t)(n_cols * n_tok));
+    float *y = malloc(sizeof(float) * (size_t)(n_rows * n_tok));
+    for (int64_t r = 0; r < n_rows; r++) {
+        float *row = wf + r * n_cols;
+        if (tr->quant) {
+            for (int64_t i = 0; i < n_cols; i++)
+                row[i] = grand();
+            tr->quant(row, w + r * stride, n_cols);
+        } else {
+            fill_random_blocks(type, w + r * stride, n_cols);
+        }
+        tr->dequant(w + r * stride, row, n_cols);
+    }
+    for (int64_t i = 0; i < n_cols * n_tok; i++)
+        x[i] = grand();
+    /* The activations as the kernels see them (after the matching 8-bit quantization). */
+    if (tr->act_type != G4_TYPE_F32) {
+        const size_t arb = g4k_act_row_bytes(type, n_cols);
+        void *aq = malloc(arb * (size_t)n_tok);
+        g4k_quantize_act(type, x, n_cols, n_tok, aq);
+        for (int64_t t = 0; t < n_tok; t++)
+            g4q_traits_get(tr->act_type)->dequant((uint8_t *)aq + t * arb, xq + t * n_cols, n_cols);
+        free(aq);
+    } else {
+        memcpy(xq, x, sizeof(float) * (size_t)(n_cols * n_tok));
+    }
+    const g4k_matrix m = {w, type, n_cols, n_rows, stride};
+    for (int64_t i = 0; i < n_rows * n_tok; i++)
+        y[i] = NAN;
+    g4k_matmul_with(k, pool, &m, x, n_tok, y);
+    int bad = 0;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = 0; r < n_rows; r++) {
+            double ref = 0, refq = 0, mag = 0, qerr = 0, amag = 0, wmax = 0;
+            for (int64_t i = 0; i < n_cols; i++) {
+                const double wv = wf[r * n_cols + i], xv = x[t * n_cols + i], xqv = xq[t * n_cols + i];
+                ref += wv * xv;
+                refq += wv * xqv;
+                mag += fabs(wv * xqv);
+                qerr += fabs(wv) * fabs(xv - xqv);
+                amag += fabs(xqv);
+                wmax = fabs(wv) > wmax ? fabs(wv) : wmax;
+            }
+            /* Against the quantized activations: only f32 rounding of block scales and sums
+             * differs (1e-5 of the magnitude); Q8_1 also stores s = d*Σq as fp16 (2^-11). */
+            double tol = 2e-5 * mag + 1e-6;
+            if (tr->act_type == G4_TYPE_Q8_1)
+                tol += 0x1p-10 * amag * wmax;
+            const double got = y[t * n_rows + r];
+            if (!(fabs(got - refq) <= tol))
+                bad++;
+            /* Against f32 activations: bounded by Σ|w|·|x - x̂| (the activation quantization). */
+            if (!(fabs(got - ref) <= qerr + tol))
+                bad++;
+            if (bad && g_fail_mm < 10) {
+                g_fail_mm++;
+                fprintf(stderr, "  %s/%s n=%lld r=%lld t=%lld: got %g refq %g ref %g tol %g\n", g4k_isa_name(k->isa),
+                        g4_type_get(type)->name, (long long)n_cols, (long long)r, (long long)t, got, refq, ref, tol);
+                break;
+            }
+        }
+    CHECK(bad == 0, "matmul %s %s n_cols=%lld n_rows=%lld n_tok=%lld pad=%d pool=%d", g4k_isa_name(k->isa),
+          g4_type_get(type)->name, (long long)n_cols, (long long)n_rows, (long long)n_tok, pad, pool != NULL);
+    free(w);
+    free(wf);
+    free(x);
+    free(xq);
+    free(y);
+}
+
+static void test_matmul(void)
+{
+    const int64_t rows[] = {1, 3, 17, 257};
+    const int64_t toks[] = {1, 2, 7, 8, 33};
+    g4k_pool *pool = g4k_pool_new(2);
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t ti = 0; ti < sizeof k_mm_types / sizeof k_mm_types[0]; ti++) {
+            const uint32_t type = k_mm_types[ti];
+            const uint32_t be = g4_type_get(type)->block_elems;
+            int64_t cols[3] = {be == 1 ? 37 : be, be == 32 ? 224 : 768, 0};
+            if (be == 1)
+                cols[2] = 8;
+            for (int ci = 0; ci < 3 && cols[ci]; ci++)
+                for (int ri = 0; ri < 4; ri++)
+                    for (int tt = 0; tt < 5; tt++) {
+                        /* keep the big scalar cases few: long rows only with small products */
+                        if (cols[ci] >= 768 && rows[ri] * toks[tt] > 257 * 8)
+                            continue;
+                        run_mm_case(k, (ri + tt) % 2 ? pool : NULL, type, cols[ci], rows[ri], toks[tt],
+                                    (ri == 2 && be != 1) ? (int)g4_type_get(type)->block_bytes : 0);
+                    }
+        }
+    }
+    g4k_pool_free(pool);
+}
+
+static void test_f32act_and_get_row(void)
+{
+    const int64_t n = 512, nr = 9, nt = 3;
+    float *wf = malloc(n * nr * 4), *x = malloc(n * nt * 4), *y = malloc(nr * nt * 4), *row = malloc(n * 4);
+    void *w = xaligned(g4_type_row_bytes(G4_TYPE_Q4_K, n) * nr);
+    for (int64_t i = 0; i < n * nr; i++)
+        wf[i] = grand();
+    for (int64_t i = 0; i < n * nt; i++)
+        x[i] = grand();
+    const size_t rb = g4_type_row_bytes(G4_TYPE_Q4_K, n);
+    for (int64_t r = 0; r < nr; r++)
+        g4k_quantize(G4_TYPE_Q4_K, wf + r * n, (uint8_t *)w + r * rb, n);
+    const g4k_matrix m = {w, G4_TYPE_Q4_K, n, nr, rb};
+    g4k_pool *pool = g4k_pool_new(2);
+    g4k_matmul_f32act(pool, &m, x, nt, y);
+    g4k_pool_free(pool);
+    int bad = 0;
+    for (int64_t r = 0; r < nr; r++) {
+        CHECK(g4k_get_row(&m, r, row) == 0, "get_row");
+        for (int64_t t = 0; t < nt; t++) {
+            double ref = 0, mag = 0;
+            for (int64_t i = 0; i < n; i++) {
+                ref += (double)row[i] * x[t * n + i];
+                mag += fabs((double)row[i] * x[t * n + i]);
+            }
+            bad += !(fabs(y[t * nr + r] - ref) <= 1e-5 * mag);
+        }
+    }
+    CHECK(bad == 0, "matmul_f32act exact path: %d bad", bad);
+    CHECK(g4k_get_row(&m, nr, row) == -1, "get_row out of range");
+    CHECK(g4k_dequantize(G4_TYPE_IQ2_XXS, w, row, 256) == -1, "unsupported dequant");
+    CHECK(g4k_quantize(G4_TYPE_Q2_K, wf, w, 256) == 0, "no quantizer");
+    CHECK(g4k_type_supported(G4_TYPE_Q4_K) && !g4k_type_supported(G4_TYPE_IQ2_XXS), "type_supported");
+    free(wf);
+    free(x);
+    free(y);
+    free(row);
+    free(w);
+}
+
+static void test_init(void)
+{
+    char err[200] = "";
+    CHECK(g4k_init(err, sizeof err) == 0, "g4k_init: %s", err);
+    printf("active ISA: %s (available:", g4k_isa_name(g4k_active_isa()));
+    for (int i = 0; i < 4; i++)
+        if (g4k_kernels_for((g4k_isa)i))
+            printf(" %s", g4k_isa_name((g4k_isa)i));
+    printf(")\n");
+    CHECK(g4k_kernels_for(G4K_ISA_SCALAR) != NULL, "scalar always there");
+}
+
+/* ---- benchmark ------------------------------------------------------------------------- */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double read_bw(const void *buf, size_t bytes)
+{
+    double best = 1e30;
+    volatile uint64_t sink = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        const uint64_t *p = buf;
+        uint64_t s[8] = {0};
+        double t0 = now();
+        for (size_t i = 0; i + 8 <= bytes / 8; i += 8)
+            for (int k = 0; k < 8; k++)
+                s[k] += p[i + k];
+        double dt = now() - t0;
+        sink += s[0] ^ s[1] ^ s[2] ^ s[3] ^ s[4] ^ s[5] ^ s[6] ^ s[7];
+        best = dt < best ? dt : best;
+    }
+    (void)sink;
+    return bytes / best / 1e9;
+}
+
+static int bench(int argc, char **argv)
+{
+    const int64_t n_cols = 3840, n_rows = 15360;
+    const int reps = 8;
+    int n_tok = 1;
+    for (int i = 2; i < argc; i++)
+        if (!strncmp(argv[i], "--tok=", 6))
+            n_tok = atoi(argv[i] + 6);
+    const size_t big = (size_t)n_cols * n_rows * 4;
+    uint8_t *buf = xaligned(big), *dst = xaligned(big);
+    for (size_t i = 0; i < big; i++)
+        buf[i] = (uint8_t)i;
+    const double rbw = read_bw(buf, big / 2);
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        memcpy(dst, buf, big / 2);
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+    }
+    printf("bench: %lldx%lld, n_tok=%d, 1 thread. read bw %.1f GB/s, memcpy %.1f GB/s (copied bytes/s)\n",
+           (long long)n_rows, (long long)n_cols, n_tok, rbw, big / 2 / best / 1e9);
+    free(dst);
+    float *x = malloc(sizeof(float) * n_cols * n_tok), *y = malloc(sizeof(float) * n_rows * n_tok);
+    float *tmp = malloc(sizeof(float) * n_cols * 64);
+    for (int64_t i = 0; i < n_cols * n_tok; i++)
+        x[i] = grand();
+    for (int64_t i = 0; i < n_cols * 64; i++)
+        tmp[i] = grand();
+    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_K, G4_TYPE_Q8_0, G4_TYPE_Q6_K, G4_TYPE_Q5_K,
+                              G4_TYPE_IQ4_XS, G4_TYPE_IQ4_NL, G4_TYPE_Q4_1, G4_TYPE_Q5_0, G4_TYPE_Q5_1,
+                              G4_TYPE_MXFP4, G4_TYPE_BF16, G4_TYPE_F16, G4_TYPE_F32};
+    const char *only = getenv("G4_BENCH_TYPE");
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const uint32_t type = types[ti];
+        if (only && strcmp(only, g4_type_get(type)->name))
+            continue;
+        const size_t rb = g4_type_row_bytes(type, n_cols);
+        /* 64 distinct quantized rows, tiled: the bytes streamed are what matters. */
+        for (int r = 0; r < 64; r++)
+            g4k_quantize(type, tmp + r * n_cols, buf + r * rb, n_cols);
+        for (int64_t r = 64; r < n_rows; r++)
+            memcpy(buf + r * rb, buf + (r % 64) * rb, rb);
+        const g4k_matrix m = {buf, type, n_cols, n_rows, rb};
+        printf("%-7s %6.1f MB:", g4_type_get(type)->name, rb * n_rows / 1e6);
+        for (int isa = 0; isa < 4; isa++) {
+            const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+            if (!k || (isa == 0 && n_tok > 1))
+                continue;
+            g4k_matmul_with(k, NULL, &m, x, n_tok, y); /* warm */
+            double bt = 1e30;
+            for (int rep = 0; rep < (isa == 0 ? 2 : reps); rep++) {
+                double t0 = now();
+                g4k_matmul_with(k, NULL, &m, x, n_tok, y);
+                double dt = now() - t0;
+                bt = dt < bt ? dt : bt;
+            }
+            printf("  %s %6.1f GB/s (%5.1f%%)", g4k_isa_name((g4k_isa)isa), rb * n_rows / bt / 1e9,
+                   100 * rb * n_rows / bt / 1e9 / rbw);
+            if (n_tok > 1)
+                printf(" %.1f GOP/s", 2.0 * n_cols * n_rows * n_tok / bt / 1e9);
+        }
+        printf("\n");
+    }
+    free(buf);
+    free(x);
+    free(y);
+    free(tmp);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--bench"))
+        return bench(argc, argv);
+    test_init();
+    test_conversions();
+    test_handbuilt();
+    test_roundtrip();
+    test_f32act_and_get_row();
+    test_matmul();
+    return T_DONE("test_kernels");
+}
