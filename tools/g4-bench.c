@@ -154,7 +154,7 @@ static void *sym(void *h, const char *name)
 {
     void *p = dlsym(h, name);
     if (!p)
-        die("missing symbol %s in the llama.cpp libraries", name);
+        die("missing symbol %s", name);
     return p;
 }
 
@@ -332,6 +332,14 @@ static struct {
     int n_threads;
 } G;
 
+static const char *g4_err(g4_status st)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s: %s", G.api->status_name ? G.api->status_name(st) : "error",
+             G.api->last_error ? G.api->last_error() : "");
+    return buf;
+}
+
 static void G4_CALL g4_log_cb(void *ud, int32_t level, const char *msg)
 {
     (void)ud;
@@ -356,8 +364,7 @@ static int g4_ctx_new(engine *e, int n_ctx, int n_threads)
     sp.n_threads = n_threads;
     g4_status st = G.api->session_new(G.model, &sp, &G.sess);
     if (st != G4_OK) {
-        fprintf(stderr, "g4-bench: g4_session_new: %s: %s\n", G.api->status_name(st),
-                G.api->last_error());
+        fprintf(stderr, "g4-bench: g4_session_new: %s\n", g4_err(st));
         return -1;
     }
     return 0;
@@ -379,7 +386,7 @@ static int g4_decode(engine *e, int32_t *tokens, int n)
     b.want = NULL; /* logits for the last position only */
     g4_status st = G.api->step(G.sess, &b);
     if (st != G4_OK) {
-        fprintf(stderr, "g4-bench: g4_step: %s: %s\n", G.api->status_name(st), G.api->last_error());
+        fprintf(stderr, "g4-bench: g4_step: %s\n", g4_err(st));
         return -1;
     }
     return 0;
@@ -400,12 +407,35 @@ static int g4_load_engine(engine *e, const char *lib, const char *model_path, in
         die("%s", dlerror());
     g4_status (*get_api)(uint32_t, const void **);
     *(void **)(&get_api) = dlsym(G.h, "g4_get_api");
-    if (!get_api)
-        die("g4_get_api not exported by %s", lib);
     const void *tbl = NULL;
-    if (get_api(1, &tbl) != G4_OK || !tbl)
-        die("g4_get_api(1) failed%s", "");
-    G.api = tbl;
+    if (get_api && get_api(1, &tbl) == G4_OK && tbl) {
+        G.api = tbl;
+    } else {
+        /* no function table (yet): resolve the named exports this driver uses */
+        static g4_api_v1 own;
+        memset(&own, 0, sizeof own);
+        own.struct_size = sizeof own;
+#define R(field, name) *(void **)(&own.field) = sym(G.h, name)
+#define O(field, name) *(void **)(&own.field) = dlsym(G.h, name)
+        O(version_string, "g4_version_string");
+        O(last_error, "g4_last_error");
+        O(status_name, "g4_status_name");
+        R(load_params_init, "g4_load_params_init");
+        R(load, "g4_load");
+        R(model_free, "g4_model_free");
+        O(model_get_info, "g4_model_get_info");
+        O(token_id, "g4_token_id");
+        O(vocab_size, "g4_vocab_size");
+        R(session_params_init, "g4_session_params_init");
+        R(session_new, "g4_session_new");
+        R(session_free, "g4_session_free");
+        R(session_reset, "g4_session_reset");
+        R(batch_init, "g4_batch_init");
+        R(step, "g4_step");
+#undef R
+#undef O
+        G.api = &own;
+    }
     g4_load_params lp;
     G.api->load_params_init(&lp);
     lp.model = model_path;
@@ -414,22 +444,23 @@ static int g4_load_engine(engine *e, const char *lib, const char *model_path, in
     lp.log_level = g_verbose ? G4_LOG_INFO : G4_LOG_ERROR;
     g4_status st = G.api->load(&lp, &G.model);
     if (st != G4_OK) {
-        fprintf(stderr, "g4-bench: g4_load: %s: %s\n", G.api->status_name(st), G.api->last_error());
+        fprintf(stderr, "g4-bench: g4_load: %s\n", g4_err(st));
         return -1;
     }
     g4_model_info mi;
     memset(&mi, 0, sizeof mi);
     mi.struct_size = sizeof mi;
-    if (G.api->model_get_info(G.model, &mi) == G4_OK) {
+    if (G.api->model_get_info && G.api->model_get_info(G.model, &mi) == G4_OK) {
         snprintf(e->variant, sizeof e->variant, "%s", mi.isa);
-        snprintf(e->info, sizeof e->info, "%s %s", mi.variant, G.api->version_string());
+        snprintf(e->info, sizeof e->info, "%s %s", mi.variant,
+                 G.api->version_string ? G.api->version_string() : "");
         e->model_bytes = mi.weight_bytes;
         e->model_params = mi.n_params;
         e->n_vocab = mi.n_vocab;
     }
     if (e->n_vocab <= 0)
-        e->n_vocab = G.api->vocab_size(G.model);
-    e->bos = G.api->token_id(G.model, G4_TOKEN_BOS);
+        e->n_vocab = G.api->vocab_size ? G.api->vocab_size(G.model) : 262144;
+    e->bos = G.api->token_id ? G.api->token_id(G.model, G4_TOKEN_BOS) : 2;
     e->add_bos = 1;
     e->ctx_new = g4_ctx_new;
     e->clear = g4_clear;
