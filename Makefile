@@ -26,11 +26,15 @@ ifeq ($(SAN),1)
   BUILD ?= build-san
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   OPT ?= -O1
+  # The sanitizer runtime lives in the executable, so the shared library has undefined
+  # __asan_* references by design: no -z defs here.
+  ZDEFS :=
 else
   CC ?= cc
   BUILD ?= build
   SANFLAGS :=
   OPT ?= -O2
+  ZDEFS := -Wl,-z,defs
 endif
 ifeq ($(origin CC),default)
   CC := cc
@@ -104,7 +108,7 @@ $(BUILD)/%.o: %.c
 
 $(LIB): $(LIB_OBJS) abi/g4plug.map
 	$(CC) -shared -o $@ $(LIB_OBJS) -Wl,-soname,$(SONAME) -Wl,--version-script=abi/g4plug.map \
-	  -Wl,-z,defs -Wl,-z,now -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(LDLIBS)
+	  $(ZDEFS) -Wl,-z,now -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(LDLIBS)
 
 $(LIB_LINKS): $(LIB)
 	ln -sf $(notdir $(LIB)) $@
