@@ -85,6 +85,15 @@ $(BUILD)/kernels/%_avx2.o: ISAFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels/%_avx512.o: ISAFLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 $(BUILD)/kernels/%_neon.o: ISAFLAGS := -march=armv8.2-a+dotprod+i8mm+fp16
 
+# Quiet by default; `make V=1` prints full command lines.
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @echo "  $(1)	$(2)"
+endif
+
 SONAME := libg4plug.so.$(VERSION_MAJOR)
 LIB := $(BUILD)/libg4plug.so.$(VERSION)
 LIB_LINKS := $(BUILD)/$(SONAME) $(BUILD)/libg4plug.so
@@ -104,10 +113,12 @@ lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS) abi/g4plug.map
-	$(CC) -shared -o $@ $(LIB_OBJS) -Wl,-soname,$(SONAME) -Wl,--version-script=abi/g4plug.map \
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -o $@ $(LIB_OBJS) -Wl,-soname,$(SONAME) -Wl,--version-script=abi/g4plug.map \
 	  $(ZDEFS) -Wl,-z,now -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(LDLIBS)
 
 $(LIB_LINKS): $(LIB)
@@ -115,7 +126,8 @@ $(LIB_LINKS): $(LIB)
 
 $(ARCHIVE): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 # Hosts use the library only through dlopen: they link nothing of ours.
 $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
@@ -130,11 +142,13 @@ $(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/
 
 $(BUILD)/tests/%: tests/%.c $(ARCHIVE) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tools/%: tools/%.c $(ARCHIVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -o $@ $< $(ARCHIVE) $(LDFLAGS) $(LDLIBS)
 
 # ABI host checks: the public header must compile as C89 and as C++, and the host must
 # reach everything through dlopen/dlsym alone.
