@@ -55,6 +55,17 @@ ifeq ($(HAVE_CJSON),1)
   LDLIBS += $(shell pkg-config --libs libcjson)
 endif
 
+HAVE_PNG := $(shell pkg-config --exists libpng 2>/dev/null && echo 1)
+HAVE_JPEG := $(shell pkg-config --exists libjpeg 2>/dev/null && echo 1)
+ifeq ($(HAVE_PNG),1)
+  CPPFLAGS += -DG4_HAVE_PNG=1 $(shell pkg-config --cflags libpng)
+  LDLIBS += $(shell pkg-config --libs libpng)
+endif
+ifeq ($(HAVE_JPEG),1)
+  CPPFLAGS += -DG4_HAVE_JPEG=1 $(shell pkg-config --cflags libjpeg)
+  LDLIBS += $(shell pkg-config --libs libjpeg)
+endif
+
 LIB_SRCS := $(wildcard plugin/*.c kernels/*.c)
 ifeq ($(ARCH),x86_64)
   LIB_SRCS := $(filter-out %_neon.c,$(LIB_SRCS))

@@ -1,0 +1,211 @@
+#!/bin/sh
+# make bench: g4plug against llama.cpp on the same GGUF, thread count and run.
+# Usage: sh bench/run_bench.sh [BUILD_DIR]       (see docs/BENCHMARKS.md)
+# Environment:
+#   BENCH_FULL=1         all five shapes (E2B E4B 12B 26B-A4B 31B), full depth unless BENCH_LAYERS
+#   BENCH_SHAPES="12b"   shapes;       BENCH_TYPES="q4_0 q4_k_m"   formats (g4-synth --type)
+#   BENCH_LAYERS=6       keep the first N layers (default 6 for the default matrix: 12B -> ~1.6 GB)
+#   BENCH_THREADS="1 2"  thread counts; BENCH_REPS=3 repetitions (plus one warm-up)
+#   BENCH_PP=512 BENCH_TG=128
+#   BENCH_PEER_VERSION=3.22.1   @node-llama-cpp/linux-x64 version (npm), installed into BUILD/peer
+set -e
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CC=${CC:-cc}
+NPROC=$(nproc 2>/dev/null || echo 1)
+FULL=${BENCH_FULL:-0}
+if [ "$FULL" = 1 ]; then
+  SHAPES=${BENCH_SHAPES:-"e2b e4b 12b 26b-a4b 31b"}
+  LAYERS=${BENCH_LAYERS:-0}
+else
+  SHAPES=${BENCH_SHAPES:-"12b"}
+  LAYERS=${BENCH_LAYERS:-6}
+fi
+TYPES=${BENCH_TYPES:-"q4_0 q4_k_m"}
+THREADS=${BENCH_THREADS:-"1 $NPROC"}
+[ "$NPROC" = 1 ] && THREADS=${BENCH_THREADS:-1}
+REPS=${BENCH_REPS:-3}
+PP=${BENCH_PP:-512}
+TG=${BENCH_TG:-128}
+PEER_VERSION=${BENCH_PEER_VERSION:-3.22.1}
+PEER=$BUILD/peer
+PEER_LIB=$PEER/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+MODELS=$BUILD/bench-models
+VOCAB=${BENCH_VOCAB:-/work/shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf}
+RAW=$BUILD/bench-raw.jsonl
+OUT=$BUILD/bench.json
+T0=$(date +%s)
+mkdir -p "$BUILD/bench-bin" "$MODELS"
+: > "$RAW"
+
+log() { printf '%s\n' "bench: $*" >&2; }
+
+# ---- 1. tools: prefer the Makefile's builds, else compile our two tools directly -------------
+WARN="-Wall -Wextra -Werror -Wno-unused-parameter"
+SYNTH=$BUILD/tools/g4-synth
+BENCH=$BUILD/tools/g4-bench
+if [ ! -x "$SYNTH" ] || [ tools/g4-synth.c -nt "$SYNTH" ]; then
+  SYNTH=$BUILD/bench-bin/g4-synth
+  $CC -std=c11 -O2 $WARN -D_GNU_SOURCE -Ikernels -o "$SYNTH" tools/g4-synth.c kernels/ggml_types.c -lm
+fi
+if [ ! -x "$BENCH" ] || [ tools/g4-bench.c -nt "$BENCH" ]; then
+  BENCH=$BUILD/bench-bin/g4-bench
+  $CC -std=c11 -O2 $WARN -D_GNU_SOURCE -Iabi -o "$BENCH" tools/g4-bench.c -ldl -lm -pthread
+fi
+
+# ---- 2. the peer: prebuilt llama.cpp from npm (measured only; never shipped) ------------------
+if [ ! -f "$PEER_LIB/_nlcBuildMetadata.json" ]; then
+  command -v npm >/dev/null 2>&1 || { log "npm not found: cannot install the llama.cpp peer"; exit 1; }
+  log "installing @node-llama-cpp/linux-x64@$PEER_VERSION into $PEER"
+  mkdir -p "$PEER"
+  [ -f "$PEER/package.json" ] || printf '{"name":"g4plug-bench-peer","private":true}\n' > "$PEER/package.json"
+  (cd "$PEER" && npm install --no-audit --no-fund --ignore-scripts --no-save \
+     "@node-llama-cpp/linux-x64@$PEER_VERSION" >/dev/null 2>&1) || { log "npm install failed"; exit 1; }
+fi
+PEER_PKG_VER=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$PEER/node_modules/@node-llama-cpp/linux-x64/package.json" | head -1)
+LLAMA_RELEASE=$(sed -n 's/.*"release":"\([^"]*\)".*/\1/p' "$PEER_LIB/_nlcBuildMetadata.json" | head -1)
+
+# ---- 3. g4plug library -------------------------------------------------------------------
+G4LIB=$BUILD/libg4plug.so
+G4_STATE="ok"
+if [ ! -f "$G4LIB" ]; then
+  G4_STATE="n/a (not built)"
+elif ! nm -D "$G4LIB" 2>/dev/null | grep -q ' T g4_step'; then
+  G4_STATE="n/a (not built)"  # the library lacks the model (g4_step)
+fi
+
+# ---- 4. memory read bandwidth ---------------------------------------------------------------
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+BW_TOOL=g4-bench
+BW_LINES=$("$BENCH" --membw --threads "$NPROC" --mib 1024 2>/dev/null || true)
+if [ -x "$BUILD/tools/g4-membw" ]; then
+  M=$("$BUILD/tools/g4-membw" --threads "$NPROC" 2>/dev/null | grep '^{' || true)
+  if [ -n "$M" ]; then
+    BW_TOOL=g4-membw
+    BW_LINES=$(printf '%s\n' "$M" | sed 's/"threads"/"membw_threads"/; s/"read_gbps"/"read_gbs"/')
+  fi
+fi
+bw_of() { # read GB/s measured at $1 threads (or the largest count below it)
+  printf '%s\n' "$BW_LINES" | awk -v t="$1" '
+    { n = $0; sub(/.*"membw_threads":/, "", n); n += 0; g = $0; sub(/.*"read_gbs":/, "", g); g += 0
+      if (n <= t && n >= bn) { bn = n; bg = g } }
+    END { printf "%.3f", bg }'
+}
+for t in $THREADS; do log "memory read bandwidth, $t thread(s): $(bw_of "$t") GB/s ($BW_TOOL)"; done
+[ "$(echo "$LOAD_BEFORE" | awk -v n="$NPROC" '{print ($1 > n * 0.5) ? 1 : 0}')" = 1 ] &&
+  log "WARNING: load average $LOAD_BEFORE on $NPROC CPUs: another load is running, numbers will be low and noisy"
+
+# ---- 5. the matrix ---------------------------------------------------------------------------
+jget() { # jget KEY JSONLINE -> value (numbers and plain strings)
+  printf '%s\n' "$2" | sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -1
+}
+RESULTS=""
+for shape in $SHAPES; do
+  for type in $TYPES; do
+    tag=$shape-${type}
+    [ "$LAYERS" -gt 0 ] 2>/dev/null && tag=$shape-L$LAYERS-$type
+    f=$MODELS/$tag.gguf
+    if [ ! -f "$f" ] || [ ! -f "$f.json" ]; then
+      log "synthesising $f"
+      "$SYNTH" --shape "$shape" --type "$type" --layers "$LAYERS" --vocab "$VOCAB" -o "$f" > "$f.json"
+    fi
+    meta=$(cat "$f.json")
+    fbytes=$(jget file_bytes "$meta")
+    dbytes=$(jget decode_bytes_per_token "$meta")
+    nl=$(jget layers "$meta")
+    for t in $THREADS; do
+      log "$tag  threads=$t  (llama.cpp)"
+      L=$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps "$REPS" \
+            --pp "$PP" --tg "$TG" || true)
+      printf '%s\n' "$L" >> "$RAW"
+      G=""
+      if [ "$G4_STATE" = ok ]; then
+        log "$tag  threads=$t  (g4plug)"
+        G=$("$BENCH" --engine g4plug --lib "$G4LIB" --model "$f" --threads "$t" --reps "$REPS" \
+              --pp "$PP" --tg "$TG" || true)
+        printf '%s\n' "$G" >> "$RAW"
+      fi
+      lpp=$(printf '%s\n' "$L" | grep "\"test\":\"pp$PP\"" || true)
+      ltg=$(printf '%s\n' "$L" | grep "\"test\":\"tg$TG\"" || true)
+      gpp=$(printf '%s\n' "$G" | grep "\"test\":\"pp$PP\"" || true)
+      gtg=$(printf '%s\n' "$G" | grep "\"test\":\"tg$TG\"" || true)
+      RESULTS="$RESULTS$shape|$type|$nl|$t|$fbytes|$dbytes|$(jget avg_ts "$lpp")|$(jget stddev_ts "$lpp")|$(jget avg_ts "$ltg")|$(jget stddev_ts "$ltg")|$(jget avg_ts "$gpp")|$(jget stddev_ts "$gpp")|$(jget avg_ts "$gtg")|$(jget stddev_ts "$gtg")|$(bw_of "$t")|$(jget cpu_util "$ltg")|$(jget variant "$ltg")|$(jget variant "$gtg")
+"
+    done
+  done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- 6. extras: tokenizer throughput, kernel micro-benchmarks -------------------------------
+TOK_LINE=""
+if [ -x "$BUILD/tools/g4-tokenize" ]; then
+  TOK_LINE=$("$BUILD/tools/g4-tokenize" "$VOCAB" --bench 1 2>&1 | tr '\n' ' ' || true)
+fi
+KERN_LINE=""
+if [ -x "$BUILD/tests/test_kernels" ]; then
+  KERN_LINE=$("$BUILD/tests/test_kernels" --bench 2>&1 | tail -20 | tr '\n' ' ' || true)
+fi
+
+# ---- 7. table and build/bench.json ------------------------------------------------------------
+export TOK_LINE KERN_LINE BW_LINES
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+VARIANT=$(printf '%s' "$RESULTS" | awk -F'|' '$17 != "" { print $17; exit }')
+printf '%s' "$RESULTS" | awk -F'|' -v g4state="$G4_STATE" -v pp="$PP" -v tg="$TG" \
+  -v out="$OUT" -v cpu="$CPU" -v nproc="$NPROC" -v lb="$LOAD_BEFORE" -v la="$LOAD_AFTER" \
+  -v bwtool="$BW_TOOL" -v peerver="$PEER_PKG_VER" -v rel="$LLAMA_RELEASE" -v variant="$VARIANT" \
+  -v reps="$REPS" '
+function jstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, " ", s); return s }
+function num(x) { return x == "" ? "null" : x }
+function fmt(a, s) { return a == "" ? "-" : sprintf("%.2f±%.2f", a, s) }
+function ratio(g, l) { return (g == "" || l == "" || l == 0) ? "" : sprintf("%.3f", g / l) }
+BEGIN {
+  printf "\n%-8s %-7s %3s %2s %8s | %-14s %-14s | %-14s %-14s | %6s %6s | %7s %5s %7s %5s\n",
+    "shape", "type", "L", "t", "file GB", "llama pp" pp, "llama tg" tg, "g4plug pp" pp, "g4plug tg" tg,
+    "pp x", "tg x", "l GB/s", "l %bw", "g GB/s", "g %bw"
+  n = 0
+}
+{
+  n++
+  dgb = $6 / 1e9
+  lgbs = ($9 == "") ? "" : sprintf("%.2f", dgb * $9)
+  ggbs = ($13 == "") ? "" : sprintf("%.2f", dgb * $13)
+  lfr = (lgbs == "" || $15 == 0) ? "" : sprintf("%.3f", lgbs / $15)
+  gfr = (ggbs == "" || $15 == 0) ? "" : sprintf("%.3f", ggbs / $15)
+  rpp = ratio($11, $7); rtg = ratio($13, $9)
+  gpp = ($11 == "") ? g4state : fmt($11, $12); gtg = ($13 == "") ? g4state : fmt($13, $14)
+  printf "%-8s %-7s %3d %2d %8.2f | %-14s %-14s | %-14s %-14s | %6s %6s | %7s %5s %7s %5s\n",
+    $1, $2, $3, $4, $5 / 1e9, fmt($7, $8), fmt($9, $10), gpp, gtg,
+    rpp == "" ? "-" : rpp, rtg == "" ? "-" : rtg, lgbs == "" ? "-" : lgbs,
+    lfr == "" ? "-" : sprintf("%.0f%%", lfr * 100), ggbs == "" ? "-" : ggbs,
+    gfr == "" ? "-" : sprintf("%.0f%%", gfr * 100)
+  row[n] = sprintf("{\"shape\":\"%s\",\"type\":\"%s\",\"layers\":%d,\"threads\":%d,\"file_bytes\":%s," \
+    "\"decode_bytes_per_token\":%s,\"read_bw_gbs\":%s," \
+    "\"llama\":{\"pp%s\":{\"avg_ts\":%s,\"stddev_ts\":%s},\"tg%s\":{\"avg_ts\":%s,\"stddev_ts\":%s}," \
+    "\"decode_gbs\":%s,\"bw_fraction\":%s,\"tg_cpu_util\":%s,\"cpu_variant\":\"%s\"}," \
+    "\"g4plug\":%s,\"ratio_g4plug_over_llama\":{\"pp%s\":%s,\"tg%s\":%s}}",
+    $1, $2, $3, $4, $5, $6, num($15), pp, num($7), num($8), tg, num($9), num($10),
+    num(lgbs), num(lfr), num($16), $17,
+    ($11 == "" && $13 == "") ? "\"" g4state "\"" : \
+      sprintf("{\"pp%s\":{\"avg_ts\":%s,\"stddev_ts\":%s},\"tg%s\":{\"avg_ts\":%s,\"stddev_ts\":%s}," \
+              "\"decode_gbs\":%s,\"bw_fraction\":%s,\"isa\":\"%s\"}", pp, num($11), num($12), tg,
+              num($13), num($14), num(ggbs), num(gfr), $18),
+    pp, num(rpp), tg, num(rtg))
+}
+END {
+  bwl = ENVIRON["BW_LINES"]; gsub(/\n/, ",", bwl)
+  printf "{\n\"machine\":{\"cpu\":\"%s\",\"nproc\":%d,\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"," \
+    "\"membw_tool\":\"%s\",\"membw\":[%s]},\n", cpu, nproc, lb, la, bwtool, bwl > out
+  printf "\"peer\":{\"npm_package\":\"@node-llama-cpp/linux-x64\",\"version\":\"%s\",\"llama_cpp_release\":\"%s\"," \
+    "\"cpu_variant\":\"%s\",\"method\":\"g4-bench --engine llama: dlopen libllama, llama-bench loop\"},\n", \
+    peerver, rel, variant > out
+  printf "\"g4plug\":\"%s\",\n\"reps\":%d,\n\"results\":[\n", g4state, reps > out
+  for (i = 1; i <= n; i++) printf "%s%s\n", row[i], i < n ? "," : "" > out
+  printf "],\n\"tokenizer\":\"%s\",\n\"kernels\":\"%s\"\n}\n", jstr(ENVIRON["TOK_LINE"]), jstr(ENVIRON["KERN_LINE"]) > out
+}'
+echo
+echo "decode GB/s = decode_bytes_per_token x tg t/s (weights read per token: every matrix once, tied LM head"
+echo "included, embedding gathers excluded); %bw = that / measured read bandwidth at the same thread count."
+echo "peer: @node-llama-cpp/linux-x64 $PEER_PKG_VER (llama.cpp $LLAMA_RELEASE), CPU backend $VARIANT; bandwidth: $BW_TOOL"
+[ -n "$TOK_LINE" ] && echo "tokenizer: $TOK_LINE"
+echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER on $NPROC CPUs; raw: $RAW; summary: $OUT ($(($(date +%s) - T0)) s)"

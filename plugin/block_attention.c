@@ -1,0 +1,141 @@
+/* Attention block (spec §2.5):
+ *   q = rope(rms_head(W_q a; q_norm))
+ *   owning layers:  k = rope(rms_head(W_k a; k_norm)),  v = rms_head(W_v a  or raw W_k a)  -> cache
+ *   s = q . k^T * 1.0   (no 1/sqrt(hd), no softcap),  softmax in f32,  o = W_o (softmax(s) v)
+ * Masks: causal; sliding layers also q_pos - k_pos < window; with bidirectional vision, tokens of
+ * one image span also see later tokens of the span (still |i - j| < window) on sliding layers.
+ * One (token, head) pair is one work item on the pool. */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+typedef struct attn_job {
+    const g4_session *s;
+    const g4_layer *L;
+    const g4_kv_layer *kv;
+    const g4_chunk *c;
+    const float *q; /* [n, nq*hd] */
+    float *out;     /* [n, nq*hd] */
+    int32_t nq, nkv, hd;
+    int32_t window; /* 0: full attention */
+    int bidir;      /* image spans are bidirectional on this layer */
+} attn_job;
+
+static float dot(const float *a, const float *b, int32_t n)
+{
+    float acc[8] = {0};
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += a[i + j] * b[i + j];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* Key positions [*lo, *hi] visible from batch row t. */
+static void key_range(const attn_job *j, int32_t t, int32_t *lo, int32_t *hi)
+{
+    int32_t q = j->c->pos0 + t;
+    *hi = q;
+    *lo = 0;
+    if (j->window <= 0)
+        return;
+    *lo = q - j->window + 1 < 0 ? 0 : q - j->window + 1;
+    if (!j->bidir)
+        return;
+    for (int32_t i = 0; i < j->c->n_spans; i++) {
+        const g4_embd_span *sp = &j->c->spans[i];
+        if (sp->kind == G4_SPAN_IMAGE && t >= sp->first && t < sp->first + sp->n) {
+            int32_t end = j->c->pos0 + sp->first + sp->n - 1;
+            int32_t lim = q + j->window - 1;
+            *hi = end < lim ? end : lim;
+            if (*hi < q)
+                *hi = q;
+            return;
+        }
+    }
+}
+
+static void attn_task(void *p, int ith, int nth)
+{
+    const attn_job *j = p;
+    const g4_session *s = j->s;
+    float *sc = s->sc.scores + (size_t)ith * s->sc.scores_stride;
+    const int32_t hd = j->hd, group = j->nq / j->nkv;
+    const int64_t items = (int64_t)j->c->n * j->nq;
+    for (int64_t it = ith; it < items; it += nth) {
+        int32_t t = (int32_t)(it / j->nq), h = (int32_t)(it % j->nq);
+        int32_t g = h / group;
+        const float *q = j->q + (size_t)it * hd;
+        float *o = j->out + (size_t)it * hd;
+        int32_t lo, hi;
+        key_range(j, t, &lo, &hi);
+        float mx = -INFINITY;
+        for (int32_t kp = lo; kp <= hi; kp++) {
+            float v = dot(q, g4_kv_k(j->kv, kp) + (size_t)g * hd, hd);
+            sc[kp - lo] = v;
+            if (v > mx)
+                mx = v;
+        }
+        float sum = 0.0f;
+        for (int32_t kp = lo; kp <= hi; kp++) {
+            float e = expf(sc[kp - lo] - mx);
+            sc[kp - lo] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int32_t kp = lo; kp <= hi; kp++) {
+            const float *v = g4_kv_v(j->kv, kp) + (size_t)g * hd;
+            float w = sc[kp - lo] * inv;
+            for (int32_t d = 0; d < hd; d++)
+                o[d] += w * v[d];
+        }
+    }
+}
+
+void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float *a, float *out)
+{
+    const g4_model *m = s->m;
+    const g4_hparams *hp = &m->hp;
+    const g4_layer *L = &m->layers[l];
+    const int32_t n = c->n, hd = L->head_dim, nq = hp->n_head, nkv = L->n_head_kv;
+    g4_scratch *sc = &s->sc;
+
+    g4_linear(s, &L->wq, a, n, sc->q);
+    g4_rmsnorm(sc->q, L->q_norm, (int64_t)n * nq, hd, hp->eps, sc->q);
+    g4_rope(m, L->type, sc->q, n, nq, hd, c->pos0);
+
+    if (L->kv_src == l) {
+        g4_linear(s, &L->wk, a, n, sc->k);
+        if (L->k_eq_v)
+            memcpy(sc->v, sc->k, (size_t)n * nkv * hd * sizeof(float)); /* V = raw K projection */
+        else
+            g4_linear(s, &L->wv, a, n, sc->v);
+        g4_rmsnorm(sc->k, L->k_norm, (int64_t)n * nkv, hd, hp->eps, sc->k);
+        g4_rope(m, L->type, sc->k, n, nkv, hd, c->pos0);
+        g4_rmsnorm(sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
+        g4_kv_layer *kv = &s->kv.layers[l];
+        size_t row = (size_t)nkv * hd * sizeof(float);
+        for (int32_t t = 0; t < n; t++) {
+            memcpy(g4_kv_k(kv, c->pos0 + t), sc->k + (size_t)t * nkv * hd, row);
+            memcpy(g4_kv_v(kv, c->pos0 + t), sc->v + (size_t)t * nkv * hd, row);
+        }
+    }
+
+    attn_job j = {
+        .s = s, .L = L, .kv = &s->kv.layers[L->kv_src], .c = c, .q = sc->q, .out = sc->att,
+        .nq = nq, .nkv = nkv, .hd = hd,
+        .window = L->type == G4_LAYER_SLIDING ? hp->n_swa : 0,
+        .bidir = L->type == G4_LAYER_SLIDING && hp->bidir_vision,
+    };
+    if ((int64_t)n * nq > 1 && s->pool)
+        g4k_pool_run(s->pool, attn_task, &j);
+    else
+        attn_task(&j, 0, 1);
+
+    g4_linear(s, &L->wo, sc->att, n, out);
+}

@@ -1,0 +1,124 @@
+/* The text decoder forward pass over one chunk of positions (spec §2.2, §2.4, §2.8, §2.10):
+ *
+ *   x = E[tokens] * sqrt(d)            (soft-token rows: the given embeddings, unscaled)
+ *   ple = PLE(tokens, x)               (E2B/E4B)
+ *   for each layer l:
+ *       h1 = x + rms(Attn_l(rms(x; attn_norm)); post_attn_norm)
+ *       f  = FFN(rms(h1; ffn_norm))                                          dense layers
+ *       f  = rms(FFN(rms(h1; ffn_norm)); post1) + rms(MoE(h1); post2)        MoE layers
+ *       x  = h1 + rms(f; post_ffw_norm)
+ *       x += rms(W_proj (gelu(W_gate x) * ple_l); post_norm)                 PLE layers
+ *       x *= layer_scalar
+ *   hidden = rms(x; output_norm);  logits = softcap(E . hidden)
+ */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+/* Linear policy: float weights (F32/F16/BF16) always see f32 activations (conformance needs
+ * it: rounding activations to 16 bits flips the tiny models' top-1). Quantized weights take the
+ * kernel's matching activation quantization unless the model was loaded with G4_EXACT=1. */
+void g4_linear(const g4_session *s, const g4k_matrix *w, const float *x, int64_t n, float *y)
+{
+    if (s->m->exact || w->type == G4_TYPE_F32 || w->type == G4_TYPE_F16 || w->type == G4_TYPE_BF16)
+        g4k_matmul_f32act(s->pool, w, x, n, y);
+    else
+        g4k_matmul(s->pool, w, x, n, y);
+}
+
+g4k_matrix g4_expert(const g4_experts *e, int32_t idx)
+{
+    g4k_matrix m = e->m;
+    m.data = (const char *)e->m.data + e->stride * (size_t)idx;
+    return m;
+}
+
+static void embed(g4_session *s, const g4_chunk *c, float *x)
+{
+    const g4_model *m = s->m;
+    const int32_t d = m->hp.n_embd;
+    const float scale = (float)sqrt((double)d); /* f32 sqrt(d), as the fp32 reference */
+    int32_t sp = 0;
+    for (int32_t t = 0; t < c->n; t++) {
+        float *xt = x + (size_t)t * d;
+        while (sp < c->n_spans && t >= c->spans[sp].first + c->spans[sp].n)
+            sp++;
+        if (sp < c->n_spans && t >= c->spans[sp].first) {
+            const g4_embd_span *span = &c->spans[sp];
+            memcpy(xt, span->embd + (size_t)(t - span->first) * d, (size_t)d * sizeof(float));
+            continue;
+        }
+        g4k_get_row(&m->tok_embd, c->tokens[t], xt);
+        for (int32_t i = 0; i < d; i++)
+            xt[i] *= scale;
+    }
+}
+
+static void capture(const g4_chunk *c, int32_t entry, const float *x, int32_t d)
+{
+    if (!c->capture)
+        return;
+    float *dst = c->capture + (size_t)entry * c->capture_stride_rows * d;
+    memcpy(dst, x, (size_t)c->n * d * sizeof(float));
+}
+
+g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c)
+{
+    const g4_model *m = s->m;
+    const g4_hparams *hp = &m->hp;
+    g4_scratch *sc = &s->sc;
+    const int32_t n = c->n, d = hp->n_embd;
+    const float eps = hp->eps;
+    float *x = sc->x;
+
+    embed(s, c, x);
+    if (hp->n_embd_per_layer > 0)
+        g4_block_ple_inputs(s, c, x, sc->ple);
+    capture(c, 0, x, d);
+
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        if (atomic_load_explicit(&s->cancel, memory_order_relaxed))
+            return G4_ERR_CANCELLED;
+        const g4_layer *L = &m->layers[l];
+
+        g4_rmsnorm(x, L->attn_norm, n, d, eps, sc->a);
+        g4_block_attention(s, l, c, sc->a, sc->o);
+        g4_add_rmsnorm(x, sc->o, L->post_attn_norm, n, d, eps); /* x = h1 */
+
+        g4_rmsnorm(x, L->ffn_norm, n, d, eps, sc->a);
+        g4_block_mlp(s, L, sc->a, n, sc->f);
+        if (hp->n_expert > 0) {
+            g4_rmsnorm(sc->f, L->post_ffw_norm_1, n, d, eps, sc->f);
+            g4_block_moe(s, L, x, n, sc->moe);
+            g4_add_rmsnorm(sc->f, sc->moe, L->post_ffw_norm_2, n, d, eps);
+        }
+        g4_add_rmsnorm(x, sc->f, L->post_ffw_norm, n, d, eps);
+
+        if (hp->n_embd_per_layer > 0)
+            g4_block_ple_inject(s, l, x, n, sc->ple);
+        if (L->out_scale != 1.0f)
+            for (int64_t i = 0; i < (int64_t)n * d; i++)
+                x[i] *= L->out_scale;
+        if (l + 1 < hp->n_layer)
+            capture(c, l + 1, x, d);
+    }
+
+    g4_rmsnorm(x, m->output_norm, n, d, eps, c->hidden_out);
+    /* The last entry is post-final-norm, as transformers' output_hidden_states reports it
+     * (and as the reference files store it). */
+    capture(c, hp->n_layer, c->hidden_out, d);
+    return G4_OK;
+}
+
+void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits)
+{
+    const g4_model *m = s->m;
+    g4_linear(s, &m->lm_head, hidden, n, logits);
+    const float cap = m->hp.softcap;
+    if (cap > 0.0f) {
+        const int64_t total = (int64_t)n * m->hp.n_vocab;
+        for (int64_t i = 0; i < total; i++)
+            logits[i] = cap * tanhf(logits[i] / cap);
+    }
+}

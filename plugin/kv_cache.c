@@ -1,0 +1,131 @@
+/* Per-session KV cache: full layers linear, sliding layers a ring, shared layers nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv_cache.h"
+#include "model.h"
+
+static int ring_wraps(const g4_kv_cache *kv) { return kv->n_swa > 0 && kv->swa_cap < kv->n_ctx; }
+
+static int alloc_layer(g4_kv_layer *L, int32_t cap, int32_t row)
+{
+    size_t n = (size_t)cap * (size_t)row;
+    L->k = malloc(n * sizeof(float));
+    L->v = malloc(n * sizeof(float));
+    L->cap = cap;
+    L->row = row;
+    if (!L->k || !L->v) {
+        free(L->k);
+        free(L->v);
+        L->k = L->v = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_cap)
+{
+    memset(kv, 0, sizeof *kv);
+    const g4_hparams *hp = &m->hp;
+    kv->n_layer = hp->n_layer;
+    kv->n_ctx = n_ctx;
+    kv->layers = calloc((size_t)hp->n_layer, sizeof *kv->layers);
+    if (!kv->layers)
+        return -1;
+    int any_swa = 0;
+    for (int32_t l = 0; l < hp->n_layer; l++)
+        any_swa |= m->layers[l].type == G4_LAYER_SLIDING && m->layers[l].kv_src == l;
+    kv->n_swa = any_swa ? hp->n_swa : 0;
+    kv->swa_cap = swa_cap < n_ctx ? swa_cap : n_ctx;
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        const g4_layer *L = &m->layers[l];
+        if (L->kv_src != l)
+            continue; /* KV-shared: reads its producer's cache */
+        int32_t cap = L->type == G4_LAYER_SLIDING ? kv->swa_cap : n_ctx;
+        if (alloc_layer(&kv->layers[l], cap, L->n_head_kv * L->head_dim) != 0) {
+            g4_kv_free(kv);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void g4_kv_free(g4_kv_cache *kv)
+{
+    if (!kv->layers)
+        return;
+    for (int32_t l = 0; l < kv->n_layer; l++) {
+        free(kv->layers[l].k);
+        free(kv->layers[l].v);
+    }
+    free(kv->layers);
+    memset(kv, 0, sizeof *kv);
+}
+
+int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
+{
+    if (cap > kv->n_ctx)
+        cap = kv->n_ctx;
+    if (cap <= kv->swa_cap)
+        return 0;
+    /* Allocate every new ring first so that a failure leaves the cache untouched. */
+    g4_kv_layer *nl = calloc((size_t)kv->n_layer, sizeof *nl);
+    if (!nl)
+        return -1;
+    for (int32_t l = 0; l < kv->n_layer; l++) {
+        const g4_kv_layer *L = &kv->layers[l];
+        if (!L->k || L->cap != kv->swa_cap || L->cap == kv->n_ctx)
+            continue;
+        if (alloc_layer(&nl[l], cap, L->row) != 0) {
+            for (int32_t j = 0; j < kv->n_layer; j++) {
+                free(nl[j].k);
+                free(nl[j].v);
+            }
+            free(nl);
+            return -1;
+        }
+    }
+    int32_t lo = kv->lo > n_past ? n_past : kv->lo;
+    for (int32_t l = 0; l < kv->n_layer; l++) {
+        g4_kv_layer *L = &kv->layers[l];
+        if (!nl[l].k)
+            continue;
+        for (int32_t p = lo; p < n_past; p++) {
+            memcpy(g4_kv_k(&nl[l], p), g4_kv_k(L, p), (size_t)L->row * sizeof(float));
+            memcpy(g4_kv_v(&nl[l], p), g4_kv_v(L, p), (size_t)L->row * sizeof(float));
+        }
+        free(L->k);
+        free(L->v);
+        *L = nl[l];
+    }
+    free(nl);
+    kv->swa_cap = cap;
+    return 0;
+}
+
+int32_t g4_kv_max_chunk(const g4_kv_cache *kv)
+{
+    if (!ring_wraps(kv))
+        return kv->n_ctx;
+    return kv->swa_cap - (kv->n_swa - 1);
+}
+
+void g4_kv_note_write(g4_kv_cache *kv, int32_t pos0, int32_t n)
+{
+    if (!ring_wraps(kv))
+        return;
+    int32_t evicted = pos0 + n - kv->swa_cap; /* rows of positions < this were overwritten */
+    if (evicted > kv->lo)
+        kv->lo = evicted;
+}
+
+int32_t g4_kv_min_rollback(const g4_kv_cache *kv, int32_t n_past)
+{
+    if (!ring_wraps(kv) || kv->lo == 0)
+        return 0;
+    /* A query at position n needs keys n - n_swa + 1 .. n - 1 from the ring. */
+    int32_t need = kv->lo + kv->n_swa - 1;
+    return need < n_past ? need : n_past;
+}
+
+void g4_kv_reset(g4_kv_cache *kv) { kv->lo = 0; }

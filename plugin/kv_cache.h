@@ -1,0 +1,65 @@
+/* Per-session f32 KV cache (spec §2.9).
+ *
+ * Each layer that owns a cache stores K and V as rows of n_head_kv*head_dim floats; position p
+ * lives in row p % cap. Full layers get cap = n_ctx (never wraps). Sliding layers get a ring of
+ * cap = window - 1 + (largest chunk) + rollback margin rows (or n_ctx if that is smaller): a
+ * chunk of m tokens overwrites the rows of positions up to m + margin older than the window
+ * still needs, so both the chunk's own attention and a rollback within the margin stay exact.
+ * KV-shared layers own nothing. Positions are contiguous, so no per-row position is stored:
+ * the ring holds positions [lo, n_past). */
+#ifndef G4_KV_CACHE_H
+#define G4_KV_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct g4_kv_layer {
+    float *k, *v;    /* [cap][row] each; NULL for layers that do not own a cache */
+    int32_t cap;     /* rows */
+    int32_t row;     /* floats per row = n_head_kv * head_dim */
+} g4_kv_layer;
+
+typedef struct g4_kv_cache {
+    g4_kv_layer *layers; /* [n_layer] */
+    int32_t n_layer;
+    int32_t n_ctx;
+    int32_t n_swa;       /* window (0: no sliding layers) */
+    int32_t swa_cap;     /* rows of every sliding ring */
+    int32_t lo;          /* oldest position the sliding rings still hold */
+} g4_kv_cache;
+
+/* A read-only view of one layer's cache, for the MTP drafter. Row of position p: p % cap,
+ * valid for pos_lo <= p < pos_hi. */
+typedef struct g4_kv_view {
+    const float *k, *v;
+    int32_t cap, n_head_kv, head_dim;
+    int32_t pos_lo, pos_hi;
+    int32_t type;        /* G4_LAYER_SLIDING / G4_LAYER_FULL */
+    int32_t n_swa;
+} g4_kv_view;
+
+struct g4_model;
+
+/* 0 on success, -1 on allocation failure (nothing left allocated). */
+int g4_kv_init(g4_kv_cache *kv, const struct g4_model *m, int32_t n_ctx, int32_t swa_cap);
+void g4_kv_free(g4_kv_cache *kv);
+/* Grow the sliding rings to at least `cap` rows, keeping positions [lo, n_past). 0 / -1. */
+int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past);
+/* Rows a chunk of m tokens may take without evicting what its own queries need. */
+int32_t g4_kv_max_chunk(const g4_kv_cache *kv);
+/* Record that positions [pos0, pos0 + n) were written (the ring forgets older ones). */
+void g4_kv_note_write(g4_kv_cache *kv, int32_t pos0, int32_t n);
+/* Smallest n_past a truncation may go back to while the sliding layers stay exact. */
+int32_t g4_kv_min_rollback(const g4_kv_cache *kv, int32_t n_past);
+void g4_kv_reset(g4_kv_cache *kv);
+
+static inline float *g4_kv_k(const g4_kv_layer *L, int32_t pos)
+{
+    return L->k + (size_t)(pos % L->cap) * (size_t)L->row;
+}
+static inline float *g4_kv_v(const g4_kv_layer *L, int32_t pos)
+{
+    return L->v + (size_t)(pos % L->cap) * (size_t)L->row;
+}
+
+#endif

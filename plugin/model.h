@@ -1,0 +1,235 @@
+/* The Gemma 4 text decoder: hyperparameters, weights (views into the GGUF mapping), sessions,
+ * and the block functions of the forward pass (spec gemma4-architecture.md §2, §3, §9).
+ *
+ * Ownership: a g4_model owns its g4_gguf (the mapping every g4k_matrix points into), the few
+ * small f32 vectors it converts at load (norm weights, scales, RoPE tables) and the tokenizer.
+ * It is immutable after g4_load. A g4_session owns its KV cache, thread pool and scratch. */
+#ifndef G4_MODEL_H
+#define G4_MODEL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "internal.h"
+#include "kernels.h"
+#include "kv_cache.h"
+
+struct g4_tokenizer;
+
+enum { G4_LAYER_SLIDING = 0, G4_LAYER_FULL = 1 };
+
+#define G4_MAX_LAYERS 512
+#define G4_MAX_EXPERTS 1024
+
+typedef struct g4_hparams {
+    int32_t n_vocab, n_embd, n_layer, n_head;
+    int32_t n_ctx_train;
+    int32_t head_dim[2];      /* by layer type ([G4_LAYER_SLIDING], [G4_LAYER_FULL]) */
+    int32_t n_rot[2];         /* rotated span of a head, NEOX pairing i <-> i + n_rot/2 */
+    float rope_base[2];
+    int32_t n_swa;            /* sliding window: keys with q_pos - k_pos < n_swa (self included) */
+    int32_t n_kv_shared;      /* the last n_kv_shared layers read another layer's cache */
+    int32_t n_embd_per_layer; /* PLE width P; 0 = no PLE */
+    int32_t n_expert, n_expert_used, n_ff_expert;
+    float eps;
+    float softcap;            /* final logit softcap; 0 = none */
+    int bidir_vision;         /* image spans attend bidirectionally on sliding layers */
+} g4_hparams;
+
+/* A stack of E expert matrices stored as one 3-D tensor [n_cols, n_rows, E]. */
+typedef struct g4_experts {
+    g4k_matrix m;        /* expert 0; the others follow every `stride` bytes */
+    size_t stride;
+} g4_experts;
+
+typedef struct g4_layer {
+    int32_t type;        /* G4_LAYER_SLIDING / G4_LAYER_FULL */
+    int32_t n_head_kv, head_dim, n_ff;
+    int32_t kv_src;      /* layer whose KV cache this layer attends to (itself when it owns one) */
+    int32_t k_eq_v;      /* V is the raw K projection (full layers of 12B/26B/31B) */
+
+    const float *attn_norm, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm;
+    float out_scale;     /* layer_scalar */
+    g4k_matrix wq, wk, wv, wo;
+    g4k_matrix ffn_gate, ffn_up, ffn_down;
+
+    /* PLE injection (E2B/E4B) */
+    g4k_matrix ple_gate, ple_proj;
+    const float *ple_post_norm;
+
+    /* MoE (26B-A4B) */
+    g4k_matrix router;
+    const float *router_scale, *expert_scale;
+    const float *pre_ffw_norm_2, *post_ffw_norm_1, *post_ffw_norm_2;
+    int32_t exp_fused;   /* 1: exp_gate_up (gate rows first); 0: exp_gate + exp_up */
+    g4_experts exp_gate_up, exp_gate, exp_up, exp_down;
+} g4_layer;
+
+struct g4_model {
+    g4_gguf *gguf;
+    g4_logger log;
+    g4_hparams hp;
+    g4_layer *layers;
+    g4k_matrix tok_embd;          /* [n_vocab rows of n_embd] */
+    g4k_matrix lm_head;           /* output.weight if present, else tok_embd (tied) */
+    g4k_matrix ple_tok_embd;      /* [n_vocab rows of n_layer*P] */
+    g4k_matrix ple_model_proj;    /* [n_layer*P rows of n_embd] */
+    const float *ple_proj_norm;   /* [P] */
+    const float *output_norm;     /* [n_embd] */
+    float *rope_inv_freq[2];      /* [n_rot/2] per layer type; 0 = that pair is not rotated */
+    struct g4_tokenizer *tok;
+
+    uint32_t flags;               /* G4_LOAD_* */
+    int32_t n_threads;
+    int32_t n_ctx_default;
+    int exact;                    /* every matmul keeps f32 activations (G4_EXACT=1) */
+    int vocab_only;
+
+    void **owned;                 /* small converted vectors, freed with the model */
+    size_t n_owned, cap_owned;
+
+    uint64_t n_params, weight_bytes;
+    char name[128], variant[32];
+};
+
+/* Internal, non-ABI accessors. */
+const struct g4_tokenizer *g4_model_tokenizer(const g4_model *m);
+const g4_hparams *g4_model_hparams(const g4_model *m);
+/* Last layer that owns a KV cache of the given type (-1 if none): what KV-shared layers and the
+ * MTP drafter attend to. */
+int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type);
+
+g4_status g4_model_load(const g4_load_params *p, g4_model **out);
+void g4_model_destroy(g4_model *m);
+
+/* ---- sessions ------------------------------------------------------------------------------ */
+
+/* Internal session options (the ABI fixes them to defaults; tests shrink them to exercise the
+ * sliding-window ring). */
+typedef struct g4_session_opts {
+    int32_t n_ctx;           /* 0: model default */
+    int32_t n_threads;       /* 0: model default */
+    int32_t n_ubatch;        /* tokens per internal forward chunk; 0: G4_DEFAULT_UBATCH */
+    int32_t rollback_margin; /* extra ring rows for rollback beyond one chunk; <0: default */
+} g4_session_opts;
+
+#define G4_DEFAULT_UBATCH 512
+#define G4_DEFAULT_ROLLBACK_MARGIN 256
+
+/* Per-chunk scratch: sized for the largest chunk seen, grown on demand, never shrunk. */
+typedef struct g4_scratch {
+    int32_t n_tok;           /* rows each buffer holds */
+    float *x, *a, *o, *f, *g;/* [n, d] residual, normed input, attention out, ffn out, spare */
+    float *q, *k, *v, *att;  /* [n, nq*hd], [n, nkv*hd] x2, [n, nq*hd] */
+    float *ff_gate, *ff_up;  /* [n, max ff] (and 2*ff_expert) */
+    float *ple;              /* [n, L*P] per-layer inputs */
+    float *ple_tmp;          /* [n, L*P] */
+    /* MoE */
+    float *router_logits;    /* [n, E] */
+    int32_t *sel;            /* [n, k] chosen experts */
+    float *sel_w;            /* [n, k] their weights */
+    int32_t *rows;           /* [n] token rows routed to one expert */
+    float *xe, *xg, *eo;     /* [n, d] expert input, gathered input, expert out */
+    float *moe;              /* [n, d] */
+    /* attention: per-thread score rows */
+    float *scores;
+    size_t scores_stride;
+    int32_t scores_threads;
+} g4_scratch;
+
+struct g4_session {
+    const g4_model *m;
+    g4k_pool *pool;
+    int32_t n_threads;
+    int32_t n_ctx;
+    int32_t n_ubatch;
+    int32_t rollback_margin;
+    int32_t n_past;
+    g4_kv_cache kv;
+    g4_scratch sc;
+    atomic_int cancel;
+
+    /* outputs of the last g4_step, indexed by batch position */
+    int32_t out_n;
+    size_t out_cap;          /* positions the per-position arrays hold */
+    int32_t *out_logit_row;  /* row in `logits`, or -1 */
+    uint8_t *out_want;
+    float *hidden;           /* [out_n, d] final-normed hidden of every position */
+    float *logits;           /* [n_logit_rows, n_vocab] */
+    size_t logits_cap;       /* floats */
+    int32_t out_hidden_valid;/* hidden[] rows belong to the last successful step */
+
+    int32_t capture;         /* record the residual stream on the next steps */
+    float *captured;         /* [(n_layer+1), out_n, d] */
+    size_t captured_cap;     /* floats */
+    int32_t captured_valid;
+
+    g4_embd_span *spans_tmp; /* chunk-local copies of the batch's spans */
+    int32_t spans_tmp_cap;
+};
+
+g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_session **out);
+void g4_session_destroy(g4_session *s);
+g4_status g4_session_step(g4_session *s, const g4_batch *b);
+g4_status g4_session_do_truncate(g4_session *s, int32_t n);
+int32_t g4_session_min_pos(const g4_session *s);
+
+/* Final-normed hidden state of batch position i of the last step, whether or not the host asked
+ * for it (the MTP drafter's input); NULL when there is none. */
+const float *g4_session_final_hidden(const g4_session *s, int32_t batch_index);
+/* The cache `layer` attends to (resolved through KV sharing), for the drafter. */
+g4_status g4_session_kv_view(const g4_session *s, int32_t layer, g4_kv_view *out);
+
+/* ---- forward pass (forward.c) and its blocks ---------------------------------------------- */
+
+typedef struct g4_chunk {
+    const int32_t *tokens;       /* [n] */
+    int32_t n;
+    int32_t pos0;                /* position of tokens[0] */
+    const g4_embd_span *spans;   /* chunk-local, sorted */
+    int32_t n_spans;
+    float *hidden_out;           /* [n, d] final-normed hidden */
+    float *capture;              /* NULL, or entry 0 row 0 of [(L+1), stride_rows, d] */
+    int32_t capture_stride_rows; /* rows per capture entry (the whole batch) */
+} g4_chunk;
+
+/* Runs every layer over one chunk, appending to the cache. Returns G4_OK or G4_ERR_CANCELLED. */
+g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c);
+/* logits[r] = softcap(E . hidden[r]) for n rows. */
+void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits);
+
+/* y = W x for n token rows, choosing the kernel path for the weight type (see linear policy). */
+void g4_linear(const g4_session *s, const g4k_matrix *w, const float *x, int64_t n, float *y);
+g4k_matrix g4_expert(const g4_experts *e, int32_t idx);
+
+/* Parallel loop over [0, n): fn(ctx, i0, i1) on the session's pool. */
+typedef void (*g4_range_fn)(void *ctx, int64_t i0, int64_t i1);
+void g4_parallel_for(g4k_pool *pool, int64_t n, g4_range_fn fn, void *ctx);
+
+/* norm.c: y = x * (mean(x^2) + eps)^-1/2 * w  (w NULL: weightless), per row of `dim`; y may be x. */
+void g4_rmsnorm(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y);
+/* y += rmsnorm(x; w) */
+void g4_add_rmsnorm(float *y, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps);
+float g4_gelu_tanh(float x);
+
+/* rope.c */
+g4_status g4_rope_tables(g4_model *m, const float *freq_factors, int64_t n_factors);
+/* Rotates n_head heads of width head_dim in each of n rows at positions pos0.. (NEOX pairing). */
+void g4_rope(const g4_model *m, int32_t type, float *x, int32_t n, int32_t n_head, int32_t head_dim,
+             int32_t pos0);
+
+/* block_attention.c: out[n, d] = W_o . attn(...) for layer l (writes K/V into the cache). */
+void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float *a, float *out);
+/* block_mlp.c: out[n, d] = W_down (gelu_tanh(W_gate x) * (W_up x)) */
+void g4_geglu(g4_session *s, float *gate, const float *up, int64_t n); /* gate = gelu(gate)*up */
+void g4_block_mlp(g4_session *s, const g4_layer *L, const float *x, int32_t n, float *out);
+/* block_moe.c: out[n, d] = sum_k w_k expert_k(rmsnorm(r; pre_ffw_norm_2)) (router reads r) */
+void g4_block_moe(g4_session *s, const g4_layer *L, const float *r, int32_t n, float *out);
+/* block_ple.c: per-layer inputs ple[n, L*P] from the tokens and the scaled embeddings x0. */
+void g4_block_ple_inputs(g4_session *s, const g4_chunk *c, const float *x0, float *ple);
+/* x += rmsnorm(W_proj (gelu_tanh(W_gate x) * ple_l); post_norm) */
+void g4_block_ple_inject(g4_session *s, int32_t l, float *x, int32_t n, const float *ple);
+
+#endif

@@ -1,0 +1,633 @@
+/* Loading a gemma4 GGUF (spec §9.1, §9.2): hyperparameters from the gemma4.* keys, every tensor
+ * checked for presence, type and exact shape, and bound in place (g4k_matrix views into the
+ * mapping; only small vectors are converted to f32 copies). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+
+/* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
+struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
+void g4_model_vocab_free(struct g4_tokenizer *t);
+
+#define ARCH "gemma4"
+
+typedef struct loader {
+    g4_model *m;
+    const g4_gguf *g;
+    const g4_load_params *p;
+} loader;
+
+/* ---- metadata ------------------------------------------------------------------------------ */
+
+static const g4_gguf_kv *kv_find(const loader *ld, const char *key)
+{
+    char full[160];
+    snprintf(full, sizeof full, ARCH ".%s", key);
+    return g4_gguf_find_kv(ld->g, full);
+}
+
+static g4_status get_u32(const loader *ld, const char *key, int required, uint32_t dflt, int32_t *out)
+{
+    char full[160];
+    snprintf(full, sizeof full, ARCH ".%s", key);
+    uint32_t v;
+    if (g4_gguf_get_u32(ld->g, full, &v) != 0) {
+        if (required || g4_gguf_find_kv(ld->g, full))
+            return g4_fail(G4_ERR_FORMAT, "metadata key %s is missing or not an integer", full);
+        v = dflt;
+    }
+    if (v > INT32_MAX)
+        return g4_fail(G4_ERR_FORMAT, "metadata key %s = %u is out of range", full, v);
+    *out = (int32_t)v;
+    return G4_OK;
+}
+
+static g4_status get_f32(const loader *ld, const char *key, int required, float dflt, float *out)
+{
+    char full[160];
+    snprintf(full, sizeof full, ARCH ".%s", key);
+    if (g4_gguf_get_f32(ld->g, full, out) != 0) {
+        if (required || g4_gguf_find_kv(ld->g, full))
+            return g4_fail(G4_ERR_FORMAT, "metadata key %s is missing or not a float", full);
+        *out = dflt;
+    }
+    return G4_OK;
+}
+
+/* A key that is either one integer for every layer or an array of n_layer integers. */
+static g4_status get_per_layer(const loader *ld, const char *key, int32_t n_layer, int32_t *out)
+{
+    const g4_gguf_kv *kv = kv_find(ld, key);
+    if (!kv)
+        return g4_fail(G4_ERR_FORMAT, "metadata key " ARCH ".%s is missing", key);
+    if (kv->type == G4_GGUF_ARRAY) {
+        if (kv->arr_len != (uint64_t)n_layer)
+            return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".%s has %llu entries, expected %d (block_count)",
+                           key, (unsigned long long)kv->arr_len, n_layer);
+        for (int32_t l = 0; l < n_layer; l++) {
+            int64_t v;
+            if (g4_gguf_arr_i64(kv, (uint64_t)l, &v) != 0 || v < 0 || v > INT32_MAX)
+                return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".%s[%d] is not a valid count", key, l);
+            out[l] = (int32_t)v;
+        }
+        return G4_OK;
+    }
+    int32_t v = 0;
+    g4_status st = get_u32(ld, key, 1, 0, &v);
+    if (st)
+        return st;
+    for (int32_t l = 0; l < n_layer; l++)
+        out[l] = v;
+    return G4_OK;
+}
+
+/* ---- tensors ------------------------------------------------------------------------------- */
+
+static void *own(g4_model *m, size_t bytes)
+{
+    if (m->n_owned == m->cap_owned) {
+        size_t cap = m->cap_owned ? m->cap_owned * 2 : 64;
+        void **o = realloc(m->owned, cap * sizeof *o);
+        if (!o)
+            return NULL;
+        m->owned = o;
+        m->cap_owned = cap;
+    }
+    void *p = malloc(bytes ? bytes : 1);
+    if (p)
+        m->owned[m->n_owned++] = p;
+    return p;
+}
+
+static const char *type_name(uint32_t type)
+{
+    const g4_type_info *ti = g4_type_get(type);
+    return ti && ti->name ? ti->name : "invalid";
+}
+
+/* Looks up `name` and checks it is [ne0, ne1, ne2]. *t = NULL when absent and not required. */
+static g4_status find_shaped(const loader *ld, const char *name, int required, int64_t ne0,
+                             int64_t ne1, int64_t ne2, const g4_gguf_tensor **t)
+{
+    *t = g4_gguf_find_tensor(ld->g, name);
+    if (!*t) {
+        if (!required)
+            return G4_OK;
+        if (ne2 > 1)
+            return g4_fail(G4_ERR_FORMAT, "tensor %s is missing (expected shape [%lld, %lld, %lld])",
+                           name, (long long)ne0, (long long)ne1, (long long)ne2);
+        return g4_fail(G4_ERR_FORMAT, "tensor %s is missing (expected shape [%lld, %lld])", name,
+                       (long long)ne0, (long long)ne1);
+    }
+    const int64_t *ne = (*t)->ne;
+    if (ne[0] != ne0 || ne[1] != ne1 || ne[2] != ne2 || ne[3] != 1)
+        return g4_fail(G4_ERR_FORMAT,
+                       "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld, 1]",
+                       name, (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3],
+                       (long long)ne0, (long long)ne1, (long long)ne2);
+    return G4_OK;
+}
+
+static g4_status bind_matrix(const loader *ld, g4k_matrix *out, int required, int64_t ne0,
+                             int64_t ne1, int64_t ne2, const char *fmt, ...) G4_PRINTF(7, 8);
+static g4_status bind_matrix(const loader *ld, g4k_matrix *out, int required, int64_t ne0,
+                             int64_t ne1, int64_t ne2, const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    memset(out, 0, sizeof *out);
+    const g4_gguf_tensor *t;
+    g4_status st = find_shaped(ld, name, required, ne0, ne1, ne2, &t);
+    if (st || !t)
+        return st;
+    if (!g4_type_get(t->type) || !g4k_type_supported(t->type))
+        return g4_fail(G4_ERR_UNSUPPORTED, "tensor %s has type %s (%u), which this build cannot compute with",
+                       name, type_name(t->type), t->type);
+    size_t rb = g4_type_row_bytes(t->type, ne0);
+    if (!rb)
+        return g4_fail(G4_ERR_FORMAT, "tensor %s: rows of %lld elements do not fit %s blocks", name,
+                       (long long)ne0, type_name(t->type));
+    if (t->nbytes < rb * (uint64_t)ne1 * (uint64_t)ne2)
+        return g4_fail(G4_ERR_FORMAT, "tensor %s holds %llu bytes, expected %llu", name,
+                       (unsigned long long)t->nbytes, (unsigned long long)(rb * ne1 * ne2));
+    out->data = t->data;
+    out->type = t->type;
+    out->n_cols = ne0;
+    out->n_rows = ne1;
+    out->row_bytes = rb;
+    return G4_OK;
+}
+
+/* A small vector, used as f32: F32 is used in place, F16/BF16 are converted once. */
+static g4_status bind_vec(const loader *ld, const float **out, int required, int64_t n,
+                          const char *fmt, ...) G4_PRINTF(5, 6);
+static g4_status bind_vec(const loader *ld, const float **out, int required, int64_t n,
+                          const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    *out = NULL;
+    const g4_gguf_tensor *t;
+    g4_status st = find_shaped(ld, name, required, n, 1, 1, &t);
+    if (st || !t)
+        return st;
+    if (t->type == G4_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return G4_OK;
+    }
+    if (t->type != G4_TYPE_F32 && t->type != G4_TYPE_F16 && t->type != G4_TYPE_BF16)
+        return g4_fail(G4_ERR_UNSUPPORTED, "tensor %s has type %s; vectors must be F32, F16 or BF16",
+                       name, type_name(t->type));
+    float *v = own(ld->m, (size_t)n * sizeof(float));
+    if (!v)
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory converting %s", name);
+    if (t->type == G4_TYPE_F32)
+        memcpy(v, t->data, (size_t)n * sizeof(float));
+    else if (g4k_dequantize(t->type, t->data, v, n) != 0)
+        return g4_fail(G4_ERR_UNSUPPORTED, "cannot convert tensor %s (%s)", name, type_name(t->type));
+    *out = v;
+    return G4_OK;
+}
+
+static g4_status bind_experts(const loader *ld, g4_experts *out, int required, int64_t ne0,
+                              int64_t ne1, int64_t n_expert, const char *fmt, int32_t l)
+{
+    char name[160];
+    snprintf(name, sizeof name, fmt, l);
+    memset(out, 0, sizeof *out);
+    g4_status st = bind_matrix(ld, &out->m, required, ne0, ne1, n_expert, "%s", name);
+    if (st || !out->m.data)
+        return st;
+    out->stride = out->m.row_bytes * (size_t)ne1;
+    return G4_OK;
+}
+
+/* ---- hyperparameters ----------------------------------------------------------------------- */
+
+static g4_status load_hparams(loader *ld, int32_t **ff_out, int32_t **nkv_out, uint8_t **swa_out)
+{
+    g4_model *m = ld->m;
+    g4_hparams *hp = &m->hp;
+    g4_status st;
+    if ((st = get_u32(ld, "embedding_length", 1, 0, &hp->n_embd)) ||
+        (st = get_u32(ld, "block_count", 1, 0, &hp->n_layer)) ||
+        (st = get_u32(ld, "attention.head_count", 1, 0, &hp->n_head)) ||
+        (st = get_u32(ld, "context_length", 0, 0, &hp->n_ctx_train)))
+        return st;
+    if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_layer > G4_MAX_LAYERS || hp->n_head <= 0)
+        return g4_fail(G4_ERR_FORMAT, "implausible model size: embedding_length %d, block_count %d, head_count %d",
+                       hp->n_embd, hp->n_layer, hp->n_head);
+    const int32_t L = hp->n_layer;
+
+    int32_t kf = 0, kvf = 0, ks = 0, kvs = 0;
+    if ((st = get_u32(ld, "attention.key_length", 1, 0, &kf)) ||
+        (st = get_u32(ld, "attention.value_length", 0, (uint32_t)kf, &kvf)) ||
+        (st = get_u32(ld, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
+        (st = get_u32(ld, "attention.value_length_swa", 0, (uint32_t)ks, &kvs)))
+        return st;
+    if (kvf != kf || kvs != ks)
+        return g4_fail(G4_ERR_UNSUPPORTED, "key_length %d/%d differs from value_length %d/%d", kf, ks, kvf, kvs);
+    hp->head_dim[G4_LAYER_FULL] = kf;
+    hp->head_dim[G4_LAYER_SLIDING] = ks;
+    if ((st = get_u32(ld, "rope.dimension_count", 0, (uint32_t)kf, &hp->n_rot[G4_LAYER_FULL])) ||
+        (st = get_u32(ld, "rope.dimension_count_swa", 0, (uint32_t)ks, &hp->n_rot[G4_LAYER_SLIDING])) ||
+        (st = get_f32(ld, "rope.freq_base", 0, 1e6f, &hp->rope_base[G4_LAYER_FULL])) ||
+        (st = get_f32(ld, "rope.freq_base_swa", 0, 1e4f, &hp->rope_base[G4_LAYER_SLIDING])) ||
+        (st = get_u32(ld, "attention.sliding_window", 0, 0, &hp->n_swa)) ||
+        (st = get_u32(ld, "attention.shared_kv_layers", 0, 0, &hp->n_kv_shared)) ||
+        (st = get_u32(ld, "embedding_length_per_layer_input", 0, 0, &hp->n_embd_per_layer)) ||
+        (st = get_u32(ld, "expert_count", 0, 0, &hp->n_expert)) ||
+        (st = get_u32(ld, "expert_used_count", 0, 0, &hp->n_expert_used)) ||
+        (st = get_u32(ld, "expert_feed_forward_length", 0, 0, &hp->n_ff_expert)) ||
+        (st = get_f32(ld, "attention.layer_norm_rms_epsilon", 0, 1e-6f, &hp->eps)) ||
+        (st = get_f32(ld, "final_logit_softcapping", 0, 0.0f, &hp->softcap)))
+        return st;
+    for (int t = 0; t < 2; t++)
+        if (hp->head_dim[t] <= 0 || hp->head_dim[t] % 2 || hp->n_rot[t] <= 0 || hp->n_rot[t] % 2 ||
+            hp->n_rot[t] > hp->head_dim[t] || !(hp->rope_base[t] > 0.0f))
+            return g4_fail(G4_ERR_FORMAT, "bad %s attention geometry: head dim %d, rope dims %d, rope base %g",
+                           t ? "full" : "sliding", hp->head_dim[t], hp->n_rot[t], (double)hp->rope_base[t]);
+    if (hp->n_kv_shared >= L)
+        return g4_fail(G4_ERR_FORMAT, "shared_kv_layers %d leaves no layer owning a cache (block_count %d)",
+                       hp->n_kv_shared, L);
+    if (hp->n_expert > G4_MAX_EXPERTS || (hp->n_expert &&
+        (hp->n_expert_used <= 0 || hp->n_expert_used > hp->n_expert || hp->n_ff_expert <= 0)))
+        return g4_fail(G4_ERR_FORMAT, "bad MoE geometry: %d experts, %d used, expert width %d",
+                       hp->n_expert, hp->n_expert_used, hp->n_ff_expert);
+    if (hp->softcap < 0.0f || hp->eps <= 0.0f)
+        return g4_fail(G4_ERR_FORMAT, "bad softcap %g or rms epsilon %g", (double)hp->softcap, (double)hp->eps);
+
+    int32_t *ff = calloc((size_t)L, sizeof *ff), *nkv = calloc((size_t)L, sizeof *nkv);
+    uint8_t *swa = calloc((size_t)L, 1);
+    *ff_out = ff;
+    *nkv_out = nkv;
+    *swa_out = swa;
+    if (!ff || !nkv || !swa)
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory reading hyperparameters");
+    if ((st = get_per_layer(ld, "feed_forward_length", L, ff)) ||
+        (st = get_per_layer(ld, "attention.head_count_kv", L, nkv)))
+        return st;
+    const g4_gguf_kv *pat = kv_find(ld, "attention.sliding_window_pattern");
+    if (pat) {
+        if (pat->type != G4_GGUF_ARRAY || pat->arr_len != (uint64_t)L)
+            return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".attention.sliding_window_pattern must be %d booleans", L);
+        for (int32_t l = 0; l < L; l++) {
+            int64_t v;
+            if (g4_gguf_arr_i64(pat, (uint64_t)l, &v) != 0)
+                return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".attention.sliding_window_pattern[%d] is not a boolean", l);
+            swa[l] = v != 0;
+        }
+    } else {
+        /* HF default: 5 sliding : 1 full, last layer full */
+        g4_log(&m->log, G4_LOG_WARN, "no sliding_window_pattern: using 5 sliding : 1 full");
+        for (int32_t l = 0; l < L; l++)
+            swa[l] = (l % 6 != 5) && l != L - 1;
+    }
+    int any_swa = 0;
+    for (int32_t l = 0; l < L; l++) {
+        any_swa |= swa[l];
+        if (ff[l] <= 0 || nkv[l] <= 0 || hp->n_head % nkv[l])
+            return g4_fail(G4_ERR_FORMAT, "layer %d: feed_forward_length %d / head_count_kv %d (head_count %d) invalid",
+                           l, ff[l], nkv[l], hp->n_head);
+    }
+    if (any_swa && hp->n_swa <= 0)
+        return g4_fail(G4_ERR_FORMAT, "sliding layers present but " ARCH ".attention.sliding_window is missing");
+    /* E2B/E4B (PLE models) keep image tokens causal; 12B/26B/31B open them on sliding layers
+     * (spec §2.5; llama.cpp decides by n_embd, we by the E-series' defining PLE). */
+    hp->bidir_vision = hp->n_embd_per_layer == 0;
+    return G4_OK;
+}
+
+/* ---- layers -------------------------------------------------------------------------------- */
+
+static g4_status load_layer(loader *ld, int32_t l, const int32_t *ff, const int32_t *nkv, const uint8_t *swa)
+{
+    g4_model *m = ld->m;
+    const g4_hparams *hp = &m->hp;
+    g4_layer *L = &m->layers[l];
+    const int64_t d = hp->n_embd, nq = hp->n_head, P = hp->n_embd_per_layer;
+    g4_status st;
+
+    L->type = swa[l] ? G4_LAYER_SLIDING : G4_LAYER_FULL;
+    L->head_dim = hp->head_dim[L->type];
+    L->n_head_kv = nkv[l];
+    L->n_ff = ff[l];
+    L->kv_src = l;
+    const int64_t hd = L->head_dim;
+    const int shared = l >= hp->n_layer - hp->n_kv_shared;
+    if (shared) {
+        /* producer: the last non-shared layer of the same type (spec §2.5 item 3) */
+        L->kv_src = -1;
+        for (int32_t j = hp->n_layer - hp->n_kv_shared - 1; j >= 0; j--)
+            if (m->layers[j].type == L->type) {
+                L->kv_src = j;
+                break;
+            }
+        if (L->kv_src < 0)
+            return g4_fail(G4_ERR_FORMAT, "KV-shared layer %d (%s) has no earlier %s layer to read from", l,
+                           L->type ? "full" : "sliding", L->type ? "full" : "sliding");
+        L->n_head_kv = m->layers[L->kv_src].n_head_kv;
+    }
+    const int64_t nk = L->n_head_kv;
+
+    if ((st = bind_vec(ld, &L->attn_norm, 1, d, "blk.%d.attn_norm.weight", l)) ||
+        (st = bind_matrix(ld, &L->wq, 0, d, nq * hd, 1, "blk.%d.attn_q.weight", l)))
+        return st;
+    if (!L->wq.data) {
+        /* convert --fuse-qkv: rows are Q, then K, then V */
+        g4k_matrix qkv;
+        int64_t rows = nq * hd + 2 * nk * hd;
+        if ((st = bind_matrix(ld, &qkv, 0, d, rows, 1, "blk.%d.attn_qkv.weight", l)))
+            return st;
+        if (!qkv.data)
+            return g4_fail(G4_ERR_FORMAT, "tensor blk.%d.attn_q.weight is missing (expected shape [%lld, %lld])",
+                           l, (long long)d, (long long)(nq * hd));
+        L->wq = L->wk = L->wv = qkv;
+        L->wq.n_rows = nq * hd;
+        L->wk.n_rows = L->wv.n_rows = nk * hd;
+        L->wk.data = (const char *)qkv.data + qkv.row_bytes * (size_t)(nq * hd);
+        L->wv.data = (const char *)L->wk.data + qkv.row_bytes * (size_t)(nk * hd);
+    } else if (!shared) {
+        if ((st = bind_matrix(ld, &L->wk, 1, d, nk * hd, 1, "blk.%d.attn_k.weight", l)) ||
+            (st = bind_matrix(ld, &L->wv, L->type == G4_LAYER_SLIDING, d, nk * hd, 1, "blk.%d.attn_v.weight", l)))
+            return st;
+    }
+    if (!shared) {
+        L->k_eq_v = L->wv.data == NULL; /* full layers of 12B/26B/31B: V = raw K */
+        if ((st = bind_vec(ld, &L->k_norm, 1, hd, "blk.%d.attn_k_norm.weight", l)))
+            return st;
+    }
+    if ((st = bind_vec(ld, &L->q_norm, 1, hd, "blk.%d.attn_q_norm.weight", l)) ||
+        (st = bind_matrix(ld, &L->wo, 1, nq * hd, d, 1, "blk.%d.attn_output.weight", l)) ||
+        (st = bind_vec(ld, &L->post_attn_norm, 1, d, "blk.%d.post_attention_norm.weight", l)) ||
+        (st = bind_vec(ld, &L->ffn_norm, 1, d, "blk.%d.ffn_norm.weight", l)) ||
+        (st = bind_matrix(ld, &L->ffn_gate, 1, d, L->n_ff, 1, "blk.%d.ffn_gate.weight", l)) ||
+        (st = bind_matrix(ld, &L->ffn_up, 1, d, L->n_ff, 1, "blk.%d.ffn_up.weight", l)) ||
+        (st = bind_matrix(ld, &L->ffn_down, 1, L->n_ff, d, 1, "blk.%d.ffn_down.weight", l)) ||
+        (st = bind_vec(ld, &L->post_ffw_norm, 1, d, "blk.%d.post_ffw_norm.weight", l)))
+        return st;
+    const float *scale;
+    if ((st = bind_vec(ld, &scale, 0, 1, "blk.%d.layer_output_scale.weight", l)))
+        return st;
+    L->out_scale = scale ? scale[0] : 1.0f;
+
+    if (P > 0 && ((st = bind_matrix(ld, &L->ple_gate, 1, d, P, 1, "blk.%d.inp_gate.weight", l)) ||
+                  (st = bind_matrix(ld, &L->ple_proj, 1, P, d, 1, "blk.%d.proj.weight", l)) ||
+                  (st = bind_vec(ld, &L->ple_post_norm, 1, d, "blk.%d.post_norm.weight", l))))
+        return st;
+
+    if (hp->n_expert > 0) {
+        const int64_t E = hp->n_expert, fe = hp->n_ff_expert;
+        if ((st = bind_matrix(ld, &L->router, 1, d, E, 1, "blk.%d.ffn_gate_inp.weight", l)) ||
+            (st = bind_vec(ld, &L->router_scale, 1, d, "blk.%d.ffn_gate_inp.scale", l)) ||
+            (st = bind_vec(ld, &L->expert_scale, 1, E, "blk.%d.ffn_down_exps.scale", l)) ||
+            (st = bind_vec(ld, &L->pre_ffw_norm_2, 1, d, "blk.%d.pre_ffw_norm_2.weight", l)) ||
+            (st = bind_vec(ld, &L->post_ffw_norm_1, 1, d, "blk.%d.post_ffw_norm_1.weight", l)) ||
+            (st = bind_vec(ld, &L->post_ffw_norm_2, 1, d, "blk.%d.post_ffw_norm_2.weight", l)) ||
+            (st = bind_experts(ld, &L->exp_gate_up, 0, d, 2 * fe, E, "blk.%d.ffn_gate_up_exps.weight", l)) ||
+            (st = bind_experts(ld, &L->exp_down, 1, fe, d, E, "blk.%d.ffn_down_exps.weight", l)))
+            return st;
+        L->exp_fused = L->exp_gate_up.m.data != NULL;
+        if (!L->exp_fused &&
+            ((st = bind_experts(ld, &L->exp_gate, 1, d, fe, E, "blk.%d.ffn_gate_exps.weight", l)) ||
+             (st = bind_experts(ld, &L->exp_up, 1, d, fe, E, "blk.%d.ffn_up_exps.weight", l))))
+            return st;
+    }
+    return G4_OK;
+}
+
+static const char *variant_of(const g4_hparams *hp)
+{
+    if (hp->n_layer == 35 && hp->n_embd == 1536) return "E2B";
+    if (hp->n_layer == 42 && hp->n_embd == 2560) return "E4B";
+    if (hp->n_layer == 48 && hp->n_embd == 3840) return "12B";
+    if (hp->n_layer == 30 && hp->n_embd == 2816 && hp->n_expert) return "26B-A4B";
+    if (hp->n_layer == 60 && hp->n_embd == 5376) return "31B";
+    return "custom";
+}
+
+static int progress(const loader *ld, float f)
+{
+    return !ld->p->progress || ld->p->progress(ld->p->progress_user_data, f) != 0;
+}
+
+/* ---- load / free --------------------------------------------------------------------------- */
+
+void g4_model_destroy(g4_model *m)
+{
+    if (!m)
+        return;
+    g4_model_vocab_free(m->tok);
+    for (size_t i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
+    free(m->rope_inv_freq[0]);
+    free(m->rope_inv_freq[1]);
+    free(m->layers);
+    if (m->gguf)
+        g4_gguf_close(m->gguf);
+    free(m);
+}
+
+static g4_status load_weights(loader *ld)
+{
+    g4_model *m = ld->m;
+    g4_hparams *hp = &m->hp;
+    int32_t *ff = NULL, *nkv = NULL;
+    uint8_t *swa = NULL;
+    g4_status st = load_hparams(ld, &ff, &nkv, &swa);
+    if (st)
+        goto done;
+
+    const g4_gguf_tensor *te = g4_gguf_find_tensor(ld->g, "token_embd.weight");
+    if (!te) {
+        st = g4_fail(G4_ERR_FORMAT, "tensor token_embd.weight is missing (expected shape [%d, n_vocab])", hp->n_embd);
+        goto done;
+    }
+    if (te->ne[1] <= 0 || te->ne[1] > INT32_MAX) {
+        st = g4_fail(G4_ERR_FORMAT, "tensor token_embd.weight has a bad vocabulary size %lld", (long long)te->ne[1]);
+        goto done;
+    }
+    hp->n_vocab = (int32_t)te->ne[1];
+    const int64_t d = hp->n_embd, V = hp->n_vocab, LP = (int64_t)hp->n_layer * hp->n_embd_per_layer;
+    if ((st = bind_matrix(ld, &m->tok_embd, 1, d, V, 1, "token_embd.weight")) ||
+        (st = bind_matrix(ld, &m->lm_head, 0, d, V, 1, "output.weight")) ||
+        (st = bind_vec(ld, &m->output_norm, 1, d, "output_norm.weight")))
+        goto done;
+    if (!m->lm_head.data)
+        m->lm_head = m->tok_embd; /* tied */
+    if (hp->n_embd_per_layer > 0 &&
+        ((st = bind_matrix(ld, &m->ple_tok_embd, 1, LP, V, 1, "per_layer_token_embd.weight")) ||
+         (st = bind_matrix(ld, &m->ple_model_proj, 1, d, LP, 1, "per_layer_model_proj.weight")) ||
+         (st = bind_vec(ld, &m->ple_proj_norm, 1, hp->n_embd_per_layer, "per_layer_proj_norm.weight"))))
+        goto done;
+    const float *freqs;
+    int64_t n_freqs = hp->n_rot[G4_LAYER_FULL] / 2;
+    if ((st = bind_vec(ld, &freqs, 0, n_freqs, "rope_freqs.weight")) ||
+        (st = g4_rope_tables(m, freqs, freqs ? n_freqs : 0)))
+        goto done;
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for %d layers", hp->n_layer);
+        goto done;
+    }
+    for (int32_t l = 0; l < hp->n_layer; l++) {
+        if ((st = load_layer(ld, l, ff, nkv, swa)))
+            goto done;
+        if (!progress(ld, 0.1f + 0.85f * (float)(l + 1) / (float)hp->n_layer)) {
+            st = g4_fail(G4_ERR_CANCELLED, "loading cancelled by the progress callback");
+            goto done;
+        }
+    }
+done:
+    free(ff);
+    free(nkv);
+    free(swa);
+    return st;
+}
+
+static uint64_t physical_ram(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
+g4_status g4_model_load(const g4_load_params *p, g4_model **out)
+{
+    char err[512] = "";
+    if (g4k_init(err, sizeof err) != 0)
+        return g4_fail(G4_ERR_UNSUPPORTED, "kernel initialisation failed: %s", err);
+    g4_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
+    m->log.fn = p->log;
+    m->log.user_data = p->log_user_data;
+    m->log.level = p->log_level;
+    m->flags = p->flags;
+    m->vocab_only = (p->flags & G4_LOAD_VOCAB_ONLY) != 0;
+    const char *ex = getenv("G4_EXACT");
+    m->exact = ex && *ex && strcmp(ex, "0") != 0;
+    loader ld = {m, NULL, p};
+    g4_status st = G4_OK;
+
+    unsigned gflags = ((p->flags & G4_LOAD_NO_MMAP) ? G4_GGUF_NO_MMAP : 0) |
+                      ((p->flags & G4_LOAD_MLOCK) ? G4_GGUF_MLOCK : 0);
+    m->gguf = g4_gguf_open(p->model, gflags, err, sizeof err);
+    if (!m->gguf) {
+        st = access(p->model, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read %s: %s", p->model, err)
+                                         : g4_fail(G4_ERR_FORMAT, "%s: %s", p->model, err);
+        goto fail;
+    }
+    ld.g = m->gguf;
+    if (!progress(&ld, 0.05f)) {
+        st = g4_fail(G4_ERR_CANCELLED, "loading cancelled by the progress callback");
+        goto fail;
+    }
+    g4_gguf_str arch;
+    if (g4_gguf_get_str(ld.g, "general.architecture", &arch) != 0) {
+        st = g4_fail(G4_ERR_FORMAT, "%s has no general.architecture", p->model);
+        goto fail;
+    }
+    if (!g4_gguf_str_eq(arch, ARCH)) {
+        st = g4_fail(G4_ERR_UNSUPPORTED, "%s: architecture '%.*s' is not gemma4%s", p->model,
+                     (int)(arch.len > 64 ? 64 : arch.len), arch.ptr,
+                     g4_gguf_str_eq(arch, "gemma4-assistant") ? " (a drafter: pass it as draft)" : "");
+        goto fail;
+    }
+    g4_gguf_str name;
+    if (g4_gguf_get_str(ld.g, "general.name", &name) == 0)
+        snprintf(m->name, sizeof m->name, "%.*s", (int)(name.len > 127 ? 127 : name.len), name.ptr);
+
+    m->tok = g4_model_vocab_load(ld.g, err, sizeof err);
+    if (!m->tok) {
+        if (m->vocab_only) {
+            st = g4_fail(G4_ERR_FORMAT, "%s: tokenizer: %s", p->model, err);
+            goto fail;
+        }
+        g4_log(&m->log, G4_LOG_WARN, "%s: no usable tokenizer (%s); token ids only", p->model, err);
+    }
+
+    if (!m->vocab_only) {
+        if ((st = load_weights(&ld)))
+            goto fail;
+    } else {
+        /* metadata only: still fill what g4_model_get_info reports */
+        int32_t *ff = NULL, *nkv = NULL;
+        uint8_t *swa = NULL;
+        st = load_hparams(&ld, &ff, &nkv, &swa);
+        free(ff);
+        free(nkv);
+        free(swa);
+        if (st)
+            goto fail;
+        const g4_gguf_tensor *te = g4_gguf_find_tensor(ld.g, "token_embd.weight");
+        m->hp.n_vocab = te ? (int32_t)te->ne[1] : 0;
+    }
+
+    for (int64_t i = 0; i < g4_gguf_n_tensors(ld.g); i++) {
+        const g4_gguf_tensor *t = g4_gguf_tensor_at(ld.g, i);
+        uint64_t ne = 1;
+        for (uint32_t k = 0; k < G4_GGUF_MAX_DIMS; k++)
+            ne *= (uint64_t)(t->ne[k] > 0 ? t->ne[k] : 1);
+        m->n_params += ne;
+        m->weight_bytes += t->nbytes;
+    }
+    if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
+        uint64_t limit = p->max_memory ? p->max_memory : physical_ram();
+        if (limit && m->weight_bytes > limit) {
+            st = g4_fail(G4_ERR_OUT_OF_MEMORY, "%s needs %llu bytes of weights, more than the limit of %llu "
+                         "(G4_LOAD_NO_MEMCHECK skips this check)", p->model,
+                         (unsigned long long)m->weight_bytes, (unsigned long long)limit);
+            goto fail;
+        }
+    }
+    snprintf(m->variant, sizeof m->variant, "%s", variant_of(&m->hp));
+
+    m->n_threads = p->n_threads;
+    if (m->n_threads <= 0) {
+        g4k_pool *pool = g4k_pool_new(0);
+        m->n_threads = pool ? g4k_pool_size(pool) : 1;
+        g4k_pool_free(pool);
+    }
+    int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;
+    m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx : (train < 8192 ? train : 8192);
+
+    if (!progress(&ld, 1.0f)) {
+        st = g4_fail(G4_ERR_CANCELLED, "loading cancelled by the progress callback");
+        goto fail;
+    }
+    g4_log(&m->log, G4_LOG_INFO,
+           "loaded %s (%s): %d layers, d %d, %d heads, vocab %d, window %d, %d KV-shared, PLE %d, "
+           "%d experts (top %d), %d threads, isa %s%s",
+           m->name, m->variant, m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_vocab, m->hp.n_swa,
+           m->hp.n_kv_shared, m->hp.n_embd_per_layer, m->hp.n_expert, m->hp.n_expert_used, m->n_threads,
+           g4k_isa_name(g4k_active_isa()), m->exact ? ", exact f32 activations" : "");
+    *out = m;
+    return G4_OK;
+fail:
+    g4_model_destroy(m);
+    return st;
+}
+
+const struct g4_tokenizer *g4_model_tokenizer(const g4_model *m) { return m ? m->tok : NULL; }
+const g4_hparams *g4_model_hparams(const g4_model *m) { return &m->hp; }
+
+int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type)
+{
+    for (int32_t l = m->hp.n_layer - 1; l >= 0; l--)
+        if (m->layers && m->layers[l].kv_src == l && m->layers[l].type == type)
+            return l;
+    return -1;
+}
