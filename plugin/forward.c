@@ -16,12 +16,12 @@
 
 #include "model.h"
 
-/* Linear policy: float weights (F32/F16/BF16) always see f32 activations (conformance needs
- * it: rounding activations to 16 bits flips the tiny models' top-1). Quantized weights take the
- * kernel's matching activation quantization unless the model was loaded with G4_EXACT=1. */
+/* Activations reach the kernels in f32; g4k_matmul keeps them f32 for float weights (F32/F16/
+ * BF16) and quantizes them to the weight's 8-bit partner for quantized types. G4_EXACT=1 at
+ * load forces f32 activations for every type (the conformance reference path). */
 void g4_linear(const g4_session *s, const g4k_matrix *w, const float *x, int64_t n, float *y)
 {
-    if (s->m->exact || w->type == G4_TYPE_F32 || w->type == G4_TYPE_F16 || w->type == G4_TYPE_BF16)
+    if (s->m->exact)
         g4k_matmul_f32act(s->pool, w, x, n, y);
     else
         g4k_matmul(s->pool, w, x, n, y);
