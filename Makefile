@@ -131,14 +131,16 @@ $(ARCHIVE): $(LIB_OBJS)
 
 # Hosts use the library only through dlopen: they link nothing of ours.
 $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
-	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
-	ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
+	@ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
 $(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
-	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
-	ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
+	@ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
 
 $(BUILD)/tests/%: tests/%.c $(ARCHIVE) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
@@ -154,10 +156,12 @@ $(BUILD)/tools/%: tools/%.c $(ARCHIVE)
 # reach everything through dlopen/dlsym alone.
 $(BUILD)/tests/abi_host_c89: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
-	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -Wno-long-long -Iabi $(SANFLAGS) -o $@ $< -ldl
+	$(call say,LINK,$@)
+	$(Q)$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -Wno-long-long -Iabi $(SANFLAGS) -o $@ $< -ldl
 $(BUILD)/tests/abi_host_cxx: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
-	$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
+	$(call say,LINK,$@)
+	$(Q)$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh

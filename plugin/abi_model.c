@@ -57,7 +57,7 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
     uint32_t size = out->struct_size;
     memset(out, 0, sizeof *out);
     out->struct_size = size < sizeof *out ? size : (uint32_t)sizeof *out;
-    out->capabilities = 0; /* vision/audio/draft are reported by their loaders */
+    out->capabilities = m->capabilities;
     out->n_vocab = m->hp.n_vocab;
     out->n_embd = m->hp.n_embd;
     out->n_layer = m->hp.n_layer;

@@ -86,6 +86,13 @@ struct g4_model {
     int32_t n_ctx_default;
     int exact;                    /* every matmul keeps f32 activations (G4_EXACT=1) */
     int vocab_only;
+    uint32_t capabilities;        /* G4_MODEL_HAS_* */
+
+    /* Multimodal projector: from its own GGUF (mm_gguf) or from the model's (Ollama single-blob
+     * files carry v. and mm. tensors); NULL when the model has none. */
+    g4_gguf *mm_gguf;
+    struct g4_mmproj *mmproj;
+    g4k_pool *pool;               /* for model-level work (embedders); sessions have their own */
 
     void **owned;                 /* small converted vectors, freed with the model */
     size_t n_owned, cap_owned;
@@ -95,6 +102,10 @@ struct g4_model {
 };
 
 /* Internal, non-ABI accessors. */
+#define G4_MODEL_HAS_MM_ACCESSORS 1
+struct g4_mmproj;
+const struct g4_mmproj *g4_model_mmproj(const g4_model *m); /* NULL: none loaded */
+g4k_pool *g4_model_pool(const g4_model *m);                 /* NULL: run inline */
 const struct g4_tokenizer *g4_model_tokenizer(const g4_model *m);
 const g4_hparams *g4_model_hparams(const g4_model *m);
 /* Last layer that owns a KV cache of the given type (-1 if none): what KV-shared layers and the

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mmproj.h"
 #include "model.h"
+#include "model_resolve.h"
 
 /* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
 struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
@@ -429,6 +431,10 @@ void g4_model_destroy(g4_model *m)
     if (!m)
         return;
     g4_model_vocab_free(m->tok);
+    g4_mmproj_free(m->mmproj);
+    if (m->mm_gguf)
+        g4_gguf_close(m->mm_gguf);
+    g4k_pool_free(m->pool);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
@@ -504,6 +510,31 @@ static uint64_t physical_ram(void)
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
 }
 
+/* The image/audio projector: its own file, or (path == NULL) the model's own GGUF. */
+static g4_status load_projector(g4_model *m, const char *path, unsigned gflags)
+{
+    char err[512] = "";
+    const g4_gguf *g = m->gguf;
+    if (path) {
+        if (!(m->mm_gguf = g4_gguf_open(path, gflags, err, sizeof err)))
+            return access(path, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read projector %s: %s", path, err)
+                                           : g4_fail(G4_ERR_FORMAT, "projector %s: %s", path, err);
+        g = m->mm_gguf;
+    }
+    m->mmproj = g4_mmproj_load(g, m->hp.n_embd, err, sizeof err);
+    if (!m->mmproj) {
+        g4_status code = strstr(err, "projection_dim") ? G4_ERR_MISMATCH
+                         : strstr(err, "not supported") ? G4_ERR_UNSUPPORTED
+                                                        : G4_ERR_FORMAT;
+        return g4_fail(code, "projector %s: %s", path ? path : "(inside the model file)", err);
+    }
+    if (g4_mmproj_has_vision(m->mmproj))
+        m->capabilities |= G4_MODEL_HAS_VISION;
+    if (g4_mmproj_has_audio(m->mmproj))
+        m->capabilities |= G4_MODEL_HAS_AUDIO;
+    return G4_OK;
+}
+
 g4_status g4_model_load(const g4_load_params *p, g4_model **out)
 {
     char err[512] = "";
@@ -521,13 +552,30 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     m->exact = ex && *ex && strcmp(ex, "0") != 0;
     loader ld = {m, NULL, p};
     g4_status st = G4_OK;
+    g4_resolved *res = NULL;
+
+    /* A path, an LM Studio folder or an Ollama name: find the GGUF files first. Explicit
+     * mmproj/draft paths in the parameters win over what the store provides. */
+    res = malloc(sizeof *res); /* ~12 KiB: off the stack */
+    if (!res) {
+        st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    if ((st = g4_resolve_model(p->model, res)) != G4_OK)
+        goto fail;
+    const char *model_path = res->model;
+    const char *mmproj_path = p->mmproj && *p->mmproj ? p->mmproj : (res->mmproj[0] ? res->mmproj : NULL);
+    int inline_proj = !(p->mmproj && *p->mmproj) && res->projector_in_model;
+    if (strcmp(res->source, "path") != 0)
+        g4_log(&m->log, G4_LOG_INFO, "resolved '%s' (%s) to %s%s%s", p->model, res->source, model_path,
+               mmproj_path ? " + " : "", mmproj_path ? mmproj_path : "");
 
     unsigned gflags = ((p->flags & G4_LOAD_NO_MMAP) ? G4_GGUF_NO_MMAP : 0) |
                       ((p->flags & G4_LOAD_MLOCK) ? G4_GGUF_MLOCK : 0);
-    m->gguf = g4_gguf_open(p->model, gflags, err, sizeof err);
+    m->gguf = g4_gguf_open(model_path, gflags, err, sizeof err);
     if (!m->gguf) {
-        st = access(p->model, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read %s: %s", p->model, err)
-                                         : g4_fail(G4_ERR_FORMAT, "%s: %s", p->model, err);
+        st = access(model_path, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read %s: %s", model_path, err)
+                                            : g4_fail(G4_ERR_FORMAT, "%s: %s", model_path, err);
         goto fail;
     }
     ld.g = m->gguf;
@@ -576,6 +624,9 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         m->hp.n_vocab = te ? (int32_t)te->ne[1] : 0;
     }
 
+    if (!m->vocab_only && (mmproj_path || inline_proj) && (st = load_projector(m, mmproj_path, gflags)))
+        goto fail;
+
     for (int64_t i = 0; i < g4_gguf_n_tensors(ld.g); i++) {
         const g4_gguf_tensor *t = g4_gguf_tensor_at(ld.g, i);
         uint64_t ne = 1;
@@ -601,6 +652,8 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         m->n_threads = pool ? g4k_pool_size(pool) : 1;
         g4k_pool_free(pool);
     }
+    if (m->mmproj && !(m->pool = g4k_pool_new(m->n_threads)))
+        g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
     int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;
     m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx : (train < 8192 ? train : 8192);
 
@@ -614,12 +667,17 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
            m->name, m->variant, m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_vocab, m->hp.n_swa,
            m->hp.n_kv_shared, m->hp.n_embd_per_layer, m->hp.n_expert, m->hp.n_expert_used, m->n_threads,
            g4k_isa_name(g4k_active_isa()), m->exact ? ", exact f32 activations" : "");
+    free(res);
     *out = m;
     return G4_OK;
 fail:
+    free(res);
     g4_model_destroy(m);
     return st;
 }
+
+const struct g4_mmproj *g4_model_mmproj(const g4_model *m) { return m ? m->mmproj : NULL; }
+g4k_pool *g4_model_pool(const g4_model *m) { return m ? m->pool : NULL; }
 
 const struct g4_tokenizer *g4_model_tokenizer(const g4_model *m) { return m ? m->tok : NULL; }
 const g4_hparams *g4_model_hparams(const g4_model *m) { return &m->hp; }
