@@ -449,7 +449,7 @@ static void add_media(const g4_model *m, prompt *p, const char *path, int is_img
 
 /* Plain decoding loop, for libraries whose g4_generate is not there yet (no drafting). */
 static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int max_tokens,
-                                 streamer *st, int *n_gen)
+                                 int32_t first_row, streamer *st, int *n_gen)
 {
     g4_sampler *smp = NULL;
     g4_status rc = A->sampler_new(sp, &smp);
@@ -457,10 +457,13 @@ static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int
         return rc;
     int32_t n_vocab = A->vocab_size(st->m);
     *n_gen = 0;
-    for (int i = 0; i < max_tokens; i++) {
-        const float *lg = A->logits(s, 0);
+    /* The prompt's logits are at its last row; every later step has one row. */
+    int32_t row = first_row;
+    for (int i = 0; i < max_tokens; i++, row = 0) {
+        const float *lg = A->logits(s, row);
         int32_t tok;
         if (!lg) {
+            fprintf(stderr, "g4: no logits at row %d of the last step\n", (int)row);
             rc = G4_ERR_STATE;
             break;
         }
@@ -555,7 +558,7 @@ static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, 
     st = A->generate(s, &gp, &gs);
     if (st == G4_ERR_UNSUPPORTED && !o->c.draft) {
         int n_gen = 0;
-        st = manual_generate(s, &sp, o->n_predict, &str, &n_gen);
+        st = manual_generate(s, &sp, o->n_predict, (int32_t)p.n - 1, &str, &n_gen);
         gs.n_generated = n_gen;
         gs.seconds = now_s() - t0;
     }
