@@ -910,7 +910,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: g4-synth --shape e2b|e4b|12b|26b-a4b|31b|tiny --type TYPE [--layers N]\n"
             "                [--seed S] [--pure] [--vocab FILE] (-o OUT.gguf | --plan)\n"
-            "                [--mmproj MMPROJ.gguf] [--draft DRAFT.gguf]    (--shape tiny only)\n"
+            "                [--mmproj MMPROJ.gguf] [--draft DRAFT.gguf] [--emb-sigma S]\n"
+            "                                                       (the last three: tiny only)\n"
             "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q6_k q4_k_m q5_k_m iq4_xs\n");
     exit(2);
 }

@@ -854,8 +854,10 @@ static int default_model_dir(char *buf, size_t n)
     }
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return -1;
+    if (len <= 0) { /* no /proc (macOS, BSD): the repo layout, as g4_dl's search does */
+        snprintf(buf, n, "build/default");
+        return 0;
+    }
     exe[len] = '\0';
     char *slash = strrchr(exe, '/');
     if (!slash)
