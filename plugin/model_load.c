@@ -393,7 +393,10 @@ static g4_status load_layer(loader *ld, int32_t l, const int32_t *ff, const int3
         const int64_t E = hp->n_expert, fe = hp->n_ff_expert;
         if ((st = bind_matrix(ld, &L->router, 1, d, E, 1, "blk.%d.ffn_gate_inp.weight", l)) ||
             (st = bind_vec(ld, &L->router_scale, 1, d, "blk.%d.ffn_gate_inp.scale", l)) ||
-            (st = bind_vec(ld, &L->expert_scale, 1, E, "blk.%d.ffn_down_exps.scale", l)) ||
+            (st = bind_vec(ld, &L->expert_scale, 0, E, "blk.%d.ffn_down_exps.scale", l)) ||
+            /* Ollama's monolithic blobs keep the per-expert scale under the router's name. */
+            (!L->expert_scale &&
+             (st = bind_vec(ld, &L->expert_scale, 1, E, "blk.%d.ffn_gate_inp.per_expert_scale", l))) ||
             (st = bind_vec(ld, &L->pre_ffw_norm_2, 1, d, "blk.%d.pre_ffw_norm_2.weight", l)) ||
             (st = bind_vec(ld, &L->post_ffw_norm_1, 1, d, "blk.%d.post_ffw_norm_1.weight", l)) ||
             (st = bind_vec(ld, &L->post_ffw_norm_2, 1, d, "blk.%d.post_ffw_norm_2.weight", l)) ||
