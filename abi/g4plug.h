@@ -169,6 +169,9 @@ typedef struct g4_model_info {
     char isa[32];            /* kernel variant in use: "scalar", "avx2", "avx512", "neon" */
     uint64_t n_params;
     uint64_t weight_bytes;   /* bytes of weights (mapped) */
+    uint64_t kv_bytes_per_token; /* KV cache growth per context position (full-attention layers) */
+    uint64_t kv_bytes_fixed;     /* KV cache independent of context (sliding-window rings) */
+    uint64_t mem_estimate;       /* weights + KV cache + scratch of one session at n_ctx_default */
 } g4_model_info;
 
 G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out);

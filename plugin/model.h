@@ -112,6 +112,11 @@ const g4_hparams *g4_model_hparams(const g4_model *m);
  * MTP drafter attend to. */
 int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type);
 
+/* Bytes of one session's KV cache at n_ctx (sliding rings sized as g4_session_new sizes them),
+ * and the part of it that grows per position; plus an estimate of its scratch buffers. */
+uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed);
+uint64_t g4_model_scratch_bytes(const g4_model *m);
+
 g4_status g4_model_load(const g4_load_params *p, g4_model **out);
 void g4_model_destroy(g4_model *m);
 

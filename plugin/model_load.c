@@ -638,15 +638,6 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         m->n_params += ne;
         m->weight_bytes += t->nbytes;
     }
-    if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
-        uint64_t limit = p->max_memory ? p->max_memory : physical_ram();
-        if (limit && m->weight_bytes > limit) {
-            st = g4_fail(G4_ERR_OUT_OF_MEMORY, "%s needs %llu bytes of weights, more than the limit of %llu "
-                         "(G4_LOAD_NO_MEMCHECK skips this check)", p->model,
-                         (unsigned long long)m->weight_bytes, (unsigned long long)limit);
-            goto fail;
-        }
-    }
     snprintf(m->variant, sizeof m->variant, "%s", variant_of(&m->hp));
 
     m->n_threads = p->n_threads;
@@ -659,6 +650,24 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
     int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;
     m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx : (train < 8192 ? train : 8192);
+
+    /* Refuse up front what cannot fit: mapped weights + one session's KV cache and scratch at
+     * the default context. (Mapped pages can be evicted, but a model that does not fit in RAM
+     * thrashes the disk at every token, which hosts want to hear about before, not during.) */
+    if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
+        uint64_t limit = p->max_memory ? p->max_memory : physical_ram();
+        uint64_t need = m->weight_bytes + g4_model_kv_bytes(m, m->n_ctx_default, NULL, NULL) +
+                        g4_model_scratch_bytes(m);
+        if (limit && need > limit) {
+            st = g4_fail(G4_ERR_OUT_OF_MEMORY,
+                         "%s needs about %.2f GiB (weights %.2f GiB + KV cache and scratch for %d "
+                         "positions), more than the limit of %.2f GiB; use a smaller context, a "
+                         "smaller quantization, or G4_LOAD_NO_MEMCHECK to load anyway",
+                         p->model, need / 1073741824.0, m->weight_bytes / 1073741824.0, m->n_ctx_default,
+                         limit / 1073741824.0);
+            goto fail;
+        }
+    }
 
     if (!progress(&ld, 1.0f)) {
         st = g4_fail(G4_ERR_CANCELLED, "loading cancelled by the progress callback");
@@ -677,6 +686,51 @@ fail:
     free(res);
     g4_model_destroy(m);
     return st;
+}
+
+uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed)
+{
+    const g4_hparams *hp = &m->hp;
+    /* Mirrors g4_session_new: full layers keep n_ctx rows, sliding layers a ring of
+     * window - 1 + one chunk + the rollback margin (or n_ctx if smaller). */
+    int64_t ring = (int64_t)hp->n_swa - 1 + G4_DEFAULT_UBATCH + G4_DEFAULT_ROLLBACK_MARGIN;
+    if (ring > n_ctx)
+        ring = n_ctx;
+    uint64_t pt = 0, fx = 0;
+    for (int32_t l = 0; m->layers && l < hp->n_layer; l++) {
+        const g4_layer *L = &m->layers[l];
+        if (L->kv_src != l)
+            continue; /* KV-shared: stores nothing */
+        uint64_t row = 2ull * (uint64_t)L->n_head_kv * (uint64_t)L->head_dim * sizeof(float);
+        if (L->type == G4_LAYER_FULL)
+            pt += row;
+        else
+            fx += row * (uint64_t)ring;
+    }
+    if (per_token)
+        *per_token = pt;
+    if (fixed)
+        *fixed = fx;
+    return fx + pt * (uint64_t)n_ctx;
+}
+
+uint64_t g4_model_scratch_bytes(const g4_model *m)
+{
+    const g4_hparams *hp = &m->hp;
+    /* Activations for one chunk of G4_DEFAULT_UBATCH rows (residual, norms, q/k/v, FFN, PLE)
+     * plus logits for one row: a generous upper bound of what g4_step allocates. */
+    int64_t ff = 0, q = 0;
+    for (int32_t l = 0; m->layers && l < hp->n_layer; l++) {
+        if (m->layers[l].n_ff > ff)
+            ff = m->layers[l].n_ff;
+        int64_t qw = (int64_t)hp->n_head * m->layers[l].head_dim;
+        if (qw > q)
+            q = qw;
+    }
+    if (hp->n_expert > 0 && 2 * hp->n_ff_expert > ff)
+        ff = 2 * hp->n_ff_expert;
+    int64_t per_row = 8 * (int64_t)hp->n_embd + 4 * q + 2 * ff + 2 * (int64_t)hp->n_layer * hp->n_embd_per_layer;
+    return (uint64_t)(per_row * G4_DEFAULT_UBATCH + hp->n_vocab) * sizeof(float);
 }
 
 const struct g4_mmproj *g4_model_mmproj(const g4_model *m) { return m ? m->mmproj : NULL; }
