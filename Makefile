@@ -55,6 +55,17 @@ ifeq ($(HAVE_CJSON),1)
   LDLIBS += $(shell pkg-config --libs libcjson)
 endif
 
+HAVE_PNG := $(shell pkg-config --exists libpng 2>/dev/null && echo 1)
+HAVE_JPEG := $(shell pkg-config --exists libjpeg 2>/dev/null && echo 1)
+ifeq ($(HAVE_PNG),1)
+  CPPFLAGS += -DG4_HAVE_PNG=1 $(shell pkg-config --cflags libpng)
+  LDLIBS += $(shell pkg-config --libs libpng)
+endif
+ifeq ($(HAVE_JPEG),1)
+  CPPFLAGS += -DG4_HAVE_JPEG=1 $(shell pkg-config --cflags libjpeg)
+  LDLIBS += $(shell pkg-config --libs libjpeg)
+endif
+
 LIB_SRCS := $(wildcard plugin/*.c kernels/*.c)
 ifeq ($(ARCH),x86_64)
   LIB_SRCS := $(filter-out %_neon.c,$(LIB_SRCS))
@@ -109,7 +120,7 @@ $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
-$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
+$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
 	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
 	ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
 

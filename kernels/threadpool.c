@@ -13,6 +13,9 @@
  *
  * Each hot word lives on its own cache line. The pool has no global state; the only
  * thread-local is `tls_inline_pool` (see g4k_pool_run). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syscall, CPU_ALLOC, pthread_setaffinity_np (the Makefile also sets it) */
+#endif
 #include "kernels.h"
 #include "topology.h"
 

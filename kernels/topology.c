@@ -4,6 +4,9 @@
  * Process-wide state: `g_topo`, filled once under pthread_once and never modified afterwards.
  * It keeps the hwloc topology alive for the life of the process (hwloc_set_cpubind needs it;
  * loading costs ~10-25 ms, so once is the point) — still reachable, so not a leak. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syscall, CPU_ALLOC, pthread_setaffinity_np (the Makefile also sets it) */
+#endif
 #include "topology.h"
 
 #include <ctype.h>
@@ -201,6 +204,7 @@ static void detect_sysfs(topo_state *st)
         long die = read_long(CPUF("topology/die_id"), 0);
         long core = read_long(CPUF("topology/core_id"), -1 - cpu); /* unknown: own core */
         long cap = read_long(CPUF("cpu_capacity"), -1);             /* Arm big.LITTLE */
+#undef CPUF
         int perf_hint = intel_hybrid ? pcores[cpu] : 1;
         int j;
         for (j = 0; j < nc; j++)

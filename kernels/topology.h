@@ -49,7 +49,10 @@ int64_t g4k_topology_cache_bytes(int level);
  * refused (the caller just carries on unbound). */
 int g4k_topology_bind_core(int idx);
 
-/* ---- Pool extras (declared here because kernels.h only carries the core pool API) ------ */
+/* ---- Pool extras (declared here because kernels.h only carries the core pool API) ------ *
+ * Environment read by g4k_pool_new: G4_NO_BIND=1 leaves workers unpinned; G4_SPIN_US (default
+ * 50) is how long an idle thread spins before sleeping (0: sleep at once; spinning is also
+ * off when the pool has more threads than allowed CPUs). */
 
 /* Barrier for use inside a task given to g4k_pool_run: every one of the nth threads of that
  * run must call it the same number of times. Spins briefly, then sleeps. No-op when the run

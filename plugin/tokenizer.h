@@ -36,8 +36,10 @@
 
 typedef struct g4_tokenizer g4_tokenizer;
 
-/* NULL on failure with a message in err: tokenizer.ggml.model is not "gemma4", or a required key
- * (tokens, merges) is missing or malformed. */
+/* NULL on failure with a message in err: tokenizer.ggml.model is not "gemma4", tokens are missing,
+ * or a key is malformed. A missing merges key means "no merges" (llama.cpp would refuse the file;
+ * the tiny-gemma4-k256 fixture has none). token_type defaults to normal; bos/eos/pad/unk ids
+ * default to the tokens "<bos>", "<eos>", "<pad>", "<unk>" (or -1). */
 g4_tokenizer *g4_tokenizer_load(const g4_gguf *g, char *err, size_t errlen);
 void g4_tokenizer_free(g4_tokenizer *t);
 

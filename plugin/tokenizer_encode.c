@@ -312,7 +312,9 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
         emit(&e, t->bos);
     }
     const uint8_t *s = (const uint8_t *)text;
-    if (flags & G4_TOKENIZE_PARSE_SPECIAL) {
+    if (len == 0) {
+        /* nothing to split (and text may be NULL) */
+    } else if (flags & G4_TOKENIZE_PARSE_SPECIAL) {
         /* Leftmost-longest match of control / user-defined texts; the text between goes through
          * the normal path. (llama.cpp instead takes special tokens longest-first over the whole
          * text; the two differ only when two special texts overlap, which no Gemma 4 pair does.) */
@@ -330,7 +332,7 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
             seg = i;
         }
         encode_text(&e, s + seg, len - seg);
-    } else if (len) {
+    } else {
         encode_text(&e, s, len);
     }
     free(e.sym);

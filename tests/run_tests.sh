@@ -15,7 +15,7 @@ run() { # run NAME CMD...
   cat "$LOG.out"
   line=$(grep -E '^(.*: )?[0-9]+ passed, [0-9]+ failed' "$LOG.out" | tail -1)
   if [ -n "$line" ]; then
-    echo "$line" | sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' >>"$LOG"
+    echo "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2 \3/' >>"$LOG"
   else
     # a binary that printed no count still counts as one check
     if [ $rc -eq 0 ]; then echo "1 0" >>"$LOG"; else echo "0 1" >>"$LOG"; fi
@@ -30,6 +30,7 @@ done
 for h in abi_host_c89 abi_host_cxx; do
   [ -x "$BUILD/tests/$h" ] && run "$h" "$BUILD/tests/$h" "$BUILD/libg4plug.so"
 done
+run check_exports sh tests/check_exports.sh "$BUILD/libg4plug.so"
 # Conformance cases (added by tests/conformance_cases.sh when present).
 if [ -f tests/conformance_cases.sh ]; then
   . tests/conformance_cases.sh

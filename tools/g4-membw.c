@@ -184,7 +184,11 @@ int main(int argc, char **argv)
         return 1;
     memset(c, 0, sizeof *c);
     c->n = bytes / sizeof(uint64_t);
-    c->buf = aligned_alloc(2 << 20, bytes);
+    void *buf = NULL;
+    /* 2 MiB alignment so transparent huge pages can back it */
+    if (posix_memalign(&buf, 2 << 20, bytes) != 0)
+        buf = NULL;
+    c->buf = buf;
     if (!c->buf) {
         fprintf(stderr, "g4-membw: cannot allocate %ld MiB\n", size_mib);
         free(c);

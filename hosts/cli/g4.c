@@ -1,0 +1,933 @@
+/* g4: command-line host for libg4plug. Reaches the library only through dlopen (g4_dl), exactly
+ * like a third-party host would.
+ *
+ *   g4 generate -m MODEL -p PROMPT [options]   stream a completion
+ *   g4 run [MODEL] [PROMPT]                    chat (generate --chat); no PROMPT: interactive
+ *   g4 info MODEL                              model facts and metadata highlights
+ *   g4 tokenize -m MODEL TEXT                  token ids and pieces
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "g4_dl.h"
+
+static g4dl g_dl;
+static const g4_api_v1 *A;
+
+/* ---- Ctrl-C ------------------------------------------------------------------------------- */
+
+/* First Ctrl-C: cancel the running step (g4_session_cancel is async-signal-safe). Second: leave. */
+static atomic_int g_interrupts;
+static _Atomic(g4_session *) g_session;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (atomic_fetch_add(&g_interrupts, 1) >= 1)
+        _exit(130);
+    g4_session *s = atomic_load(&g_session);
+    if (s)
+        A->session_cancel(s);
+}
+
+static void install_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* ---- Helpers ------------------------------------------------------------------------------- */
+
+static void fatal(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "g4: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        fatal(1, "out of memory");
+    return p;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static unsigned char *read_all(FILE *f, size_t *size)
+{
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = xmalloc(cap + 1);
+    for (;;) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+        if (len == cap) {
+            cap *= 2;
+            unsigned char *nb = realloc(buf, cap + 1);
+            if (!nb)
+                fatal(1, "out of memory");
+            buf = nb;
+        }
+    }
+    buf[len] = '\0';
+    *size = len;
+    return buf;
+}
+
+static unsigned char *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fatal(2, "%s: %s", path, strerror(errno));
+    unsigned char *b = read_all(f, size);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        fatal(2, "%s: read error", path);
+    return b;
+}
+
+static void open_library(const char *lib, int need_model)
+{
+    char err[4096];
+    if (g4dl_open(lib, &g_dl, err, sizeof err) != 0)
+        fatal(2, "%s", err);
+    A = g_dl.api;
+    if (need_model && (!A->load || !A->tokenize || !A->session_new || !A->step))
+        fatal(2, "%s lacks the model entry points (library built without model support?)",
+              g_dl.path);
+}
+
+/* ---- Loading ------------------------------------------------------------------------------- */
+
+static int32_t G4_CALL progress_bar(void *ud, float p)
+{
+    (void)ud;
+    int w = 40, fill = (int)(p * w + 0.5f);
+    if (fill < 0)
+        fill = 0;
+    if (fill > w)
+        fill = w;
+    fprintf(stderr, "\rloading [%.*s%*s] %3d%%", fill, "########################################",
+            w - fill, "", (int)(p * 100 + 0.5f));
+    fflush(stderr);
+    return atomic_load(&g_interrupts) == 0; /* Ctrl-C while loading cancels the load */
+}
+
+typedef struct common {
+    const char *model, *mmproj, *draft, *lib;
+    int threads, n_ctx;
+} common;
+
+static g4_model *load_model(const common *c, uint32_t flags)
+{
+    g4_load_params p;
+    A->load_params_init(&p);
+    p.model = c->model;
+    p.mmproj = c->mmproj;
+    p.draft = c->draft;
+    p.n_threads = c->threads;
+    p.n_ctx = c->n_ctx;
+    p.flags = flags;
+    int tty = isatty(2);
+    if (tty) {
+        p.progress = progress_bar;
+        install_sigint();
+    }
+    g4_model *m = NULL;
+    g4_status st = A->load(&p, &m);
+    if (tty)
+        fprintf(stderr, "\r%*s\r", 60, "");
+    if (st != G4_OK)
+        fatal(st == G4_ERR_CANCELLED ? 130 : 1, "cannot load %s: %s: %s", c->model,
+              A->status_name(st), A->last_error());
+    atomic_store(&g_interrupts, 0);
+    return m;
+}
+
+/* ---- Streaming output ---------------------------------------------------------------------- */
+
+/* Token pieces can end mid-way through a UTF-8 character (byte tokens): hold back an
+ * incomplete tail until the rest arrives. */
+typedef struct streamer {
+    const g4_model *m;
+    char pend[64];
+    size_t n_pend;
+    int n_tokens;
+    char *text; /* everything emitted, for the chat history */
+    size_t text_len, text_cap;
+} streamer;
+
+static size_t utf8_complete_prefix(const char *s, size_t n)
+{
+    size_t i = n;
+    /* walk back over at most 3 continuation bytes to the last lead byte */
+    size_t back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return back == n ? n : 0; /* only continuation bytes: invalid anyway, let them out */
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3
+                                  : (lead & 0xF8) == 0xF0 ? 4 : 1;
+    return back + 1 >= need ? n : i - 1;
+}
+
+static void stream_out(streamer *st, const char *s, size_t n)
+{
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+    if (st->text_len + n + 1 > st->text_cap) {
+        st->text_cap = (st->text_len + n + 1) * 2;
+        char *nt = realloc(st->text, st->text_cap);
+        if (!nt)
+            fatal(1, "out of memory");
+        st->text = nt;
+    }
+    memcpy(st->text + st->text_len, s, n);
+    st->text_len += n;
+    st->text[st->text_len] = '\0';
+}
+
+static int32_t G4_CALL on_token(void *ud, int32_t tok)
+{
+    streamer *st = ud;
+    st->n_tokens++;
+    if (A->token_is_eog(st->m, tok))
+        return 0;
+    char piece[256];
+    size_t len = 0;
+    if (A->token_to_piece(st->m, tok, 0, piece, sizeof piece, &len) != G4_OK || len > sizeof piece)
+        return atomic_load(&g_interrupts) == 0;
+    if (st->n_pend + len > sizeof st->pend) { /* never happens with valid UTF-8: flush */
+        stream_out(st, st->pend, st->n_pend);
+        st->n_pend = 0;
+    }
+    if (st->n_pend + len <= sizeof st->pend) {
+        memcpy(st->pend + st->n_pend, piece, len);
+        st->n_pend += len;
+    } else {
+        stream_out(st, piece, len);
+    }
+    size_t ok = utf8_complete_prefix(st->pend, st->n_pend);
+    stream_out(st, st->pend, ok);
+    memmove(st->pend, st->pend + ok, st->n_pend - ok);
+    st->n_pend -= ok;
+    return atomic_load(&g_interrupts) == 0;
+}
+
+/* ---- Prompt building ----------------------------------------------------------------------- */
+
+typedef struct gen_opts {
+    common c;
+    const char *prompt, *image, *audio;
+    int n_predict, chat, seed_set;
+    float temp;
+    uint64_t seed;
+} gen_opts;
+
+typedef struct chat_msg {
+    const char *role;
+    char *content;
+} chat_msg;
+
+/* The prompt text: chat-formatted (which starts with <bos>) or raw. */
+static char *format_prompt(const g4_model *m, const chat_msg *msgs, size_t n, int chat,
+                           int *has_bos)
+{
+    if (!chat) {
+        *has_bos = 0;
+        size_t l = strlen(msgs[n - 1].content);
+        char *t = xmalloc(l + 1);
+        memcpy(t, msgs[n - 1].content, l + 1);
+        return t;
+    }
+    g4_chat_message *cm = xmalloc(sizeof *cm * n);
+    memset(cm, 0, sizeof *cm * n);
+    for (size_t i = 0; i < n; i++) {
+        cm[i].role = msgs[i].role;
+        cm[i].content = msgs[i].content;
+    }
+    size_t len = 0;
+    g4_status st = A->chat_format(m, cm, n, G4_CHAT_ADD_GENERATION_PROMPT, NULL, 0, &len);
+    char *out = NULL;
+    if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+        out = xmalloc(len + 1);
+        st = A->chat_format(m, cm, n, G4_CHAT_ADD_GENERATION_PROMPT, out, len + 1, &len);
+    }
+    if (st != G4_OK) {
+        /* Fall back to the Gemma 4 turn layout. */
+        free(out);
+        size_t cap = 64;
+        for (size_t i = 0; i < n; i++)
+            cap += strlen(msgs[i].content) + 32;
+        out = xmalloc(cap);
+        strcpy(out, "<bos>");
+        for (size_t i = 0; i < n; i++) {
+            const char *r = strcmp(msgs[i].role, "assistant") == 0 ? "model" : msgs[i].role;
+            strcat(out, "<|turn>");
+            strcat(out, r);
+            strcat(out, "\n");
+            strcat(out, msgs[i].content);
+            strcat(out, "<turn|>\n");
+        }
+        strcat(out, "<|turn>model\n");
+    }
+    free(cm);
+    *has_bos = 1;
+    return out;
+}
+
+static int32_t *tokenize(const g4_model *m, const char *text, uint32_t flags, size_t *n)
+{
+    size_t need = 0, len = strlen(text);
+    g4_status st = A->tokenize(m, text, len, flags, NULL, 0, &need);
+    if (st != G4_OK && st != G4_ERR_BUFFER_TOO_SMALL)
+        fatal(1, "tokenize: %s: %s", A->status_name(st), A->last_error());
+    int32_t *ids = xmalloc(sizeof *ids * (need + 1));
+    st = A->tokenize(m, text, len, flags, ids, need + 1, n);
+    if (st != G4_OK)
+        fatal(1, "tokenize: %s: %s", A->status_name(st), A->last_error());
+    return ids;
+}
+
+/* Tokenize text whose "<|image|>" / "<|audio|>" markers must each become exactly one
+ * placeholder id, whatever the tokenizer does with them: split at the markers ourselves. */
+static int32_t *tokenize_marked(const g4_model *m, const char *text, uint32_t flags, size_t *n)
+{
+    static const char *const mk[2] = {"<|image|>", "<|audio|>"};
+    const int32_t mid[2] = {A->token_id(m, G4_TOKEN_IMAGE_SOFT), A->token_id(m, G4_TOKEN_AUDIO_SOFT)};
+    size_t cap = 64, len = 0;
+    int32_t *out = xmalloc(sizeof *out * cap);
+    const char *p = text;
+    for (;;) {
+        const char *hit = NULL;
+        int which = 0;
+        for (int k = 0; k < 2; k++) {
+            const char *h = mid[k] >= 0 ? strstr(p, mk[k]) : NULL;
+            if (h && (!hit || h < hit)) {
+                hit = h;
+                which = k;
+            }
+        }
+        size_t seg_len = hit ? (size_t)(hit - p) : strlen(p);
+        char *seg = xmalloc(seg_len + 1);
+        memcpy(seg, p, seg_len);
+        seg[seg_len] = '\0';
+        size_t ns = 0;
+        int32_t *ids = seg_len || (flags & G4_TOKENIZE_ADD_BOS) ? tokenize(m, seg, flags, &ns) : NULL;
+        free(seg);
+        flags &= ~G4_TOKENIZE_ADD_BOS; /* only the first piece starts the sequence */
+        if (len + ns + 1 > cap) {
+            cap = (len + ns + 1) * 2;
+            out = realloc(out, sizeof *out * cap);
+            if (!out)
+                fatal(1, "out of memory");
+        }
+        if (ns)
+            memcpy(out + len, ids, sizeof *ids * ns);
+        len += ns;
+        free(ids);
+        if (!hit)
+            break;
+        out[len++] = mid[which];
+        p = hit + strlen(mk[which]);
+    }
+    *n = len;
+    return out;
+}
+
+/* Soft tokens of one media file, expanded in place of its first placeholder token as
+ * start + soft*n + end, with a span over the soft run. */
+typedef struct prompt {
+    int32_t *ids;
+    size_t n;
+    g4_embd_span spans[2];
+    int n_spans;
+    float *embd[2];
+} prompt;
+
+static void add_media(const g4_model *m, prompt *p, const char *path, int is_img)
+{
+    int32_t soft = A->token_id(m, is_img ? G4_TOKEN_IMAGE_SOFT : G4_TOKEN_AUDIO_SOFT);
+    int32_t beg = A->token_id(m, is_img ? G4_TOKEN_IMAGE_START : G4_TOKEN_AUDIO_START);
+    int32_t end = A->token_id(m, is_img ? G4_TOKEN_IMAGE_END : G4_TOKEN_AUDIO_END);
+    size_t at = 0;
+    while (at < p->n && p->ids[at] != soft)
+        at++;
+    if (at == p->n || soft < 0)
+        fatal(1, "internal: no %s placeholder in the prompt", is_img ? "image" : "audio");
+
+    size_t fsize = 0, n_tok = 0;
+    unsigned char *bytes = read_file(path, &fsize);
+    g4_model_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    A->model_get_info(m, &info);
+    g4_image_options io;
+    A->image_options_init(&io);
+    g4_status st = is_img ? A->embed_image_file(m, bytes, fsize, &io, NULL, 0, &n_tok)
+                          : A->embed_audio_file(m, bytes, fsize, NULL, 0, &n_tok);
+    float *e = NULL;
+    if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+        e = xmalloc(sizeof(float) * n_tok * (size_t)info.n_embd);
+        st = is_img ? A->embed_image_file(m, bytes, fsize, &io, e, n_tok * (size_t)info.n_embd,
+                                          &n_tok)
+                    : A->embed_audio_file(m, bytes, fsize, e, n_tok * (size_t)info.n_embd, &n_tok);
+    }
+    free(bytes);
+    if (st != G4_OK)
+        fatal(1, "%s: %s: %s%s", path, A->status_name(st), A->last_error(),
+              st == G4_ERR_UNSUPPORTED ? " (did you pass --mmproj?)" : "");
+
+    /* replace ids[at] by beg, soft*n_tok, end (start/end only if the prompt lacks them) */
+    int add_beg = beg >= 0 && !(at > 0 && p->ids[at - 1] == beg);
+    int add_end = end >= 0 && !(at + 1 < p->n && p->ids[at + 1] == end);
+    size_t grow = n_tok - 1 + (size_t)add_beg + (size_t)add_end;
+    int32_t *ids = xmalloc(sizeof *ids * (p->n + grow));
+    size_t k = 0;
+    memcpy(ids, p->ids, sizeof *ids * at);
+    k = at;
+    if (add_beg)
+        ids[k++] = beg;
+    size_t first = k;
+    for (size_t i = 0; i < n_tok; i++)
+        ids[k++] = soft;
+    if (add_end)
+        ids[k++] = end;
+    memcpy(ids + k, p->ids + at + 1, sizeof *ids * (p->n - at - 1));
+    k += p->n - at - 1;
+    /* spans already placed after `at` shift too */
+    for (int i = 0; i < p->n_spans; i++)
+        if ((size_t)p->spans[i].first > at)
+            p->spans[i].first += (int32_t)grow;
+    free(p->ids);
+    p->ids = ids;
+    p->n = k;
+    g4_embd_span *sp = &p->spans[p->n_spans];
+    memset(sp, 0, sizeof *sp);
+    sp->first = (int32_t)first;
+    sp->n = (int32_t)n_tok;
+    sp->kind = is_img ? G4_SPAN_IMAGE : G4_SPAN_AUDIO;
+    sp->embd = e;
+    p->embd[p->n_spans++] = e;
+    /* the batch wants spans sorted */
+    if (p->n_spans == 2 && p->spans[0].first > p->spans[1].first) {
+        g4_embd_span t = p->spans[0];
+        p->spans[0] = p->spans[1];
+        p->spans[1] = t;
+    }
+}
+
+/* ---- Generation ---------------------------------------------------------------------------- */
+
+/* Plain decoding loop, for libraries whose g4_generate is not there yet (no drafting). */
+static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int max_tokens,
+                                 streamer *st, int *n_gen)
+{
+    g4_sampler *smp = NULL;
+    g4_status rc = A->sampler_new(sp, &smp);
+    if (rc != G4_OK)
+        return rc;
+    int32_t n_vocab = A->vocab_size(st->m);
+    *n_gen = 0;
+    for (int i = 0; i < max_tokens; i++) {
+        const float *lg = A->logits(s, 0);
+        int32_t tok;
+        if (!lg) {
+            rc = G4_ERR_STATE;
+            break;
+        }
+        if ((rc = A->sampler_sample(smp, lg, n_vocab, &tok)) != G4_OK)
+            break;
+        A->sampler_accept(smp, tok);
+        (*n_gen)++;
+        if (!on_token(st, tok))
+            break;
+        g4_batch b;
+        A->batch_init(&b);
+        b.n_tokens = 1;
+        b.tokens = &tok;
+        if ((rc = A->step(s, &b)) != G4_OK)
+            break;
+    }
+    A->sampler_free(smp);
+    if (rc == G4_OK && atomic_load(&g_interrupts))
+        rc = G4_ERR_CANCELLED;
+    return rc;
+}
+
+/* Run one prompt through a fresh session state and stream the reply. Returns the reply text
+ * (caller frees) or NULL when interrupted. */
+static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, const chat_msg *msgs,
+                           size_t n_msgs)
+{
+    int has_bos = 0;
+    char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
+    /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
+    uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
+    prompt p;
+    memset(&p, 0, sizeof p);
+    p.ids = tokenize_marked(m, text, flags, &p.n);
+    free(text);
+    if (o->image)
+        add_media(m, &p, o->image, 1);
+    if (o->audio)
+        add_media(m, &p, o->audio, 0);
+    if (!p.n)
+        fatal(1, "empty prompt");
+
+    A->session_reset(s);
+    if ((int64_t)p.n + o->n_predict > A->session_n_ctx(s))
+        fatal(1, "prompt (%zu tokens) + %d to generate exceed the context (%d); use --ctx", p.n,
+              o->n_predict, A->session_n_ctx(s));
+    uint8_t *want = xmalloc(p.n);
+    memset(want, 0, p.n);
+    want[p.n - 1] = G4_OUT_LOGITS | G4_OUT_HIDDEN; /* the drafter reads the hidden state too */
+    g4_batch b;
+    A->batch_init(&b);
+    b.n_tokens = (int32_t)p.n;
+    b.tokens = p.ids;
+    b.want = want;
+    b.spans = p.n_spans ? p.spans : NULL;
+    b.n_spans = p.n_spans;
+
+    atomic_store(&g_session, s);
+    double t0 = now_s();
+    g4_status st = A->step(s, &b);
+    double t_prompt = now_s() - t0;
+    free(want);
+    for (int i = 0; i < p.n_spans; i++)
+        free(p.embd[i]);
+    free(p.ids);
+    if (st == G4_ERR_CANCELLED) {
+        atomic_store(&g_session, NULL);
+        fprintf(stderr, "\n[interrupted]\n");
+        return NULL;
+    }
+    if (st != G4_OK)
+        fatal(1, "prompt: %s: %s", A->status_name(st), A->last_error());
+
+    g4_sampler_params sp;
+    A->sampler_params_init(&sp);
+    sp.temperature = o->temp;
+    sp.seed = o->seed_set ? o->seed : (uint64_t)time(NULL);
+    streamer str;
+    memset(&str, 0, sizeof str);
+    str.m = m;
+    g4_generate_params gp;
+    A->generate_params_init(&gp);
+    gp.max_tokens = o->n_predict;
+    gp.n_draft = o->c.draft ? -1 : 0;
+    gp.sampling = &sp;
+    gp.on_token = on_token;
+    gp.user_data = &str;
+    g4_generate_stats gs;
+    memset(&gs, 0, sizeof gs);
+    gs.struct_size = sizeof gs;
+    t0 = now_s();
+    st = A->generate(s, &gp, &gs);
+    if (st == G4_ERR_UNSUPPORTED && !o->c.draft) {
+        int n_gen = 0;
+        st = manual_generate(s, &sp, o->n_predict, &str, &n_gen);
+        gs.n_generated = n_gen;
+        gs.seconds = now_s() - t0;
+    }
+    if (gs.seconds <= 0)
+        gs.seconds = now_s() - t0;
+    atomic_store(&g_session, NULL);
+    if (str.n_pend)
+        stream_out(&str, str.pend, str.n_pend); /* whatever is left, even if incomplete */
+    fputc('\n', stdout);
+    fflush(stdout);
+    if (st == G4_ERR_CANCELLED || atomic_load(&g_interrupts))
+        fprintf(stderr, "[interrupted]\n");
+    else if (st != G4_OK)
+        fatal(1, "generate: %s: %s", A->status_name(st), A->last_error());
+
+    int n_gen = gs.n_generated ? gs.n_generated : str.n_tokens;
+    fprintf(stderr, "prompt: %zu tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s "
+                    "(%.1f tok/s)",
+            p.n, t_prompt, t_prompt > 0 ? p.n / t_prompt : 0.0, n_gen, gs.seconds,
+            gs.seconds > 0 ? n_gen / gs.seconds : 0.0);
+    if (o->c.draft && gs.n_drafted)
+        fprintf(stderr, "; drafted %d, accepted %d (%.0f%%)", gs.n_drafted, gs.n_accepted,
+                100.0 * gs.n_accepted / gs.n_drafted);
+    fputc('\n', stderr);
+    if (!str.text)
+        str.text = calloc(1, 1);
+    return str.text;
+}
+
+/* ---- Subcommands --------------------------------------------------------------------------- */
+
+static const char *k_usage =
+    "usage: g4 <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  generate -m MODEL -p PROMPT [options]   complete PROMPT, streaming to stdout\n"
+    "  run [MODEL] [PROMPT]                    chat with MODEL (generate --chat); without\n"
+    "                                          PROMPT, an interactive chat on stdin\n"
+    "  info MODEL                              model facts and metadata highlights\n"
+    "  tokenize -m MODEL TEXT [--no-bos] [--no-special] [--ids]\n"
+    "                                          show the tokens of TEXT\n"
+    "  version                                 library and ABI versions\n"
+    "\n"
+    "generate options:\n"
+    "  -m, --model PATH     GGUF model (or an LM Studio folder / Ollama name)\n"
+    "  -p, --prompt TEXT    the prompt ('-' reads stdin)\n"
+    "  -n, --n-predict N    tokens to generate (default 256)\n"
+    "  --temp T             sampling temperature, 0 = greedy (default 0.8)\n"
+    "  --seed S             sampling seed (default: time)\n"
+    "  --threads N          worker threads (default: performance cores)\n"
+    "  --ctx N              context size (default: the model's, at most 8192)\n"
+    "  --chat               wrap PROMPT as a user turn: <|turn>user\\n...<turn|>\\n<|turn>model\\n\n"
+    "  --draft PATH         MTP drafter: speculative decoding (same output, faster)\n"
+    "  --mmproj PATH        vision/audio projector\n"
+    "  --image FILE         PNG/JPEG to show the model (at <|image|> in PROMPT, else first)\n"
+    "  --audio FILE         WAV/FLAC/OGG/MP3 to play the model (at <|audio|>, else first)\n"
+    "  --lib PATH           libg4plug to use (default: $G4PLUG_LIB, then next to g4)\n"
+    "\n"
+    "Ctrl-C stops generation (a second Ctrl-C exits). Timings go to stderr.\n";
+
+/* Parses the options shared by the subcommands. Returns 1 if argv[*i] was consumed. */
+static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
+{
+    const char *a = argv[*i];
+#define VAL() (*i + 1 < argc ? argv[++*i] : (fatal(2, "%s needs a value", a), ""))
+    if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+        c->model = VAL();
+    else if (!strcmp(a, "--mmproj"))
+        c->mmproj = VAL();
+    else if (!strcmp(a, "--draft"))
+        c->draft = VAL();
+    else if (!strcmp(a, "--lib"))
+        c->lib = VAL();
+    else if (!strcmp(a, "--threads") || !strcmp(a, "-t"))
+        c->threads = atoi(VAL());
+    else if (!strcmp(a, "--ctx") || !strcmp(a, "-c"))
+        c->n_ctx = atoi(VAL());
+    else if (g && (!strcmp(a, "-p") || !strcmp(a, "--prompt")))
+        g->prompt = VAL();
+    else if (g && (!strcmp(a, "-n") || !strcmp(a, "--n-predict")))
+        g->n_predict = atoi(VAL());
+    else if (g && !strcmp(a, "--temp"))
+        g->temp = (float)atof(VAL());
+    else if (g && !strcmp(a, "--seed")) {
+        g->seed = strtoull(VAL(), NULL, 10);
+        g->seed_set = 1;
+    } else if (g && !strcmp(a, "--image"))
+        g->image = VAL();
+    else if (g && !strcmp(a, "--audio"))
+        g->audio = VAL();
+    else if (g && !strcmp(a, "--chat"))
+        g->chat = 1;
+    else
+        return 0;
+#undef VAL
+    return 1;
+}
+
+/* Put the media markers into the user text when the user did not place them. */
+static char *with_markers(const char *text, const gen_opts *o)
+{
+    size_t l = strlen(text);
+    char *out = xmalloc(l + 32);
+    out[0] = '\0';
+    if (o->image && !strstr(text, "<|image|>"))
+        strcat(out, "<|image|>");
+    if (o->audio && !strstr(text, "<|audio|>"))
+        strcat(out, "<|audio|>");
+    strcat(out, text);
+    return out;
+}
+
+static int cmd_generate(gen_opts *o, int interactive)
+{
+    if (!o->c.model)
+        fatal(2, "no model: use -m MODEL (see g4 --help)");
+    if (!o->prompt && !interactive)
+        fatal(2, "no prompt: use -p TEXT (or -p - to read stdin)");
+    if (o->n_predict <= 0)
+        o->n_predict = 256;
+    open_library(o->c.lib, 1);
+    g4_model *m = load_model(&o->c, 0);
+    g4_session_params sp;
+    A->session_params_init(&sp);
+    sp.n_ctx = o->c.n_ctx;
+    sp.n_threads = o->c.threads;
+    g4_session *s = NULL;
+    g4_status st = A->session_new(m, &sp, &s);
+    if (st != G4_OK)
+        fatal(1, "session: %s: %s", A->status_name(st), A->last_error());
+    install_sigint();
+
+    if (!interactive) {
+        char *ptext = NULL;
+        if (!strcmp(o->prompt, "-")) {
+            size_t n;
+            ptext = (char *)read_all(stdin, &n);
+        }
+        char *content = with_markers(ptext ? ptext : o->prompt, o);
+        chat_msg msg = {"user", content};
+        char *reply = generate_once(m, s, o, &msg, 1);
+        free(reply);
+        free(content);
+        free(ptext);
+    } else {
+        /* Multi-turn chat: the whole conversation is re-run each turn (simple and exact). */
+        chat_msg *hist = NULL;
+        size_t n_hist = 0;
+        char line[8192];
+        int tty = isatty(0);
+        for (;;) {
+            if (tty) {
+                fprintf(stderr, "> ");
+                fflush(stderr);
+            }
+            atomic_store(&g_interrupts, 0);
+            if (!fgets(line, sizeof line, stdin))
+                break;
+            line[strcspn(line, "\n")] = '\0';
+            if (!line[0])
+                continue;
+            if (!strcmp(line, "/bye") || !strcmp(line, "/exit"))
+                break;
+            hist = realloc(hist, sizeof *hist * (n_hist + 2));
+            if (!hist)
+                fatal(1, "out of memory");
+            hist[n_hist].role = "user";
+            hist[n_hist].content = n_hist == 0 ? with_markers(line, o) : strdup(line);
+            n_hist++;
+            char *reply = generate_once(m, s, o, hist, n_hist);
+            if (!reply) { /* interrupted before any output: forget the question */
+                free(hist[--n_hist].content);
+                continue;
+            }
+            hist[n_hist].role = "model";
+            hist[n_hist].content = reply;
+            n_hist++;
+            o->image = o->audio = NULL; /* media belong to the first turn only */
+        }
+        for (size_t i = 0; i < n_hist; i++)
+            free(hist[i].content);
+        free(hist);
+    }
+    A->session_free(s);
+    A->model_free(m);
+    return atomic_load(&g_interrupts) ? 130 : 0;
+}
+
+static void print_meta(const g4_model *m, const char *key)
+{
+    char buf[512];
+    size_t len = 0;
+    g4_status st = A->model_meta(m, key, buf, sizeof buf, &len);
+    if (st != G4_OK && st != G4_ERR_BUFFER_TOO_SMALL)
+        return; /* absent keys are simply not shown */
+    buf[sizeof buf - 1] = '\0';
+    printf("  %-40s %s%s\n", key, buf, len >= sizeof buf ? " ..." : "");
+}
+
+static int cmd_info(common *c)
+{
+    if (!c->model)
+        fatal(2, "usage: g4 info MODEL");
+    open_library(c->lib, 1);
+    g4_model *m = load_model(c, 0);
+    g4_model_info in;
+    memset(&in, 0, sizeof in);
+    in.struct_size = sizeof in;
+    g4_status st = A->model_get_info(m, &in);
+    if (st != G4_OK)
+        fatal(1, "info: %s: %s", A->status_name(st), A->last_error());
+    printf("%s\n", c->model);
+    printf("  %-28s %s\n", "name", in.name);
+    printf("  %-28s %s (%s)\n", "architecture", in.arch, in.variant);
+    printf("  %-28s %.2f B (%.1f MiB of weights)\n", "parameters", in.n_params / 1e9,
+           in.weight_bytes / 1048576.0);
+    printf("  %-28s %d layers, %d wide, vocabulary %d\n", "shape", in.n_layer, in.n_embd,
+           in.n_vocab);
+    printf("  %-28s %d trained, %d by default\n", "context", in.n_ctx_train, in.n_ctx_default);
+    printf("  %-28s %s%s%s%s\n", "capabilities", "text",
+           in.capabilities & G4_MODEL_HAS_VISION ? ", vision" : "",
+           in.capabilities & G4_MODEL_HAS_AUDIO ? ", audio" : "",
+           in.capabilities & G4_MODEL_HAS_DRAFT ? ", MTP drafter" : "");
+    printf("  %-28s %s, %d threads\n", "kernels", in.isa, in.n_threads);
+    const char *tmpl = A->chat_template ? A->chat_template(m) : NULL;
+    printf("  %-28s %s\n", "chat template", tmpl ? "yes" : "none (Gemma 4 default used)");
+
+    printf("metadata:\n");
+    static const char *const general[] = {"general.name", "general.size_label",
+                                          "general.file_type", "general.quantization_version",
+                                          "general.license", "tokenizer.ggml.model"};
+    for (size_t i = 0; i < sizeof general / sizeof *general; i++)
+        print_meta(m, general[i]);
+    static const char *const per_arch[] = {
+        "context_length", "embedding_length", "block_count", "feed_forward_length",
+        "attention.head_count", "attention.head_count_kv", "attention.key_length",
+        "attention.sliding_window", "final_logit_softcapping", "expert_count",
+        "expert_used_count"};
+    for (size_t i = 0; i < sizeof per_arch / sizeof *per_arch; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "%.60s.%s", in.arch, per_arch[i]);
+        print_meta(m, key);
+    }
+    A->model_free(m);
+    return 0;
+}
+
+static void print_escaped(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n')
+            fputs("\\n", stdout);
+        else if (ch == '\t')
+            fputs("\\t", stdout);
+        else if (ch == '\r')
+            fputs("\\r", stdout);
+        else if (ch < 0x20)
+            printf("\\x%02x", ch);
+        else
+            putchar(ch);
+    }
+}
+
+static int cmd_tokenize(common *c, const char *text, int bos, int special, int ids_only)
+{
+    if (!c->model || !text)
+        fatal(2, "usage: g4 tokenize -m MODEL TEXT");
+    open_library(c->lib, 1);
+    g4_model *m = load_model(c, G4_LOAD_VOCAB_ONLY);
+    size_t n = 0;
+    int32_t *ids = tokenize(m, text, (bos ? G4_TOKENIZE_ADD_BOS : 0) |
+                                         (special ? G4_TOKENIZE_PARSE_SPECIAL : 0),
+                            &n);
+    for (size_t i = 0; i < n; i++) {
+        if (ids_only) {
+            printf("%s%d", i ? " " : "", ids[i]);
+            continue;
+        }
+        char piece[512];
+        size_t len = 0;
+        A->token_to_piece(m, ids[i], G4_DETOK_RENDER_SPECIAL, piece, sizeof piece, &len);
+        printf("%8d  '", ids[i]);
+        print_escaped(piece, len < sizeof piece ? len : sizeof piece);
+        printf("'\n");
+    }
+    if (ids_only)
+        printf("\n");
+    else
+        printf("%zu tokens\n", n);
+    free(ids);
+    A->model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        fputs(k_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    gen_opts g;
+    memset(&g, 0, sizeof g);
+    g.temp = 0.8f;
+    g.n_predict = 256;
+    const char *pos[4] = {0};
+    int n_pos = 0, bos = 1, special = 1, ids_only = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (parse_common(argc, argv, &i, &g.c, &g))
+            continue;
+        if (!strcmp(a, "--no-bos"))
+            bos = 0;
+        else if (!strcmp(a, "--no-special"))
+            special = 0;
+        else if (!strcmp(a, "--ids"))
+            ids_only = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(k_usage, stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1])
+            fatal(2, "unknown option '%s' (see g4 --help)", a);
+        else if (n_pos < 4)
+            pos[n_pos++] = a;
+        else
+            fatal(2, "too many arguments (see g4 --help)");
+    }
+
+    if (!strcmp(cmd, "generate")) {
+        if (n_pos)
+            fatal(2, "unexpected argument '%s' (the prompt goes after -p)", pos[0]);
+        return cmd_generate(&g, 0);
+    }
+    if (!strcmp(cmd, "run")) {
+        if (n_pos == 0 && !g.c.model) {
+            fprintf(stderr,
+                    "g4: this build has no embedded default model yet.\n"
+                    "    Run a GGUF file instead:  g4 run MODEL.gguf \"your prompt\"\n"
+                    "    or:                       g4 generate -m MODEL.gguf -p \"your prompt\"\n");
+            return 2;
+        }
+        int k = 0;
+        if (!g.c.model)
+            g.c.model = pos[k++];
+        if (n_pos - k > 1)
+            fatal(2, "usage: g4 run [MODEL] [PROMPT] (quote the prompt)");
+        if (n_pos - k == 1)
+            g.prompt = pos[k];
+        g.chat = 1;
+        return cmd_generate(&g, g.prompt == NULL);
+    }
+    if (!strcmp(cmd, "info")) {
+        if (!g.c.model && n_pos)
+            g.c.model = pos[0];
+        return cmd_info(&g.c);
+    }
+    if (!strcmp(cmd, "tokenize")) {
+        if (!g.c.model && n_pos >= 2) {
+            g.c.model = pos[0];
+            return cmd_tokenize(&g.c, pos[1], bos, special, ids_only);
+        }
+        return cmd_tokenize(&g.c, n_pos ? pos[n_pos - 1] : NULL, bos, special, ids_only);
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        open_library(g.c.lib, 0);
+        printf("g4plug %s (ABI %u.%u) from %s\n", A->version_string(),
+               (unsigned)(g_dl.abi_version >> 16), (unsigned)(g_dl.abi_version & 0xffff),
+               g_dl.path);
+        return 0;
+    }
+    fprintf(stderr, "g4: unknown command '%s'\n\n%s", cmd, k_usage);
+    return 2;
+}
