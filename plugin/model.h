@@ -17,6 +17,7 @@
 #include "kv_cache.h"
 
 struct g4_tokenizer;
+struct g4_drafter;  /* draft.h: the MTP drafter loaded beside the model */
 
 enum { G4_LAYER_SLIDING = 0, G4_LAYER_FULL = 1 };
 
@@ -80,6 +81,7 @@ struct g4_model {
     const float *output_norm;     /* [n_embd] */
     float *rope_inv_freq[2];      /* [n_rot/2] per layer type; 0 = that pair is not rotated */
     struct g4_tokenizer *tok;
+    struct g4_drafter *draft;     /* MTP drafter (g4_load_params.draft), or NULL */
 
     uint32_t flags;               /* G4_LOAD_* */
     int32_t n_threads;
@@ -103,6 +105,9 @@ int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type);
 
 g4_status g4_model_load(const g4_load_params *p, g4_model **out);
 void g4_model_destroy(g4_model *m);
+/* draft_load.c: load the drafter at `path` for `target` (G4_ERR_MISMATCH if it does not fit). */
+g4_status g4_drafter_load(const g4_model *target, const char *path, uint32_t flags, struct g4_drafter **out);
+void g4_drafter_free(struct g4_drafter *d);
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 

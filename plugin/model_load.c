@@ -429,6 +429,7 @@ void g4_model_destroy(g4_model *m)
     if (!m)
         return;
     g4_model_vocab_free(m->tok);
+    g4_drafter_free(m->draft);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
@@ -561,6 +562,8 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
 
     if (!m->vocab_only) {
         if ((st = load_weights(&ld)))
+            goto fail;
+        if (p->draft && *p->draft && (st = g4_drafter_load(m, p->draft, p->flags, &m->draft)))
             goto fail;
     } else {
         /* metadata only: still fill what g4_model_get_info reports */
