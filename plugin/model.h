@@ -18,6 +18,7 @@
 
 struct g4_tokenizer;
 struct g4_drafter;  /* draft.h: the MTP drafter loaded beside the model */
+struct g4_draft_ws; /* draft.h: a session's drafter scratch */
 
 enum { G4_LAYER_SLIDING = 0, G4_LAYER_FULL = 1 };
 
@@ -165,6 +166,10 @@ struct g4_session {
     float *logits;           /* [n_logit_rows, n_vocab] */
     size_t logits_cap;       /* floats */
     int32_t out_hidden_valid;/* hidden[] rows belong to the last successful step */
+    /* MTP: hidden[] rows are positions [hid_pos0, hid_pos0 + hid_n) of the last successful step;
+     * unlike out_n this survives g4_session_truncate (rows below n_past stay valid). */
+    int32_t hid_pos0, hid_n;
+    struct g4_draft_ws *draft_ws; /* drafter scratch (draft.c), created on first use */
 
     int32_t capture;         /* record the residual stream on the next steps */
     float *captured;         /* [(n_layer+1), out_n, d] */
@@ -176,6 +181,7 @@ struct g4_session {
 };
 
 g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_session **out);
+void g4_draft_ws_free(struct g4_draft_ws *w); /* draft.c */
 void g4_session_destroy(g4_session *s);
 g4_status g4_session_step(g4_session *s, const g4_batch *b);
 g4_status g4_session_do_truncate(g4_session *s, int32_t n);
