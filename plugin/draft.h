@@ -74,6 +74,17 @@ typedef struct g4_draft_ws {
  * -> argmax token; w->h is replaced by h_next. */
 g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end, g4_draft_ws *w,
                         int32_t *out_tok);
+/* Where g4_generate gets its proposals: the drafter by default; tests substitute an oracle to
+ * exercise acceptance (random-weight drafters are never accepted). propose() fills up to k
+ * tokens following `last` (not yet stepped, at position n_past) and sets *n_out. */
+typedef struct g4_proposer {
+    g4_status (*propose)(void *ctx, g4_session *s, int32_t last, int32_t k, int32_t *out, int32_t *n_out);
+    void *ctx;
+} g4_proposer;
+/* g4_generate with an explicit proposer (NULL: the model's drafter, if any). */
+g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats,
+                           const g4_proposer *prop);
+
 /* The session's drafter scratch (created on first use). */
 g4_status g4_draft_ws_get(g4_session *s, g4_draft_ws **out);
 /* The target's final-normed hidden of position pos from the most recent step, or NULL. */

@@ -100,6 +100,7 @@ typedef struct gen {
     g4_session *s;
     const g4_generate_params *p;
     g4_sampler *smp;        /* NULL: greedy */
+    const g4_proposer *prop;/* NULL: the drafter */
     g4_generate_stats st;
     int stop;               /* a stop condition was met */
     int32_t *batch;         /* [DRAFT_MAX + 1] */
@@ -171,7 +172,7 @@ static g4_status run(gen *g)
     const float *lg = s->out_n > 0 ? g4_logits(s, s->out_n - 1) : NULL;
     if (!lg)
         return g4_fail(G4_ERR_STATE, "g4_generate: the last g4_step must request logits for its last position");
-    const int drafting = s->m->draft && g->p->n_draft != 0;
+    const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0;
     int32_t x, k_adapt = ADAPT_START, misses = 0;
     g4_status st = choose(g, lg, &x);
     if (st)
@@ -184,8 +185,13 @@ static g4_status run(gen *g)
         const int32_t n_past0 = s->n_past;
         int32_t nd = 0;
         g->batch[0] = x;
-        if (k > 0 && (st = draft_round(s, x, k, g->batch + 1, &nd)))
-            return st;
+        if (k > 0) {
+            st = g->prop ? g->prop->propose(g->prop->ctx, s, x, k, g->batch + 1, &nd)
+                         : draft_round(s, x, k, g->batch + 1, &nd);
+            if (st)
+                return st;
+            nd = nd < k ? (nd > 0 ? nd : 0) : k;
+        }
         g->st.n_drafted += nd;
         if ((st = step_rows(g, g->batch, nd + 1)))
             return st; /* (cancelled: the step rolled itself back) */
@@ -197,9 +203,10 @@ static g4_status run(gen *g)
                 return st;
             emit(g, y);
             x = y;
-            if (i == nd || y != g->batch[i + 1] || g->stop)
+            const int accepted = i < nd && y == g->batch[i + 1];
+            g->st.n_accepted += accepted;
+            if (!accepted || g->stop)
                 break;
-            g->st.n_accepted++;
         }
         /* rows 0..i stay (x and the accepted drafts); the hidden of row i is the next h */
         if (i < nd && (st = g4_session_do_truncate(s, n_past0 + i + 1)))
@@ -222,6 +229,12 @@ static g4_status run(gen *g)
 
 G4_API g4_status G4_CALL g4_generate(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats)
 {
+    return g4_generate_with(s, p, stats, NULL);
+}
+
+g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats,
+                           const g4_proposer *prop)
+{
     g4_clear_error();
     if (!s)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: session is NULL");
@@ -236,7 +249,7 @@ G4_API g4_status G4_CALL g4_generate(g4_session *s, const g4_generate_params *p,
                        p->max_tokens, p->n_draft);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    gen g = {.s = s, .p = p};
+    gen g = {.s = s, .p = p, .prop = prop};
     g.st.struct_size = sizeof g.st;
     atomic_store(&s->cancel, 0);
     if (p->max_tokens > 0) {
