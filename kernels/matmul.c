@@ -6,9 +6,14 @@
 #include <stdlib.h>
 
 #include "quant.h"
+#include "topology.h"
 
-/* Cache size used for token tiling. TODO: take it from topology.h once merged. */
-static size_t l2_bytes(void) { return 1u << 20; }
+/* Per-core L2 for token tiling, bounded: VM-reported cache sizes can be nonsense. */
+static size_t l2_bytes(void)
+{
+    const int64_t l2 = g4k_topology_cache_bytes(2);
+    return l2 < (256 << 10) ? (256u << 10) : l2 > (4 << 20) ? (4u << 20) : (size_t)l2;
+}
 
 typedef struct {
     const g4k_kernels *k;

@@ -119,37 +119,38 @@ AI __m256i dec_mxfp4(const void *b, float *d)
     return _mm256_shuffle_epi8(table16(g4q_kvalues_mxfp4), nibbles32(x->qs));
 }
 
-typedef __m256i (*dec32_fn)(const void *, float *);
-
-/* R rows (1 or 2) × TN tokens (1..4) over all blocks. */
-AI void tile_b32(int64_t nb, const uint8_t *w, size_t ws, size_t bb, const uint8_t *a, size_t as,
-                 float *y, int64_t ys, const int R, const int TN, dec32_fn dec)
-{
-    __m256 acc[2][4];
-    for (int r = 0; r < 2; r++)
-        for (int t = 0; t < 4; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i q[2];
-        float d[2];
-        for (int r = 0; r < R; r++)
-            q[r] = dec(w + r * ws + b * bb, &d[r]);
-        for (int t = 0; t < TN; t++) {
-            const g4q_q8_0 *ab = (const g4q_q8_0 *)(a + t * as) + b;
-            const __m256i av = _mm256_loadu_si256((const __m256i *)ab->qs);
-            const float da = h2f(ab->d);
-            for (int r = 0; r < R; r++) {
-                const __m256i p = dot_s8s8(_mm256_setzero_si256(), q[r], av);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[r] * da), acc[r][t]);
-            }
-        }
+/* R rows (1 or 2) × TN tokens (1..4) over all blocks; generated per format so the decoder is a
+ * direct (inlined) call. */
+#define TILE_B32(T, BT)                                                                            \
+    AI void tile_##T(int64_t nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as, float *y, \
+                     int64_t ys, const int R, const int TN)                                        \
+    {                                                                                              \
+        __m256 acc[2][4];                                                                          \
+        for (int r = 0; r < 2; r++)                                                                \
+            for (int t = 0; t < 4; t++)                                                            \
+                acc[r][t] = _mm256_setzero_ps();                                                   \
+        for (int64_t b = 0; b < nb; b++) {                                                         \
+            __m256i q[2];                                                                          \
+            float d[2];                                                                            \
+            for (int r = 0; r < R; r++)                                                            \
+                q[r] = dec_##T((const BT *)(w + r * ws) + b, &d[r]);                               \
+            for (int t = 0; t < TN; t++) {                                                         \
+                const g4q_q8_0 *ab = (const g4q_q8_0 *)(a + t * as) + b;                           \
+                const __m256i av = _mm256_loadu_si256((const __m256i *)ab->qs);                    \
+                const float da = h2f(ab->d);                                                       \
+                for (int r = 0; r < R; r++) {                                                      \
+                    const __m256i p = dot_s8s8(_mm256_setzero_si256(), q[r], av);                  \
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[r] * da), acc[r][t]); \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < TN; t++)                                                               \
+            for (int r = 0; r < R; r++)                                                            \
+                y[t * ys + r] = hsum8(acc[r][t]);                                                  \
     }
-    for (int t = 0; t < TN; t++)
-        for (int r = 0; r < R; r++)
-            y[t * ys + r] = hsum8(acc[r][t]);
-}
 
 #define MM_B32(T, BT)                                                                              \
+    TILE_B32(T, BT)                                                                                \
     static void mm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as,  \
                        int64_t nt, float *y, int64_t ys)                                           \
     {                                                                                              \
@@ -162,14 +163,14 @@ AI void tile_b32(int64_t nb, const uint8_t *w, size_t ws, size_t bb, const uint8
                 float *yr = y + t0 * ys + r;                                                       \
                 const int R = nr - r >= 2 ? 2 : 1;                                                 \
                 switch (tn * 2 + R - 1) {                                                          \
-                case 2: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 1, 1, dec_##T); break;   \
-                case 3: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 2, 1, dec_##T); break;   \
-                case 4: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 1, 2, dec_##T); break;   \
-                case 5: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 2, 2, dec_##T); break;   \
-                case 6: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 1, 3, dec_##T); break;   \
-                case 7: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 2, 3, dec_##T); break;   \
-                case 8: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 1, 4, dec_##T); break;   \
-                default: tile_b32(nb, wr, ws, sizeof(BT), at, as, yr, ys, 2, 4, dec_##T); break;  \
+                case 2: tile_##T(nb, wr, ws, at, as, yr, ys, 1, 1); break;                         \
+                case 3: tile_##T(nb, wr, ws, at, as, yr, ys, 2, 1); break;                         \
+                case 4: tile_##T(nb, wr, ws, at, as, yr, ys, 1, 2); break;                         \
+                case 5: tile_##T(nb, wr, ws, at, as, yr, ys, 2, 2); break;                         \
+                case 6: tile_##T(nb, wr, ws, at, as, yr, ys, 1, 3); break;                         \
+                case 7: tile_##T(nb, wr, ws, at, as, yr, ys, 2, 3); break;                         \
+                case 8: tile_##T(nb, wr, ws, at, as, yr, ys, 1, 4); break;                         \
+                default: tile_##T(nb, wr, ws, at, as, yr, ys, 2, 4); break;                        \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \

@@ -38,6 +38,8 @@ typedef struct g4_gguf_kv {
     uint32_t arr_type;  /* element type when type == ARRAY */
     uint64_t arr_len;   /* element count when type == ARRAY */
     const void *data;   /* scalar value, or first array element (strings: see g4_gguf_arr_str) */
+    /* data points into the file and may be unaligned: use the getters or memcpy. For a scalar
+     * STRING it points at the u64 length prefix (g4_gguf_get_str decodes it). */
 } g4_gguf_kv;
 
 #define G4_GGUF_MAX_DIMS 4

@@ -9,6 +9,10 @@
  * Pointers handed out (kv->data, tensor->data, string pointers) point into the mapping and may be
  * unaligned for their type: read scalars through the getters or memcpy. For a scalar STRING kv,
  * kv->data points at its u64 length prefix. */
+/* POSIX 2008 (mmap, mlock, posix_memalign, O_CLOEXEC, mkstemp) when built outside the Makefile. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "gguf.h"
 
 #include <errno.h>
@@ -215,6 +219,7 @@ typedef struct shard {
     const uint8_t *base;
     size_t size;
     int backing;
+    bool locked; /* mlock succeeded: unlock before freeing a malloc'd copy */
     uint32_t version, alignment;
     uint64_t data_off;
     int64_t n_kv;
@@ -251,8 +256,11 @@ static void release_shard(shard *s)
     s->tensors = NULL;
     if (s->backing == BACKING_MMAP && s->base)
         munmap((void *)(uintptr_t)s->base, s->size);
-    else if (s->backing == BACKING_MALLOC)
+    else if (s->backing == BACKING_MALLOC) {
+        if (s->locked)
+            munlock(s->base, s->size);
         free((void *)(uintptr_t)s->base);
+    }
     s->base = NULL;
 }
 
@@ -759,7 +767,7 @@ static bool load_file(const char *path, unsigned flags, shard *s, errbuf *e)
     s->size = size;
     /* Best effort: RLIMIT_MEMLOCK is often small, and an unlocked model still works. */
     if (flags & G4_GGUF_MLOCK)
-        (void)mlock(s->base, size);
+        s->locked = mlock(s->base, size) == 0;
     return true;
 }
 

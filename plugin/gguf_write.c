@@ -1,8 +1,13 @@
 /* GGUF writer (see gguf_write.h). Metadata is serialised when set, so writing is a straight copy;
  * tensor data is streamed from borrowed pointers, owned copies or fill callbacks. */
+/* POSIX 2008 (mmap, mlock, posix_memalign, O_CLOEXEC, mkstemp) when built outside the Makefile. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "gguf_write.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +17,7 @@
 #include <unistd.h>
 
 #define W_MAX_NAME 4096u                   /* same limit as the reader */
+#define W_MAX_TENSOR_NAME 64u              /* GGML_MAX_NAME: longer names break llama.cpp */
 #define W_FILL_CHUNK ((size_t)16 << 20)    /* fill callbacks get at most this much (whole rows) */
 #define W_IO_BUF ((size_t)1 << 20)
 
@@ -283,7 +289,17 @@ int g4_gguf_set_raw(g4_gguf_writer *w, const char *key, uint32_t type, const voi
         return -1;
     if (nbytes && !value)
         return werr(w, "key '%s': NULL value", key ? key : "");
-    return put_copy(w, key, type, value, nbytes);
+    if (put_copy(w, key, type, value, nbytes) != 0)
+        return -1;
+    /* A valid general.alignment (e.g. copied from another file) must also drive the layout;
+     * invalid ones are stored verbatim so tests can write hostile files. */
+    if (strcmp(key, "general.alignment") == 0 && type == G4_GGUF_UINT32 && nbytes == 4) {
+        uint32_t a;
+        memcpy(&a, value, 4);
+        if (a && (a & (a - 1)) == 0 && a <= (1u << 30))
+            w->alignment = a;
+    }
+    return 0;
 }
 
 /* Bytes taken by n elements of type et at p (p comes from a validated reader). */
@@ -366,6 +382,9 @@ static int add_tensor(g4_gguf_writer *w, const char *name, uint32_t type, uint32
         return -1;
     if (check_name(w, "tensor", name) != 0)
         return -1;
+    if (strlen(name) >= W_MAX_TENSOR_NAME)
+        return werr(w, "tensor name '%s' is %zu bytes; llama.cpp (GGML_MAX_NAME) allows at most %u", name,
+                    strlen(name), W_MAX_TENSOR_NAME - 1);
     for (int64_t i = 0; i < w->n_t; i++)
         if (strcmp(w->ts[i].name, name) == 0)
             return werr(w, "duplicate tensor name '%s'", name);
@@ -455,8 +474,8 @@ int g4_gguf_writer_add_tensor_fill(g4_gguf_writer *w, const char *name, uint32_t
 int64_t g4_gguf_writer_n_kv(const g4_gguf_writer *w) { return w ? w->n_kv : 0; }
 int64_t g4_gguf_writer_n_tensors(const g4_gguf_writer *w) { return w ? w->n_t : 0; }
 
-/* Assigns tensor offsets; returns the header size (before padding) and the data section size. */
-static void layout(g4_gguf_writer *w, uint64_t *header, uint64_t *data)
+/* Header size (before padding) and data section size; assigns tensor offsets when assign is set. */
+static void layout(const g4_gguf_writer *w, bool assign, uint64_t *header, uint64_t *data)
 {
     uint64_t h = 4 + 4 + 8 + 8;
     for (int64_t i = 0; i < w->n_kv; i++)
@@ -465,7 +484,8 @@ static void layout(g4_gguf_writer *w, uint64_t *header, uint64_t *data)
     for (int64_t i = 0; i < w->n_t; i++) {
         wtensor *t = &w->ts[i];
         h += 8 + t->name_len + 4 + 8 * (uint64_t)t->n_dims + 4 + 8;
-        t->offset = d;
+        if (assign)
+            t->offset = d;
         d += align_up(t->nbytes, w->alignment);
     }
     *header = h;
@@ -477,7 +497,7 @@ uint64_t g4_gguf_writer_file_size(const g4_gguf_writer *w)
     if (!w)
         return 0;
     uint64_t h, d;
-    layout((g4_gguf_writer *)w, &h, &d);
+    layout(w, false, &h, &d);
     return align_up(h, w->alignment) + d;
 }
 
@@ -518,7 +538,7 @@ static bool put_zeros(sink *s, uint64_t n)
 static int emit(g4_gguf_writer *w, sink *s)
 {
     uint64_t header, data;
-    layout(w, &header, &data);
+    layout(w, true, &header, &data);
     uint32_t version = 3;
     uint64_t n_t = (uint64_t)w->n_t, n_kv = (uint64_t)w->n_kv;
     bool ok = put(s, "GGUF", 4) && put(s, &version, 4) && put(s, &n_t, 8) && put(s, &n_kv, 8);
@@ -638,6 +658,17 @@ int g4_gguf_writer_write_file(g4_gguf_writer *w, const char *path)
         rc = werr(w, "cannot write '%s': %s", path, strerror(errno));
     if (rc == 0 && rename(tmp, path) != 0)
         rc = werr(w, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    if (rc == 0) {
+        /* Make the rename itself durable. */
+        char *slash = strrchr(tmp, '/');
+        if (slash)
+            slash[slash == tmp ? 1 : 0] = 0;
+        int dfd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
     if (rc != 0)
         unlink(tmp);
     free(tmp);

@@ -77,7 +77,7 @@ static g4_status get_per_layer(const loader *ld, const char *key, int32_t n_laye
         }
         return G4_OK;
     }
-    int32_t v;
+    int32_t v = 0;
     g4_status st = get_u32(ld, key, 1, 0, &v);
     if (st)
         return st;
@@ -230,7 +230,7 @@ static g4_status load_hparams(loader *ld, int32_t **ff_out, int32_t **nkv_out, u
                        hp->n_embd, hp->n_layer, hp->n_head);
     const int32_t L = hp->n_layer;
 
-    int32_t kf, kvf, ks, kvs;
+    int32_t kf = 0, kvf = 0, ks = 0, kvs = 0;
     if ((st = get_u32(ld, "attention.key_length", 1, 0, &kf)) ||
         (st = get_u32(ld, "attention.value_length", 0, (uint32_t)kf, &kvf)) ||
         (st = get_u32(ld, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||

@@ -70,8 +70,8 @@ static g4_status scratch_reserve(g4_session *s, int32_t n)
         bad = grow(&sc->ple, N * lp) || grow(&sc->ple_tmp, N * lp);
     if (!bad && E)
         bad = grow(&sc->router_logits, N * E) || grow_i32(&sc->sel, N * K) || grow(&sc->sel_w, N * K) ||
-              grow_i32(&sc->rows, N * K) || grow(&sc->xe, N * d) || grow(&sc->xg, N * K * d) ||
-              grow(&sc->eo, N * K * d) || grow(&sc->moe, N * d);
+              grow_i32(&sc->rows, N) || grow(&sc->xe, N * d) || grow(&sc->xg, N * d) ||
+              grow(&sc->eo, N * d) || grow(&sc->moe, N * d); /* an expert sees each token at most once */
     if (bad)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for the scratch of a %d-token chunk", n);
     sc->n_tok = n;

@@ -1,7 +1,13 @@
 /* Thread pool: every thread runs exactly once per run, ith coverage, many tiny runs, barriers
  * inside tasks, pools of 1..8 threads, create/free churn, independent pools in parallel,
- * nested runs, binding. Sizes shrink under G4_TEST_QUICK-ish conditions (sanitizers) via
- * T_SCALE so the TSan build stays quick. */
+ * nested runs, binding, the sleep (no-spin) and oversubscribed paths.
+ *
+ * Tasks write plain (non-atomic) memory handed over by runs and barriers, so a ThreadSanitizer
+ * build checks the pool's happens-before edges. Built by hand (the Makefile has no TSan mode):
+ *   clang -std=c11 -O1 -g -fsanitize=thread -D_GNU_SOURCE -DG4_HAVE_HWLOC=1 -Ikernels -Itests \
+ *     -pthread -o build-tsan/test_threadpool tests/test_threadpool.c kernels/threadpool.c \
+ *     kernels/topology.c -lhwloc
+ * (add -DG4_POOL_NO_FUTEX for the condvar fallback; -DT_SCALE=10 divides the run counts). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
