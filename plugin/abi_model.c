@@ -66,6 +66,8 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
     out = &info;
     out->struct_size = size < sizeof *out ? size : (uint32_t)sizeof *out;
     out->capabilities = m->capabilities;
+    if (m->draft)
+        out->capabilities |= G4_MODEL_HAS_DRAFT;
     out->n_vocab = m->hp.n_vocab;
     out->n_embd = m->hp.n_embd;
     out->n_layer = m->hp.n_layer;

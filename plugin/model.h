@@ -17,6 +17,8 @@
 #include "kv_cache.h"
 
 struct g4_tokenizer;
+struct g4_drafter;  /* draft.h: the MTP drafter loaded beside the model */
+struct g4_draft_ws; /* draft.h: a session's drafter scratch */
 
 enum { G4_LAYER_SLIDING = 0, G4_LAYER_FULL = 1 };
 
@@ -80,6 +82,7 @@ struct g4_model {
     const float *output_norm;     /* [n_embd] */
     float *rope_inv_freq[2];      /* [n_rot/2] per layer type; 0 = that pair is not rotated */
     struct g4_tokenizer *tok;
+    struct g4_drafter *draft;     /* MTP drafter (g4_load_params.draft), or NULL */
 
     uint32_t flags;               /* G4_LOAD_* */
     int32_t n_threads;
@@ -119,6 +122,9 @@ uint64_t g4_model_scratch_bytes(const g4_model *m);
 
 g4_status g4_model_load(const g4_load_params *p, g4_model **out);
 void g4_model_destroy(g4_model *m);
+/* draft_load.c: load the drafter at `path` for `target` (G4_ERR_MISMATCH if it does not fit). */
+g4_status g4_drafter_load(const g4_model *target, const char *path, uint32_t flags, struct g4_drafter **out);
+void g4_drafter_free(struct g4_drafter *d);
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 
@@ -176,6 +182,10 @@ struct g4_session {
     float *logits;           /* [n_logit_rows, n_vocab] */
     size_t logits_cap;       /* floats */
     int32_t out_hidden_valid;/* hidden[] rows belong to the last successful step */
+    /* MTP: hidden[] rows are positions [hid_pos0, hid_pos0 + hid_n) of the last successful step;
+     * unlike out_n this survives g4_session_truncate (rows below n_past stay valid). */
+    int32_t hid_pos0, hid_n;
+    struct g4_draft_ws *draft_ws; /* drafter scratch (draft.c), created on first use */
 
     int32_t capture;         /* record the residual stream on the next steps */
     float *captured;         /* [(n_layer+1), out_n, d] */
@@ -187,6 +197,7 @@ struct g4_session {
 };
 
 g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_session **out);
+void g4_draft_ws_free(struct g4_draft_ws *w); /* draft.c */
 void g4_session_destroy(g4_session *s);
 g4_status g4_session_step(g4_session *s, const g4_batch *b);
 g4_status g4_session_do_truncate(g4_session *s, int32_t n);

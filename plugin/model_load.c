@@ -438,6 +438,7 @@ void g4_model_destroy(g4_model *m)
     if (m->mm_gguf)
         g4_gguf_close(m->mm_gguf);
     g4k_pool_free(m->pool);
+    g4_drafter_free(m->draft);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
@@ -612,6 +613,9 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
 
     if (!m->vocab_only) {
         if ((st = load_weights(&ld)))
+            goto fail;
+        const char *draft_path = p->draft && *p->draft ? p->draft : (res->draft[0] ? res->draft : NULL);
+        if (draft_path && (st = g4_drafter_load(m, draft_path, p->flags, &m->draft)))
             goto fail;
     } else {
         /* metadata only: still fill what g4_model_get_info reports */

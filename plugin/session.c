@@ -125,6 +125,7 @@ void g4_session_destroy(g4_session *s)
     free(s->logits);
     free(s->captured);
     free(s->spans_tmp);
+    g4_draft_ws_free(s->draft_ws);
     free(s);
 }
 
@@ -259,6 +260,7 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
     atomic_store(&s->cancel, 0);
 
     s->out_n = 0; /* outputs of the previous step are gone whatever happens */
+    s->hid_n = 0;
     s->captured_valid = 0;
     int32_t n_rows = 0;
     for (int32_t i = 0; i < n; i++)
@@ -317,6 +319,8 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
         i = j;
     }
     s->out_n = n;
+    s->hid_pos0 = n_past0;
+    s->hid_n = n;
     s->captured_valid = s->capture;
     return G4_OK;
 }
