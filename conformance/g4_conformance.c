@@ -29,6 +29,12 @@
  * PIL resampler would be off by one 8-bit step on some pixels: ~1e-2 relative here.) */
 #define TOL_EMBD_RESIZE_REL TOL_EMBD_REL
 #define TOL_LOGITS_ABS 1e-2 /* full logit rows */
+/* MTP rounds after the first: proposals compared per round. Each proposal feeds the drafter's
+ * own h back in, so fp32 summation-order differences compound along the chain; on the
+ * random-weight fixture a 1e-4 relative perturbation of h flips round 3's 11th proposal (1e-5
+ * does not: tests/test_draft.c). The first 8 of every round are well conditioned and must be
+ * identical; the first round (what g4_draft must return after the prompt) is compared whole. */
+#define TOL_DRAFT_CHAIN 8
 #define TOL_TOP16_ABS 1e-2  /* our logits at the reference's top-16 ids */
 #define TOL_LSE_ABS 1e-2    /* logsumexp per position */
 #define TOP1_MARGIN 1e-3    /* top-1 must match where the reference's top-2 gap exceeds this */
@@ -1011,12 +1017,27 @@ static void run_mtp_case(run *R)
                          r, (long long)cpos[c0], (long long)(T + r));
             break;
         }
-        /* Bring the session to n_past = T + r with the target's hidden state at its last pos. */
+        /* Replay the reference's speculative loop up to round r through the public API: prompt,
+         * then per earlier round j: draft k_j after greedy[j], verify [greedy[j], drafts] in one
+         * step, roll back to the accepted prefix (nothing is accepted with random weights). This
+         * leaves exactly the state the reference drafted round r from (including the rejected
+         * draft's K/V in the slot at n_past, which transformers' drafter sees). */
         st = a->session_reset(s);
         if (st == G4_OK)
             st = step_last(R, s, prompt, (int32_t)T);
-        if (st == G4_OK && r > 0)
-            st = step_last(R, s, plain, r);
+        for (int j = 0, cj = 0; st == G4_OK && j < r; j++) {
+            int kj = 0;
+            while (cj + kj < n_calls && cpos[cj + kj] == cpos[cj])
+                kj++;
+            int32_t vb[65], nd = -1;
+            vb[0] = plain[j];
+            st = a->draft(s, plain[j], kj, vb + 1, &nd);
+            if (st == G4_OK)
+                st = step_last(R, s, vb, nd + 1);
+            if (st == G4_OK)
+                st = a->session_truncate(s, (int32_t)T + j + 1);
+            cj += kj;
+        }
         int32_t out_tok[64] = {0}, n_out = -1;
         int32_t n_past0 = a->session_n_past(s);
         if (st == G4_OK)
@@ -1028,8 +1049,10 @@ static void run_mtp_case(run *R)
             break;
         }
         int bad = -1;
+        /* Later rounds compare their first TOL_DRAFT_CHAIN proposals (see there); round 0 all. */
+        int kcmp = r == 0 || k < TOL_DRAFT_CHAIN ? k : TOL_DRAFT_CHAIN;
         if (st == G4_OK && n_out == k)
-            for (int j = 0; j < k; j++)
+            for (int j = 0; j < kcmp; j++)
                 if (out_tok[j] != cam[c0 + j]) {
                     bad = j;
                     break;

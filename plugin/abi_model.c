@@ -239,6 +239,9 @@ G4_API g4_status G4_CALL g4_session_reset(g4_session *s)
     s->n_past = 0;
     s->out_n = 0;
     s->captured_valid = 0;
+    s->hid_n = 0;
+    s->draft_anchor = -1;
+    s->kv_written_hi = 0;
     g4_kv_reset(&s->kv);
     return G4_OK;
 }

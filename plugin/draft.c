@@ -213,7 +213,9 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
         int32_t lo = kv.pos_lo, hi = key_end - 1;
         if (L->type == G4_LAYER_SLIDING && pos - d->n_swa + 1 > lo)
             lo = pos - d->n_swa + 1;
-        if (hi >= kv.pos_hi || hi < lo)
+        /* the slot at pos_hi may still hold the last step's entry (see model.h kv_written_hi) */
+        const int32_t avail_hi = s->kv_written_hi > kv.pos_hi ? kv.pos_hi + 1 : kv.pos_hi;
+        if (hi >= avail_hi || hi < lo)
             return g4_fail(G4_ERR_STATE, "drafter: the cache holds positions [%d, %d), cannot attend to [%d, %d]",
                            kv.pos_lo, kv.pos_hi, lo, hi);
 

@@ -50,16 +50,20 @@ G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p)
 
 /* ---- drafting ------------------------------------------------------------------------------ */
 
-/* k greedy proposals after last_token at the constant position n_past. */
+/* k greedy proposals after last_token at the constant position n_past, from the session's
+ * drafting state (model.h: draft_anchor, kv_written_hi). */
 static g4_status draft_round(g4_session *s, int32_t last_token, int32_t k, int32_t *out, int32_t *n_out)
 {
     *n_out = 0;
     const int32_t pos = s->n_past;
-    const float *h = pos > 0 ? g4_draft_hidden_at(s, pos - 1) : NULL;
+    const float *h = pos > 0 && s->draft_anchor >= 0 ? g4_draft_hidden_at(s, s->draft_anchor) : NULL;
     if (!h)
         return g4_fail(G4_ERR_STATE,
                        "g4_draft: the target's hidden state of position %d is not available (the most recent "
-                       "g4_step must have computed that position)", pos - 1);
+                       "g4_step must have computed that position)", s->draft_anchor >= 0 ? s->draft_anchor : pos - 1);
+    /* The slot at n_past still holds the last step's K/V (a rejected draft): visible, as in the
+     * reference. */
+    const int32_t key_end = s->kv_written_hi > pos ? pos + 1 : pos;
     g4_draft_ws *w;
     g4_status st = g4_draft_ws_get(s, &w);
     if (st)
@@ -67,7 +71,7 @@ static g4_status draft_round(g4_session *s, int32_t last_token, int32_t k, int32
     memcpy(w->h, h, (size_t)s->m->hp.n_embd * sizeof(float));
     int32_t tok = last_token;
     for (int32_t i = 0; i < k; i++) {
-        if ((st = g4_draft_step(s, tok, pos, pos, w, &tok)))
+        if ((st = g4_draft_step(s, tok, pos, key_end, w, &tok)))
             return st;
         out[(*n_out)++] = tok;
     }
@@ -211,6 +215,7 @@ static g4_status run(gen *g)
         /* rows 0..i stay (x and the accepted drafts); the hidden of row i is the next h */
         if (i < nd && (st = g4_session_do_truncate(s, n_past0 + i + 1)))
             return st;
+        s->draft_anchor = s->n_past - 1; /* row i: the last accepted (also when all were) */
         if (k > 0 && g->p->n_draft < 0) {
             if (i == nd) {
                 k_adapt = k_adapt < ADAPT_MAX ? k_adapt + 1 : ADAPT_MAX;

@@ -185,6 +185,15 @@ struct g4_session {
     /* MTP: hidden[] rows are positions [hid_pos0, hid_pos0 + hid_n) of the last successful step;
      * unlike out_n this survives g4_session_truncate (rows below n_past stay valid). */
     int32_t hid_pos0, hid_n;
+    /* MTP drafting state, as transformers' assisted generation keeps it (the reference the
+     * conformance fixtures were recorded from):
+     *  - draft_anchor: the position whose final hidden state the drafter starts from: the first
+     *    row of the last step ("row n_accepted" with nothing accepted yet), or, after a
+     *    g4_session_truncate, the new last position (the last accepted row);
+     *  - kv_written_hi: one past the highest position the last step wrote. When it exceeds
+     *    n_past, the slot at n_past still holds that step's K/V (a rejected draft) and the
+     *    drafter attends to it, as transformers does by slicing the shared cache by length. */
+    int32_t draft_anchor, kv_written_hi;
     struct g4_draft_ws *draft_ws; /* drafter scratch (draft.c), created on first use */
 
     int32_t capture;         /* record the residual stream on the next steps */

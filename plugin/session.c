@@ -321,6 +321,8 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
     s->out_n = n;
     s->hid_pos0 = n_past0;
     s->hid_n = n;
+    s->draft_anchor = n_past0;
+    s->kv_written_hi = s->n_past;
     s->captured_valid = s->capture;
     return G4_OK;
 }
@@ -337,6 +339,7 @@ g4_status g4_session_do_truncate(g4_session *s, int32_t n)
     s->n_past = n;
     s->out_n = 0;
     s->captured_valid = 0;
+    s->draft_anchor = n - 1;
     return G4_OK;
 }
 
