@@ -680,7 +680,11 @@ static const char *k_usage =
     "                                          MODEL, a tour of the embedded default model\n"
     "                                          (tiny, RANDOM weights: text, image, audio,\n"
     "                                          drafting, timings; -p/-n/--temp/--seed apply)\n"
-    "  info MODEL                              model facts and metadata highlights\n"
+    "  chat MODEL                              interactive chat (same as run MODEL)\n"
+    "  info MODEL                              model facts, kernels, memory estimate, metadata\n"
+    "  bench MODEL [--pp N] [--tg N] [--threads N]\n"
+    "                                          prompt processing and generation speed\n"
+    "                                          (default pp 512, tg 128; random tokens)\n"
     "  tokenize -m MODEL TEXT [--no-bos] [--no-special] [--ids]\n"
     "                                          show the tokens of TEXT\n"
     "  version                                 library and ABI versions\n"
@@ -1142,6 +1146,9 @@ static int cmd_info(common *c)
            in.capabilities & G4_MODEL_HAS_AUDIO ? ", audio" : "",
            in.capabilities & G4_MODEL_HAS_DRAFT ? ", MTP drafter" : "");
     printf("  %-28s %s, %d threads\n", "kernels", in.isa, in.n_threads);
+    printf("  %-28s %.2f GiB at %d positions (weights %.2f GiB, KV %.1f MiB + %.1f KiB/position)\n",
+           "memory estimate", in.mem_estimate / 1073741824.0, in.n_ctx_default,
+           in.weight_bytes / 1073741824.0, in.kv_bytes_fixed / 1048576.0, in.kv_bytes_per_token / 1024.0);
     const char *tmpl = A->chat_template ? A->chat_template(m) : NULL;
     printf("  %-28s %s\n", "chat template", tmpl ? "yes" : "none (Gemma 4 default used)");
 
@@ -1161,6 +1168,71 @@ static int cmd_info(common *c)
         snprintf(key, sizeof key, "%.60s.%s", in.arch, per_arch[i]);
         print_meta(m, key);
     }
+    A->model_free(m);
+    return 0;
+}
+
+/* pp: one step of n_pp random tokens (logits for the last only); tg: n_tg one-token steps.
+ * The same measurement tools/g4-bench makes against llama.cpp, in a quick form. */
+static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
+{
+    if (!c->model)
+        fatal(2, "usage: g4 bench MODEL [--pp N] [--tg N] [--threads N]");
+    open_library(c->lib, 1);
+    g4_model *m = load_model(c, 0);
+    g4_session_params sp;
+    A->session_params_init(&sp);
+    sp.n_ctx = n_pp + n_tg + 1;
+    sp.n_threads = c->threads;
+    g4_session *s = NULL;
+    g4_status st = A->session_new(m, &sp, &s);
+    if (st != G4_OK)
+        fatal(1, "session: %s: %s", A->status_name(st), A->last_error());
+    int32_t V = A->vocab_size(m);
+    int32_t *ids = xmalloc(sizeof(int32_t) * (size_t)(n_pp > 1 ? n_pp : 1));
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < n_pp; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ids[i] = (int32_t)(x % (uint64_t)(V > 1000 ? 1000 : V)) + 2;
+    }
+    double best_pp = 0, best_tg = 0;
+    for (int r = 0; r < reps + 1; r++) { /* the first round warms caches and page-ins */
+        A->session_reset(s);
+        g4_batch b;
+        A->batch_init(&b);
+        b.n_tokens = n_pp;
+        b.tokens = ids;
+        double t0 = now_s();
+        if (n_pp > 0 && (st = A->step(s, &b)) != G4_OK)
+            fatal(1, "bench: %s: %s", A->status_name(st), A->last_error());
+        double t_pp = now_s() - t0;
+        t0 = now_s();
+        for (int i = 0; i < n_tg; i++) {
+            int32_t t = ids[i % (n_pp > 0 ? n_pp : 1)];
+            b.n_tokens = 1;
+            b.tokens = &t;
+            if ((st = A->step(s, &b)) != G4_OK)
+                fatal(1, "bench: %s: %s", A->status_name(st), A->last_error());
+        }
+        double t_tg = now_s() - t0;
+        if (r > 0) {
+            if (n_pp > 0 && n_pp / t_pp > best_pp)
+                best_pp = n_pp / t_pp;
+            if (n_tg > 0 && n_tg / t_tg > best_tg)
+                best_tg = n_tg / t_tg;
+        }
+    }
+    g4_model_info in;
+    memset(&in, 0, sizeof in);
+    in.struct_size = sizeof in;
+    A->model_get_info(m, &in);
+    printf("model %s (%s, %.2f GiB), kernels %s, %d threads, best of %d\n", c->model, in.variant,
+           in.weight_bytes / 1073741824.0, in.isa, c->threads > 0 ? c->threads : in.n_threads, reps);
+    printf("  pp%-5d %10.2f tok/s\n", n_pp, best_pp);
+    printf("  tg%-5d %10.2f tok/s  (%.1f GB/s of weights)\n", n_tg, best_tg,
+           best_tg * in.weight_bytes / 1e9);
+    free(ids);
+    A->session_free(s);
     A->model_free(m);
     return 0;
 }
@@ -1226,7 +1298,7 @@ int main(int argc, char **argv)
     g.temp = 0.8f;
     g.n_predict = 256;
     const char *pos[4] = {0};
-    int n_pos = 0, bos = 1, special = 1, ids_only = 0;
+    int n_pos = 0, bos = 1, special = 1, ids_only = 0, n_pp = 512, n_tg = 128, reps = 3;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (parse_common(argc, argv, &i, &g.c, &g))
@@ -1237,6 +1309,12 @@ int main(int argc, char **argv)
             special = 0;
         else if (!strcmp(a, "--ids"))
             ids_only = 1;
+        else if ((!strcmp(a, "--pp") || !strcmp(a, "--tg") || !strcmp(a, "--reps")) && i + 1 < argc) {
+            int v = atoi(argv[++i]);
+            if (v < 0 || v > 1 << 20)
+                fatal(2, "%s %d is out of range", a, v);
+            *(!strcmp(a, "--pp") ? &n_pp : !strcmp(a, "--tg") ? &n_tg : &reps) = v;
+        }
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(k_usage, stdout);
             return 0;
@@ -1265,6 +1343,19 @@ int main(int argc, char **argv)
             g.prompt = pos[k];
         g.chat = 1;
         return cmd_generate(&g, g.prompt == NULL);
+    }
+    if (!strcmp(cmd, "chat")) {
+        if (!g.c.model && n_pos)
+            g.c.model = pos[0];
+        if (!g.c.model)
+            fatal(2, "usage: g4 chat MODEL");
+        g.chat = 1;
+        return cmd_generate(&g, 1);
+    }
+    if (!strcmp(cmd, "bench")) {
+        if (!g.c.model && n_pos)
+            g.c.model = pos[0];
+        return cmd_bench(&g.c, n_pp, n_tg, reps > 0 ? reps : 1);
     }
     if (!strcmp(cmd, "info")) {
         if (!g.c.model && n_pos)
