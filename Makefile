@@ -131,14 +131,16 @@ $(ARCHIVE): $(LIB_OBJS)
 
 # Hosts use the library only through dlopen: they link nothing of ours.
 $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
-	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
-	ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
+	@ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
 $(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
-	$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
-	ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
+	@ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
 
 $(BUILD)/tests/%: tests/%.c $(ARCHIVE) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
@@ -154,10 +156,12 @@ $(BUILD)/tools/%: tools/%.c $(ARCHIVE)
 # reach everything through dlopen/dlsym alone.
 $(BUILD)/tests/abi_host_c89: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
-	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -Wno-long-long -Iabi $(SANFLAGS) -o $@ $< -ldl
+	$(call say,LINK,$@)
+	$(Q)$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -Wno-long-long -Iabi $(SANFLAGS) -o $@ $< -ldl
 $(BUILD)/tests/abi_host_cxx: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
-	$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
+	$(call say,LINK,$@)
+	$(Q)$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh
@@ -182,3 +186,42 @@ clean:
 	rm -rf build build-san conformance/g4-conformance hosts/g4
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- Embedded default model (`g4 run` with no MODEL) ---------------------------------------------
+# A tiny Gemma 4 with RANDOM weights, its projector and MTP drafter, and two demo media files, all
+# made here deterministically (byte-identical on every build) from what the repo carries: the
+# Gemma 4 vocabulary (assets/gemma4-vocab.gguf.xz) and two generators (tools/g4-synth.c,
+# tools/g4-demo-media.c). g4 finds them in default/ beside its binary. ($(Q) / say: the quiet
+# mode of newer Makefiles; both expand to nothing where they are not defined.)
+DEFAULT_DIR := $(BUILD)/default
+DEFAULT_VOCAB := $(DEFAULT_DIR)/gemma4-vocab.gguf
+DEFAULT_FILES := $(DEFAULT_DIR)/gemma4-tiny-random.gguf $(DEFAULT_DIR)/mmproj-gemma4-tiny-random.gguf \
+  $(DEFAULT_DIR)/gemma4-tiny-random-assistant.gguf $(DEFAULT_DIR)/demo-image.png $(DEFAULT_DIR)/demo-audio.wav
+SYNTH_TINY := $(BUILD)/tools/g4-synth --shape tiny --type q8_0 --seed 1
+
+.PHONY: default-model
+all: default-model
+default-model: $(DEFAULT_FILES)
+
+$(DEFAULT_VOCAB): assets/gemma4-vocab.gguf.xz
+	@mkdir -p $(dir $@)
+	$(call say,XZ,$@)
+	$(Q)xz -dc $< > $@.tmp && mv $@.tmp $@
+$(DEFAULT_DIR)/gemma4-tiny-random.gguf: $(BUILD)/tools/g4-synth $(DEFAULT_VOCAB)
+	$(call say,SYNTH,$@)
+	$(Q)$(SYNTH_TINY) --vocab $(DEFAULT_VOCAB) -o $@ >/dev/null
+$(DEFAULT_DIR)/gemma4-tiny-random-assistant.gguf: $(BUILD)/tools/g4-synth $(DEFAULT_VOCAB)
+	$(call say,SYNTH,$@)
+	$(Q)$(SYNTH_TINY) --vocab $(DEFAULT_VOCAB) --draft $@ >/dev/null
+$(DEFAULT_DIR)/mmproj-gemma4-tiny-random.gguf: $(BUILD)/tools/g4-synth
+	@mkdir -p $(dir $@)
+	$(call say,SYNTH,$@)
+	$(Q)$(SYNTH_TINY) --mmproj $@ >/dev/null
+$(DEFAULT_DIR)/demo-image.png: $(BUILD)/tools/g4-demo-media
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)$< --png $@
+$(DEFAULT_DIR)/demo-audio.wav: $(BUILD)/tools/g4-demo-media
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)$< --wav $@

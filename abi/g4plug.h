@@ -169,6 +169,9 @@ typedef struct g4_model_info {
     char isa[32];            /* kernel variant in use: "scalar", "avx2", "avx512", "neon" */
     uint64_t n_params;
     uint64_t weight_bytes;   /* bytes of weights (mapped) */
+    uint64_t kv_bytes_per_token; /* KV cache growth per context position (full-attention layers) */
+    uint64_t kv_bytes_fixed;     /* KV cache independent of context (sliding-window rings) */
+    uint64_t mem_estimate;       /* weights + KV cache + scratch of one session at n_ctx_default */
 } g4_model_info;
 
 G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out);
@@ -286,7 +289,8 @@ G4_API g4_status G4_CALL g4_session_reset(g4_session *s);
 /* Number of positions in the cache (the next token's position). */
 G4_API int32_t G4_CALL g4_session_n_past(const g4_session *s);
 G4_API int32_t G4_CALL g4_session_n_ctx(const g4_session *s);
-/* Roll back to n_past = n (0 <= n <= current). Sliding-window layers stay correct: the cache
+/* Roll back to n_past = n (0 <= n <= current); also anchors drafting at position n - 1 (see
+ * g4_draft). Sliding-window layers stay correct: the cache
  * keeps enough history to roll back; G4_ERR_STATE if n is further back than what is kept
  * (see g4_session_min_rollback). */
 G4_API g4_status G4_CALL g4_session_truncate(g4_session *s, int32_t n);
@@ -365,9 +369,16 @@ G4_API g4_status G4_CALL g4_sampler_reset(g4_sampler *smp);
 
 /* Propose up to k tokens with the model's drafter (loaded via g4_load_params.draft) from the
  * session's current state, without changing its cache. `last_token` is the token just chosen by
- * the target and not yet stepped; the drafter also reads the target's final hidden state at
- * position n_past - 1, which the most recent g4_step must have computed (G4_ERR_STATE
- * otherwise). Greedy proposals. *n_out <= k. */
+ * the target and not yet stepped; every proposal is made at position n_past (MTP drafts "from one
+ * position"). The drafter starts from a target hidden state kept exactly as transformers'
+ * assisted generation keeps it (the reference Gemma 4's drafters are specified by):
+ *   - after a g4_step, the final hidden state of that batch's FIRST position (for a one-token
+ *     step, position n_past - 1);
+ *   - after g4_session_truncate(n), that of position n - 1 (the last accepted row of a verify
+ *     step), which the most recent g4_step must have computed;
+ * and it also attends to a rolled-back K/V entry still in the slot at n_past (a rejected draft).
+ * g4_generate drives this state itself. G4_ERR_STATE when the needed hidden state is not
+ * available. Greedy proposals. *n_out <= k. */
 G4_API g4_status G4_CALL g4_draft(g4_session *s, int32_t last_token, int32_t k, int32_t *out_tokens,
                                   int32_t *n_out);
 

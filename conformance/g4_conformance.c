@@ -23,12 +23,18 @@
  * to <= 1.7e-4 abs on logits). Never widen one to make a case pass: fix the library instead. */
 #define TOL_HIDDEN_REL 1e-3 /* per layer: max|ours - ref| / max|ref| over all positions */
 #define TOL_EMBD_REL 1e-3   /* projected soft tokens, same measure */
-/* Resized images: the reference resampled with PIL (bicubic, antialiased, 8-bit output); a
- * different but valid resampler is off by about one 8-bit step on edge pixels, which the
- * random-weight projector passes through at ~1/255 of the pixel range. The decoder checks of such
- * a case are fed the reference embeddings so they keep their full tolerances. */
-#define TOL_EMBD_RESIZE_REL 1e-2
+/* Resized images get the same tolerance: the reference resized the uint8 image with torch's
+ * antialiased bicubic integer kernel (fixed-point weights, uint8 rounding after each pass), and
+ * plugin/image_resize.c reproduces that kernel, so no resampler allowance is needed. (A float or
+ * PIL resampler would be off by one 8-bit step on some pixels: ~1e-2 relative here.) */
+#define TOL_EMBD_RESIZE_REL TOL_EMBD_REL
 #define TOL_LOGITS_ABS 1e-2 /* full logit rows */
+/* MTP rounds after the first: proposals compared per round. Each proposal feeds the drafter's
+ * own h back in, so fp32 summation-order differences compound along the chain; on the
+ * random-weight fixture a 1e-4 relative perturbation of h flips round 3's 11th proposal (1e-5
+ * does not: tests/test_draft.c). The first 8 of every round are well conditioned and must be
+ * identical; the first round (what g4_draft must return after the prompt) is compared whole. */
+#define TOL_DRAFT_CHAIN 8
 #define TOL_TOP16_ABS 1e-2  /* our logits at the reference's top-16 ids */
 #define TOL_LSE_ABS 1e-2    /* logsumexp per position */
 #define TOP1_MARGIN 1e-3    /* top-1 must match where the reference's top-2 gap exceeds this */
@@ -518,19 +524,13 @@ static int prepare_media(run *R, const char *P, const int32_t *ids, int64_t T, m
         double rel = maxref > 0 ? worst / maxref : worst;
         verdict(rel <= tol, P, "embeddings", rel, tol,
                 "worst token %lld, max|ref| %.3g%s", (long long)worst_t, maxref,
-                resize ? "; resized image: resampler tolerance (PIL bicubic reference, 8-bit "
-                         "rounding); decoder checks below use the reference embeddings"
-                       : "");
+                resize ? "; resized image (torch uint8 antialiased bicubic)" : "");
     } else if (g4_gguf_find_tensor(R->r.g, name)) {
         report("FAIL", P, "embeddings", -1, tol, "%s", why);
     } else {
         report("SKIP", P, "embeddings", -1, tol, "reference has no %s", name);
     }
 
-    if (resize && refe) {
-        /* Isolate the decoder from resampler differences (see TOL_EMBD_RESIZE_REL). */
-        memcpy(ours, refe, sizeof(float) * (size_t)(md->n_soft * H));
-    }
     md->embd = ours;
 
     /* One span per contiguous placeholder run, consuming the embeddings in order. */
@@ -700,7 +700,7 @@ static void run_prompt_case(run *R, const char *P)
             else
                 verdict(rel <= TOL_HIDDEN_REL, P, check, rel, TOL_HIDDEN_REL,
                         "worst pos %lld, max|ref| %.3g%s", (long long)best_t, maxref,
-                        k == L ? (best_src ? ", vs final-normed g4_hidden" : ", vs captured (pre-norm)")
+                        k == L ? (best_src ? ", vs final-normed g4_hidden" : ", vs captured entry n_layer (post-final-norm)")
                                : "");
         }
     }
@@ -1017,12 +1017,27 @@ static void run_mtp_case(run *R)
                          r, (long long)cpos[c0], (long long)(T + r));
             break;
         }
-        /* Bring the session to n_past = T + r with the target's hidden state at its last pos. */
+        /* Replay the reference's speculative loop up to round r through the public API: prompt,
+         * then per earlier round j: draft k_j after greedy[j], verify [greedy[j], drafts] in one
+         * step, roll back to the accepted prefix (nothing is accepted with random weights). This
+         * leaves exactly the state the reference drafted round r from (including the rejected
+         * draft's K/V in the slot at n_past, which transformers' drafter sees). */
         st = a->session_reset(s);
         if (st == G4_OK)
             st = step_last(R, s, prompt, (int32_t)T);
-        if (st == G4_OK && r > 0)
-            st = step_last(R, s, plain, r);
+        for (int j = 0, cj = 0; st == G4_OK && j < r; j++) {
+            int kj = 0;
+            while (cj + kj < n_calls && cpos[cj + kj] == cpos[cj])
+                kj++;
+            int32_t vb[65], nd = -1;
+            vb[0] = plain[j];
+            st = a->draft(s, plain[j], kj, vb + 1, &nd);
+            if (st == G4_OK)
+                st = step_last(R, s, vb, nd + 1);
+            if (st == G4_OK)
+                st = a->session_truncate(s, (int32_t)T + j + 1);
+            cj += kj;
+        }
         int32_t out_tok[64] = {0}, n_out = -1;
         int32_t n_past0 = a->session_n_past(s);
         if (st == G4_OK)
@@ -1034,8 +1049,10 @@ static void run_mtp_case(run *R)
             break;
         }
         int bad = -1;
+        /* Later rounds compare their first TOL_DRAFT_CHAIN proposals (see there); round 0 all. */
+        int kcmp = r == 0 || k < TOL_DRAFT_CHAIN ? k : TOL_DRAFT_CHAIN;
         if (st == G4_OK && n_out == k)
-            for (int j = 0; j < k; j++)
+            for (int j = 0; j < kcmp; j++)
                 if (out_tok[j] != cam[c0 + j]) {
                     bad = j;
                     break;

@@ -401,6 +401,18 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_once(void) { detect(&g_topo, 1); }
 
+#if G4_HAVE_HWLOC && defined(__GNUC__)
+/* The cached hwloc topology (kept for binding workers) is released when the library is unloaded
+ * (dlclose) or the process exits, so hosts that load and unload the plugin leak nothing. */
+__attribute__((destructor)) static void release_topology(void)
+{
+    if (g_topo.h) {
+        hwloc_topology_destroy(g_topo.h);
+        g_topo.h = NULL;
+    }
+}
+#endif
+
 const g4k_topology *g4k_topology_get(void)
 {
     pthread_once(&g_once, init_once);

@@ -1,4 +1,5 @@
 /* ABI entry points for models and sessions: argument checking, then the internal calls. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,13 +52,22 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
     g4_clear_error();
     if (!m)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_get_info: model is NULL");
-    g4_status st = g4_check_struct(out, out ? out->struct_size : 0, MODEL_INFO_V1_SIZE, sizeof *out, "g4_model_info");
-    if (st)
-        return st;
+    /* An output struct: a newer host's larger struct is fine (we fill what we know and leave the
+     * rest alone); an older host's smaller one gets only its prefix. */
+    if (!out)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_get_info: out is NULL");
+    if (out->struct_size < MODEL_INFO_V1_SIZE)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT,
+                       "g4_model_info.struct_size is %u, smaller than the 1.0 layout: set it to sizeof(g4_model_info)",
+                       (unsigned)out->struct_size);
     uint32_t size = out->struct_size;
-    memset(out, 0, sizeof *out);
+    g4_model_info info, *host = out;
+    memset(&info, 0, sizeof info);
+    out = &info;
     out->struct_size = size < sizeof *out ? size : (uint32_t)sizeof *out;
-    out->capabilities = 0; /* vision/audio/draft are reported by their loaders */
+    out->capabilities = m->capabilities;
+    if (m->draft)
+        out->capabilities |= G4_MODEL_HAS_DRAFT;
     out->n_vocab = m->hp.n_vocab;
     out->n_embd = m->hp.n_embd;
     out->n_layer = m->hp.n_layer;
@@ -70,6 +80,13 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
     snprintf(out->isa, sizeof out->isa, "%s", g4k_isa_name(g4k_active_isa()));
     out->n_params = m->n_params;
     out->weight_bytes = m->weight_bytes;
+    if (!m->vocab_only) {
+        out->mem_estimate = m->weight_bytes +
+                            g4_model_kv_bytes(m, m->n_ctx_default, &out->kv_bytes_per_token, &out->kv_bytes_fixed) +
+                            g4_model_scratch_bytes(m);
+    }
+    /* Write only what the host's struct holds (an older, smaller g4_model_info). */
+    memcpy(host, &info, out->struct_size);
     return G4_OK;
 }
 
@@ -222,6 +239,9 @@ G4_API g4_status G4_CALL g4_session_reset(g4_session *s)
     s->n_past = 0;
     s->out_n = 0;
     s->captured_valid = 0;
+    s->hid_n = 0;
+    s->draft_anchor = -1;
+    s->kv_written_hi = 0;
     g4_kv_reset(&s->kv);
     return G4_OK;
 }

@@ -4,6 +4,10 @@
 
 #include "internal.h"
 #include "model.h"
+/* tokenizer.h spells these flags differently (same values): let its definitions win here. */
+#undef G4_TOKENIZE_ADD_BOS
+#undef G4_TOKENIZE_PARSE_SPECIAL
+#undef G4_DETOK_RENDER_SPECIAL
 #include "tokenizer.h"
 
 static const g4_tokenizer *vocab_of(const g4_model *m, const char *fn)

@@ -1,8 +1,41 @@
-/* Drafting and the generation loop. Placeholder bodies until the MTP drafter lands: they
- * validate their arguments and report G4_ERR_UNSUPPORTED, never crash. */
+/* Drafting (g4_draft) and the generation loop (g4_generate), plain and speculative
+ * (spec gemma4-architecture.md §7.3).
+ *
+ * Session convention: g4_generate starts after a step whose last row has logits (the prompt, or
+ * anything else) and returns with every emitted token in the cache except the last one, which
+ * the host steps itself if it continues (the same state plain and speculative decoding leave).
+ * The outputs of the internal steps are not the host's: they are invalidated on return.
+ *
+ * Speculative round (drafter loaded, n_draft != 0), x = the last emitted token, not yet stepped:
+ *   1. d_1..d_k = g4_draft(x)                       (drafter, constant position n_past)
+ *   2. one target step over [x, d_1..d_k]           (logits for every row)
+ *   3. for i = 0..k: y_i = choose(row i);  emit y_i;  stop at the first i with y_i != d_{i+1}
+ *      (i = k: the bonus token after all drafts)
+ *   4. truncate the cache to the rows that were kept: x, d_1..d_{n_acc}
+ *   5. x = y_{n_acc}; the drafter's next h is the target hidden of row n_acc (by position).
+ *
+ * Why "choose and compare" is the exact speculative-sampling rule here: our proposals are
+ * deterministic (q = a point mass on d). The standard rule accepts d with min(1, p(d)/q(d)) =
+ * p(d) and on rejection samples from norm(max(0, p - q)) = p with d removed, renormalised.
+ * Drawing y ~ p and accepting iff y == d does exactly that: P(accept) = p(d), and given y != d,
+ * y ~ p(. | y != d). Each considered row draws exactly one token from the sampler, in the same
+ * order and with the same sampler history as plain decoding, so with the same seed speculative
+ * sampling emits the very same tokens as plain sampling (greedy is the temperature-0 case).
+ *
+ * Adaptive k (n_draft = -1): start at 3; a round that accepts every draft grows k by one (up to
+ * 8); a partial acceptance sets k to accepted + 1 (what would just have sufficed); a round that
+ * accepts nothing shrinks k by one, and two such rounds in a row drop it to 1. */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "internal.h"
+#include "draft.h"
+
+#define GEN_PARAMS_V1_SIZE sizeof(g4_generate_params)
+#define GEN_STATS_V1_SIZE sizeof(g4_generate_stats)
+#define ADAPT_START 3
+#define ADAPT_MAX 8
+#define DRAFT_MAX 64 /* fixed n_draft larger than this is clamped: verify cost grows, gains do not */
 
 G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p)
 {
@@ -15,21 +48,239 @@ G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p)
     p->stop_at_eog = 1;
 }
 
+/* ---- drafting ------------------------------------------------------------------------------ */
+
+/* k greedy proposals after last_token at the constant position n_past, from the session's
+ * drafting state (model.h: draft_anchor, kv_written_hi). */
+static g4_status draft_round(g4_session *s, int32_t last_token, int32_t k, int32_t *out, int32_t *n_out)
+{
+    *n_out = 0;
+    const int32_t pos = s->n_past;
+    const float *h = pos > 0 && s->draft_anchor >= 0 ? g4_draft_hidden_at(s, s->draft_anchor) : NULL;
+    if (!h)
+        return g4_fail(G4_ERR_STATE,
+                       "g4_draft: the target's hidden state of position %d is not available (the most recent "
+                       "g4_step must have computed that position)", s->draft_anchor >= 0 ? s->draft_anchor : pos - 1);
+    /* The slot at n_past still holds the last step's K/V (a rejected draft): visible, as in the
+     * reference. */
+    const int32_t key_end = s->kv_written_hi > pos ? pos + 1 : pos;
+    g4_draft_ws *w;
+    g4_status st = g4_draft_ws_get(s, &w);
+    if (st)
+        return st;
+    memcpy(w->h, h, (size_t)s->m->hp.n_embd * sizeof(float));
+    int32_t tok = last_token;
+    for (int32_t i = 0; i < k; i++) {
+        if ((st = g4_draft_step(s, tok, pos, key_end, w, &tok)))
+            return st;
+        out[(*n_out)++] = tok;
+    }
+    return G4_OK;
+}
+
 G4_API g4_status G4_CALL g4_draft(g4_session *s, int32_t last_token, int32_t k, int32_t *out_tokens,
                                   int32_t *n_out)
 {
     g4_clear_error();
-    if (!s || !out_tokens || !n_out)
+    if (n_out)
+        *n_out = 0;
+    if (!s || !n_out || (!out_tokens && k > 0))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: NULL argument");
-    *n_out = 0;
-    return g4_fail(G4_ERR_UNSUPPORTED, "g4_draft: MTP drafting is not implemented in this build");
+    if (!s->m->draft)
+        return g4_fail(G4_ERR_UNSUPPORTED, "g4_draft: the model was loaded without a drafter (g4_load_params.draft)");
+    if (k < 0)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: k is %d", k);
+    if (last_token < 0 || last_token >= s->m->hp.n_vocab)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: token %d is outside the vocabulary [0, %d)", last_token,
+                       s->m->hp.n_vocab);
+    if (k == 0)
+        return G4_OK;
+    return draft_round(s, last_token, k, out_tokens, n_out);
 }
 
-G4_API g4_status G4_CALL g4_generate(g4_session *s, const g4_generate_params *p,
-                                     g4_generate_stats *stats)
+/* ---- generation ---------------------------------------------------------------------------- */
+
+typedef struct gen {
+    g4_session *s;
+    const g4_generate_params *p;
+    g4_sampler *smp;        /* NULL: greedy */
+    const g4_proposer *prop;/* NULL: the drafter */
+    g4_generate_stats st;
+    int stop;               /* a stop condition was met */
+    int32_t *batch;         /* [DRAFT_MAX + 1] */
+    uint8_t *want;
+} gen;
+
+static int32_t argmax_lowest(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+static g4_status choose(gen *g, const float *logits, int32_t *tok)
+{
+    const int32_t V = g->s->m->hp.n_vocab;
+    if (!g->smp) {
+        *tok = argmax_lowest(logits, V);
+        return G4_OK;
+    }
+    g4_status st = g4_sampler_sample(g->smp, logits, V, tok);
+    return st ? st : g4_sampler_accept(g->smp, *tok);
+}
+
+/* Hand one token to the host; sets g->stop when generation must end after it. */
+static void emit(gen *g, int32_t tok)
+{
+    g->st.n_generated++;
+    if (g->p->on_token && g->p->on_token(g->p->user_data, tok) == 0)
+        g->stop = 1;
+    if (g->p->stop_at_eog && g4_token_is_eog(g->s->m, tok))
+        g->stop = 1;
+    if (g->st.n_generated >= g->p->max_tokens)
+        g->stop = 1;
+}
+
+static int cancelled(const g4_session *s) { return atomic_load(&s->cancel) != 0; }
+
+static g4_status step_rows(gen *g, const int32_t *tokens, int32_t n)
+{
+    g4_batch b;
+    g4_batch_init(&b);
+    b.n_tokens = n;
+    b.tokens = tokens;
+    for (int32_t i = 0; i < n; i++)
+        g->want[i] = G4_OUT_LOGITS | G4_OUT_HIDDEN;
+    b.want = g->want;
+    g->st.n_target_steps++;
+    return g4_session_step(g->s, &b);
+}
+
+/* Round size for the next speculative round, or 0 for a plain step. */
+static int32_t next_k(const gen *g, int32_t k_adapt)
+{
+    int32_t k = g->p->n_draft < 0 ? k_adapt : (g->p->n_draft > DRAFT_MAX ? DRAFT_MAX : g->p->n_draft);
+    int32_t budget = g->p->max_tokens - g->st.n_generated - 1; /* a round emits up to k + 1 */
+    int32_t room = g->s->n_ctx - g->s->n_past - 1;               /* x and k drafts must fit */
+    k = k < budget ? k : budget;
+    k = k < room ? k : room;
+    return k > 0 ? k : 0;
+}
+
+static g4_status run(gen *g)
+{
+    g4_session *s = g->s;
+    const int32_t V = s->m->hp.n_vocab;
+    const float *lg = s->out_n > 0 ? g4_logits(s, s->out_n - 1) : NULL;
+    if (!lg)
+        return g4_fail(G4_ERR_STATE, "g4_generate: the last g4_step must request logits for its last position");
+    const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0;
+    int32_t x, k_adapt = ADAPT_START, misses = 0;
+    g4_status st = choose(g, lg, &x);
+    if (st)
+        return st;
+    emit(g, x);
+    while (!g->stop) {
+        if (cancelled(s))
+            return g4_fail(G4_ERR_CANCELLED, "g4_generate cancelled after %d tokens", g->st.n_generated);
+        const int32_t k = drafting ? next_k(g, k_adapt) : 0;
+        const int32_t n_past0 = s->n_past;
+        int32_t nd = 0;
+        g->batch[0] = x;
+        if (k > 0) {
+            st = g->prop ? g->prop->propose(g->prop->ctx, s, x, k, g->batch + 1, &nd)
+                         : draft_round(s, x, k, g->batch + 1, &nd);
+            if (st)
+                return st;
+            nd = nd < k ? (nd > 0 ? nd : 0) : k;
+        }
+        g->st.n_drafted += nd;
+        if ((st = step_rows(g, g->batch, nd + 1)))
+            return st; /* (cancelled: the step rolled itself back) */
+        /* rows 0..nd: y_i = target's choice after batch[i]; keep while it equals d_{i+1} */
+        int32_t i = 0;
+        for (;; i++) {
+            int32_t y;
+            if ((st = choose(g, s->logits + (size_t)s->out_logit_row[i] * V, &y)))
+                return st;
+            emit(g, y);
+            x = y;
+            const int accepted = i < nd && y == g->batch[i + 1];
+            g->st.n_accepted += accepted;
+            if (!accepted || g->stop)
+                break;
+        }
+        /* rows 0..i stay (x and the accepted drafts); the hidden of row i is the next h */
+        if (i < nd && (st = g4_session_do_truncate(s, n_past0 + i + 1)))
+            return st;
+        s->draft_anchor = s->n_past - 1; /* row i: the last accepted (also when all were) */
+        if (k > 0 && g->p->n_draft < 0) {
+            if (i == nd) {
+                k_adapt = k_adapt < ADAPT_MAX ? k_adapt + 1 : ADAPT_MAX;
+                misses = 0;
+            } else if (i > 0) {
+                k_adapt = i + 1;
+                misses = 0;
+            } else {
+                misses++;
+                k_adapt = misses >= 2 || k_adapt <= 1 ? 1 : k_adapt - 1;
+            }
+        }
+    }
+    return G4_OK;
+}
+
+G4_API g4_status G4_CALL g4_generate(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats)
+{
+    return g4_generate_with(s, p, stats, NULL);
+}
+
+g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats,
+                           const g4_proposer *prop)
 {
     g4_clear_error();
-    if (!s || !p)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: NULL argument");
-    return g4_fail(G4_ERR_UNSUPPORTED, "g4_generate: not implemented in this build");
+    if (!s)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: session is NULL");
+    g4_status st = g4_check_struct(p, p ? p->struct_size : 0, GEN_PARAMS_V1_SIZE, sizeof *p, "g4_generate_params");
+    if (st)
+        return st;
+    if (stats && (st = g4_check_struct(stats, stats->struct_size, GEN_STATS_V1_SIZE, sizeof *stats,
+                                       "g4_generate_stats")))
+        return st;
+    if (p->max_tokens < 0 || p->n_draft < -1)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: max_tokens (%d) must be >= 0, n_draft (%d) >= -1",
+                       p->max_tokens, p->n_draft);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    gen g = {.s = s, .p = p, .prop = prop};
+    g.st.struct_size = sizeof g.st;
+    atomic_store(&s->cancel, 0);
+    if (p->max_tokens > 0) {
+        g.batch = malloc(sizeof(int32_t) * (DRAFT_MAX + 1));
+        g.want = malloc(DRAFT_MAX + 1);
+        if (!g.batch || !g.want)
+            st = g4_fail(G4_ERR_OUT_OF_MEMORY, "g4_generate: out of memory");
+        if (!st && p->sampling)
+            st = g4_sampler_new(p->sampling, &g.smp);
+        if (!st)
+            st = run(&g);
+        g4_sampler_free(g.smp);
+        free(g.batch);
+        free(g.want);
+        if (g.st.n_target_steps > 0) {
+            /* the outputs belong to internal steps: invalidate them (keeps the hidden rows) */
+            s->out_n = 0;
+            s->captured_valid = 0;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    g.st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (stats) {
+        uint32_t size = stats->struct_size;
+        memcpy(stats, &g.st, size < sizeof g.st ? size : sizeof g.st);
+        stats->struct_size = size < sizeof g.st ? size : (uint32_t)sizeof g.st;
+    }
+    return st;
 }

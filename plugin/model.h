@@ -17,6 +17,8 @@
 #include "kv_cache.h"
 
 struct g4_tokenizer;
+struct g4_drafter;  /* draft.h: the MTP drafter loaded beside the model */
+struct g4_draft_ws; /* draft.h: a session's drafter scratch */
 
 enum { G4_LAYER_SLIDING = 0, G4_LAYER_FULL = 1 };
 
@@ -80,12 +82,20 @@ struct g4_model {
     const float *output_norm;     /* [n_embd] */
     float *rope_inv_freq[2];      /* [n_rot/2] per layer type; 0 = that pair is not rotated */
     struct g4_tokenizer *tok;
+    struct g4_drafter *draft;     /* MTP drafter (g4_load_params.draft), or NULL */
 
     uint32_t flags;               /* G4_LOAD_* */
     int32_t n_threads;
     int32_t n_ctx_default;
     int exact;                    /* every matmul keeps f32 activations (G4_EXACT=1) */
     int vocab_only;
+    uint32_t capabilities;        /* G4_MODEL_HAS_* */
+
+    /* Multimodal projector: from its own GGUF (mm_gguf) or from the model's (Ollama single-blob
+     * files carry v. and mm. tensors); NULL when the model has none. */
+    g4_gguf *mm_gguf;
+    struct g4_mmproj *mmproj;
+    g4k_pool *pool;               /* for model-level work (embedders); sessions have their own */
 
     void **owned;                 /* small converted vectors, freed with the model */
     size_t n_owned, cap_owned;
@@ -95,14 +105,26 @@ struct g4_model {
 };
 
 /* Internal, non-ABI accessors. */
+#define G4_MODEL_HAS_MM_ACCESSORS 1
+struct g4_mmproj;
+const struct g4_mmproj *g4_model_mmproj(const g4_model *m); /* NULL: none loaded */
+g4k_pool *g4_model_pool(const g4_model *m);                 /* NULL: run inline */
 const struct g4_tokenizer *g4_model_tokenizer(const g4_model *m);
 const g4_hparams *g4_model_hparams(const g4_model *m);
 /* Last layer that owns a KV cache of the given type (-1 if none): what KV-shared layers and the
  * MTP drafter attend to. */
 int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type);
 
+/* Bytes of one session's KV cache at n_ctx (sliding rings sized as g4_session_new sizes them),
+ * and the part of it that grows per position; plus an estimate of its scratch buffers. */
+uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed);
+uint64_t g4_model_scratch_bytes(const g4_model *m);
+
 g4_status g4_model_load(const g4_load_params *p, g4_model **out);
 void g4_model_destroy(g4_model *m);
+/* draft_load.c: load the drafter at `path` for `target` (G4_ERR_MISMATCH if it does not fit). */
+g4_status g4_drafter_load(const g4_model *target, const char *path, uint32_t flags, struct g4_drafter **out);
+void g4_drafter_free(struct g4_drafter *d);
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 
@@ -160,6 +182,19 @@ struct g4_session {
     float *logits;           /* [n_logit_rows, n_vocab] */
     size_t logits_cap;       /* floats */
     int32_t out_hidden_valid;/* hidden[] rows belong to the last successful step */
+    /* MTP: hidden[] rows are positions [hid_pos0, hid_pos0 + hid_n) of the last successful step;
+     * unlike out_n this survives g4_session_truncate (rows below n_past stay valid). */
+    int32_t hid_pos0, hid_n;
+    /* MTP drafting state, as transformers' assisted generation keeps it (the reference the
+     * conformance fixtures were recorded from):
+     *  - draft_anchor: the position whose final hidden state the drafter starts from: the first
+     *    row of the last step ("row n_accepted" with nothing accepted yet), or, after a
+     *    g4_session_truncate, the new last position (the last accepted row);
+     *  - kv_written_hi: one past the highest position the last step wrote. When it exceeds
+     *    n_past, the slot at n_past still holds that step's K/V (a rejected draft) and the
+     *    drafter attends to it, as transformers does by slicing the shared cache by length. */
+    int32_t draft_anchor, kv_written_hi;
+    struct g4_draft_ws *draft_ws; /* drafter scratch (draft.c), created on first use */
 
     int32_t capture;         /* record the residual stream on the next steps */
     float *captured;         /* [(n_layer+1), out_n, d] */
@@ -171,6 +206,7 @@ struct g4_session {
 };
 
 g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_session **out);
+void g4_draft_ws_free(struct g4_draft_ws *w); /* draft.c */
 void g4_session_destroy(g4_session *s);
 g4_status g4_session_step(g4_session *s, const g4_batch *b);
 g4_status g4_session_do_truncate(g4_session *s, int32_t n);

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mmproj.h"
 #include "model.h"
+#include "model_resolve.h"
 
 /* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
 struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
@@ -391,7 +393,10 @@ static g4_status load_layer(loader *ld, int32_t l, const int32_t *ff, const int3
         const int64_t E = hp->n_expert, fe = hp->n_ff_expert;
         if ((st = bind_matrix(ld, &L->router, 1, d, E, 1, "blk.%d.ffn_gate_inp.weight", l)) ||
             (st = bind_vec(ld, &L->router_scale, 1, d, "blk.%d.ffn_gate_inp.scale", l)) ||
-            (st = bind_vec(ld, &L->expert_scale, 1, E, "blk.%d.ffn_down_exps.scale", l)) ||
+            (st = bind_vec(ld, &L->expert_scale, 0, E, "blk.%d.ffn_down_exps.scale", l)) ||
+            /* Ollama's monolithic blobs keep the per-expert scale under the router's name. */
+            (!L->expert_scale &&
+             (st = bind_vec(ld, &L->expert_scale, 1, E, "blk.%d.ffn_gate_inp.per_expert_scale", l))) ||
             (st = bind_vec(ld, &L->pre_ffw_norm_2, 1, d, "blk.%d.pre_ffw_norm_2.weight", l)) ||
             (st = bind_vec(ld, &L->post_ffw_norm_1, 1, d, "blk.%d.post_ffw_norm_1.weight", l)) ||
             (st = bind_vec(ld, &L->post_ffw_norm_2, 1, d, "blk.%d.post_ffw_norm_2.weight", l)) ||
@@ -429,6 +434,11 @@ void g4_model_destroy(g4_model *m)
     if (!m)
         return;
     g4_model_vocab_free(m->tok);
+    g4_mmproj_free(m->mmproj);
+    if (m->mm_gguf)
+        g4_gguf_close(m->mm_gguf);
+    g4k_pool_free(m->pool);
+    g4_drafter_free(m->draft);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
@@ -504,6 +514,31 @@ static uint64_t physical_ram(void)
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
 }
 
+/* The image/audio projector: its own file, or (path == NULL) the model's own GGUF. */
+static g4_status load_projector(g4_model *m, const char *path, unsigned gflags)
+{
+    char err[512] = "";
+    const g4_gguf *g = m->gguf;
+    if (path) {
+        if (!(m->mm_gguf = g4_gguf_open(path, gflags, err, sizeof err)))
+            return access(path, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read projector %s: %s", path, err)
+                                           : g4_fail(G4_ERR_FORMAT, "projector %s: %s", path, err);
+        g = m->mm_gguf;
+    }
+    m->mmproj = g4_mmproj_load(g, m->hp.n_embd, err, sizeof err);
+    if (!m->mmproj) {
+        g4_status code = strstr(err, "projection_dim") ? G4_ERR_MISMATCH
+                         : strstr(err, "not supported") ? G4_ERR_UNSUPPORTED
+                                                        : G4_ERR_FORMAT;
+        return g4_fail(code, "projector %s: %s", path ? path : "(inside the model file)", err);
+    }
+    if (g4_mmproj_has_vision(m->mmproj))
+        m->capabilities |= G4_MODEL_HAS_VISION;
+    if (g4_mmproj_has_audio(m->mmproj))
+        m->capabilities |= G4_MODEL_HAS_AUDIO;
+    return G4_OK;
+}
+
 g4_status g4_model_load(const g4_load_params *p, g4_model **out)
 {
     char err[512] = "";
@@ -521,13 +556,30 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     m->exact = ex && *ex && strcmp(ex, "0") != 0;
     loader ld = {m, NULL, p};
     g4_status st = G4_OK;
+    g4_resolved *res = NULL;
+
+    /* A path, an LM Studio folder or an Ollama name: find the GGUF files first. Explicit
+     * mmproj/draft paths in the parameters win over what the store provides. */
+    res = malloc(sizeof *res); /* ~12 KiB: off the stack */
+    if (!res) {
+        st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    if ((st = g4_resolve_model(p->model, res)) != G4_OK)
+        goto fail;
+    const char *model_path = res->model;
+    const char *mmproj_path = p->mmproj && *p->mmproj ? p->mmproj : (res->mmproj[0] ? res->mmproj : NULL);
+    int inline_proj = !(p->mmproj && *p->mmproj) && res->projector_in_model;
+    if (strcmp(res->source, "path") != 0)
+        g4_log(&m->log, G4_LOG_INFO, "resolved '%s' (%s) to %s%s%s", p->model, res->source, model_path,
+               mmproj_path ? " + " : "", mmproj_path ? mmproj_path : "");
 
     unsigned gflags = ((p->flags & G4_LOAD_NO_MMAP) ? G4_GGUF_NO_MMAP : 0) |
                       ((p->flags & G4_LOAD_MLOCK) ? G4_GGUF_MLOCK : 0);
-    m->gguf = g4_gguf_open(p->model, gflags, err, sizeof err);
+    m->gguf = g4_gguf_open(model_path, gflags, err, sizeof err);
     if (!m->gguf) {
-        st = access(p->model, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read %s: %s", p->model, err)
-                                         : g4_fail(G4_ERR_FORMAT, "%s: %s", p->model, err);
+        st = access(model_path, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read %s: %s", model_path, err)
+                                            : g4_fail(G4_ERR_FORMAT, "%s: %s", model_path, err);
         goto fail;
     }
     ld.g = m->gguf;
@@ -562,6 +614,9 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     if (!m->vocab_only) {
         if ((st = load_weights(&ld)))
             goto fail;
+        const char *draft_path = p->draft && *p->draft ? p->draft : (res->draft[0] ? res->draft : NULL);
+        if (draft_path && (st = g4_drafter_load(m, draft_path, p->flags, &m->draft)))
+            goto fail;
     } else {
         /* metadata only: still fill what g4_model_get_info reports */
         int32_t *ff = NULL, *nkv = NULL;
@@ -576,6 +631,9 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         m->hp.n_vocab = te ? (int32_t)te->ne[1] : 0;
     }
 
+    if (!m->vocab_only && (mmproj_path || inline_proj) && (st = load_projector(m, mmproj_path, gflags)))
+        goto fail;
+
     for (int64_t i = 0; i < g4_gguf_n_tensors(ld.g); i++) {
         const g4_gguf_tensor *t = g4_gguf_tensor_at(ld.g, i);
         uint64_t ne = 1;
@@ -583,15 +641,6 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
             ne *= (uint64_t)(t->ne[k] > 0 ? t->ne[k] : 1);
         m->n_params += ne;
         m->weight_bytes += t->nbytes;
-    }
-    if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
-        uint64_t limit = p->max_memory ? p->max_memory : physical_ram();
-        if (limit && m->weight_bytes > limit) {
-            st = g4_fail(G4_ERR_OUT_OF_MEMORY, "%s needs %llu bytes of weights, more than the limit of %llu "
-                         "(G4_LOAD_NO_MEMCHECK skips this check)", p->model,
-                         (unsigned long long)m->weight_bytes, (unsigned long long)limit);
-            goto fail;
-        }
     }
     snprintf(m->variant, sizeof m->variant, "%s", variant_of(&m->hp));
 
@@ -601,8 +650,28 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         m->n_threads = pool ? g4k_pool_size(pool) : 1;
         g4k_pool_free(pool);
     }
+    if (m->mmproj && !(m->pool = g4k_pool_new(m->n_threads)))
+        g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
     int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;
     m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx : (train < 8192 ? train : 8192);
+
+    /* Refuse up front what cannot fit: mapped weights + one session's KV cache and scratch at
+     * the default context. (Mapped pages can be evicted, but a model that does not fit in RAM
+     * thrashes the disk at every token, which hosts want to hear about before, not during.) */
+    if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
+        uint64_t limit = p->max_memory ? p->max_memory : physical_ram();
+        uint64_t need = m->weight_bytes + g4_model_kv_bytes(m, m->n_ctx_default, NULL, NULL) +
+                        g4_model_scratch_bytes(m);
+        if (limit && need > limit) {
+            st = g4_fail(G4_ERR_OUT_OF_MEMORY,
+                         "%s needs about %.2f GiB (weights %.2f GiB + KV cache and scratch for %d "
+                         "positions), more than the limit of %.2f GiB; use a smaller context, a "
+                         "smaller quantization, or G4_LOAD_NO_MEMCHECK to load anyway",
+                         p->model, need / 1073741824.0, m->weight_bytes / 1073741824.0, m->n_ctx_default,
+                         limit / 1073741824.0);
+            goto fail;
+        }
+    }
 
     if (!progress(&ld, 1.0f)) {
         st = g4_fail(G4_ERR_CANCELLED, "loading cancelled by the progress callback");
@@ -614,12 +683,62 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
            m->name, m->variant, m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_vocab, m->hp.n_swa,
            m->hp.n_kv_shared, m->hp.n_embd_per_layer, m->hp.n_expert, m->hp.n_expert_used, m->n_threads,
            g4k_isa_name(g4k_active_isa()), m->exact ? ", exact f32 activations" : "");
+    free(res);
     *out = m;
     return G4_OK;
 fail:
+    free(res);
     g4_model_destroy(m);
     return st;
 }
+
+uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed)
+{
+    const g4_hparams *hp = &m->hp;
+    /* Mirrors g4_session_new: full layers keep n_ctx rows, sliding layers a ring of
+     * window - 1 + one chunk + the rollback margin (or n_ctx if smaller). */
+    int64_t ring = (int64_t)hp->n_swa - 1 + G4_DEFAULT_UBATCH + G4_DEFAULT_ROLLBACK_MARGIN;
+    if (ring > n_ctx)
+        ring = n_ctx;
+    uint64_t pt = 0, fx = 0;
+    for (int32_t l = 0; m->layers && l < hp->n_layer; l++) {
+        const g4_layer *L = &m->layers[l];
+        if (L->kv_src != l)
+            continue; /* KV-shared: stores nothing */
+        uint64_t row = 2ull * (uint64_t)L->n_head_kv * (uint64_t)L->head_dim * sizeof(float);
+        if (L->type == G4_LAYER_FULL)
+            pt += row;
+        else
+            fx += row * (uint64_t)ring;
+    }
+    if (per_token)
+        *per_token = pt;
+    if (fixed)
+        *fixed = fx;
+    return fx + pt * (uint64_t)n_ctx;
+}
+
+uint64_t g4_model_scratch_bytes(const g4_model *m)
+{
+    const g4_hparams *hp = &m->hp;
+    /* Activations for one chunk of G4_DEFAULT_UBATCH rows (residual, norms, q/k/v, FFN, PLE)
+     * plus logits for one row: a generous upper bound of what g4_step allocates. */
+    int64_t ff = 0, q = 0;
+    for (int32_t l = 0; m->layers && l < hp->n_layer; l++) {
+        if (m->layers[l].n_ff > ff)
+            ff = m->layers[l].n_ff;
+        int64_t qw = (int64_t)hp->n_head * m->layers[l].head_dim;
+        if (qw > q)
+            q = qw;
+    }
+    if (hp->n_expert > 0 && 2 * hp->n_ff_expert > ff)
+        ff = 2 * hp->n_ff_expert;
+    int64_t per_row = 8 * (int64_t)hp->n_embd + 4 * q + 2 * ff + 2 * (int64_t)hp->n_layer * hp->n_embd_per_layer;
+    return (uint64_t)(per_row * G4_DEFAULT_UBATCH + hp->n_vocab) * sizeof(float);
+}
+
+const struct g4_mmproj *g4_model_mmproj(const g4_model *m) { return m ? m->mmproj : NULL; }
+g4k_pool *g4_model_pool(const g4_model *m) { return m ? m->pool : NULL; }
 
 const struct g4_tokenizer *g4_model_tokenizer(const g4_model *m) { return m ? m->tok : NULL; }
 const g4_hparams *g4_model_hparams(const g4_model *m) { return &m->hp; }

@@ -70,8 +70,8 @@ static g4_status scratch_reserve(g4_session *s, int32_t n)
         bad = grow(&sc->ple, N * lp) || grow(&sc->ple_tmp, N * lp);
     if (!bad && E)
         bad = grow(&sc->router_logits, N * E) || grow_i32(&sc->sel, N * K) || grow(&sc->sel_w, N * K) ||
-              grow_i32(&sc->rows, N * K) || grow(&sc->xe, N * d) || grow(&sc->xg, N * K * d) ||
-              grow(&sc->eo, N * K * d) || grow(&sc->moe, N * d);
+              grow_i32(&sc->rows, N) || grow(&sc->xe, N * d) || grow(&sc->xg, N * d) ||
+              grow(&sc->eo, N * d) || grow(&sc->moe, N * d); /* an expert sees each token at most once */
     if (bad)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for the scratch of a %d-token chunk", n);
     sc->n_tok = n;
@@ -125,6 +125,7 @@ void g4_session_destroy(g4_session *s)
     free(s->logits);
     free(s->captured);
     free(s->spans_tmp);
+    g4_draft_ws_free(s->draft_ws);
     free(s);
 }
 
@@ -259,6 +260,7 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
     atomic_store(&s->cancel, 0);
 
     s->out_n = 0; /* outputs of the previous step are gone whatever happens */
+    s->hid_n = 0;
     s->captured_valid = 0;
     int32_t n_rows = 0;
     for (int32_t i = 0; i < n; i++)
@@ -317,6 +319,10 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
         i = j;
     }
     s->out_n = n;
+    s->hid_pos0 = n_past0;
+    s->hid_n = n;
+    s->draft_anchor = n_past0;
+    s->kv_written_hi = s->n_past;
     s->captured_valid = s->capture;
     return G4_OK;
 }
@@ -333,6 +339,7 @@ g4_status g4_session_do_truncate(g4_session *s, int32_t n)
     s->n_past = n;
     s->out_n = 0;
     s->captured_valid = 0;
+    s->draft_anchor = n - 1;
     return G4_OK;
 }
 

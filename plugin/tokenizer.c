@@ -178,7 +178,13 @@ g4_tokenizer *g4_tokenizer_load(const g4_gguf *g, char *err, size_t errlen)
         g4_tok_seterr(err, errlen, "tokenizer: tokenizer.ggml.model is missing");
         return NULL;
     }
-    if (!g4_gguf_str_eq(model, "gemma4")) {
+    /* Ollama's monolithic Gemma 4 blobs label the (BPE) vocabulary "llama"; the tokens, merges
+     * and pre-tokenizer are the Gemma 4 ones, so read them as such (Ollama patches the same at
+     * load time: hosts-and-packaging.md §2d). */
+    g4_gguf_str arch;
+    int ollama_gemma4 = g4_gguf_str_eq(model, "llama") && g4_gguf_get_str(g, "general.architecture", &arch) == 0 &&
+                        g4_gguf_str_eq(arch, "gemma4");
+    if (!g4_gguf_str_eq(model, "gemma4") && !ollama_gemma4) {
         g4_tok_seterr(err, errlen, "tokenizer: tokenizer.ggml.model is \"%.*s\"; only \"gemma4\" is supported",
                       (int)(model.len > 64 ? 64 : model.len), model.ptr);
         return NULL;

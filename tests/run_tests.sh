@@ -27,6 +27,10 @@ for t in "$BUILD"/tests/test_*; do
   case "$t" in *.d) continue;; esac
   run "$(basename "$t")" "$t"
 done
+for t in tests/test_*.sh; do
+  [ -f "$t" ] || continue
+  run "$(basename "$t" .sh)" sh "$t" "$BUILD"
+done
 for h in abi_host_c89 abi_host_cxx; do
   [ -x "$BUILD/tests/$h" ] && run "$h" "$BUILD/tests/$h" "$BUILD/libg4plug.so"
 done

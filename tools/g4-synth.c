@@ -4,7 +4,15 @@
  *            [--vocab ggml-vocab-gemma-4.gguf] -o out.gguf
  *   g4-synth --shape 12b --type q4_0 --layers 6 --plan      (print the plan as JSON, write nothing)
  *
- * Shapes: e2b, e4b, 12b, 26b-a4b, 31b (gemma4-architecture.md §1.2). --layers N keeps the first
+ * Shapes: e2b, e4b, 12b, 26b-a4b, 31b (gemma4-architecture.md §1.2), and tiny: the embedded
+ * default model (`make` builds it into build/default/ from assets/gemma4-vocab.gguf.xz), a 12B
+ * Unified layout at hidden 64 (6 layers: 5 sliding with window 128 + 1 full K=V layer, head dims
+ * 32/64, proportional RoPE) with the real 262144-token vocabulary; its weights use a fan-in
+ * scaled init so that the random model runs and produces varied tokens. Only for tiny:
+ *   --mmproj OUT   the matching 12B Unified projector (clip, gemma4uv + gemma4ua, F32)
+ *   --draft OUT    the matching MTP drafter (gemma4-assistant, 2 layers, hidden 32)
+ * (-o may then be left out: each file can be made by its own invocation.) Output is
+ * byte-identical for the same arguments and vocab file. --layers N keeps the first
  * N decoder layers and rewrites every per-layer key (block_count, head_count_kv[],
  * feed_forward_length[], sliding_window_pattern[], shared_kv_layers) to match.
  * Metadata keys, their order and types, tensor names, shapes and order mirror what llama.cpp's
@@ -41,6 +49,12 @@
 
 #include "ggml_types.h"
 
+/* Byte-identical output everywhere: no fused multiply-add in the value generators (clang
+ * contracts by default; gcc does not in ISO C mode, and warns about this pragma). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #define ALIGN 32
 #define N_VOCAB 262144
 #define MAX_T 4096
@@ -51,16 +65,26 @@ typedef struct shape {
     int n_layer, d, ff, ff_shared, nq, nkv, nkv_full, period, k_eq_v, window, shared_kv, ple;
     int n_exp, n_exp_used, ff_exp;
     uint32_t ctx;
+    int hd_swa, hd_full; /* head dims; 0 = the real models' 256 / 512 */
+    int tiny;            /* fan-in scaled init (see tensor_sigma), for a model that runs */
 } shape;
 
 static const shape k_shapes[] = {
-    /* name      label      L   d     ff     ffsh   nq nkv nkvf per kv=v win  shkv ple  E   k ffe  ctx */
-    {"e2b", "E2B", 35, 1536, 6144, 12288, 8, 1, 0, 5, 0, 512, 20, 256, 0, 0, 0, 131072},
-    {"e4b", "E4B", 42, 2560, 10240, 10240, 8, 2, 0, 6, 0, 512, 18, 256, 0, 0, 0, 131072},
-    {"12b", "12B", 48, 3840, 15360, 15360, 16, 8, 1, 6, 1, 1024, 0, 0, 0, 0, 0, 262144},
-    {"26b-a4b", "26B-A4B", 30, 2816, 2112, 2112, 16, 8, 2, 6, 1, 1024, 0, 0, 128, 8, 704, 262144},
-    {"31b", "31B", 60, 5376, 21504, 21504, 32, 16, 4, 6, 1, 1024, 0, 0, 0, 0, 0, 262144},
+    /* name      label      L   d     ff     ffsh   nq nkv nkvf per kv=v win  shkv ple  E   k ffe  ctx  hd */
+    {"e2b", "E2B", 35, 1536, 6144, 12288, 8, 1, 0, 5, 0, 512, 20, 256, 0, 0, 0, 131072, 0, 0, 0},
+    {"e4b", "E4B", 42, 2560, 10240, 10240, 8, 2, 0, 6, 0, 512, 18, 256, 0, 0, 0, 131072, 0, 0, 0},
+    {"12b", "12B", 48, 3840, 15360, 15360, 16, 8, 1, 6, 1, 1024, 0, 0, 0, 0, 0, 262144, 0, 0, 0},
+    {"26b-a4b", "26B-A4B", 30, 2816, 2112, 2112, 16, 8, 2, 6, 1, 1024, 0, 0, 128, 8, 704, 262144, 0, 0, 0},
+    {"31b", "31B", 60, 5376, 21504, 21504, 32, 16, 4, 6, 1, 1024, 0, 0, 0, 0, 0, 262144, 0, 0, 0},
+    /* The embedded default model: the 12B Unified layout (5 sliding + 1 full K=V layer,
+     * proportional RoPE) shrunk so that the file is mostly the real 262144-token vocabulary. */
+    {"tiny", "tiny", 6, 64, 256, 256, 4, 2, 1, 6, 1, 128, 0, 0, 0, 0, 0, 8192, 32, 64, 1},
 };
+
+/* The tiny model's MTP drafter (arch gemma4-assistant; the layout of the 12B Unified assistant):
+ * 2 layers (sliding + full) with no K/V of their own: both read the target's caches. */
+static const shape k_tiny_draft = {"tiny-assistant", "tiny", 2, 32, 128, 128, 4, 2, 1, 2, 1, 128,
+                                   2, 0, 0, 0, 0, 8192, 32, 64, 1};
 
 /* ---- types ---------------------------------------------------------------------------------- */
 typedef struct ftype {
@@ -99,7 +123,7 @@ static uint32_t fallback(uint32_t t, int64_t ncols)
 static int use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 /* ---- tensor plan ---------------------------------------------------------------------------- */
-enum { INIT_GAUSS, INIT_NORM, INIT_ONE, INIT_ROPE };
+enum { INIT_GAUSS, INIT_NORM, INIT_ONE, INIT_ROPE, INIT_BIAS };
 typedef struct tplan {
     char name[64];
     int n_dims;
@@ -108,7 +132,14 @@ typedef struct tplan {
     int init;
     uint64_t offset, nbytes;
     double touched; /* fraction of the tensor one decode step reads */
+    float sigma;    /* INIT_GAUSS standard deviation */
 } tplan;
+
+#define SIGMA 0.02f
+/* tiny token_embd: 0.5/sqrt(d). With tied embeddings a larger norm makes the input token's own
+ * row win the LM head (0.3: one token repeated forever); at 0.0625 greedy decoding gives ~58
+ * distinct tokens in 60 and every activation stays finite. */
+#define TINY_EMB_SIGMA 0.0625f
 
 static tplan T[MAX_T];
 static int nT;
@@ -129,6 +160,7 @@ static tplan *add(const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_
     t->type = type;
     t->init = init;
     t->touched = (init == INIT_GAUSS && n_dims >= 2) ? 1.0 : 0.0;
+    t->sigma = SIGMA;
     return t;
 }
 
@@ -137,7 +169,14 @@ typedef struct cfg {
     const ftype *f;
     int n_layer, pure;
     uint64_t seed;
+    int d_out;       /* drafter: the target's width (nextn projections); 0 for a model */
+    float emb_sigma; /* tiny: token_embd standard deviation */
 } cfg;
+
+static int head_dim(const shape *s, int swa)
+{
+    return swa ? (s->hd_swa ? s->hd_swa : 256) : (s->hd_full ? s->hd_full : 512);
+}
 
 static int layer_is_swa(const cfg *c, int il) { return (il % c->s->period) != c->s->period - 1; }
 static int layer_n_kv_from_start(const cfg *c)
@@ -159,6 +198,8 @@ static int layer_ff(const cfg *c, int il)
     return il >= layer_n_kv_from_start(c) && c->s->shared_kv ? c->s->ff_shared : c->s->ff;
 }
 
+static void layout_plan(void);
+
 static void build_plan(const cfg *c)
 {
     const shape *s = c->s;
@@ -173,8 +214,10 @@ static void build_plan(const cfg *c)
         if (il < kv_start && !(s->k_eq_v && !layer_is_swa(c, il)))
             n_wv++;
     nT = 0;
-    add("rope_freqs.weight", 1, 256, 1, 1, G4_TYPE_F32, INIT_ROPE);
+    add("rope_freqs.weight", 1, head_dim(s, 0) / 2, 1, 1, G4_TYPE_F32, INIT_ROPE);
     tplan *te = add("token_embd.weight", 2, s->d, N_VOCAB, 1, fallback(emb, s->d), INIT_GAUSS);
+    if (s->tiny)
+        te->sigma = c->emb_sigma;
     te->touched = 1.0; /* tied LM head: read whole every step (the gathered row is noise) */
     if (s->ple) {
         tplan *p = add("per_layer_token_embd.weight", 2, (int64_t)L * s->ple, N_VOCAB, 1,
@@ -184,7 +227,7 @@ static void build_plan(const cfg *c)
 #define Q(t, ncols) (c->pure ? (t) : fallback((t), (ncols)))
     for (int il = 0; il < L; il++) {
         int swa = layer_is_swa(c, il);
-        int hd = swa ? 256 : 512;
+        int hd = head_dim(s, swa);
         int nkv = layer_nkv(c, il);
         int ff = layer_ff(c, il);
         int has_kv = il < kv_start;
@@ -246,10 +289,25 @@ static void build_plan(const cfg *c)
     }
 #undef Q
     add("output_norm.weight", 1, s->d, 1, 1, G4_TYPE_F32, INIT_NORM);
+    if (c->d_out) {
+        /* MTP head: [target embedding ; target hidden] -> drafter width -> target width */
+        add("nextn.post_projection.weight", 2, s->d, c->d_out, 1, fallback(base, s->d), INIT_GAUSS);
+        add("nextn.pre_projection.weight", 2, 2 * (int64_t)c->d_out, s->d, 1,
+            fallback(base, 2 * (int64_t)c->d_out), INIT_GAUSS);
+    }
     if (s->ple) {
         add("per_layer_model_proj.weight", 2, s->d, (int64_t)L * s->ple, 1, flt, INIT_GAUSS);
         add("per_layer_proj_norm.weight", 1, s->ple, 1, 1, G4_TYPE_F32, INIT_NORM);
     }
+    if (s->tiny) /* fan-in init (as the HF tiny fixtures): activations stay O(1) layer to layer */
+        for (int i = 0; i < nT; i++)
+            if (T[i].init == INIT_GAUSS && &T[i] != te)
+                T[i].sigma = 0.5f / sqrtf((float)T[i].ne[0]);
+    layout_plan();
+}
+
+static void layout_plan(void)
+{
     uint64_t off = 0;
     for (int i = 0; i < nT; i++) {
         tplan *t = &T[i];
@@ -502,24 +560,25 @@ static uint16_t f32_to_bf16(float f)
     return (uint16_t)(x >> 16);
 }
 
-#define SIGMA 0.02f
-
-/* Block scale: |d| = SIGMA / rms(quant * sub-scale) with a +-50% jitter and a random sign, so
- * that each block is zero-mean in expectation with weights of RMS ~SIGMA. */
-static uint16_t rand_d(rng *r, double rms_unit)
+/* Block scale: |d| = sigma / rms(quant * sub-scale) with a +-50% jitter and a random sign, so
+ * that each block is zero-mean in expectation with weights of RMS ~sigma. */
+static uint16_t rand_d(rng *r, float sigma, double rms_unit)
 {
-    double d = SIGMA / rms_unit * (0.5 + runif(r));
+    double d = sigma / rms_unit * (0.5 + runif(r));
     if (rnext(r) & 1)
         d = -d;
     return f32_to_f16((float)d);
 }
 
 /* Fill one row of `ncols` elements of type t at dst. */
-static void gen_row(rng *r, uint32_t t, int64_t ncols, unsigned char *dst, int init)
+static void gen_row(rng *r, uint32_t t, int64_t ncols, unsigned char *dst, int init, float sigma)
 {
     if (is_float(t)) {
         for (int64_t i = 0; i < ncols; i++) {
-            float v = init == INIT_NORM ? 1.0f + 0.05f * rnorm(r) : init == INIT_ONE ? 1.0f : SIGMA * rnorm(r);
+            float v = init == INIT_NORM ? 1.0f + 0.05f * rnorm(r)
+                      : init == INIT_ONE ? 1.0f
+                      : init == INIT_BIAS ? 0.1f * rnorm(r)
+                                          : sigma * rnorm(r);
             if (t == G4_TYPE_F32)
                 memcpy(dst + 4 * i, &v, 4);
             else {
@@ -536,14 +595,14 @@ static void gen_row(rng *r, uint32_t t, int64_t ncols, unsigned char *dst, int i
         unsigned char *p = dst + (size_t)b * ti->block_bytes;
         uint16_t d, m;
         switch (t) {
-        case G4_TYPE_Q4_0: d = rand_d(r, 4.61); memcpy(p, &d, 2); break;
-        case G4_TYPE_Q5_0: d = rand_d(r, 9.23); memcpy(p, &d, 2); break;
-        case G4_TYPE_Q8_0: d = rand_d(r, 73.9); memcpy(p, &d, 2); break;
-        case G4_TYPE_IQ4_NL: d = rand_d(r, 67.4); memcpy(p, &d, 2); break;
+        case G4_TYPE_Q4_0: d = rand_d(r, sigma, 4.61); memcpy(p, &d, 2); break;
+        case G4_TYPE_Q5_0: d = rand_d(r, sigma, 9.23); memcpy(p, &d, 2); break;
+        case G4_TYPE_Q8_0: d = rand_d(r, sigma, 73.9); memcpy(p, &d, 2); break;
+        case G4_TYPE_IQ4_NL: d = rand_d(r, sigma, 67.4); memcpy(p, &d, 2); break;
         case G4_TYPE_Q4_1:
         case G4_TYPE_Q5_1: {
             double mid = t == G4_TYPE_Q4_1 ? 7.5 : 15.5;
-            d = rand_d(r, t == G4_TYPE_Q4_1 ? 4.61 : 9.23);
+            d = rand_d(r, sigma, t == G4_TYPE_Q4_1 ? 4.61 : 9.23);
             m = f32_to_f16((float)(-mid) * f16_to_f32(d)); /* w = d*q + m, zero mean */
             memcpy(p, &d, 2);
             memcpy(p + 2, &m, 2);
@@ -553,14 +612,14 @@ static void gen_row(rng *r, uint32_t t, int64_t ncols, unsigned char *dst, int i
         case G4_TYPE_Q5_K: {
             /* w = d*sc*q - dmin*m, sc/m uniform 6-bit; dmin = mid*d keeps E[w] = 0 */
             double mid = t == G4_TYPE_Q4_K ? 7.5 : 15.5;
-            d = rand_d(r, t == G4_TYPE_Q4_K ? 258.0 : 527.0);
+            d = rand_d(r, sigma, t == G4_TYPE_Q4_K ? 258.0 : 527.0);
             m = f32_to_f16((float)mid * f16_to_f32(d));
             memcpy(p, &d, 2);
             memcpy(p + 2, &m, 2);
             break;
         }
-        case G4_TYPE_Q6_K: d = rand_d(r, 74.0 * 18.5); memcpy(p + 208, &d, 2); break;
-        case G4_TYPE_IQ4_XS: d = rand_d(r, 18.5 * 67.4); memcpy(p, &d, 2); break;
+        case G4_TYPE_Q6_K: d = rand_d(r, sigma, 74.0 * 18.5); memcpy(p + 208, &d, 2); break;
+        case G4_TYPE_IQ4_XS: d = rand_d(r, sigma, 18.5 * 67.4); memcpy(p, &d, 2); break;
         default:
             fprintf(stderr, "g4-synth: no generator for type %u\n", t);
             exit(1);
@@ -575,95 +634,201 @@ static void write_tensor(wbuf *w, const tplan *t, uint64_t seed, unsigned char *
     size_t rb = g4_type_row_bytes(t->type, t->ne[0]);
     int64_t nrows = t->ne[1] * t->ne[2];
     if (t->init == INIT_ROPE) {
-        /* proportional RoPE on full layers: 64 of 256 frequency pairs rotated (0.25 of 512) */
-        for (int i = 0; i < 256; i++) {
-            float v = i < 64 ? 1.0f : 1e30f;
+        /* proportional RoPE on full layers: a quarter of the frequency pairs rotated (64 of 256
+         * for a 512 head); the rest get a huge divisor, i.e. no rotation */
+        for (int64_t i = 0; i < t->ne[0]; i++) {
+            float v = i < t->ne[0] / 4 ? 1.0f : 1e30f;
             w_bytes(w, &v, 4);
         }
         return;
     }
     for (int64_t i = 0; i < nrows; i++) {
-        gen_row(&r, t->type, t->ne[0], row, t->init);
+        gen_row(&r, t->type, t->ne[0], row, t->init, t->sigma);
         w_bytes(w, row, rb);
     }
 }
 
-/* ---- main ------------------------------------------------------------------------------------ */
-static void usage(void)
+/* ---- GGUF files ------------------------------------------------------------------------------ */
+
+/* Arch-prefixed keys ("gemma4.block_count", "gemma4-assistant.block_count"). */
+static const char *ak(const char *arch, const char *key)
 {
-    fprintf(stderr,
-            "usage: g4-synth --shape e2b|e4b|12b|26b-a4b|31b --type TYPE [--layers N] [--seed S]\n"
-            "                [--pure] [--vocab FILE] (-o OUT.gguf | --plan)\n"
-            "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q6_k q4_k_m q5_k_m iq4_xs\n");
-    exit(2);
+    static char buf[128];
+    snprintf(buf, sizeof buf, "%s.%s", arch, key);
+    return buf;
 }
 
-int main(int argc, char **argv)
+typedef struct model_meta {
+    const cfg *c;
+    const char *arch, *name, *label;
+    const vocab_kvs *vk;
+} model_meta;
+
+/* Model metadata: key order as llama.cpp's converter writes it (fixtures). */
+static void emit_model_kvs(wbuf *w, const void *ud)
 {
-    const char *shape_s = NULL, *type_s = NULL, *out = NULL;
-    const char *vocab = "/work/shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf";
-    cfg c;
-    memset(&c, 0, sizeof c);
-    c.seed = 1;
-    int plan_only = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(s) (strcmp(a, s) == 0 && v && (++i, 1))
-        if (ARG("--shape")) shape_s = v;
-        else if (ARG("--type")) type_s = v;
-        else if (ARG("--layers")) c.n_layer = atoi(v);
-        else if (ARG("--seed")) c.seed = strtoull(v, NULL, 0);
-        else if (ARG("--vocab")) vocab = v;
-        else if (ARG("-o")) out = v;
-        else if (strcmp(a, "--pure") == 0) c.pure = 1;
-        else if (strcmp(a, "--plan") == 0) plan_only = 1;
-        else usage();
-#undef ARG
+    const model_meta *mm = ud;
+    const cfg *c = mm->c;
+    const shape *s = c->s;
+    const char *A = mm->arch;
+    int L = c->n_layer;
+    int32_t hkv[128], ffa[128];
+    int swa[128];
+    for (int il = 0; il < L; il++) {
+        hkv[il] = layer_nkv(c, il);
+        ffa[il] = layer_ff(c, il);
+        swa[il] = layer_is_swa(c, il);
     }
-    if (!shape_s || !type_s || (!out && !plan_only))
-        usage();
-    for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++)
-        if (strcmp(shape_s, k_shapes[i].name) == 0)
-            c.s = &k_shapes[i];
-    for (size_t i = 0; i < sizeof k_ftypes / sizeof k_ftypes[0]; i++)
-        if (strcmp(type_s, k_ftypes[i].name) == 0)
-            c.f = &k_ftypes[i];
-    if (!c.s || !c.f)
-        usage();
-    if (c.n_layer <= 0 || c.n_layer > c.s->n_layer)
-        c.n_layer = c.s->n_layer;
-    const shape *s = c.s;
-    int L = c.n_layer;
-    build_plan(&c);
-
-    uint64_t data_bytes = 0, touched = 0, n_params = 0;
-    for (int i = 0; i < nT; i++) {
-        data_bytes = T[i].offset + T[i].nbytes;
-        touched += (uint64_t)((double)T[i].nbytes * T[i].touched);
-        n_params += (uint64_t)(T[i].ne[0] * T[i].ne[1] * T[i].ne[2]);
+    int ff_is_arr = s->ff_shared != s->ff;
+    kv_str(w, "general.architecture", A);
+    kv_str(w, "general.type", "model");
+    kv_str(w, "general.name", mm->name);
+    kv_str(w, "general.size_label", mm->label);
+    kv_u32(w, ak(A, "block_count"), (uint32_t)L);
+    kv_u32(w, ak(A, "context_length"), s->ctx);
+    kv_u32(w, ak(A, "embedding_length"), (uint32_t)s->d);
+    if (ff_is_arr)
+        kv_arr_i32(w, ak(A, "feed_forward_length"), ffa, L);
+    else
+        kv_u32(w, ak(A, "feed_forward_length"), (uint32_t)s->ff);
+    kv_u32(w, ak(A, "attention.head_count"), (uint32_t)s->nq);
+    if (s->nkv_full)
+        kv_arr_i32(w, ak(A, "attention.head_count_kv"), hkv, L);
+    else
+        kv_u32(w, ak(A, "attention.head_count_kv"), (uint32_t)s->nkv);
+    kv_f32(w, ak(A, "rope.freq_base"), 1000000.0f);
+    kv_f32(w, ak(A, "rope.freq_base_swa"), 10000.0f);
+    kv_f32(w, ak(A, "attention.layer_norm_rms_epsilon"), 1e-6f);
+    if (s->n_exp) {
+        kv_u32(w, ak(A, "expert_count"), (uint32_t)s->n_exp);
+        kv_u32(w, ak(A, "expert_used_count"), (uint32_t)s->n_exp_used);
     }
-
-    vocab_kvs vk;
-    memset(&vk, 0, sizeof vk);
-    if (!plan_only && load_vocab(vocab, &vk) != 0) {
-        fprintf(stderr, "g4-synth: cannot use vocab file %s\n", vocab);
-        return 1;
+    kv_u32(w, ak(A, "attention.key_length"), (uint32_t)head_dim(s, 0));
+    kv_u32(w, ak(A, "attention.value_length"), (uint32_t)head_dim(s, 0));
+    kv_u32(w, "general.file_type", c->f->file_type);
+    kv_f32(w, ak(A, "final_logit_softcapping"), 30.0f);
+    kv_u32(w, ak(A, "attention.sliding_window"), (uint32_t)s->window);
+    kv_u32(w, ak(A, "attention.shared_kv_layers"), (uint32_t)shared_kv_layers(c));
+    kv_u32(w, ak(A, "embedding_length_per_layer_input"), (uint32_t)s->ple);
+    kv_arr_bool(w, ak(A, "attention.sliding_window_pattern"), swa, L);
+    kv_u32(w, ak(A, "attention.key_length_swa"), (uint32_t)head_dim(s, 1));
+    kv_u32(w, ak(A, "attention.value_length_swa"), (uint32_t)head_dim(s, 1));
+    if (s->n_exp)
+        kv_u32(w, ak(A, "expert_feed_forward_length"), (uint32_t)s->ff_exp);
+    kv_u32(w, ak(A, "rope.dimension_count"), (uint32_t)head_dim(s, 0));
+    kv_u32(w, ak(A, "rope.dimension_count_swa"), (uint32_t)head_dim(s, 1));
+    if (c->d_out) {
+        kv_u32(w, ak(A, "embedding_length_out"), (uint32_t)c->d_out);
+        kv_u32(w, ak(A, "nextn_predict_layers"), (uint32_t)L);
     }
+    kv_u32(w, "general.quantization_version", 2);
+    for (int i = 0; i < mm->vk->n; i++) {
+        w_bytes(w, mm->vk->map + mm->vk->kv[i].off, mm->vk->kv[i].len);
+        n_kv++;
+    }
+}
 
+/* ---- 12B Unified projector (clip: gemma4uv + gemma4ua), tensors as llama.cpp writes them ---- */
+#define MM_TILE_LEN 6912 /* 3 x 48 x 48: one 16-px patch pooled 3x3 */
+#define MM_N_POS 1120
+#define MM_FRAME 640 /* 40 ms of 16 kHz audio */
+
+static void build_mmproj_plan(int d)
+{
+    nT = 0;
+    /* fan-in init: every stage's output stays O(1), like the fixture projector */
+    add("mm.a.input_projection.weight", 2, MM_FRAME, d, 1, G4_TYPE_F32, INIT_GAUSS);
+    add("mm.input_projection.weight", 2, d, d, 1, G4_TYPE_F32, INIT_GAUSS);
+    add("v.patch_embd.bias", 1, d, 1, 1, G4_TYPE_F32, INIT_BIAS);
+    add("v.patch_embd.weight", 2, MM_TILE_LEN, d, 1, G4_TYPE_F32, INIT_GAUSS);
+    add("v.patch_norm.1.bias", 1, MM_TILE_LEN, 1, 1, G4_TYPE_F32, INIT_BIAS);
+    add("v.patch_norm.1.weight", 1, MM_TILE_LEN, 1, 1, G4_TYPE_F32, INIT_NORM);
+    add("v.patch_norm.2.bias", 1, d, 1, 1, G4_TYPE_F32, INIT_BIAS);
+    add("v.patch_norm.2.weight", 1, d, 1, 1, G4_TYPE_F32, INIT_NORM);
+    add("v.position_embd.weight", 3, d, MM_N_POS, 2, G4_TYPE_F32, INIT_GAUSS);
+    add("v.patch_norm.3.bias", 1, d, 1, 1, G4_TYPE_F32, INIT_BIAS);
+    add("v.patch_norm.3.weight", 1, d, 1, 1, G4_TYPE_F32, INIT_NORM);
+    for (int i = 0; i < nT; i++)
+        if (T[i].init == INIT_GAUSS)
+            T[i].sigma = 0.5f / sqrtf((float)T[i].ne[0]);
+    layout_plan();
+}
+
+static void kv_bool(wbuf *w, const char *k, int v)
+{
+    unsigned char b = v ? 1 : 0;
+    w_str(w, k); w_u32(w, VT_BOOL); w_bytes(w, &b, 1);
+    n_kv++;
+}
+static void kv_arr_f32(wbuf *w, const char *k, const float *v, int n)
+{
+    w_str(w, k); w_u32(w, VT_ARR); w_u32(w, VT_F32); w_u64(w, (uint64_t)n);
+    w_bytes(w, v, sizeof(float) * (size_t)n);
+    n_kv++;
+}
+
+typedef struct mmproj_meta {
+    int d;
+    const char *name, *label;
+} mmproj_meta;
+
+/* Key order and values as in the fixture projector (mmproj-tiny-gemma4-unified-f32.gguf). */
+static void emit_mmproj_kvs(wbuf *w, const void *ud)
+{
+    const mmproj_meta *mm = ud;
+    static const float mean[3] = {0, 0, 0}, stdv[3] = {1, 1, 1};
+    kv_str(w, "general.architecture", "clip");
+    kv_str(w, "general.type", "mmproj");
+    kv_str(w, "general.name", mm->name);
+    kv_str(w, "general.size_label", mm->label);
+    kv_u32(w, "general.file_type", 0);
+    kv_bool(w, "clip.has_vision_encoder", 1);
+    kv_u32(w, "clip.vision.projection_dim", (uint32_t)mm->d);
+    kv_u32(w, "clip.vision.image_size", 224);
+    kv_u32(w, "clip.vision.patch_size", 16);
+    kv_u32(w, "clip.vision.embedding_length", (uint32_t)mm->d);
+    kv_u32(w, "clip.vision.feed_forward_length", 0);
+    kv_u32(w, "clip.vision.block_count", 0);
+    kv_u32(w, "clip.vision.attention.head_count", 0);
+    kv_arr_f32(w, "clip.vision.image_mean", mean, 3);
+    kv_arr_f32(w, "clip.vision.image_std", stdv, 3);
+    kv_bool(w, "clip.has_audio_encoder", 1);
+    kv_u32(w, "clip.audio.projection_dim", (uint32_t)mm->d);
+    kv_u32(w, "clip.audio.embedding_length", MM_FRAME);
+    kv_u32(w, "clip.audio.feed_forward_length", 0);
+    kv_u32(w, "clip.audio.block_count", 0);
+    kv_u32(w, "clip.audio.attention.head_count", 0);
+    kv_str(w, "clip.vision.projector_type", "gemma4uv");
+    kv_f32(w, "clip.vision.attention.layer_norm_epsilon", 1e-6f);
+    kv_str(w, "clip.audio.projector_type", "gemma4ua");
+    kv_u32(w, "clip.audio.num_mel_bins", 128);
+    kv_f32(w, "clip.audio.attention.layer_norm_epsilon", 1e-6f);
+    kv_u32(w, "general.quantization_version", 2);
+}
+
+/* Writes header, metadata (emit), the tensor infos and data of the plan T[0..nT) to out (via
+ * out.tmp + rename), or only counts bytes when out is NULL. Returns the data offset. */
+static uint64_t write_gguf(const char *out, void (*emit)(wbuf *, const void *), const void *ud,
+                           uint64_t seed)
+{
     char tmp[4096];
     wbuf w;
     memset(&w, 0, sizeof w);
     w.cap = 8u << 20;
     w.b = malloc(w.cap);
-    if (!plan_only) {
+    if (out) {
         snprintf(tmp, sizeof tmp, "%s.tmp", out);
         w.f = fopen(tmp, "wb");
         if (!w.f) {
             fprintf(stderr, "g4-synth: %s: %s\n", tmp, strerror(errno));
-            return 1;
+            exit(1);
         }
     } else {
         w.f = fopen("/dev/null", "wb");
+    }
+    if (!w.b || !w.f) {
+        fprintf(stderr, "g4-synth: cannot set up the output\n");
+        exit(1);
     }
 
     /* header; n_kv is patched at the end */
@@ -673,62 +838,7 @@ int main(int argc, char **argv)
     long nkv_pos = 16;
     w_u64(&w, 0);
     n_kv = 0;
-
-    char name[160], label[64];
-    snprintf(name, sizeof name, "g4-synth Gemma 4 %s %s%s L%d seed %llu", s->label, c.f->name,
-             c.pure ? " pure" : "", L, (unsigned long long)c.seed);
-    snprintf(label, sizeof label, "%.1fB", (double)n_params / 1e9);
-    int32_t hkv[128], ffa[128];
-    int swa[128];
-    for (int il = 0; il < L; il++) {
-        hkv[il] = layer_nkv(&c, il);
-        ffa[il] = layer_ff(&c, il);
-        swa[il] = layer_is_swa(&c, il);
-    }
-    int ff_is_arr = s->ff_shared != s->ff;
-    /* key order as llama.cpp's converter writes it (fixtures) */
-    kv_str(&w, "general.architecture", "gemma4");
-    kv_str(&w, "general.type", "model");
-    kv_str(&w, "general.name", name);
-    kv_str(&w, "general.size_label", label);
-    kv_u32(&w, "gemma4.block_count", (uint32_t)L);
-    kv_u32(&w, "gemma4.context_length", s->ctx);
-    kv_u32(&w, "gemma4.embedding_length", (uint32_t)s->d);
-    if (ff_is_arr)
-        kv_arr_i32(&w, "gemma4.feed_forward_length", ffa, L);
-    else
-        kv_u32(&w, "gemma4.feed_forward_length", (uint32_t)s->ff);
-    kv_u32(&w, "gemma4.attention.head_count", (uint32_t)s->nq);
-    if (s->nkv_full)
-        kv_arr_i32(&w, "gemma4.attention.head_count_kv", hkv, L);
-    else
-        kv_u32(&w, "gemma4.attention.head_count_kv", (uint32_t)s->nkv);
-    kv_f32(&w, "gemma4.rope.freq_base", 1000000.0f);
-    kv_f32(&w, "gemma4.rope.freq_base_swa", 10000.0f);
-    kv_f32(&w, "gemma4.attention.layer_norm_rms_epsilon", 1e-6f);
-    if (s->n_exp) {
-        kv_u32(&w, "gemma4.expert_count", (uint32_t)s->n_exp);
-        kv_u32(&w, "gemma4.expert_used_count", (uint32_t)s->n_exp_used);
-    }
-    kv_u32(&w, "gemma4.attention.key_length", 512);
-    kv_u32(&w, "gemma4.attention.value_length", 512);
-    kv_u32(&w, "general.file_type", c.f->file_type);
-    kv_f32(&w, "gemma4.final_logit_softcapping", 30.0f);
-    kv_u32(&w, "gemma4.attention.sliding_window", (uint32_t)s->window);
-    kv_u32(&w, "gemma4.attention.shared_kv_layers", (uint32_t)shared_kv_layers(&c));
-    kv_u32(&w, "gemma4.embedding_length_per_layer_input", (uint32_t)s->ple);
-    kv_arr_bool(&w, "gemma4.attention.sliding_window_pattern", swa, L);
-    kv_u32(&w, "gemma4.attention.key_length_swa", 256);
-    kv_u32(&w, "gemma4.attention.value_length_swa", 256);
-    if (s->n_exp)
-        kv_u32(&w, "gemma4.expert_feed_forward_length", (uint32_t)s->ff_exp);
-    kv_u32(&w, "gemma4.rope.dimension_count", 512);
-    kv_u32(&w, "gemma4.rope.dimension_count_swa", 256);
-    kv_u32(&w, "general.quantization_version", 2);
-    for (int i = 0; i < vk.n; i++) {
-        w_bytes(&w, vk.map + vk.kv[i].off, vk.kv[i].len);
-        n_kv++;
-    }
+    emit(&w, ud);
     for (int i = 0; i < nT; i++) {
         w_str(&w, T[i].name);
         w_u32(&w, (uint32_t)T[i].n_dims);
@@ -740,7 +850,7 @@ int main(int argc, char **argv)
     w_pad(&w);
     uint64_t data_start = w.pos;
 
-    if (!plan_only) {
+    if (out) {
         size_t max_rb = 0;
         for (int i = 0; i < nT; i++) {
             size_t rb = g4_type_row_bytes(T[i].type, T[i].ne[0]);
@@ -753,7 +863,7 @@ int main(int argc, char **argv)
                 unsigned char z = 0;
                 w_bytes(&w, &z, 1);
             }
-            write_tensor(&w, &T[i], c.seed, row);
+            write_tensor(&w, &T[i], seed, row);
         }
         w_pad(&w);
         free(row);
@@ -762,45 +872,184 @@ int main(int argc, char **argv)
         if (fseek(w.f, nkv_pos, SEEK_SET) != 0 || fwrite(&nkv64, 8, 1, w.f) != 1 ||
             fclose(w.f) != 0) {
             fprintf(stderr, "g4-synth: %s: %s\n", tmp, strerror(errno));
-            return 1;
+            exit(1);
         }
         if (rename(tmp, out) != 0) {
             fprintf(stderr, "g4-synth: rename %s: %s\n", out, strerror(errno));
-            return 1;
+            exit(1);
         }
     } else {
         w_flush(&w);
         fclose(w.f);
     }
-
-    /* summary */
-    uint64_t type_bytes[G4_TYPE_COUNT] = {0};
-    for (int i = 0; i < nT; i++)
-        type_bytes[T[i].type] += T[i].nbytes;
-    printf("{\"shape\":\"%s\",\"type\":\"%s\",\"pure\":%d,\"layers\":%d,\"seed\":%llu,"
-           "\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu,\"weight_bytes\":%llu,"
-           "\"decode_bytes_per_token\":%llu,\"bytes_by_type\":{",
-           s->name, c.f->name, c.pure, L, (unsigned long long)c.seed, nT,
-           (unsigned long long)n_params, (unsigned long long)(data_start + data_bytes),
-           (unsigned long long)data_bytes, (unsigned long long)touched);
-    int first = 1;
-    for (int t = 0; t < G4_TYPE_COUNT; t++)
-        if (type_bytes[t]) {
-            printf("%s\"%s\":%llu", first ? "" : ",", g4_type_get((uint32_t)t)->name,
-                   (unsigned long long)type_bytes[t]);
-            first = 0;
-        }
-    printf("}");
-    if (plan_only) {
-        printf(",\"tensors\":[");
-        for (int i = 0; i < nT; i++)
-            printf("%s\n{\"name\":\"%s\",\"ne\":[%lld,%lld,%lld],\"type\":\"%s\",\"bytes\":%llu}",
-                   i ? "," : "", T[i].name, (long long)T[i].ne[0], (long long)T[i].ne[1],
-                   (long long)T[i].ne[2], g4_type_get(T[i].type)->name,
-                   (unsigned long long)T[i].nbytes);
-        printf("]");
-    }
-    printf("}\n");
     free(w.b);
+    return data_start;
+}
+
+static void plan_totals(uint64_t *data_bytes, uint64_t *touched, uint64_t *n_params)
+{
+    *data_bytes = *touched = *n_params = 0;
+    for (int i = 0; i < nT; i++) {
+        *data_bytes = T[i].offset + T[i].nbytes;
+        *touched += (uint64_t)((double)T[i].nbytes * T[i].touched);
+        *n_params += (uint64_t)(T[i].ne[0] * T[i].ne[1] * T[i].ne[2]);
+    }
+}
+
+static void size_label(char *buf, size_t n, uint64_t n_params, int tiny)
+{
+    if (!tiny)
+        snprintf(buf, n, "%.1fB", (double)n_params / 1e9);
+    else
+        snprintf(buf, n, "%.1fM", (double)n_params / 1e6);
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: g4-synth --shape e2b|e4b|12b|26b-a4b|31b|tiny --type TYPE [--layers N]\n"
+            "                [--seed S] [--pure] [--vocab FILE] (-o OUT.gguf | --plan)\n"
+            "                [--mmproj MMPROJ.gguf] [--draft DRAFT.gguf] [--emb-sigma S]\n"
+            "                                                       (the last three: tiny only)\n"
+            "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q6_k q4_k_m q5_k_m iq4_xs\n");
+    exit(2);
+}
+
+/* Stream salts, so that the drafter's and projector's tensors (some share the model's names)
+ * are not copies of the model's random streams. */
+#define SALT_DRAFT 0x6472616674ull  /* "draft" */
+#define SALT_MMPROJ 0x6d6d70726full /* "mmpro" */
+
+int main(int argc, char **argv)
+{
+    const char *shape_s = NULL, *type_s = NULL, *out = NULL, *mmproj_out = NULL, *draft_out = NULL;
+    const char *vocab = "/work/shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf";
+    cfg c;
+    memset(&c, 0, sizeof c);
+    c.seed = 1;
+    c.emb_sigma = TINY_EMB_SIGMA;
+    int plan_only = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(s) (strcmp(a, s) == 0 && v && (++i, 1))
+        if (ARG("--shape")) shape_s = v;
+        else if (ARG("--type")) type_s = v;
+        else if (ARG("--layers")) c.n_layer = atoi(v);
+        else if (ARG("--seed")) c.seed = strtoull(v, NULL, 0);
+        else if (ARG("--vocab")) vocab = v;
+        else if (ARG("-o")) out = v;
+        else if (ARG("--mmproj")) mmproj_out = v;
+        else if (ARG("--draft")) draft_out = v;
+        else if (ARG("--emb-sigma")) c.emb_sigma = strtof(v, NULL);
+        else if (strcmp(a, "--pure") == 0) c.pure = 1;
+        else if (strcmp(a, "--plan") == 0) plan_only = 1;
+        else usage();
+#undef ARG
+    }
+    if (!shape_s || !type_s || (!out && !plan_only && !mmproj_out && !draft_out))
+        usage();
+    for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++)
+        if (strcmp(shape_s, k_shapes[i].name) == 0)
+            c.s = &k_shapes[i];
+    for (size_t i = 0; i < sizeof k_ftypes / sizeof k_ftypes[0]; i++)
+        if (strcmp(type_s, k_ftypes[i].name) == 0)
+            c.f = &k_ftypes[i];
+    if (!c.s || !c.f)
+        usage();
+    if ((mmproj_out || draft_out) && !c.s->tiny) {
+        fprintf(stderr, "g4-synth: --mmproj / --draft are only made for --shape tiny\n");
+        return 2;
+    }
+    if (c.n_layer <= 0 || c.n_layer > c.s->n_layer)
+        c.n_layer = c.s->n_layer;
+    const shape *s = c.s;
+    int L = c.n_layer;
+
+    /* the tokenizer block is needed by the model and the drafter, not by the projector */
+    vocab_kvs vk;
+    memset(&vk, 0, sizeof vk);
+    if (!plan_only && (out || draft_out) && load_vocab(vocab, &vk) != 0) {
+        fprintf(stderr, "g4-synth: cannot use vocab file %s\n", vocab);
+        return 1;
+    }
+
+    if (out || plan_only) {
+        build_plan(&c);
+        uint64_t data_bytes, touched, n_params;
+        plan_totals(&data_bytes, &touched, &n_params);
+        char name[160], label[64];
+        snprintf(name, sizeof name, "g4-synth Gemma 4 %s %s%s L%d seed %llu%s", s->label,
+                 c.f->name, c.pure ? " pure" : "", L, (unsigned long long)c.seed,
+                 s->tiny ? " (RANDOM weights)" : "");
+        size_label(label, sizeof label, n_params, s->tiny);
+        model_meta mm = {&c, "gemma4", name, label, &vk};
+        uint64_t data_start = write_gguf(plan_only ? NULL : out, emit_model_kvs, &mm, c.seed);
+
+        /* summary */
+        uint64_t type_bytes[G4_TYPE_COUNT] = {0};
+        for (int i = 0; i < nT; i++)
+            type_bytes[T[i].type] += T[i].nbytes;
+        printf("{\"shape\":\"%s\",\"type\":\"%s\",\"pure\":%d,\"layers\":%d,\"seed\":%llu,"
+               "\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu,\"weight_bytes\":%llu,"
+               "\"decode_bytes_per_token\":%llu,\"bytes_by_type\":{",
+               s->name, c.f->name, c.pure, L, (unsigned long long)c.seed, nT,
+               (unsigned long long)n_params, (unsigned long long)(data_start + data_bytes),
+               (unsigned long long)data_bytes, (unsigned long long)touched);
+        int first = 1;
+        for (int t = 0; t < G4_TYPE_COUNT; t++)
+            if (type_bytes[t]) {
+                printf("%s\"%s\":%llu", first ? "" : ",", g4_type_get((uint32_t)t)->name,
+                       (unsigned long long)type_bytes[t]);
+                first = 0;
+            }
+        printf("}");
+        if (plan_only) {
+            printf(",\"tensors\":[");
+            for (int i = 0; i < nT; i++)
+                printf("%s\n{\"name\":\"%s\",\"ne\":[%lld,%lld,%lld],\"type\":\"%s\",\"bytes\":%llu}",
+                       i ? "," : "", T[i].name, (long long)T[i].ne[0], (long long)T[i].ne[1],
+                       (long long)T[i].ne[2], g4_type_get(T[i].type)->name,
+                       (unsigned long long)T[i].nbytes);
+            printf("]");
+        }
+        printf("}\n");
+        if (plan_only)
+            return 0;
+    }
+
+    if (draft_out) {
+        cfg dc = c;
+        dc.s = &k_tiny_draft;
+        dc.n_layer = k_tiny_draft.n_layer;
+        dc.d_out = s->d;
+        build_plan(&dc);
+        uint64_t data_bytes, touched, n_params;
+        plan_totals(&data_bytes, &touched, &n_params);
+        char name[160], label[64];
+        snprintf(name, sizeof name, "g4-synth Gemma 4 tiny assistant %s seed %llu (RANDOM weights)",
+                 c.f->name, (unsigned long long)c.seed);
+        size_label(label, sizeof label, n_params, s->tiny);
+        model_meta mm = {&dc, "gemma4-assistant", name, label, &vk};
+        uint64_t data_start = write_gguf(draft_out, emit_model_kvs, &mm, c.seed ^ SALT_DRAFT);
+        printf("{\"draft\":\"%s\",\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu}\n",
+               draft_out, nT, (unsigned long long)n_params,
+               (unsigned long long)(data_start + data_bytes));
+    }
+
+    if (mmproj_out) {
+        build_mmproj_plan(s->d);
+        uint64_t data_bytes, touched, n_params;
+        plan_totals(&data_bytes, &touched, &n_params);
+        char name[160], label[64];
+        snprintf(name, sizeof name, "g4-synth Gemma 4 tiny projector seed %llu (RANDOM weights)",
+                 (unsigned long long)c.seed);
+        size_label(label, sizeof label, n_params, s->tiny);
+        mmproj_meta mm = {s->d, name, label};
+        uint64_t data_start = write_gguf(mmproj_out, emit_mmproj_kvs, &mm, c.seed ^ SALT_MMPROJ);
+        printf("{\"mmproj\":\"%s\",\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu}\n",
+               mmproj_out, nT, (unsigned long long)n_params,
+               (unsigned long long)(data_start + data_bytes));
+    }
     return 0;
 }

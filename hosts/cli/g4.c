@@ -2,7 +2,8 @@
  * like a third-party host would.
  *
  *   g4 generate -m MODEL -p PROMPT [options]   stream a completion
- *   g4 run [MODEL] [PROMPT]                    chat (generate --chat); no PROMPT: interactive
+ *   g4 run [MODEL] [PROMPT]                    chat (generate --chat); no PROMPT: interactive;
+ *                                              no MODEL: the embedded default model, end to end
  *   g4 info MODEL                              model facts and metadata highlights
  *   g4 tokenize -m MODEL TEXT                  token ids and pieces
  */
@@ -143,7 +144,9 @@ typedef struct common {
     int threads, n_ctx;
 } common;
 
-static g4_model *load_model(const common *c, uint32_t flags)
+/* Loads c->model (+ mmproj, draft); on failure returns NULL with *st set and the library's
+ * message in A->last_error(). */
+static g4_model *try_load_model(const common *c, uint32_t flags, g4_status *st_out)
 {
     g4_load_params p;
     A->load_params_init(&p);
@@ -162,10 +165,20 @@ static g4_model *load_model(const common *c, uint32_t flags)
     g4_status st = A->load(&p, &m);
     if (tty)
         fprintf(stderr, "\r%*s\r", 60, "");
+    *st_out = st;
     if (st != G4_OK)
+        return NULL;
+    atomic_store(&g_interrupts, 0);
+    return m;
+}
+
+static g4_model *load_model(const common *c, uint32_t flags)
+{
+    g4_status st;
+    g4_model *m = try_load_model(c, flags, &st);
+    if (!m)
         fatal(st == G4_ERR_CANCELLED ? 130 : 1, "cannot load %s: %s: %s", c->model,
               A->status_name(st), A->last_error());
-    atomic_store(&g_interrupts, 0);
     return m;
 }
 
@@ -178,6 +191,7 @@ typedef struct streamer {
     char pend[64];
     size_t n_pend;
     int n_tokens;
+    int quiet;  /* collect only, print nothing */
     char *text; /* everything emitted, for the chat history */
     size_t text_len, text_cap;
 } streamer;
@@ -201,8 +215,10 @@ static size_t utf8_complete_prefix(const char *s, size_t n)
 
 static void stream_out(streamer *st, const char *s, size_t n)
 {
-    fwrite(s, 1, n, stdout);
-    fflush(stdout);
+    if (!st->quiet) {
+        fwrite(s, 1, n, stdout);
+        fflush(stdout);
+    }
     if (st->text_len + n + 1 > st->text_cap) {
         st->text_cap = (st->text_len + n + 1) * 2;
         char *nt = realloc(st->text, st->text_cap);
@@ -247,7 +263,7 @@ static int32_t G4_CALL on_token(void *ud, int32_t tok)
 typedef struct gen_opts {
     common c;
     const char *prompt, *image, *audio;
-    int n_predict, chat, seed_set;
+    int n_predict, chat, seed_set, n_predict_set, temp_set;
     float temp;
     uint64_t seed;
 } gen_opts;
@@ -373,17 +389,11 @@ typedef struct prompt {
     float *embd[2];
 } prompt;
 
-static void add_media(const g4_model *m, prompt *p, const char *path, int is_img)
+/* Soft tokens of a media file: *embd (malloc'd, n_tok * n_embd floats) or a status with the
+ * library's message in A->last_error(). */
+static g4_status embed_media(const g4_model *m, const char *path, int is_img, float **embd,
+                             size_t *n_tok_out)
 {
-    int32_t soft = A->token_id(m, is_img ? G4_TOKEN_IMAGE_SOFT : G4_TOKEN_AUDIO_SOFT);
-    int32_t beg = A->token_id(m, is_img ? G4_TOKEN_IMAGE_START : G4_TOKEN_AUDIO_START);
-    int32_t end = A->token_id(m, is_img ? G4_TOKEN_IMAGE_END : G4_TOKEN_AUDIO_END);
-    size_t at = 0;
-    while (at < p->n && p->ids[at] != soft)
-        at++;
-    if (at == p->n || soft < 0)
-        fatal(1, "internal: no %s placeholder in the prompt", is_img ? "image" : "audio");
-
     size_t fsize = 0, n_tok = 0;
     unsigned char *bytes = read_file(path, &fsize);
     g4_model_info info;
@@ -402,9 +412,27 @@ static void add_media(const g4_model *m, prompt *p, const char *path, int is_img
                     : A->embed_audio_file(m, bytes, fsize, e, n_tok * (size_t)info.n_embd, &n_tok);
     }
     free(bytes);
-    if (st != G4_OK)
-        fatal(1, "%s: %s: %s%s", path, A->status_name(st), A->last_error(),
-              st == G4_ERR_UNSUPPORTED ? " (did you pass --mmproj?)" : "");
+    if (st != G4_OK) {
+        free(e);
+        e = NULL;
+        n_tok = 0;
+    }
+    *embd = e;
+    *n_tok_out = n_tok;
+    return st;
+}
+
+/* Puts n_tok soft tokens (embeddings e, now owned by p) in place of the first placeholder. */
+static void splice_media(const g4_model *m, prompt *p, int is_img, float *e, size_t n_tok)
+{
+    int32_t soft = A->token_id(m, is_img ? G4_TOKEN_IMAGE_SOFT : G4_TOKEN_AUDIO_SOFT);
+    int32_t beg = A->token_id(m, is_img ? G4_TOKEN_IMAGE_START : G4_TOKEN_AUDIO_START);
+    int32_t end = A->token_id(m, is_img ? G4_TOKEN_IMAGE_END : G4_TOKEN_AUDIO_END);
+    size_t at = 0;
+    while (at < p->n && p->ids[at] != soft)
+        at++;
+    if (at == p->n || soft < 0)
+        fatal(1, "internal: no %s placeholder in the prompt", is_img ? "image" : "audio");
 
     /* replace ids[at] by beg, soft*n_tok, end (start/end only if the prompt lacks them) */
     int add_beg = beg >= 0 && !(at > 0 && p->ids[at - 1] == beg);
@@ -445,11 +473,23 @@ static void add_media(const g4_model *m, prompt *p, const char *path, int is_img
     }
 }
 
+static void add_media(const g4_model *m, prompt *p, const char *path, int is_img)
+{
+    float *e = NULL;
+    size_t n_tok = 0;
+    g4_status st = embed_media(m, path, is_img, &e, &n_tok);
+    if (st != G4_OK)
+        fatal(1, "%s: %s: %s%s", path, A->status_name(st), A->last_error(),
+              st == G4_ERR_UNSUPPORTED ? " (did you pass --mmproj?)" : "");
+    splice_media(m, p, is_img, e, n_tok);
+}
+
 /* ---- Generation ---------------------------------------------------------------------------- */
 
-/* Plain decoding loop, for libraries whose g4_generate is not there yet (no drafting). */
+/* Plain decoding loop, for libraries whose g4_generate is not there yet (no drafting).
+ * last_index: batch index of the prompt's last position (g4_logits is by batch index). */
 static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int max_tokens,
-                                 streamer *st, int *n_gen)
+                                 int32_t last_index, streamer *st, int *n_gen)
 {
     g4_sampler *smp = NULL;
     g4_status rc = A->sampler_new(sp, &smp);
@@ -458,7 +498,7 @@ static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int
     int32_t n_vocab = A->vocab_size(st->m);
     *n_gen = 0;
     for (int i = 0; i < max_tokens; i++) {
-        const float *lg = A->logits(s, 0);
+        const float *lg = A->logits(s, i == 0 ? last_index : 0);
         int32_t tok;
         if (!lg) {
             rc = G4_ERR_STATE;
@@ -483,69 +523,69 @@ static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int
     return rc;
 }
 
-/* Run one prompt through a fresh session state and stream the reply. Returns the reply text
- * (caller frees) or NULL when interrupted. */
-static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, const chat_msg *msgs,
-                           size_t n_msgs)
-{
-    int has_bos = 0;
-    char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
-    /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
-    uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
-    prompt p;
-    memset(&p, 0, sizeof p);
-    p.ids = tokenize_marked(m, text, flags, &p.n);
-    free(text);
-    if (o->image)
-        add_media(m, &p, o->image, 1);
-    if (o->audio)
-        add_media(m, &p, o->audio, 0);
-    if (!p.n)
-        fatal(1, "empty prompt");
+/* What one prompt + generation did. */
+typedef struct run_result {
+    char *text; /* the reply (caller frees) */
+    size_t n_prompt;
+    double t_prompt, t_gen;
+    int n_gen, n_drafted, n_accepted;
+    g4_status gen_status; /* g4_generate's status when run_prompt returned 1 */
+} run_result;
 
+/* Steps prompt p (its ids and embeddings are freed here) into the reset session, then generates
+ * up to n_predict tokens with g4_generate (n_draft as in g4_generate_params), streaming them to
+ * stdout unless quiet. When g4_generate is G4_ERR_UNSUPPORTED and `fallback` is set, decodes
+ * with the plain loop instead. Returns 0 (done), -1 (interrupted: r->text is NULL) or 1
+ * (g4_generate failed: r->gen_status, message in A->last_error(); only when soft_fail). */
+static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_sampler_params *sp,
+                      int n_predict, int n_draft, int quiet, int fallback, int soft_fail,
+                      run_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!p->n)
+        fatal(1, "empty prompt");
     A->session_reset(s);
-    if ((int64_t)p.n + o->n_predict > A->session_n_ctx(s))
-        fatal(1, "prompt (%zu tokens) + %d to generate exceed the context (%d); use --ctx", p.n,
-              o->n_predict, A->session_n_ctx(s));
-    uint8_t *want = xmalloc(p.n);
-    memset(want, 0, p.n);
-    want[p.n - 1] = G4_OUT_LOGITS | G4_OUT_HIDDEN; /* the drafter reads the hidden state too */
+    if ((int64_t)p->n + n_predict > A->session_n_ctx(s))
+        fatal(1, "prompt (%zu tokens) + %d to generate exceed the context (%d); use --ctx", p->n,
+              n_predict, A->session_n_ctx(s));
+    uint8_t *want = xmalloc(p->n);
+    memset(want, 0, p->n);
+    want[p->n - 1] = G4_OUT_LOGITS | G4_OUT_HIDDEN; /* the drafter reads the hidden state too */
     g4_batch b;
     A->batch_init(&b);
-    b.n_tokens = (int32_t)p.n;
-    b.tokens = p.ids;
+    b.n_tokens = (int32_t)p->n;
+    b.tokens = p->ids;
     b.want = want;
-    b.spans = p.n_spans ? p.spans : NULL;
-    b.n_spans = p.n_spans;
+    b.spans = p->n_spans ? p->spans : NULL;
+    b.n_spans = p->n_spans;
 
     atomic_store(&g_session, s);
     double t0 = now_s();
     g4_status st = A->step(s, &b);
-    double t_prompt = now_s() - t0;
+    r->t_prompt = now_s() - t0;
+    r->n_prompt = p->n;
     free(want);
-    for (int i = 0; i < p.n_spans; i++)
-        free(p.embd[i]);
-    free(p.ids);
+    for (int i = 0; i < p->n_spans; i++)
+        free(p->embd[i]);
+    free(p->ids);
+    memset(p, 0, sizeof *p);
     if (st == G4_ERR_CANCELLED) {
         atomic_store(&g_session, NULL);
         fprintf(stderr, "\n[interrupted]\n");
-        return NULL;
+        return -1;
     }
     if (st != G4_OK)
         fatal(1, "prompt: %s: %s", A->status_name(st), A->last_error());
 
-    g4_sampler_params sp;
-    A->sampler_params_init(&sp);
-    sp.temperature = o->temp;
-    sp.seed = o->seed_set ? o->seed : (uint64_t)time(NULL);
     streamer str;
     memset(&str, 0, sizeof str);
     str.m = m;
+    str.quiet = quiet;
     g4_generate_params gp;
     A->generate_params_init(&gp);
-    gp.max_tokens = o->n_predict;
-    gp.n_draft = o->c.draft ? -1 : 0;
-    gp.sampling = &sp;
+    gp.max_tokens = n_predict;
+    gp.n_draft = n_draft;
+    gp.sampling = sp;
     gp.on_token = on_token;
     gp.user_data = &str;
     g4_generate_stats gs;
@@ -553,36 +593,79 @@ static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, 
     gs.struct_size = sizeof gs;
     t0 = now_s();
     st = A->generate(s, &gp, &gs);
-    if (st == G4_ERR_UNSUPPORTED && !o->c.draft) {
+    if (st == G4_ERR_UNSUPPORTED && fallback) {
         int n_gen = 0;
-        st = manual_generate(s, &sp, o->n_predict, &str, &n_gen);
+        st = manual_generate(s, sp, n_predict, (int32_t)r->n_prompt - 1, &str, &n_gen);
         gs.n_generated = n_gen;
         gs.seconds = now_s() - t0;
     }
     if (gs.seconds <= 0)
         gs.seconds = now_s() - t0;
     atomic_store(&g_session, NULL);
+    if (st != G4_OK && st != G4_ERR_CANCELLED && soft_fail && !atomic_load(&g_interrupts)) {
+        free(str.text);
+        r->gen_status = st;
+        return 1;
+    }
     if (str.n_pend)
         stream_out(&str, str.pend, str.n_pend); /* whatever is left, even if incomplete */
-    fputc('\n', stdout);
-    fflush(stdout);
+    if (!quiet) {
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
     if (st == G4_ERR_CANCELLED || atomic_load(&g_interrupts))
         fprintf(stderr, "[interrupted]\n");
     else if (st != G4_OK)
         fatal(1, "generate: %s: %s", A->status_name(st), A->last_error());
 
-    int n_gen = gs.n_generated ? gs.n_generated : str.n_tokens;
+    r->n_gen = gs.n_generated ? gs.n_generated : str.n_tokens;
+    r->t_gen = gs.seconds;
+    r->n_drafted = gs.n_drafted;
+    r->n_accepted = gs.n_accepted;
+    r->text = str.text ? str.text : calloc(1, 1);
+    return 0;
+}
+
+/* The prompt of a conversation: chat-formatted (or raw) text with the media of o spliced in. */
+static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *msgs, size_t n_msgs,
+                         prompt *p)
+{
+    int has_bos = 0;
+    char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
+    /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
+    uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
+    memset(p, 0, sizeof *p);
+    p->ids = tokenize_marked(m, text, flags, &p->n);
+    free(text);
+    if (o->image)
+        add_media(m, p, o->image, 1);
+    if (o->audio)
+        add_media(m, p, o->audio, 0);
+}
+
+/* Run one prompt through a fresh session state and stream the reply. Returns the reply text
+ * (caller frees) or NULL when interrupted. */
+static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, const chat_msg *msgs,
+                           size_t n_msgs)
+{
+    prompt p;
+    build_prompt(m, o, msgs, n_msgs, &p);
+    g4_sampler_params sp;
+    A->sampler_params_init(&sp);
+    sp.temperature = o->temp;
+    sp.seed = o->seed_set ? o->seed : (uint64_t)time(NULL);
+    run_result r;
+    if (run_prompt(m, s, &p, &sp, o->n_predict, o->c.draft ? -1 : 0, 0, !o->c.draft, 0, &r) != 0)
+        return NULL;
     fprintf(stderr, "prompt: %zu tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s "
                     "(%.1f tok/s)",
-            p.n, t_prompt, t_prompt > 0 ? p.n / t_prompt : 0.0, n_gen, gs.seconds,
-            gs.seconds > 0 ? n_gen / gs.seconds : 0.0);
-    if (o->c.draft && gs.n_drafted)
-        fprintf(stderr, "; drafted %d, accepted %d (%.0f%%)", gs.n_drafted, gs.n_accepted,
-                100.0 * gs.n_accepted / gs.n_drafted);
+            r.n_prompt, r.t_prompt, r.t_prompt > 0 ? r.n_prompt / r.t_prompt : 0.0, r.n_gen,
+            r.t_gen, r.t_gen > 0 ? r.n_gen / r.t_gen : 0.0);
+    if (o->c.draft && r.n_drafted)
+        fprintf(stderr, "; drafted %d, accepted %d (%.0f%%)", r.n_drafted, r.n_accepted,
+                100.0 * r.n_accepted / r.n_drafted);
     fputc('\n', stderr);
-    if (!str.text)
-        str.text = calloc(1, 1);
-    return str.text;
+    return r.text;
 }
 
 /* ---- Subcommands --------------------------------------------------------------------------- */
@@ -593,7 +676,10 @@ static const char *k_usage =
     "commands:\n"
     "  generate -m MODEL -p PROMPT [options]   complete PROMPT, streaming to stdout\n"
     "  run [MODEL] [PROMPT]                    chat with MODEL (generate --chat); without\n"
-    "                                          PROMPT, an interactive chat on stdin\n"
+    "                                          PROMPT, an interactive chat on stdin; without\n"
+    "                                          MODEL, a tour of the embedded default model\n"
+    "                                          (tiny, RANDOM weights: text, image, audio,\n"
+    "                                          drafting, timings; -p/-n/--temp/--seed apply)\n"
     "  info MODEL                              model facts and metadata highlights\n"
     "  tokenize -m MODEL TEXT [--no-bos] [--no-special] [--ids]\n"
     "                                          show the tokens of TEXT\n"
@@ -635,10 +721,14 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
         c->n_ctx = atoi(VAL());
     else if (g && (!strcmp(a, "-p") || !strcmp(a, "--prompt")))
         g->prompt = VAL();
-    else if (g && (!strcmp(a, "-n") || !strcmp(a, "--n-predict")))
+    else if (g && (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))) {
         g->n_predict = atoi(VAL());
-    else if (g && !strcmp(a, "--temp"))
+        g->n_predict_set = 1;
+    }
+    else if (g && !strcmp(a, "--temp")) {
         g->temp = (float)atof(VAL());
+        g->temp_set = 1;
+    }
     else if (g && !strcmp(a, "--seed")) {
         g->seed = strtoull(VAL(), NULL, 10);
         g->seed_set = 1;
@@ -742,6 +832,278 @@ static int cmd_generate(gen_opts *o, int interactive)
     A->session_free(s);
     A->model_free(m);
     return atomic_load(&g_interrupts) ? 130 : 0;
+}
+
+/* ---- The embedded default model (`g4 run` with no MODEL) ------------------------------------ */
+
+/* `make` builds a tiny Gemma 4 with random weights (tools/g4-synth --shape tiny, from the
+ * vocabulary in assets/) plus its projector, MTP drafter and two media files into
+ * build/default/, i.e. "default/" beside the g4 binary. $G4_DEFAULT_MODEL_DIR overrides. */
+#define DEMO_MODEL "gemma4-tiny-random.gguf"
+#define DEMO_MMPROJ "mmproj-gemma4-tiny-random.gguf"
+#define DEMO_DRAFT "gemma4-tiny-random-assistant.gguf"
+#define DEMO_IMAGE "demo-image.png"
+#define DEMO_AUDIO "demo-audio.wav"
+
+static int default_model_dir(char *buf, size_t n)
+{
+    const char *env = getenv("G4_DEFAULT_MODEL_DIR");
+    if (env && *env) {
+        snprintf(buf, n, "%s", env);
+        return 0;
+    }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) { /* no /proc (macOS, BSD): the repo layout, as g4_dl's search does */
+        snprintf(buf, n, "build/default");
+        return 0;
+    }
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    if (strlen(exe) + sizeof "/default" > n)
+        return -1;
+    memcpy(buf, exe, strlen(exe));
+    memcpy(buf + strlen(exe), "/default", sizeof "/default");
+    return 0;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t l = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(l);
+    snprintf(p, l, "%s/%s", dir, name);
+    return p;
+}
+
+static int file_exists(const char *path) { return access(path, R_OK) == 0; }
+
+static void demo_section(int i, const char *title)
+{
+    printf("\n[%d/5] %s\n", i, title);
+    fflush(stdout);
+}
+
+/* Embeds one demo media file; prints the outcome. Returns 1 when e/n_tok hold soft tokens. */
+static int demo_embed(const g4_model *m, const char *path, int is_img, float **e, size_t *n_tok,
+                      double *ms)
+{
+    double t0 = now_s();
+    g4_status st = embed_media(m, path, is_img, e, n_tok);
+    *ms = (now_s() - t0) * 1e3;
+    const char *what = is_img ? "image" : "audio";
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (st != G4_OK) {
+        printf("  %s %-16s skipped: %s: %s\n", what, base, A->status_name(st), A->last_error());
+        return 0;
+    }
+    printf("  %s %-16s -> %zu soft tokens in %.1f ms\n", what, base, *n_tok, *ms);
+    return 1;
+}
+
+static int cmd_demo(gen_opts *o)
+{
+    char dir[4096];
+    if (default_model_dir(dir, sizeof dir) != 0)
+        fatal(2, "cannot locate the embedded default model (set G4_DEFAULT_MODEL_DIR)");
+    char *model = path_in(dir, DEMO_MODEL), *mmproj = path_in(dir, DEMO_MMPROJ),
+         *draft = path_in(dir, DEMO_DRAFT), *image = path_in(dir, DEMO_IMAGE),
+         *audio = path_in(dir, DEMO_AUDIO);
+    if (!file_exists(model))
+        fatal(2, "no embedded default model at %s\n"
+                 "    build it with `make` (or `make run`), or run a GGUF file instead:\n"
+                 "    g4 run MODEL.gguf \"your prompt\"",
+              model);
+    double t_all = now_s();
+    printf("==============================================================================\n"
+           " embedded default model: tiny Gemma 4 with RANDOM weights — output is meaningless;\n"
+           " it demonstrates the pipeline (load, chat, image, audio, drafting, timings).\n"
+           " Real models:  g4 run MODEL.gguf \"your prompt\"    (see g4 --help)\n"
+           "==============================================================================\n");
+    printf("model dir: %s\n", dir);
+
+    /* 1. load: model + projector + drafter, each optional beyond the model */
+    demo_section(1, "load");
+    open_library(o->c.lib, 1);
+    o->c.model = model;
+    o->c.mmproj = file_exists(mmproj) ? mmproj : NULL;
+    o->c.draft = file_exists(draft) ? draft : NULL;
+    double t0 = now_s();
+    g4_status st;
+    g4_model *m = try_load_model(&o->c, 0, &st);
+    if (!m && o->c.draft && st != G4_ERR_CANCELLED) { /* a library that rejects the drafter */
+        printf("  the library refused the drafter (%s: %s): loading without it\n",
+               A->status_name(st), A->last_error());
+        o->c.draft = NULL;
+        m = try_load_model(&o->c, 0, &st);
+    }
+    if (!m)
+        fatal(st == G4_ERR_CANCELLED ? 130 : 1, "cannot load %s: %s: %s", model,
+              A->status_name(st), A->last_error());
+    double t_load = (now_s() - t0) * 1e3;
+    g4_model_info in;
+    memset(&in, 0, sizeof in);
+    in.struct_size = sizeof in;
+    A->model_get_info(m, &in);
+    printf("  %s\n", in.name);
+    printf("  %d layers, %d wide, vocabulary %d, %.1f M parameters (%.1f MiB of weights)\n",
+           in.n_layer, in.n_embd, in.n_vocab, in.n_params / 1e6, in.weight_bytes / 1048576.0);
+    printf("  kernels %s, %d threads; loaded in %.0f ms (model%s%s)\n", in.isa, in.n_threads,
+           t_load, o->c.mmproj ? " + projector" : "", o->c.draft ? " + drafter" : "");
+
+    g4_session_params spp;
+    A->session_params_init(&spp);
+    spp.n_ctx = o->c.n_ctx;
+    spp.n_threads = o->c.threads;
+    g4_session *s = NULL;
+    st = A->session_new(m, &spp, &s);
+    if (st != G4_OK)
+        fatal(1, "session: %s: %s", A->status_name(st), A->last_error());
+    install_sigint();
+
+    /* fixed seed: the demo prints the same tokens every run */
+    g4_sampler_params sp;
+    A->sampler_params_init(&sp);
+    sp.temperature = o->temp;
+    sp.seed = o->seed_set ? o->seed : 42;
+    int n_predict = o->n_predict_set && o->n_predict > 0 ? o->n_predict : 32; /* a few seconds */
+    o->chat = 1;
+
+    /* 2. text through the chat template, streamed */
+    demo_section(2, "text: chat template, streamed");
+    const char *text_prompt = o->prompt ? o->prompt : "Write a haiku about the sea.";
+    printf("  user> %s\n  model> ", text_prompt);
+    fflush(stdout);
+    chat_msg msg = {"user", (char *)text_prompt};
+    prompt p;
+    build_prompt(m, o, &msg, 1, &p);
+    run_result rt;
+    if (run_prompt(m, s, &p, &sp, n_predict, 0, 0, 1, 0, &rt) != 0)
+        return 130;
+    printf("  (%zu prompt tokens, %d generated)\n", rt.n_prompt, rt.n_gen);
+
+    /* 3. an image and an audio clip, embedded by the projector and used in one prompt */
+    demo_section(3, "image + audio: soft tokens in a prompt");
+    float *ie = NULL, *ae = NULL;
+    size_t in_tok = 0, an_tok = 0;
+    double ims = 0, ams = 0;
+    int have_img = demo_embed(m, image, 1, &ie, &in_tok, &ims);
+    int have_aud = demo_embed(m, audio, 0, &ae, &an_tok, &ams);
+    run_result rm;
+    memset(&rm, 0, sizeof rm);
+    int mm_ran = 0;
+    if (have_img || have_aud) {
+        char mm_text[256];
+        snprintf(mm_text, sizeof mm_text, "%s%sDescribe %s.", have_img ? "<|image|>" : "",
+                 have_aud ? "<|audio|>" : "",
+                 have_img && have_aud ? "the picture and the sound"
+                 : have_img           ? "the picture"
+                                      : "the sound");
+        printf("  user> %s\n  model> ", mm_text);
+        fflush(stdout);
+        chat_msg mmsg = {"user", mm_text};
+        gen_opts plain = *o;
+        plain.image = plain.audio = NULL;
+        build_prompt(m, &plain, &mmsg, 1, &p);
+        if (have_img)
+            splice_media(m, &p, 1, ie, in_tok);
+        if (have_aud)
+            splice_media(m, &p, 0, ae, an_tok);
+        if (run_prompt(m, s, &p, &sp, n_predict, 0, 0, 1, 0, &rm) != 0)
+            return 130;
+        printf("  (%zu prompt tokens incl. %zu soft, %d generated)\n", rm.n_prompt,
+               in_tok + an_tok, rm.n_gen);
+        mm_ran = 1;
+    } else {
+        printf("  multimodal prompt skipped: this library embeds no media yet\n");
+    }
+
+    /* 4. MTP drafting: lossless speculative decoding (greedy: same tokens as plain greedy) */
+    demo_section(4, "drafting: MTP speculative decoding");
+    g4_sampler_params greedy = sp;
+    greedy.temperature = 0.0f;
+    run_result rg, rd;
+    memset(&rd, 0, sizeof rd);
+    build_prompt(m, o, &msg, 1, &p);
+    if (run_prompt(m, s, &p, &greedy, n_predict, 0, 1, 1, 0, &rg) != 0)
+        return 130;
+    build_prompt(m, o, &msg, 1, &p);
+    const char *skip = NULL;
+    char why[512];
+    int r = run_prompt(m, s, &p, &greedy, n_predict, -1, 1, 0, 1, &rd);
+    if (r < 0)
+        return 130;
+    if (!o->c.draft) {
+        skip = "no drafter file was loaded";
+    } else if (r == 1) {
+        snprintf(why, sizeof why, "g4_generate: %s: %s%s", A->status_name(rd.gen_status),
+                 A->last_error(),
+                 rd.gen_status == G4_ERR_UNSUPPORTED
+                     ? "\n    (MTP drafting is not in this library build yet)"
+                     : "");
+        skip = why;
+    } else if (!(in.capabilities & G4_MODEL_HAS_DRAFT) && rd.n_drafted == 0) {
+        skip = "the library did not attach the drafter (no G4_MODEL_HAS_DRAFT)";
+    }
+    printf("  greedy> %s\n", rg.text);
+    if (skip) {
+        printf("  drafting demo skipped: %s\n", skip);
+        printf("  plain greedy: %d tokens in %.2f s (%.1f tok/s)\n", rg.n_gen, rg.t_gen,
+               rg.t_gen > 0 ? rg.n_gen / rg.t_gen : 0.0);
+    } else {
+        printf("  drafted %d, accepted %d (%.0f%%); %d tokens in %.2f s (%.1f tok/s) vs plain "
+               "greedy %.1f tok/s\n",
+               rd.n_drafted, rd.n_accepted,
+               rd.n_drafted ? 100.0 * rd.n_accepted / rd.n_drafted : 0.0, rd.n_gen, rd.t_gen,
+               rd.t_gen > 0 ? rd.n_gen / rd.t_gen : 0.0, rg.t_gen > 0 ? rg.n_gen / rg.t_gen : 0.0);
+        printf("  same tokens as plain greedy: %s\n",
+               rg.text && rd.text && !strcmp(rg.text, rd.text) ? "yes" : "NO");
+    }
+
+    /* 5. timings */
+    demo_section(5, "timings");
+#define RATE(n, t) ((t) > 0 ? (n) / (t) : 0.0)
+    printf("  %-22s %8.0f ms\n", "load", t_load);
+    printf("  %-22s %8.1f ms  %5zu tokens  %8.1f tok/s\n", "text prompt", rt.t_prompt * 1e3,
+           rt.n_prompt, RATE(rt.n_prompt, rt.t_prompt));
+    printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "text generation", rt.t_gen * 1e3,
+           rt.n_gen, RATE(rt.n_gen, rt.t_gen));
+    if (have_img)
+        printf("  %-22s %8.1f ms  %5zu soft tokens\n", "image embed", ims, in_tok);
+    if (have_aud)
+        printf("  %-22s %8.1f ms  %5zu soft tokens\n", "audio embed", ams, an_tok);
+    if (mm_ran) {
+        printf("  %-22s %8.1f ms  %5zu tokens  %8.1f tok/s\n", "multimodal prompt",
+               rm.t_prompt * 1e3, rm.n_prompt, RATE(rm.n_prompt, rm.t_prompt));
+        printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "multimodal generation",
+               rm.t_gen * 1e3, rm.n_gen, RATE(rm.n_gen, rm.t_gen));
+    }
+    printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "greedy generation", rg.t_gen * 1e3,
+           rg.n_gen, RATE(rg.n_gen, rg.t_gen));
+    if (!skip)
+        printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "speculative (MTP)",
+               rd.t_gen * 1e3, rd.n_gen, RATE(rd.n_gen, rd.t_gen));
+    else
+        printf("  %-22s skipped\n", "speculative (MTP)");
+    printf("  %-22s %8.2f s\n", "total", now_s() - t_all);
+#undef RATE
+    printf("\nRandom weights: the text above is noise by design. "
+           "Try a real model: g4 run MODEL.gguf \"your prompt\"\n");
+
+    free(rt.text);
+    free(rm.text);
+    free(rg.text);
+    free(rd.text);
+    A->session_free(s);
+    A->model_free(m);
+    free(model);
+    free(mmproj);
+    free(draft);
+    free(image);
+    free(audio);
+    return 0;
 }
 
 static void print_meta(const g4_model *m, const char *key)
@@ -892,13 +1254,8 @@ int main(int argc, char **argv)
         return cmd_generate(&g, 0);
     }
     if (!strcmp(cmd, "run")) {
-        if (n_pos == 0 && !g.c.model) {
-            fprintf(stderr,
-                    "g4: this build has no embedded default model yet.\n"
-                    "    Run a GGUF file instead:  g4 run MODEL.gguf \"your prompt\"\n"
-                    "    or:                       g4 generate -m MODEL.gguf -p \"your prompt\"\n");
-            return 2;
-        }
+        if (n_pos == 0 && !g.c.model)
+            return cmd_demo(&g); /* the embedded default model, end to end */
         int k = 0;
         if (!g.c.model)
             g.c.model = pos[k++];

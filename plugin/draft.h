@@ -1,0 +1,93 @@
+/* The MTP drafter ("assistant", GGUF arch gemma4-assistant; spec gemma4-architecture.md §7, §9.4).
+ *
+ * A small Gemma 4 decoder whose layers have no K/V of their own: each attends to the TARGET's
+ * cache of its last sliding / last full producer layer. One draft step for token `tok` and
+ * hidden `h` (the target's final-normed hidden, or the previous step's h_next):
+ *
+ *   x      = W_pre . [E_target[tok] * sqrt(d_t) ; h]          [d_a]
+ *   per layer:  x += rms(W_o attn(rope_P(rms_head(W_q rms(x)))); post_attn_norm)
+ *               x += rms(FFN(rms(x; ffn_norm)); post_ffw_norm);   x *= layer_scalar
+ *   xn     = rms(x; output_norm)
+ *   logits = E_a . xn   (no softcap; sparse over the top centroid clusters when present)
+ *   h_next = W_post . xn                                        [d_t]
+ *
+ * Every step of a round queries at the same position P = n_past and sees target keys < P.
+ * The drafter owns its GGUF mapping; it is immutable after load and shared by all sessions. */
+#ifndef G4_DRAFT_H
+#define G4_DRAFT_H
+
+#include "model.h"
+
+typedef struct g4_draft_layer {
+    int32_t type;          /* G4_LAYER_SLIDING / G4_LAYER_FULL */
+    int32_t head_dim, n_ff;
+    int32_t target_layer;  /* target layer owning the cache this layer reads */
+    const float *attn_norm, *q_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm;
+    float out_scale;       /* layer_scalar */
+    g4k_matrix wq, wo, ffn_gate, ffn_up, ffn_down;
+} g4_draft_layer;
+
+typedef struct g4_drafter {
+    g4_gguf *gguf;
+    int32_t n_embd;        /* d_a */
+    int32_t n_embd_out;    /* d_t: the target's width (embedding_length_out) */
+    int32_t n_layer, n_head, n_vocab;
+    int32_t head_dim[2], n_rot[2];
+    float rope_base[2];
+    float *rope_inv_freq[2];
+    int32_t n_swa;
+    float eps;
+    int32_t max_ff, max_qd;
+    g4_draft_layer *layers;
+    g4k_matrix tok_embd;   /* E_a [n_vocab rows of d_a]: the output head only */
+    g4k_matrix pre_proj;   /* [d_a rows of 2 d_t] */
+    g4k_matrix post_proj;  /* [d_t rows of d_a] */
+    const float *output_norm;
+
+    /* Centroid-masked head (HF use_ordered_embeddings): n_centroids clusters of
+     * n_vocab / n_centroids tokens each, listed by `ordering`; logits only for the tokens of the
+     * top_k best-scoring clusters. n_centroids == 0: full-vocabulary head. */
+    g4k_matrix centroids;  /* [n_centroids rows of d_a] */
+    int32_t *ordering;     /* [n_vocab] */
+    int32_t n_centroids, centroid_top_k;
+
+    void **owned;
+    size_t n_owned, cap_owned;
+    uint64_t n_params, weight_bytes;
+} g4_drafter;
+
+/* Per-session scratch for draft steps (one query row). */
+typedef struct g4_draft_ws {
+    float *u;        /* [2 d_t] */
+    float *x, *a, *o, *xn; /* [d_a] */
+    float *q, *att;  /* [nq * max head_dim] */
+    float *ff_gate, *ff_up; /* [max n_ff] */
+    float *h;        /* [d_t] current hidden */
+    float *logits;   /* [n_vocab] (or [n_centroids] + selected rows for the sparse head) */
+    float *scores;   /* [nq, n_ctx] attention scores */
+    int32_t *sel;    /* [top_k] chosen clusters */
+    int32_t n_ctx;
+} g4_draft_ws;
+
+/* One draft step: (tok, w->h) at position pos, attending to the target's keys < key_end (pos:
+ * the committed prefix; tests pass pos + 1 to reproduce the HF reference, see test_draft.c)
+ * -> argmax token; w->h is replaced by h_next. */
+g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end, g4_draft_ws *w,
+                        int32_t *out_tok);
+/* Where g4_generate gets its proposals: the drafter by default; tests substitute an oracle to
+ * exercise acceptance (random-weight drafters are never accepted). propose() fills up to k
+ * tokens following `last` (not yet stepped, at position n_past) and sets *n_out. */
+typedef struct g4_proposer {
+    g4_status (*propose)(void *ctx, g4_session *s, int32_t last, int32_t k, int32_t *out, int32_t *n_out);
+    void *ctx;
+} g4_proposer;
+/* g4_generate with an explicit proposer (NULL: the model's drafter, if any). */
+g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats,
+                           const g4_proposer *prop);
+
+/* The session's drafter scratch (created on first use). */
+g4_status g4_draft_ws_get(g4_session *s, g4_draft_ws **out);
+/* The target's final-normed hidden of position pos from the most recent step, or NULL. */
+const float *g4_draft_hidden_at(const g4_session *s, int32_t pos);
+
+#endif

@@ -1,0 +1,478 @@
+/* Loading the MTP drafter GGUF (spec §9.4): arch gemma4-assistant, keys gemma4-assistant.*,
+ * every tensor checked for presence and exact shape, bound in place like the model loader, and
+ * the whole file checked against the target it will draft for (G4_ERR_MISMATCH otherwise). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "draft.h"
+
+#define DARCH "gemma4-assistant"
+/* HF Gemma4AssistantConfig.centroid_intermediate_top_k default; the GGUF carries no key for it. */
+#define DEFAULT_CENTROID_TOP_K 32
+
+typedef struct dloader {
+    g4_drafter *d;
+    const g4_gguf *g;
+    const char *path;
+} dloader;
+
+static void *own(g4_drafter *d, size_t bytes)
+{
+    if (d->n_owned == d->cap_owned) {
+        size_t cap = d->cap_owned ? d->cap_owned * 2 : 32;
+        void **o = realloc(d->owned, cap * sizeof *o);
+        if (!o)
+            return NULL;
+        d->owned = o;
+        d->cap_owned = cap;
+    }
+    void *p = malloc(bytes ? bytes : 1);
+    if (p)
+        d->owned[d->n_owned++] = p;
+    return p;
+}
+
+void g4_drafter_free(g4_drafter *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_owned; i++)
+        free(d->owned[i]);
+    free(d->owned);
+    free(d->layers);
+    if (d->gguf)
+        g4_gguf_close(d->gguf);
+    free(d);
+}
+
+/* ---- metadata ------------------------------------------------------------------------------ */
+
+static g4_status get_u32(const dloader *ld, const char *key, int required, uint32_t dflt, int32_t *out)
+{
+    char full[160];
+    snprintf(full, sizeof full, DARCH ".%s", key);
+    uint32_t v;
+    if (g4_gguf_get_u32(ld->g, full, &v) != 0) {
+        if (required || g4_gguf_find_kv(ld->g, full))
+            return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s is missing or not an integer", ld->path, full);
+        v = dflt;
+    }
+    if (v > INT32_MAX)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s = %u is out of range", ld->path, full, v);
+    *out = (int32_t)v;
+    return G4_OK;
+}
+
+static g4_status get_f32(const dloader *ld, const char *key, float dflt, float *out)
+{
+    char full[160];
+    snprintf(full, sizeof full, DARCH ".%s", key);
+    if (g4_gguf_get_f32(ld->g, full, out) != 0) {
+        if (g4_gguf_find_kv(ld->g, full))
+            return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s is not a float", ld->path, full);
+        *out = dflt;
+    }
+    return G4_OK;
+}
+
+/* One integer for every layer, or an array of n_layer integers. */
+static g4_status get_per_layer(const dloader *ld, const char *key, int32_t n_layer, int32_t *out)
+{
+    char full[160];
+    snprintf(full, sizeof full, DARCH ".%s", key);
+    const g4_gguf_kv *kv = g4_gguf_find_kv(ld->g, full);
+    if (!kv)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s is missing", ld->path, full);
+    if (kv->type != G4_GGUF_ARRAY) {
+        int32_t v;
+        g4_status st = get_u32(ld, key, 1, 0, &v);
+        for (int32_t l = 0; !st && l < n_layer; l++)
+            out[l] = v;
+        return st;
+    }
+    if (kv->arr_len != (uint64_t)n_layer)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: %s has %llu entries, expected %d", ld->path, full,
+                       (unsigned long long)kv->arr_len, n_layer);
+    for (int32_t l = 0; l < n_layer; l++) {
+        int64_t v;
+        if (g4_gguf_arr_i64(kv, (uint64_t)l, &v) != 0 || v < 0 || v > INT32_MAX)
+            return g4_fail(G4_ERR_FORMAT, "drafter %s: %s[%d] is not a valid value", ld->path, full, l);
+        out[l] = (int32_t)v;
+    }
+    return G4_OK;
+}
+
+/* ---- tensors ------------------------------------------------------------------------------- */
+
+static const g4_gguf_tensor *find_shaped(const dloader *ld, const char *name, int required, int64_t ne0,
+                                         int64_t ne1, g4_status *st)
+{
+    *st = G4_OK;
+    const g4_gguf_tensor *t = g4_gguf_find_tensor(ld->g, name);
+    if (!t) {
+        if (required)
+            *st = g4_fail(G4_ERR_FORMAT, "drafter %s: tensor %s is missing (expected shape [%lld, %lld])",
+                          ld->path, name, (long long)ne0, (long long)ne1);
+        return NULL;
+    }
+    const int64_t *ne = t->ne;
+    if (ne[0] != ne0 || ne[1] != ne1 || ne[2] != 1 || ne[3] != 1) {
+        *st = g4_fail(G4_ERR_FORMAT, "drafter %s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                      ld->path, name, (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3],
+                      (long long)ne0, (long long)ne1);
+        return NULL;
+    }
+    return t;
+}
+
+static g4_status bind_matrix(const dloader *ld, g4k_matrix *out, int required, int64_t ne0, int64_t ne1,
+                             const char *fmt, ...) G4_PRINTF(6, 7);
+static g4_status bind_matrix(const dloader *ld, g4k_matrix *out, int required, int64_t ne0, int64_t ne1,
+                             const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    memset(out, 0, sizeof *out);
+    g4_status st;
+    const g4_gguf_tensor *t = find_shaped(ld, name, required, ne0, ne1, &st);
+    if (!t)
+        return st;
+    if (!g4_type_get(t->type) || !g4k_type_supported(t->type))
+        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: tensor %s has type %u, which this build cannot compute with",
+                       ld->path, name, t->type);
+    size_t rb = g4_type_row_bytes(t->type, ne0);
+    if (!rb || t->nbytes < rb * (uint64_t)ne1)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: tensor %s: %llu bytes do not hold %lld rows of %lld",
+                       ld->path, name, (unsigned long long)t->nbytes, (long long)ne1, (long long)ne0);
+    out->data = t->data;
+    out->type = t->type;
+    out->n_cols = ne0;
+    out->n_rows = ne1;
+    out->row_bytes = rb;
+    return G4_OK;
+}
+
+/* A small vector used as f32 (F16/BF16 converted once). */
+static g4_status bind_vec(const dloader *ld, const float **out, int required, int64_t n, const char *fmt, ...)
+    G4_PRINTF(5, 6);
+static g4_status bind_vec(const dloader *ld, const float **out, int required, int64_t n, const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    *out = NULL;
+    g4_status st;
+    const g4_gguf_tensor *t = find_shaped(ld, name, required, n, 1, &st);
+    if (!t)
+        return st;
+    if (t->type == G4_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return G4_OK;
+    }
+    if (t->type != G4_TYPE_F32 && t->type != G4_TYPE_F16 && t->type != G4_TYPE_BF16)
+        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: tensor %s must be F32, F16 or BF16", ld->path, name);
+    float *v = own(ld->d, (size_t)n * sizeof(float));
+    if (!v)
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory converting %s", name);
+    if (t->type == G4_TYPE_F32)
+        memcpy(v, t->data, (size_t)n * sizeof(float));
+    else if (g4k_dequantize(t->type, t->data, v, n) != 0)
+        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: cannot convert tensor %s", ld->path, name);
+    *out = v;
+    return G4_OK;
+}
+
+/* RoPE table as the target's (rope.c): inv_freq[i] = base^(-2i/n_rot), divided by rope_freqs on
+ * full layers, where a factor >= 1e20 means "not rotated" (stored as 0). */
+static float *rope_table(g4_drafter *d, int32_t n_rot, float base, const float *factors, int64_t n_factors)
+{
+    int32_t half = n_rot / 2;
+    float *t = own(d, (size_t)half * sizeof(float));
+    if (!t)
+        return NULL;
+    for (int32_t i = 0; i < half; i++) {
+        float inv = 1.0f / powf(base, (float)(2 * i) / (float)n_rot);
+        if (factors && i < n_factors)
+            inv = factors[i] >= 1e20f ? 0.0f : inv / factors[i];
+        t[i] = inv;
+    }
+    return t;
+}
+
+/* ---- centroid-masked head ------------------------------------------------------------------- */
+
+static const g4_gguf_tensor *find_either(const dloader *ld, const char *base)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.weight", base);
+    const g4_gguf_tensor *t = g4_gguf_find_tensor(ld->g, name);
+    return t ? t : g4_gguf_find_tensor(ld->g, base);
+}
+
+static g4_status load_centroids(dloader *ld)
+{
+    g4_drafter *d = ld->d;
+    const g4_gguf_tensor *c = find_either(ld, "masked_embd_centroids");
+    const g4_gguf_tensor *o = find_either(ld, "masked_embd_ordering");
+    if (!c && !o)
+        return G4_OK;
+    if (!c || !o)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_centroids and masked_embd_ordering must come together",
+                       ld->path);
+    const int64_t nc = c->ne[1];
+    if (nc <= 0 || d->n_vocab % nc)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: %lld centroids do not divide the vocabulary (%d)", ld->path,
+                       (long long)nc, d->n_vocab);
+    char cname[96];
+    snprintf(cname, sizeof cname, "%.*s", (int)(c->name.len < 95 ? c->name.len : 95), c->name.ptr);
+    g4_status st = bind_matrix(ld, &d->centroids, 1, d->n_embd, nc, "%s", cname);
+    if (st)
+        return st;
+    /* ordering: a permutation of the vocabulary, cluster-major (cluster j = entries j*V/C ..) */
+    if (o->ne[0] != d->n_vocab || o->ne[1] != 1 || o->ne[2] != 1 || o->ne[3] != 1 ||
+        (o->type != G4_TYPE_I32 && o->type != G4_TYPE_I64 && o->type != G4_TYPE_F32))
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering must be [%d] of I32, I64 or F32", ld->path,
+                       d->n_vocab);
+    size_t esz = o->type == G4_TYPE_I64 ? 8 : 4;
+    if (o->nbytes < esz * (uint64_t)d->n_vocab)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering is truncated", ld->path);
+    d->ordering = own(d, (size_t)d->n_vocab * sizeof(int32_t));
+    uint8_t *seen = calloc((size_t)d->n_vocab, 1);
+    if (!d->ordering || !seen) {
+        free(seen);
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory reading masked_embd_ordering");
+    }
+    for (int32_t i = 0; i < d->n_vocab; i++) {
+        int64_t v;
+        const char *p = (const char *)o->data + (size_t)i * esz;
+        if (o->type == G4_TYPE_I64) {
+            memcpy(&v, p, 8);
+        } else if (o->type == G4_TYPE_I32) {
+            int32_t t;
+            memcpy(&t, p, 4);
+            v = t;
+        } else {
+            float f;
+            memcpy(&f, p, 4);
+            v = (f >= 0.0f && f < (float)d->n_vocab && f == floorf(f)) ? (int64_t)f : -1;
+        }
+        if (v < 0 || v >= d->n_vocab || seen[v]) {
+            free(seen);
+            return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering[%d] = %lld is not a permutation entry",
+                           ld->path, i, (long long)v);
+        }
+        seen[v] = 1;
+        d->ordering[i] = (int32_t)v;
+    }
+    free(seen);
+    d->n_centroids = (int32_t)nc;
+    d->centroid_top_k = DEFAULT_CENTROID_TOP_K < nc ? DEFAULT_CENTROID_TOP_K : (int32_t)nc;
+    return G4_OK;
+}
+
+/* ---- load ---------------------------------------------------------------------------------- */
+
+static g4_status load_all(dloader *ld, const g4_model *tm)
+{
+    g4_drafter *d = ld->d;
+    const g4_hparams *thp = &tm->hp;
+    g4_status st;
+    g4_gguf_str arch;
+    if (g4_gguf_get_str(ld->g, "general.architecture", &arch) != 0 || !g4_gguf_str_eq(arch, DARCH))
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: general.architecture is not " DARCH, ld->path);
+
+    int32_t kf, ks, vf, vs, n_ctx_train;
+    if ((st = get_u32(ld, "embedding_length", 1, 0, &d->n_embd)) ||
+        (st = get_u32(ld, "embedding_length_out", 1, 0, &d->n_embd_out)) ||
+        (st = get_u32(ld, "block_count", 1, 0, &d->n_layer)) ||
+        (st = get_u32(ld, "attention.head_count", 1, 0, &d->n_head)) ||
+        (st = get_u32(ld, "context_length", 0, 0, &n_ctx_train)) ||
+        (st = get_u32(ld, "attention.key_length", 1, 0, &kf)) ||
+        (st = get_u32(ld, "attention.value_length", 0, (uint32_t)kf, &vf)) ||
+        (st = get_u32(ld, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
+        (st = get_u32(ld, "attention.value_length_swa", 0, (uint32_t)ks, &vs)) ||
+        (st = get_u32(ld, "rope.dimension_count", 0, (uint32_t)kf, &d->n_rot[G4_LAYER_FULL])) ||
+        (st = get_u32(ld, "rope.dimension_count_swa", 0, (uint32_t)ks, &d->n_rot[G4_LAYER_SLIDING])) ||
+        (st = get_f32(ld, "rope.freq_base", 1e6f, &d->rope_base[G4_LAYER_FULL])) ||
+        (st = get_f32(ld, "rope.freq_base_swa", 1e4f, &d->rope_base[G4_LAYER_SLIDING])) ||
+        (st = get_u32(ld, "attention.sliding_window", 0, 0, &d->n_swa)) ||
+        (st = get_f32(ld, "attention.layer_norm_rms_epsilon", 1e-6f, &d->eps)))
+        return st;
+    /* final_logit_softcapping may be present (the tiny fixture carries 30): the drafter applies
+     * none (spec §7.2), so it is deliberately not read. */
+    if (d->n_embd <= 0 || d->n_embd_out <= 0 || d->n_embd_out == d->n_embd || d->n_layer <= 0 ||
+        d->n_layer > G4_MAX_LAYERS || d->n_head <= 0 || !(d->eps > 0.0f))
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: implausible geometry: embedding_length %d, embedding_length_out %d, "
+                       "block_count %d, head_count %d", ld->path, d->n_embd, d->n_embd_out, d->n_layer, d->n_head);
+    if (vf != kf || vs != ks)
+        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: key_length %d/%d differs from value_length %d/%d", ld->path,
+                       kf, ks, vf, vs);
+    d->head_dim[G4_LAYER_FULL] = kf;
+    d->head_dim[G4_LAYER_SLIDING] = ks;
+    for (int t = 0; t < 2; t++)
+        if (d->head_dim[t] <= 0 || d->head_dim[t] % 2 || d->n_rot[t] <= 0 || d->n_rot[t] % 2 ||
+            d->n_rot[t] > d->head_dim[t] || !(d->rope_base[t] > 0.0f))
+            return g4_fail(G4_ERR_FORMAT, "drafter %s: bad %s attention geometry (head dim %d, rope dims %d)", ld->path,
+                           t ? "full" : "sliding", d->head_dim[t], d->n_rot[t]);
+
+    /* Does it belong to this target? */
+    if (d->n_embd_out != thp->n_embd)
+        return g4_fail(G4_ERR_MISMATCH, "drafter %s expects a target of width %d (embedding_length_out), the model has %d",
+                       ld->path, d->n_embd_out, thp->n_embd);
+
+    const g4_gguf_tensor *te = g4_gguf_find_tensor(ld->g, "token_embd.weight");
+    if (!te || te->ne[1] <= 0 || te->ne[1] > INT32_MAX)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: tensor token_embd.weight is missing or has no vocabulary", ld->path);
+    d->n_vocab = (int32_t)te->ne[1];
+    if (d->n_vocab != thp->n_vocab)
+        return g4_fail(G4_ERR_MISMATCH, "drafter %s has a vocabulary of %d tokens, the model %d", ld->path, d->n_vocab,
+                       thp->n_vocab);
+
+    const int32_t L = d->n_layer;
+    int32_t *ff = calloc((size_t)L, sizeof *ff), *nkv = calloc((size_t)L, sizeof *nkv);
+    d->layers = calloc((size_t)L, sizeof *d->layers);
+    if (!ff || !nkv || !d->layers) {
+        free(ff);
+        free(nkv);
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory loading the drafter");
+    }
+    st = get_per_layer(ld, "feed_forward_length", L, ff);
+    if (!st)
+        st = get_per_layer(ld, "attention.head_count_kv", L, nkv);
+    char full[160];
+    snprintf(full, sizeof full, DARCH ".attention.sliding_window_pattern");
+    const g4_gguf_kv *pat = g4_gguf_find_kv(ld->g, full);
+    if (!st && (!pat || pat->type != G4_GGUF_ARRAY || pat->arr_len != (uint64_t)L))
+        st = g4_fail(G4_ERR_FORMAT, "drafter %s: %s must be %d booleans", ld->path, full, L);
+    int any_swa = 0;
+    for (int32_t l = 0; !st && l < L; l++) {
+        g4_draft_layer *Ld = &d->layers[l];
+        int64_t v = 0;
+        if (g4_gguf_arr_i64(pat, (uint64_t)l, &v) != 0) {
+            st = g4_fail(G4_ERR_FORMAT, "drafter %s: %s[%d] is not a boolean", ld->path, full, l);
+            break;
+        }
+        Ld->type = v ? G4_LAYER_SLIDING : G4_LAYER_FULL;
+        Ld->head_dim = d->head_dim[Ld->type];
+        Ld->n_ff = ff[l];
+        any_swa |= Ld->type == G4_LAYER_SLIDING;
+        const char *tn = Ld->type ? "full" : "sliding";
+        if (ff[l] <= 0) {
+            st = g4_fail(G4_ERR_FORMAT, "drafter %s: layer %d has feed_forward_length %d", ld->path, l, ff[l]);
+            break;
+        }
+        /* The cache it reads: the target's last producer of the same type (spec §7.2). */
+        Ld->target_layer = g4_model_last_kv_layer(tm, Ld->type);
+        if (Ld->target_layer < 0) {
+            st = g4_fail(G4_ERR_MISMATCH, "drafter %s: layer %d is %s but the model has no %s layer", ld->path, l, tn, tn);
+            break;
+        }
+        const g4_layer *T = &tm->layers[Ld->target_layer];
+        if (T->head_dim != Ld->head_dim || d->n_head % T->n_head_kv || nkv[l] != T->n_head_kv) {
+            st = g4_fail(G4_ERR_MISMATCH,
+                         "drafter %s: %s layer %d (%d query heads of %d, declaring %d KV heads) cannot read the model's "
+                         "layer %d cache (%d KV heads of %d)", ld->path, tn, l, d->n_head, Ld->head_dim, nkv[l],
+                         Ld->target_layer, T->n_head_kv, T->head_dim);
+            break;
+        }
+        d->max_ff = ff[l] > d->max_ff ? ff[l] : d->max_ff;
+        int32_t qd = d->n_head * Ld->head_dim;
+        d->max_qd = qd > d->max_qd ? qd : d->max_qd;
+    }
+    free(ff);
+    free(nkv);
+    if (st)
+        return st;
+    if (any_swa && (d->n_swa <= 0 || d->n_swa > thp->n_swa))
+        return g4_fail(G4_ERR_MISMATCH, "drafter %s: sliding window %d does not fit the model's cache window %d",
+                       ld->path, d->n_swa, thp->n_swa);
+
+    const int64_t da = d->n_embd, dt = d->n_embd_out, nq = d->n_head;
+    if ((st = bind_matrix(ld, &d->tok_embd, 1, da, d->n_vocab, "token_embd.weight")) ||
+        (st = bind_vec(ld, &d->output_norm, 1, da, "output_norm.weight")) ||
+        (st = bind_matrix(ld, &d->pre_proj, 1, 2 * dt, da, "nextn.pre_projection.weight")) ||
+        (st = bind_matrix(ld, &d->post_proj, 1, da, dt, "nextn.post_projection.weight")))
+        return st;
+    const float *freqs;
+    const int64_t n_freqs = d->n_rot[G4_LAYER_FULL] / 2;
+    if ((st = bind_vec(ld, &freqs, 0, n_freqs, "rope_freqs.weight")))
+        return st;
+    /* rope_freqs applies to full layers only, as in the target (rope.c) */
+    d->rope_inv_freq[G4_LAYER_SLIDING] = rope_table(d, d->n_rot[0], d->rope_base[0], NULL, 0);
+    d->rope_inv_freq[G4_LAYER_FULL] = rope_table(d, d->n_rot[1], d->rope_base[1], freqs, freqs ? n_freqs : 0);
+    if (!d->rope_inv_freq[0] || !d->rope_inv_freq[1])
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory building the drafter's RoPE tables");
+
+    for (int32_t l = 0; l < L; l++) {
+        g4_draft_layer *Ld = &d->layers[l];
+        const int64_t hd = Ld->head_dim, f = Ld->n_ff;
+        const float *scale;
+        if ((st = bind_vec(ld, &Ld->attn_norm, 1, da, "blk.%d.attn_norm.weight", l)) ||
+            (st = bind_matrix(ld, &Ld->wq, 1, da, nq * hd, "blk.%d.attn_q.weight", l)) ||
+            (st = bind_vec(ld, &Ld->q_norm, 1, hd, "blk.%d.attn_q_norm.weight", l)) ||
+            (st = bind_matrix(ld, &Ld->wo, 1, nq * hd, da, "blk.%d.attn_output.weight", l)) ||
+            (st = bind_vec(ld, &Ld->post_attn_norm, 1, da, "blk.%d.post_attention_norm.weight", l)) ||
+            (st = bind_vec(ld, &Ld->ffn_norm, 1, da, "blk.%d.ffn_norm.weight", l)) ||
+            (st = bind_matrix(ld, &Ld->ffn_gate, 1, da, f, "blk.%d.ffn_gate.weight", l)) ||
+            (st = bind_matrix(ld, &Ld->ffn_up, 1, da, f, "blk.%d.ffn_up.weight", l)) ||
+            (st = bind_matrix(ld, &Ld->ffn_down, 1, f, da, "blk.%d.ffn_down.weight", l)) ||
+            (st = bind_vec(ld, &Ld->post_ffw_norm, 1, da, "blk.%d.post_ffw_norm.weight", l)) ||
+            (st = bind_vec(ld, &scale, 1, 1, "blk.%d.layer_output_scale.weight", l)))
+            return st;
+        Ld->out_scale = scale[0];
+        char kname[64];
+        snprintf(kname, sizeof kname, "blk.%d.attn_k.weight", l);
+        if (g4_gguf_find_tensor(ld->g, kname))
+            g4_log(&tm->log, G4_LOG_WARN, "drafter %s: ignoring %s (drafter layers read the target's cache)",
+                   ld->path, kname);
+    }
+    if ((st = load_centroids(ld)))
+        return st;
+
+    for (int64_t i = 0; i < g4_gguf_n_tensors(ld->g); i++) {
+        const g4_gguf_tensor *t = g4_gguf_tensor_at(ld->g, i);
+        uint64_t ne = 1;
+        for (uint32_t k = 0; k < G4_GGUF_MAX_DIMS; k++)
+            ne *= (uint64_t)(t->ne[k] > 0 ? t->ne[k] : 1);
+        d->n_params += ne;
+        d->weight_bytes += t->nbytes;
+    }
+    return G4_OK;
+}
+
+g4_status g4_drafter_load(const g4_model *target, const char *path, uint32_t flags, g4_drafter **out)
+{
+    *out = NULL;
+    g4_drafter *d = calloc(1, sizeof *d);
+    if (!d)
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
+    char err[512] = "";
+    unsigned gflags = ((flags & G4_LOAD_NO_MMAP) ? G4_GGUF_NO_MMAP : 0) | ((flags & G4_LOAD_MLOCK) ? G4_GGUF_MLOCK : 0);
+    d->gguf = g4_gguf_open(path, gflags, err, sizeof err);
+    if (!d->gguf) {
+        g4_status st = access(path, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read drafter %s: %s", path, err)
+                                               : g4_fail(G4_ERR_FORMAT, "drafter %s: %s", path, err);
+        g4_drafter_free(d);
+        return st;
+    }
+    dloader ld = {d, d->gguf, path};
+    g4_status st = load_all(&ld, target);
+    if (st) {
+        g4_drafter_free(d);
+        return st;
+    }
+    g4_log(&target->log, G4_LOG_INFO,
+           "loaded drafter %s: %d layers, d %d -> %d, %d heads, vocab %d, window %d, %s head", path, d->n_layer,
+           d->n_embd, d->n_embd_out, d->n_head, d->n_vocab, d->n_swa, d->n_centroids ? "centroid-masked" : "full");
+    *out = d;
+    return G4_OK;
+}
