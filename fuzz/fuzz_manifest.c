@@ -3,7 +3,9 @@
  *   clang -fsanitize=fuzzer,address,undefined -DG4_BUILDING_LIBRARY -DG4_HAVE_CJSON=1 \
  *         -Iabi -Iplugin fuzz/fuzz_manifest.c plugin/manifest_check.c plugin/errors.c -lcjson \
  *         -o fuzz_manifest
- *   mkdir -p /tmp/mcorpus && ./fuzz_manifest -max_len=8192 /tmp/mcorpus manifest/ */
+ *   mkdir -p /tmp/mcorpus && ./fuzz_manifest -max_len=8192 /tmp/mcorpus manifest/
+ * fuzz-args: -max_len=8192
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

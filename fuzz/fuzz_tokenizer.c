@@ -6,7 +6,9 @@
  *     -o build/fuzz_tokenizer
  *   build/fuzz_tokenizer -max_total_time=60 -max_len=4096
  * The vocabulary comes from $G4_VOCAB, else ../shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf
- * (relative to the working directory, i.e. run it from the repo root). */
+ * (relative to the working directory, i.e. run it from the repo root).
+ * fuzz-args: -max_len=4096
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

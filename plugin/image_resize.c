@@ -82,7 +82,8 @@ static int axis_init(axis *a, int in, int out, g4_resize_mode mode)
     size_t nw = (size_t)out * (size_t)a->ksize;
     a->wf = malloc(sizeof(float) * nw);
     a->wi = malloc(sizeof(int32_t) * nw);
-    double *wd = malloc(sizeof(double) * nw);
+    /* zeroed: the fixed-point pass converts every slot, also those past xsize[i] (fuzz_image) */
+    double *wd = calloc(nw, sizeof(double));
     if (!a->xmin || !a->xsize || !a->wf || !a->wi || !wd) {
         free(wd);
         axis_free(a);
