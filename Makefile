@@ -106,7 +106,7 @@ TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
 HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance
 
-.PHONY: all lib deps test test-full run bench clean fuzz dist
+.PHONY: all lib deps test test-full run bench clean fuzz tsan dist
 all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
 
 lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
@@ -182,8 +182,14 @@ bench: deps
 	@$(MAKE) --no-print-directory all OPT="-O3"
 	@sh bench/run_bench.sh $(BUILD)
 
+fuzz: deps
+	@sh scripts/fuzz.sh
+
+tsan: deps
+	@sh scripts/tsan.sh
+
 clean:
-	rm -rf build build-san conformance/g4-conformance hosts/g4
+	rm -rf build build-san build-fuzz build-tsan build-clang build-o3 conformance/g4-conformance hosts/g4
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
