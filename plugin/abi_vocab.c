@@ -52,7 +52,8 @@ G4_API g4_status G4_CALL g4_tokenize(const g4_model *m, const char *text, size_t
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_tokenize: unknown flags 0x%x", (unsigned)flags);
     n = g4_tokenizer_encode(t, text ? text : "", len, flags, tokens, cap, err, sizeof err);
     if (n < 0)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_tokenize: %s", err);
+        return g4_fail(strstr(err, "out of memory") ? G4_ERR_OUT_OF_MEMORY : G4_ERR_INVALID_ARGUMENT,
+                       "g4_tokenize: %s", err);
     return sized_result(n, cap, n_tokens);
 }
 

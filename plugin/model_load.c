@@ -579,6 +579,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     m->gguf = g4_gguf_open(model_path, gflags, err, sizeof err);
     if (!m->gguf) {
         st = access(model_path, R_OK) != 0 ? g4_fail(G4_ERR_IO, "cannot read %s: %s", model_path, err)
+             : strstr(err, "out of memory") ? g4_fail(G4_ERR_OUT_OF_MEMORY, "%s: %s", model_path, err)
                                             : g4_fail(G4_ERR_FORMAT, "%s: %s", model_path, err);
         goto fail;
     }
@@ -603,6 +604,15 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         snprintf(m->name, sizeof m->name, "%.*s", (int)(name.len > 127 ? 127 : name.len), name.ptr);
 
     m->tok = g4_model_vocab_load(ld.g, err, sizeof err);
+    if (!m->tok && strstr(err, "out of memory")) {
+        st = g4_fail(G4_ERR_OUT_OF_MEMORY, "%s: tokenizer: %s", p->model, err);
+        goto fail;
+    }
+    if (!m->tok && g4_gguf_find_kv(ld.g, "tokenizer.ggml.tokens")) {
+        /* A vocabulary is there but unusable: a corrupt file, not a model without one. */
+        st = g4_fail(G4_ERR_FORMAT, "%s: tokenizer: %s", p->model, err);
+        goto fail;
+    }
     if (!m->tok) {
         if (m->vocab_only) {
             st = g4_fail(G4_ERR_FORMAT, "%s: tokenizer: %s", p->model, err);
