@@ -213,8 +213,8 @@ static g4_status model_mm(const g4_model *m, const char *fn, const g4_mmproj **p
     g4_clear_error();
     *p = NULL;
     *pool = NULL;
-    if (!m)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    if (!g4_model_live(m))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "%s: model is NULL or not a live handle", fn);
 #if defined(G4_MODEL_HAS_MM_ACCESSORS)
     *p = g4_model_mmproj(m);
     *pool = g4_model_pool(m);

@@ -44,14 +44,18 @@ G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out)
 G4_API void G4_CALL g4_model_free(g4_model *m)
 {
     g4_clear_error();
+    if (m && !g4_model_live(m)) { /* double free or a foreign pointer: refuse, don't corrupt */
+        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_free: not a live model handle (freed twice?)");
+        return;
+    }
     g4_model_destroy(m);
 }
 
 G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out)
 {
     g4_clear_error();
-    if (!m)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_get_info: model is NULL");
+    if (!g4_model_live(m))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_get_info: model is NULL or not a live handle");
     /* An output struct: a newer host's larger struct is fine (we fill what we know and leave the
      * rest alone); an older host's smaller one gets only its prefix. */
     if (!out)
@@ -139,7 +143,7 @@ G4_API g4_status G4_CALL g4_model_meta(const g4_model *m, const char *key, char 
                                        size_t *len)
 {
     g4_clear_error();
-    if (!m || !key || !len || (!buf && cap))
+    if (!g4_model_live(m) || !key || !len || (!buf && cap))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_meta: model, key and len must not be NULL (buf only with cap 0)");
     const g4_gguf_kv *kv = g4_gguf_find_kv(m->gguf, key);
     if (!kv)
@@ -207,8 +211,8 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
     if (!out)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_new: out is NULL");
     *out = NULL;
-    if (!m)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_new: model is NULL");
+    if (!g4_model_live(m))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_new: model is NULL or not a live handle");
     g4_session_opts o = {0, 0, 0, -1};
     if (p) {
         g4_status st = g4_check_struct(p, p->struct_size, SESSION_PARAMS_V1_SIZE, sizeof *p, "g4_session_params");
@@ -228,14 +232,18 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
 G4_API void G4_CALL g4_session_free(g4_session *s)
 {
     g4_clear_error();
+    if (s && !g4_session_live(s)) {
+        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_free: not a live session handle (freed twice?)");
+        return;
+    }
     g4_session_destroy(s);
 }
 
 G4_API g4_status G4_CALL g4_session_reset(g4_session *s)
 {
     g4_clear_error();
-    if (!s)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_reset: session is NULL");
+    if (!g4_session_live(s))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_reset: session is NULL or not a live handle");
     s->n_past = 0;
     s->out_n = 0;
     s->captured_valid = 0;
@@ -249,8 +257,8 @@ G4_API g4_status G4_CALL g4_session_reset(g4_session *s)
 G4_API int32_t G4_CALL g4_session_n_past(const g4_session *s)
 {
     g4_clear_error();
-    if (!s) {
-        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_n_past: session is NULL");
+    if (!g4_session_live(s)) {
+        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_n_past: session is NULL or not a live handle");
         return -1;
     }
     return s->n_past;
@@ -259,8 +267,8 @@ G4_API int32_t G4_CALL g4_session_n_past(const g4_session *s)
 G4_API int32_t G4_CALL g4_session_n_ctx(const g4_session *s)
 {
     g4_clear_error();
-    if (!s) {
-        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_n_ctx: session is NULL");
+    if (!g4_session_live(s)) {
+        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_n_ctx: session is NULL or not a live handle");
         return -1;
     }
     return s->n_ctx;
@@ -269,16 +277,16 @@ G4_API int32_t G4_CALL g4_session_n_ctx(const g4_session *s)
 G4_API g4_status G4_CALL g4_session_truncate(g4_session *s, int32_t n)
 {
     g4_clear_error();
-    if (!s)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_truncate: session is NULL");
+    if (!g4_session_live(s))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_truncate: session is NULL or not a live handle");
     return g4_session_do_truncate(s, n);
 }
 
 G4_API int32_t G4_CALL g4_session_min_rollback(const g4_session *s)
 {
     g4_clear_error();
-    if (!s) {
-        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_min_rollback: session is NULL");
+    if (!g4_session_live(s)) {
+        g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_min_rollback: session is NULL or not a live handle");
         return -1;
     }
     return g4_session_min_pos(s);
@@ -303,8 +311,8 @@ G4_API void G4_CALL g4_batch_init(g4_batch *b)
 G4_API g4_status G4_CALL g4_step(g4_session *s, const g4_batch *b)
 {
     g4_clear_error();
-    if (!s)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_step: session is NULL");
+    if (!g4_session_live(s))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_step: session is NULL or not a live handle");
     g4_status st = g4_check_struct(b, b ? b->struct_size : 0, BATCH_V1_SIZE, sizeof *b, "g4_batch");
     if (st)
         return st;
@@ -314,7 +322,7 @@ G4_API g4_status G4_CALL g4_step(g4_session *s, const g4_batch *b)
 G4_API const float *G4_CALL g4_logits(const g4_session *s, int32_t i)
 {
     g4_clear_error();
-    if (!s || i < 0 || i >= s->out_n || s->out_logit_row[i] < 0)
+    if (!g4_session_live(s) || i < 0 || i >= s->out_n || s->out_logit_row[i] < 0)
         return NULL;
     return s->logits + (size_t)s->out_logit_row[i] * s->m->hp.n_vocab;
 }
@@ -322,7 +330,7 @@ G4_API const float *G4_CALL g4_logits(const g4_session *s, int32_t i)
 G4_API const float *G4_CALL g4_hidden(const g4_session *s, int32_t i)
 {
     g4_clear_error();
-    if (!s || i < 0 || i >= s->out_n || !(s->out_want[i] & G4_OUT_HIDDEN))
+    if (!g4_session_live(s) || i < 0 || i >= s->out_n || !(s->out_want[i] & G4_OUT_HIDDEN))
         return NULL;
     return s->hidden + (size_t)i * s->m->hp.n_embd;
 }
@@ -330,8 +338,8 @@ G4_API const float *G4_CALL g4_hidden(const g4_session *s, int32_t i)
 G4_API g4_status G4_CALL g4_session_capture_layers(g4_session *s, int32_t enable)
 {
     g4_clear_error();
-    if (!s)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_capture_layers: session is NULL");
+    if (!g4_session_live(s))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_capture_layers: session is NULL or not a live handle");
     s->capture = enable != 0;
     return G4_OK;
 }
@@ -339,7 +347,7 @@ G4_API g4_status G4_CALL g4_session_capture_layers(g4_session *s, int32_t enable
 G4_API const float *G4_CALL g4_captured_layer(const g4_session *s, int32_t entry, int32_t i)
 {
     g4_clear_error();
-    if (!s || !s->captured_valid || entry < 0 || entry > s->m->hp.n_layer || i < 0 || i >= s->out_n)
+    if (!g4_session_live(s) || !s->captured_valid || entry < 0 || entry > s->m->hp.n_layer || i < 0 || i >= s->out_n)
         return NULL;
     return s->captured + ((size_t)entry * s->out_n + (size_t)i) * s->m->hp.n_embd;
 }

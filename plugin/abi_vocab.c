@@ -13,8 +13,8 @@
 static const g4_tokenizer *vocab_of(const g4_model *m, const char *fn)
 {
     const g4_tokenizer *t;
-    if (!m) {
-        g4_fail(G4_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+    if (!g4_model_live(m)) {
+        g4_fail(G4_ERR_INVALID_ARGUMENT, "%s: model is NULL or not a live handle", fn);
         return NULL;
     }
     t = g4_model_tokenizer(m);
@@ -109,7 +109,7 @@ static int32_t find_text(const g4_tokenizer *t, const char *s)
 
 G4_API int32_t G4_CALL g4_token_id(const g4_model *m, int32_t which)
 {
-    const g4_tokenizer *t = m ? g4_model_tokenizer(m) : NULL;
+    const g4_tokenizer *t = g4_model_live(m) ? g4_model_tokenizer(m) : NULL;
     if (!t)
         return -1;
     switch (which) {
@@ -130,18 +130,18 @@ G4_API int32_t G4_CALL g4_token_id(const g4_model *m, int32_t which)
 
 G4_API int32_t G4_CALL g4_token_is_eog(const g4_model *m, int32_t token)
 {
-    const g4_tokenizer *t = m ? g4_model_tokenizer(m) : NULL;
+    const g4_tokenizer *t = g4_model_live(m) ? g4_model_tokenizer(m) : NULL;
     return t ? g4_tokenizer_is_eog(t, token) != 0 : 0;
 }
 
 G4_API int32_t G4_CALL g4_vocab_size(const g4_model *m)
 {
-    const g4_tokenizer *t = m ? g4_model_tokenizer(m) : NULL;
+    const g4_tokenizer *t = g4_model_live(m) ? g4_model_tokenizer(m) : NULL;
     return t ? g4_tokenizer_n_vocab(t) : 0;
 }
 
 G4_API const char *G4_CALL g4_chat_template(const g4_model *m)
 {
-    const g4_tokenizer *t = m ? g4_model_tokenizer(m) : NULL;
+    const g4_tokenizer *t = g4_model_live(m) ? g4_model_tokenizer(m) : NULL;
     return t ? g4_tokenizer_chat_template(t) : NULL;
 }

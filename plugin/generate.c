@@ -84,7 +84,7 @@ G4_API g4_status G4_CALL g4_draft(g4_session *s, int32_t last_token, int32_t k, 
     g4_clear_error();
     if (n_out)
         *n_out = 0;
-    if (!s || !n_out || (!out_tokens && k > 0))
+    if (!g4_session_live(s) || !n_out || (!out_tokens && k > 0))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: NULL argument");
     if (!s->m->draft)
         return g4_fail(G4_ERR_UNSUPPORTED, "g4_draft: the model was loaded without a drafter (g4_load_params.draft)");
@@ -241,8 +241,8 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
                            const g4_proposer *prop)
 {
     g4_clear_error();
-    if (!s)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: session is NULL");
+    if (!g4_session_live(s))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: session is NULL or not a live handle");
     g4_status st = g4_check_struct(p, p ? p->struct_size : 0, GEN_PARAMS_V1_SIZE, sizeof *p, "g4_generate_params");
     if (st)
         return st;

@@ -69,7 +69,16 @@ typedef struct g4_layer {
     g4_experts exp_gate_up, exp_gate, exp_up, exp_down;
 } g4_layer;
 
+/* Handle validation: the first member of a live model/session holds its magic number, which
+ * *_free overwrites. A freed or foreign pointer is then refused with G4_ERR_INVALID_ARGUMENT
+ * instead of being used (best effort: reading freed memory is still undefined; ASan builds
+ * catch it outright). */
+#define G4_MODEL_MAGIC 0x67344d4cu   /* "g4ML" */
+#define G4_SESSION_MAGIC 0x67345353u /* "g4SS" */
+#define G4_DEAD_MAGIC 0xdeadbeefu
+
 struct g4_model {
+    uint32_t magic;
     g4_gguf *gguf;
     g4_logger log;
     g4_hparams hp;
@@ -162,6 +171,7 @@ typedef struct g4_scratch {
 } g4_scratch;
 
 struct g4_session {
+    uint32_t magic;
     const g4_model *m;
     g4k_pool *pool;
     int32_t n_threads;
@@ -267,5 +277,8 @@ void g4_block_moe(g4_session *s, const g4_layer *L, const float *r, int32_t n, f
 void g4_block_ple_inputs(g4_session *s, const g4_chunk *c, const float *x0, float *ple);
 /* x += rmsnorm(W_proj (gelu_tanh(W_gate x) * ple_l); post_norm) */
 void g4_block_ple_inject(g4_session *s, int32_t l, float *x, int32_t n, const float *ple);
+
+static inline int g4_model_live(const g4_model *m) { return m && m->magic == G4_MODEL_MAGIC; }
+static inline int g4_session_live(const g4_session *s) { return s && s->magic == G4_SESSION_MAGIC; }
 
 #endif

@@ -447,6 +447,7 @@ void g4_model_destroy(g4_model *m)
     free(m->layers);
     if (m->gguf)
         g4_gguf_close(m->gguf);
+    m->magic = G4_DEAD_MAGIC;
     free(m);
 }
 
@@ -547,6 +548,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     g4_model *m = calloc(1, sizeof *m);
     if (!m)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
+    m->magic = G4_MODEL_MAGIC;
     m->log.fn = p->log;
     m->log.user_data = p->log_user_data;
     m->log.level = p->log_level;

@@ -126,6 +126,7 @@ void g4_session_destroy(g4_session *s)
     free(s->captured);
     free(s->spans_tmp);
     g4_draft_ws_free(s->draft_ws);
+    s->magic = G4_DEAD_MAGIC;
     free(s);
 }
 
@@ -136,6 +137,7 @@ g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_sess
     g4_session *s = calloc(1, sizeof *s);
     if (!s)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
+    s->magic = G4_SESSION_MAGIC;
     s->m = m;
     atomic_init(&s->cancel, 0);
     s->n_ctx = o->n_ctx > 0 ? o->n_ctx : m->n_ctx_default;
