@@ -490,11 +490,19 @@ static double read_bw(const void *buf, size_t bytes)
 static int bench(int argc, char **argv)
 {
     const int64_t n_cols = 3840, n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 15360;
-    const int reps = n_rows < 2000 ? 200 : 8;
-    int n_tok = 1;
-    for (int i = 2; i < argc; i++)
+    int n_tok = 1, n_thr = 1;
+    for (int i = 2; i < argc; i++) {
         if (!strncmp(argv[i], "--tok=", 6))
             n_tok = atoi(argv[i] + 6);
+        if (!strncmp(argv[i], "--threads=", 10))
+            n_thr = atoi(argv[i] + 10);
+    }
+    const int reps = n_tok >= 64 ? 3 : n_rows < 2000 ? 200 : 8;
+    /* several threads: CPU time of the caller alone means nothing, use wall time */
+    if (n_thr > 1)
+        setenv("G4_BENCH_WALL", "1", 1);
+    g4k_pool *pool = n_thr > 1 ? g4k_pool_new(n_thr) : NULL;
+    const char *only_isa = getenv("G4_BENCH_ISA");
     const size_t big = (size_t)n_cols * n_rows * 4;
     uint8_t *buf = xaligned(big), *dst = xaligned(big);
     for (size_t i = 0; i < big; i++)
@@ -507,8 +515,8 @@ static int bench(int argc, char **argv)
         double dt = now() - t0;
         best = dt < best ? dt : best;
     }
-    printf("bench: %lldx%lld, n_tok=%d, 1 thread. read bw %.1f GB/s, memcpy %.1f GB/s (copied bytes/s)\n",
-           (long long)n_rows, (long long)n_cols, n_tok, rbw, big / 2 / best / 1e9);
+    printf("bench: %lldx%lld, n_tok=%d, %d thread(s). read bw %.1f GB/s, memcpy %.1f GB/s (copied bytes/s)\n",
+           (long long)n_rows, (long long)n_cols, n_tok, n_thr, rbw, big / 2 / best / 1e9);
     free(dst);
     float *x = malloc(sizeof(float) * n_cols * n_tok), *y = malloc(sizeof(float) * n_rows * n_tok);
     float *tmp = malloc(sizeof(float) * n_cols * 64);
@@ -534,23 +542,24 @@ static int bench(int argc, char **argv)
         printf("%-7s %6.1f MB:", g4_type_get(type)->name, rb * n_rows / 1e6);
         for (int isa = 0; isa < 4; isa++) {
             const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
-            if (!k || (isa == 0 && n_tok > 1))
+            if (!k || (isa == 0 && n_tok > 1) || (only_isa && strcmp(only_isa, g4k_isa_name((g4k_isa)isa))))
                 continue;
-            g4k_matmul_with(k, NULL, &m, x, n_tok, y); /* warm */
+            g4k_matmul_with(k, pool, &m, x, n_tok, y); /* warm */
             double bt = 1e30;
             for (int rep = 0; rep < (isa == 0 ? 2 : reps); rep++) {
                 double t0 = now();
-                g4k_matmul_with(k, NULL, &m, x, n_tok, y);
+                g4k_matmul_with(k, pool, &m, x, n_tok, y);
                 double dt = now() - t0;
                 bt = dt < bt ? dt : bt;
             }
             printf("  %s %6.1f GB/s (%5.1f%%)", g4k_isa_name((g4k_isa)isa), rb * n_rows / bt / 1e9,
                    100 * rb * n_rows / bt / 1e9 / rbw);
             if (n_tok > 1)
-                printf(" %.1f GOP/s", 2.0 * n_cols * n_rows * n_tok / bt / 1e9);
+                printf(" %.1f GFLOP/s", 2.0 * n_cols * n_rows * n_tok / bt / 1e9);
         }
         printf("\n");
     }
+    g4k_pool_free(pool);
     free(buf);
     free(x);
     free(y);
