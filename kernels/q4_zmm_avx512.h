@@ -143,5 +143,7 @@ static void fill_zmm_q4(g4k_kernels *k)
 {
     k->mm[G4_TYPE_Q4_0] = zmm_q4_0;
     k->mm[G4_TYPE_Q4_K] = zmm_q4_K;
+    k->mv[G4_TYPE_Q4_0] = zmm_q4_0; /* they take nt == 1 themselves; replaces the AVX2 mv */
+    k->mv[G4_TYPE_Q4_K] = zmm_q4_K;
 }
 #endif
