@@ -431,6 +431,42 @@ static void test_f32act_and_get_row(void)
     free(w);
 }
 
+/* Per-ISA activation quantizers must produce the scalar quantizers' bytes exactly. */
+static void test_qact(void)
+{
+    const int64_t n = 1024, nt = 3;
+    float *x = malloc(sizeof(float) * n * nt);
+    const uint32_t acts[] = {G4_TYPE_Q8_0, G4_TYPE_Q8_1, G4_TYPE_Q8_K};
+    for (int rep = 0; rep < 4; rep++) {
+        for (int64_t i = 0; i < n * nt; i++) {
+            x[i] = grand() * (rep == 1 ? 1e-3f : rep == 2 ? 300.f : 1.f);
+            if (rep == 3) /* exact ties: block amax 127 gives d = 1, so k + 0.5 lands on .5 */
+                x[i] = (i % 32 == 5) ? 127.f : (float)((int)(rng() % 200) - 100) + 0.5f;
+        }
+        if (rep == 0)
+            for (int64_t i = 256; i < 512; i++)
+                x[i] = 0; /* an all-zero Q8_K block */
+        for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+            const size_t rb = g4_type_row_bytes(acts[ai], n);
+            uint8_t *ref = malloc(rb * nt), *got = malloc(rb * nt);
+            for (int64_t t = 0; t < nt; t++)
+                g4q_traits_get(acts[ai])->quant(x + t * n, ref + t * rb, n);
+            for (int isa = 0; isa < 4; isa++) {
+                const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+                if (!k || !k->qact[acts[ai]])
+                    continue;
+                memset(got, 0xAB, rb * nt);
+                k->qact[acts[ai]](x, n, nt, got, rb);
+                CHECK(!memcmp(ref, got, rb * nt), "qact %s %s rep %d bit-exact", g4k_isa_name((g4k_isa)isa),
+                      g4_type_get(acts[ai])->name, rep);
+            }
+            free(ref);
+            free(got);
+        }
+    }
+    free(x);
+}
+
 static void test_init(void)
 {
     char err[200] = "";
@@ -576,6 +612,7 @@ int main(int argc, char **argv)
     test_handbuilt();
     test_roundtrip();
     test_f32act_and_get_row();
+    test_qact();
     test_matmul();
     return T_DONE("test_kernels");
 }
