@@ -141,6 +141,7 @@ void g4k_fill_neon(g4k_kernels *k);
 void g4k_fill_avx2_mv(g4k_kernels *k);
 void g4k_fill_avx2_qact(g4k_kernels *k);
 void g4k_fill_avx512_gemm(g4k_kernels *k);
+void g4k_fill_neon_mm(g4k_kernels *k);
 void g4k_fill_avx512_mv(g4k_kernels *k);
 void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
 
