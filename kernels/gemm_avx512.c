@@ -16,6 +16,12 @@
  *
  * Micro-kernel: 8 rows × 16 tokens; per row and sub-block SUB/4 vpdpbusd with an embedded
  * {1to16} weight broadcast, one cvt, one mul by da, one FMA by sc (+ one FMA for mins). */
+/* The Makefile builds every *_avx512.c with -mavx512bf16, but the AVX-512 level requires only
+ * VNNI: forbid BF16 instructions here (only bf16_avx512.c, dispatched on its own CPUID bit,
+ * may use them). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("no-avx512bf16")
+#endif
 #include <immintrin.h>
 
 #include "quant.h"

@@ -3,6 +3,12 @@
  * vpdpbusd, with every constant offset folded in through activation block sums so the inner
  * loop is decode + dpbusd + a few scale ops. The generic 256-bit tiles were instruction-bound
  * at 6-16 GB/s on these formats. (Q4_0 and Q4_K live in q4_zmm_avx512.h.) */
+/* The Makefile builds every *_avx512.c with -mavx512bf16, but the AVX-512 level requires only
+ * VNNI: forbid BF16 instructions here (only bf16_avx512.c, dispatched on its own CPUID bit,
+ * may use them). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("no-avx512bf16")
+#endif
 #include <immintrin.h>
 
 #include "quant.h"
