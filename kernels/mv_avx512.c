@@ -1,4 +1,4 @@
-/* Single-token (decode) 512-bit VNNI kernels for Q8_0, Q5_K, Q6_K and IQ4_XS: one weight row
+/* Single-token (decode) 512-bit VNNI kernels for Q8_0, Q5_K, Q6_K, IQ4_XS, IQ4_NL, MXFP4, Q5_0: one weight row
  * at a time as one sequential stream (what the hardware prefetchers follow best), 64 weights per
  * vpdpbusd, with every constant offset folded in through activation block sums so the inner
  * loop is decode + dpbusd + a few scale ops. The generic 256-bit tiles were instruction-bound
@@ -266,10 +266,131 @@ static void mv_iq4_xs(int64_t n, const void *w, size_t ws, int64_t nr, const voi
         y[r] = iq4_xs_row(nb, (const g4q_iq4_xs *)((const uint8_t *)w + r * ws), A, da);
 }
 
+/* ---- IQ4_NL, MXFP4, Q5_0: four 32-blocks per zmm (the Q4_0 layout) ---------------------- */
+/* Lane k of a zmm holds block k's 16 packed bytes: low nibbles are elements 0..15, high 16..31.
+ * Weights become unsigned bytes (table + 128, or the 5-bit Q5_0 value) and the constant offset
+ * (-128 or -16 times Σa per lane) starts the accumulator; activations are arranged once. */
+typedef struct {
+    __m512i lo, hi, init128, init16;
+    __m128 da;
+    float pad[12];
+} b32_act4;
+
+static b32_act4 *b32_arrange(const g4q_q8_0 *q, int64_t ng)
+{
+    b32_act4 *A = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(b32_act4) * (size_t)(ng + 1));
+    if (!A)
+        return NULL;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t g = 0; g < ng; g++) {
+        const g4q_q8_0 *b = q + 4 * g;
+        __m512i lo = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b[0].qs));
+        __m512i hi = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(b[0].qs + 16)));
+#define INS(k)                                                                                     \
+    lo = _mm512_inserti32x4(lo, _mm_loadu_si128((const __m128i *)b[k].qs), k);                     \
+    hi = _mm512_inserti32x4(hi, _mm_loadu_si128((const __m128i *)(b[k].qs + 16)), k);
+        INS(1) INS(2) INS(3)
+#undef INS
+        const __m512i asum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, lo), ones, hi);
+        A[g].lo = lo;
+        A[g].hi = hi;
+        A[g].init128 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(asum, 7));
+        A[g].init16 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(asum, 4));
+        A[g].da = _mm_set_ps(h2f(b[3].d), h2f(b[2].d), h2f(b[1].d), h2f(b[0].d));
+    }
+    return A;
+}
+
+/* 4 blocks' 16 qs bytes (blocks `bs` bytes apart, qs at offset `qo`) into one zmm */
+AI __m512i load4x16(const uint8_t *p, size_t bs)
+{
+    __m512i raw = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+    raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)(p + bs)), 1);
+    raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)(p + 2 * bs)), 2);
+    return _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)(p + 3 * bs)), 3);
+}
+AI __m128 f16x4(const uint8_t *p, size_t bs)
+{
+    uint16_t h[4];
+    for (int k = 0; k < 4; k++)
+        memcpy(&h[k], p + k * bs, 2);
+    return _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, (short)h[3], (short)h[2], (short)h[1], (short)h[0]));
+}
+
+/* T: 0 IQ4_NL, 1 MXFP4, 2 Q5_0 */
+AI float b32_row(int64_t ng, const uint8_t *x, const b32_act4 *A, const int T)
+{
+    const size_t bs = T == 0 ? sizeof(g4q_iq4_nl) : T == 1 ? sizeof(g4q_mxfp4) : sizeof(g4q_q5_0);
+    const size_t qo = T == 0 ? offsetof(g4q_iq4_nl, qs) : T == 1 ? offsetof(g4q_mxfp4, qs) : offsetof(g4q_q5_0, qs);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i tab = _mm512_broadcast_i32x4(_mm_add_epi8(
+        _mm_loadu_si128((const __m128i *)(T == 1 ? g4q_kvalues_mxfp4 : g4q_kvalues_iq4nl)), _mm_set1_epi8((char)0x80)));
+    const __m512i pidx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++, x += 4 * bs) {
+        const __m512i raw = load4x16(x + qo, bs);
+        __m512i wl = _mm512_and_si512(raw, m4), wh = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        __m512i init;
+        __m128 dw;
+        if (T == 2) {
+            /* fifth bits: qh bits 0..15 go with the low nibbles, 16..31 with the high ones */
+            uint32_t qh[4];
+            for (int k = 0; k < 4; k++)
+                memcpy(&qh[k], x + k * bs + offsetof(g4q_q5_0, qh), 4);
+            const uint64_t ml = (uint64_t)(qh[0] & 0xFFFF) | (uint64_t)(qh[1] & 0xFFFF) << 16 |
+                                (uint64_t)(qh[2] & 0xFFFF) << 32 | (uint64_t)(qh[3] & 0xFFFF) << 48;
+            const uint64_t mh = (uint64_t)(qh[0] >> 16) | (uint64_t)(qh[1] >> 16) << 16 | (uint64_t)(qh[2] >> 16) << 32 |
+                                (uint64_t)(qh[3] >> 16) << 48;
+            const __m512i b4 = _mm512_set1_epi8(0x10);
+            wl = _mm512_or_si512(wl, _mm512_maskz_mov_epi8(ml, b4));
+            wh = _mm512_or_si512(wh, _mm512_maskz_mov_epi8(mh, b4));
+            init = A[g].init16;
+            dw = f16x4(x, bs);
+        } else {
+            wl = _mm512_shuffle_epi8(tab, wl);
+            wh = _mm512_shuffle_epi8(tab, wh);
+            init = A[g].init128;
+            if (T == 0)
+                dw = f16x4(x, bs);
+            else
+                dw = _mm_set_ps(g4q_e8m0_half(x[3 * bs]), g4q_e8m0_half(x[2 * bs]), g4q_e8m0_half(x[bs]), g4q_e8m0_half(x[0]));
+        }
+        const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, wl, A[g].lo), wh, A[g].hi);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum),
+                              _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(_mm_mul_ps(dw, A[g].da))), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+#define MV_B32(NAME, BT, T, ID)                                                                      \
+    static void NAME(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, \
+                     float *y, int64_t ys)                                                         \
+    {                                                                                              \
+        (void)as, (void)nt, (void)ys;                                                              \
+        const int64_t nb = n / 32, ng = nb / 4;                                                    \
+        const g4q_q8_0 *q = a;                                                                     \
+        const b32_act4 *A = b32_arrange(q, ng);                                                    \
+        if (!A)                                                                                    \
+            return;                                                                                \
+        for (int64_t r = 0; r < nr; r++) {                                                         \
+            const BT *x = (const BT *)((const uint8_t *)w + r * ws);                               \
+            float s = b32_row(ng, (const uint8_t *)x, A, T);                                       \
+            for (int64_t b = 4 * ng; b < nb; b++) /* < 4 leftover blocks */                        \
+                s += g4q_traits_get(ID)->dot(32, &x[b], &q[b]);                    \
+            y[r] = s;                                                                              \
+        }                                                                                          \
+    }
+MV_B32(mv_iq4_nl, g4q_iq4_nl, 0, G4_TYPE_IQ4_NL)
+MV_B32(mv_mxfp4, g4q_mxfp4, 1, G4_TYPE_MXFP4)
+MV_B32(mv_q5_0, g4q_q5_0, 2, G4_TYPE_Q5_0)
+
 void g4k_fill_avx512_mv(g4k_kernels *k)
 {
     k->mv[G4_TYPE_Q8_0] = mv_q8_0;
     k->mv[G4_TYPE_Q5_K] = mv_q5_K;
     k->mv[G4_TYPE_Q6_K] = mv_q6_K;
     k->mv[G4_TYPE_IQ4_XS] = mv_iq4_xs;
+    k->mv[G4_TYPE_IQ4_NL] = mv_iq4_nl;
+    k->mv[G4_TYPE_MXFP4] = mv_mxfp4;
+    k->mv[G4_TYPE_Q5_0] = mv_q5_0;
 }
