@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "quant.h"
+#include "topology.h"
 
 #define MR 8
 #define NT 16
@@ -47,8 +48,10 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
         const int64_t t0 = tt * NT, ntt = nt - t0 < NT ? nt - t0 : NT;
         act_tile_bf16(n, (const float *)((const uint8_t *)a + (size_t)t0 * as), as, ntt, ap + tt * (atile / 4));
     }
-    /* row panels of ~512 KiB so the weights stay in L2 across token tiles */
-    int64_t pr = (int64_t)((512u << 10) / ((size_t)n * 2 + 1)) / MR * MR;
+    /* row panels of half of L2 so the weights stay in L2 across token tiles */
+    const int64_t l2 = g4k_topology_cache_bytes(2);
+    const size_t half = l2 < (512 << 10) ? (256u << 10) : l2 > (4 << 20) ? (2u << 20) : (size_t)l2 / 2;
+    int64_t pr = (int64_t)(half / ((size_t)n * 2 + 1)) / MR * MR;
     pr = pr < MR ? MR : pr;
     for (int64_t r0 = 0; r0 < nr; r0 += pr) {
         const int64_t npr = nr - r0 < pr ? nr - r0 : pr;

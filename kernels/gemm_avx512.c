@@ -25,6 +25,7 @@
 #include <immintrin.h>
 
 #include "quant.h"
+#include "topology.h"
 
 #define AI static inline __attribute__((always_inline))
 #define MR 8  /* rows per micro-kernel */
@@ -287,6 +288,13 @@ AI void ukern(const uint8_t *ap, const uint8_t *wp, size_t wrb, const panel_geom
     }
 }
 
+/* Half of L2 (per-core; clamped by the topology layer, and again here). */
+static size_t panel_bytes(void)
+{
+    const int64_t l2 = g4k_topology_cache_bytes(2);
+    return l2 < (512 << 10) ? (256u << 10) : l2 > (4 << 20) ? (2u << 20) : (size_t)l2 / 2;
+}
+
 typedef void (*dec_fn)(const void *src, uint8_t *row, const panel_geom *g);
 
 AI void gemm_generic(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
@@ -295,8 +303,8 @@ AI void gemm_generic(int64_t n, const void *w, size_t ws, int64_t nr, const void
     const panel_geom g = geom(n, SUB);
     const int64_t ntiles = (nt + NT - 1) / NT;
     const size_t atile = (size_t)g.nsub * asub_bytes(SUB);
-    /* Weight panel: about half of L2 (1 MiB on the CPUs this targets), a multiple of MR rows. */
-    int64_t pr = (int64_t)((512u << 10) / g.row_bytes) / MR * MR;
+    /* Weight panel: half of L2, a multiple of MR rows (the activation tile streams beside it). */
+    int64_t pr = (int64_t)(panel_bytes() / g.row_bytes) / MR * MR;
     pr = pr < MR ? MR : pr > 256 ? 256 : pr;
     if (pr > (nr + MR - 1) / MR * MR)
         pr = (nr + MR - 1) / MR * MR;
