@@ -1,4 +1,4 @@
-/* Single-token (decode) AVX2 kernels for Q4_0, Q8_0 and Q4_K (maddubs/madd; AVX2-only CPUs are
+/* Single-token (decode) AVX2 kernels for Q4_0, Q8_0, Q4_K and Q6_K (maddubs/madd; AVX2-only CPUs are
  * common). One row at a time, one sequential stream; the fp16 block scales of four blocks are
  * converted together; constant offsets are folded in through activation sums arranged once per
  * call. The generic 2-row × 1-token tiles of mm_x86.h ran these at 5-9 GB/s. */
@@ -190,8 +190,52 @@ static void mv_q4_K(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         y[r] = q4_K_row_avx2(n / G4_QK_K, (const g4q_q4_K *)((const uint8_t *)w + r * ws), a);
 }
 
+/* ---- Q6_K: unsigned quants (0..63), the -32 via 32·Σ sc·bsum; per-16 scales by pshufb ------- */
+static float q6_K_row_avx2(int64_t nb, const g4q_q6_K *x, const g4q_q8_K *q)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256i pick[4]; /* lane 0: i16 scale 2g, lane 1: 2g+1 */
+    for (int g = 0; g < 4; g++)
+        pick[g] = _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * (2 * g + 1))),
+                                   _mm_set1_epi16((short)(0x0100 + 0x0202 * (2 * g))));
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i half_sc[2] = {_mm256_permute4x64_epi64(sc, 0x44), _mm256_permute4x64_epi64(sc, 0xEE)};
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
+            const __m256i hh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
+            __m256i w[4];
+            w[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), m30));
+            w[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), m30));
+            w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hh, m30));
+            w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(hh, 2), m30));
+            for (int g = 0; g < 4; g++) {
+                /* u8 (≤ 63) × s8: pairs ≤ 2·63·128, fits i16 */
+                const __m256i p = _mm256_maddubs_epi16(w[g], _mm256_loadu_si256((const __m256i *)(q[i].qs + 128 * h + 32 * g)));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(half_sc[h], pick[g])));
+            }
+        }
+        const __m256i mm = _mm256_madd_epi16(sc, _mm256_loadu_si256((const __m256i *)q[i].bsums));
+        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(mm, 5));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * q[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc);
+}
+
+static void mv_q6_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
+                    int64_t ys)
+{
+    (void)as, (void)nt, (void)ys;
+    for (int64_t r = 0; r < nr; r++)
+        y[r] = q6_K_row_avx2(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws), a);
+}
+
 void g4k_fill_avx2_mv(g4k_kernels *k)
 {
+    k->mv[G4_TYPE_Q6_K] = mv_q6_K;
     k->mv[G4_TYPE_Q4_K] = mv_q4_K;
     k->mv[G4_TYPE_Q4_0] = mv_q4_0;
     k->mv[G4_TYPE_Q8_0] = mv_q8_0;
