@@ -40,6 +40,8 @@ static void init_once(void)
         case G4K_ISA_AVX512:
             g4k_fill_avx2(k); /* AVX-512 overrides what it accelerates, AVX2 fills the rest */
             g4k_fill_avx512(k);
+            if (cpu.avx512bf16) /* separate CPUID bit: the level itself needs only VNNI */
+                g4k_fill_avx512_bf16(k);
             break;
 #endif
 #if defined(__aarch64__)

@@ -2,4 +2,9 @@
 #define G4_VNNI 0
 #include "mm_x86.h"
 
-void g4k_fill_avx2(g4k_kernels *k) { fill_x86(k); }
+void g4k_fill_avx2(g4k_kernels *k)
+{
+    fill_x86(k);
+    g4k_fill_avx2_mv(k);
+    g4k_fill_avx2_qact(k);
+}

@@ -1,5 +1,5 @@
-/* NEON (+dotprod) kernel table. Only the f32 dot so far; every matmul type falls back to the
- * scalar kernels on Arm until the Q4_0/Q8_0/Q4_K/Q6_K sdot kernels are written. */
+/* NEON (+dotprod) kernel table: the f32 dot here, the sdot matmul kernels in mm_neon.c
+ * (Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16); other types run the scalar kernels. */
 #include <arm_neon.h>
 
 #include "quant.h"
@@ -18,4 +18,8 @@ static float neon_dot_f32(int64_t n, const float *a, const float *b)
     return s;
 }
 
-void g4k_fill_neon(g4k_kernels *k) { k->dot_f32 = neon_dot_f32; }
+void g4k_fill_neon(g4k_kernels *k)
+{
+    k->dot_f32 = neon_dot_f32;
+    g4k_fill_neon_mm(k);
+}

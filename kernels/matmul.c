@@ -35,6 +35,11 @@ static void mm_task(void *arg, int ith, int nth)
     for (int64_t ch = ith; ch < c->n_chunks; ch = atomic_fetch_add(&c->next, 1)) {
         const int64_t r0 = ch * c->chunk_rows;
         const int64_t nr = w->n_rows - r0 < c->chunk_rows ? w->n_rows - r0 : c->chunk_rows;
+        if (c->n_tok == 1) {
+            c->mm(w->n_cols, (const uint8_t *)w->data + r0 * w->row_bytes, w->row_bytes, nr, c->act, c->a_stride, 1,
+                  c->y + r0, w->n_rows);
+            continue;
+        }
         for (int64_t t0 = 0; t0 < c->n_tok; t0 += c->tok_block) {
             const int64_t nt = c->n_tok - t0 < c->tok_block ? c->n_tok - t0 : c->tok_block;
             c->mm(w->n_cols, (const uint8_t *)w->data + r0 * w->row_bytes, w->row_bytes, nr,
@@ -46,6 +51,7 @@ static void mm_task(void *arg, int ith, int nth)
 
 typedef struct {
     uint32_t wtype;
+    g4k_qact_fn qact;
     const float *x;
     int64_t n, n_tok;
     void *dst;
@@ -57,7 +63,11 @@ static void quant_task(void *arg, int ith, int nth)
     q_ctx *c = arg;
     const int64_t per = (c->n_tok + nth - 1) / nth, t0 = ith * per;
     const int64_t t1 = t0 + per < c->n_tok ? t0 + per : c->n_tok;
-    if (t0 < t1)
+    if (t0 >= t1)
+        return;
+    if (c->qact)
+        c->qact(c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb, c->rb);
+    else
         g4k_quantize_act(c->wtype, c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
 }
 
@@ -69,13 +79,13 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
         return;
     const int64_t n = w->n_cols;
     const size_t arb = g4k_act_row_bytes(w->type, n);
-    void *abuf = NULL;
     const void *act = x;
     if (t->act_type != G4_TYPE_F32) {
-        abuf = malloc(arb * (size_t)n_tok);
+        /* the caller's thread owns the buffer; pool threads only read it during this call */
+        void *abuf = g4k_scratch(G4K_SCRATCH_ACT, arb * (size_t)n_tok);
         if (!abuf)
             return;
-        q_ctx qc = {w->type, x, n, n_tok, abuf, arb};
+        q_ctx qc = {w->type, k->qact[t->act_type], x, n, n_tok, abuf, arb};
         if (n_tok >= 4 && pool)
             g4k_pool_run(pool, quant_task, &qc);
         else
@@ -84,9 +94,21 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
     }
     const int nth = g4k_pool_size(pool);
     mm_ctx c = {.k = k, .mm = k->mm[w->type], .w = w, .act = act, .a_stride = arb, .n_tok = n_tok, .y = y};
-    /* Token tile: half of L2 for the activation rows, 4..64 tokens. */
-    int64_t tb = (int64_t)(l2_bytes() / 2 / (arb ? arb : 1));
-    tb = tb < 4 ? 4 : tb > 64 ? 64 : tb & ~(int64_t)3;
+    int64_t tb;
+    if (n_tok == 1 && k->mv[w->type]) {
+        c.mm = k->mv[w->type];
+        tb = 1;
+    } else if (n_tok >= G4K_GEMM_MIN_TOK && k->gemm[w->type]) {
+        /* The gemm kernel tiles tokens itself and decodes each weight row once per call:
+         * hand it as many tokens as possible (bounded so its activation panel stays ~L2/L3). */
+        c.mm = k->gemm[w->type];
+        tb = (int64_t)(4 * l2_bytes() / (arb ? arb : 1));
+        tb = tb < 64 ? 64 : tb > 1024 ? 1024 : tb & ~(int64_t)15;
+    } else {
+        /* Token tile: half of L2 for the activation rows, 4..64 tokens. */
+        tb = (int64_t)(l2_bytes() / 2 / (arb ? arb : 1));
+        tb = tb < 4 ? 4 : tb > 64 ? 64 : tb & ~(int64_t)3;
+    }
     c.tok_block = n_tok < tb ? n_tok : tb;
     /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). */
     int64_t cr = w->n_rows / ((int64_t)nth * 8);
@@ -100,7 +122,6 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
         g4k_pool_run(pool, mm_task, &c);
     else
         mm_task(&c, 0, 1);
-    free(abuf);
 }
 
 void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
@@ -129,7 +150,7 @@ static void f32act_task(void *arg, int ith, int nth)
     (void)nth;
     const g4k_matrix *w = c->w;
     const g4q_traits *t = g4q_traits_get(w->type);
-    float *row = malloc((size_t)w->n_cols * sizeof *row);
+    float *row = g4k_scratch(G4K_SCRATCH_ROW, (size_t)w->n_cols * sizeof *row);
     if (!row)
         return;
     const int64_t chunk = 16;
@@ -139,7 +160,6 @@ static void f32act_task(void *arg, int ith, int nth)
             for (int64_t i = 0; i < c->n_tok; i++)
                 c->y[i * w->n_rows + r] = c->dot(w->n_cols, row, c->x + i * w->n_cols);
         }
-    free(row);
 }
 
 void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)

@@ -69,13 +69,20 @@ static void zmm_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void
         y[r] = q4_0_row(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), A);
 }
 
-/* Q4_K/Q5_K packed 6-bit scales -> sc0..7 in bytes 0..7, m0..7 in bytes 8..15. */
+/* Q4_K: qs[0..63] holds sub-blocks 0 (low nibbles, bytes 0..31), 1 (high, 0..31), 2 (low,
+ * 32..63), 3 (high, 32..63): a zmm of low nibbles is [sub0 | sub2], of high nibbles [sub1 | sub3].
+ * The activations are arranged once per call in that order, with the 8 sub-block sums, so the
+ * row loop is only weight decode, 4 vpdpbusd and the per-sub-block scales. */
+typedef struct {
+    __m512i a[4];     /* [s0|s2], [s1|s3], [s4|s6], [s5|s7] */
+    __m128i bsum8;    /* i16 Σa per sub-block of 32 */
+    float d;
+    float pad[3];
+} q4k_act;
 
-static float q4_K_row(int64_t nb, const g4q_q4_K *x, const g4q_q8_K *q)
+static float q4_K_row(int64_t nb, const g4q_q4_K *x, const q4k_act *A)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    /* qs[0..63] holds sub-blocks 0 (low nibbles, bytes 0..31), 1 (high, 0..31), 2 (low, 32..63),
-     * 3 (high, 32..63): a zmm of low nibbles is [sub0 | sub2], of high nibbles [sub1 | sub3]. */
     const __m512i i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i i13 = _mm512_add_epi32(i02, _mm512_set1_epi32(1));
     const __m512i i46 = _mm512_add_epi32(i02, _mm512_set1_epi32(4));
@@ -86,27 +93,19 @@ static float q4_K_row(int64_t nb, const g4q_q4_K *x, const g4q_q8_K *q)
         const __m128i sm = kq_scales_mins(x[i].scales);
         const __m512i sc = _mm512_cvtepu8_epi32(sm);
         const __m512i qa = _mm512_loadu_si512(x[i].qs), qb = _mm512_loadu_si512(x[i].qs + 64);
-        const __m512i A0 = _mm512_loadu_si512(q[i].qs), A1 = _mm512_loadu_si512(q[i].qs + 64);
-        const __m512i A2 = _mm512_loadu_si512(q[i].qs + 128), A3 = _mm512_loadu_si512(q[i].qs + 192);
         const __m512i z = _mm512_setzero_si512();
-        __m512i p = _mm512_mullo_epi32(
-            _mm512_dpbusd_epi32(z, _mm512_and_si512(qa, m4), _mm512_shuffle_i64x2(A0, A1, 0x44)),
-            _mm512_permutexvar_epi32(i02, sc));
-        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qa, 4), m4),
-                                                                       _mm512_shuffle_i64x2(A0, A1, 0xEE)),
+        __m512i p = _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(qa, m4), A[i].a[0]),
+                                       _mm512_permutexvar_epi32(i02, sc));
+        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), A[i].a[1]),
                                                    _mm512_permutexvar_epi32(i13, sc)));
-        p = _mm512_add_epi32(p, _mm512_mullo_epi32(
-                                    _mm512_dpbusd_epi32(z, _mm512_and_si512(qb, m4), _mm512_shuffle_i64x2(A2, A3, 0x44)),
-                                    _mm512_permutexvar_epi32(i46, sc)));
-        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qb, 4), m4),
-                                                                       _mm512_shuffle_i64x2(A2, A3, 0xEE)),
+        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(qb, m4), A[i].a[2]),
+                                                   _mm512_permutexvar_epi32(i46, sc)));
+        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), A[i].a[3]),
                                                    _mm512_permutexvar_epi32(i57, sc)));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * q[i].d), _mm512_cvtepi32_ps(p), acc);
-        /* min term: Σ m_j (bsums[2j] + bsums[2j+1]) */
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)q[i].bsums);
-        const __m128i s = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-        const __m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), s);
-        accm = _mm_fmadd_ps(_mm_set1_ps(h2f(x[i].dmin) * q[i].d), _mm_cvtepi32_ps(pm), accm);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * A[i].d), _mm512_cvtepi32_ps(p), acc);
+        /* min term: Σ m_j · Σa_j */
+        const __m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), A[i].bsum8);
+        accm = _mm_fmadd_ps(_mm_set1_ps(h2f(x[i].dmin) * A[i].d), _mm_cvtepi32_ps(pm), accm);
     }
     __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     m = _mm_add_ss(m, _mm_movehdup_ps(m));
@@ -120,13 +119,31 @@ static void zmm_q4_K(int64_t n, const void *w, size_t ws, int64_t nr, const void
         mm_q4_K(n, w, ws, nr, a, as, nt, y, ys);
         return;
     }
+    const int64_t nb = n / G4_QK_K;
+    const g4q_q8_K *q = a;
+    q4k_act *A = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(q4k_act) * (size_t)nb);
+    if (!A)
+        return;
+    for (int64_t i = 0; i < nb; i++) {
+        const __m512i A0 = _mm512_loadu_si512(q[i].qs), A1 = _mm512_loadu_si512(q[i].qs + 64);
+        const __m512i A2 = _mm512_loadu_si512(q[i].qs + 128), A3 = _mm512_loadu_si512(q[i].qs + 192);
+        A[i].a[0] = _mm512_shuffle_i64x2(A0, A1, 0x44);
+        A[i].a[1] = _mm512_shuffle_i64x2(A0, A1, 0xEE);
+        A[i].a[2] = _mm512_shuffle_i64x2(A2, A3, 0x44);
+        A[i].a[3] = _mm512_shuffle_i64x2(A2, A3, 0xEE);
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)q[i].bsums);
+        A[i].bsum8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+        A[i].d = q[i].d;
+    }
     for (int64_t r = 0; r < nr; r++)
-        y[r] = q4_K_row(n / G4_QK_K, (const g4q_q4_K *)((const uint8_t *)w + r * ws), a);
+        y[r] = q4_K_row(nb, (const g4q_q4_K *)((const uint8_t *)w + r * ws), A);
 }
 
 static void fill_zmm_q4(g4k_kernels *k)
 {
     k->mm[G4_TYPE_Q4_0] = zmm_q4_0;
     k->mm[G4_TYPE_Q4_K] = zmm_q4_K;
+    k->mv[G4_TYPE_Q4_0] = zmm_q4_0; /* they take nt == 1 themselves; replaces the AVX2 mv */
+    k->mv[G4_TYPE_Q4_K] = zmm_q4_K;
 }
 #endif

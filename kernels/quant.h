@@ -116,17 +116,41 @@ typedef void (*g4k_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr,
                           size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 typedef float (*g4k_dot_f32_fn)(int64_t n, const float *a, const float *b);
 
+/* Quantize n_tok rows of n floats into act rows `stride` bytes apart; bit-exact with the
+ * scalar quantizer of that act format (tests check it). */
+typedef void (*g4k_qact_fn)(const float *x, int64_t n, int64_t n_tok, void *dst, size_t stride);
+
 typedef struct g4k_kernels {
     g4k_isa isa;
-    g4k_mm_fn mm[G4_TYPE_COUNT]; /* NULL: no matmul for this type */
+    g4k_mm_fn mm[G4_TYPE_COUNT];   /* any nt; NULL: no matmul for this type */
+    g4k_mm_fn mv[G4_TYPE_COUNT];   /* nt == 1 (decode) specialisation; NULL: use mm */
+    g4k_mm_fn gemm[G4_TYPE_COUNT]; /* nt >= G4K_GEMM_MIN_TOK (prefill) specialisation; NULL: mm */
+    g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
 } g4k_kernels;
+
+/* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
+#define G4K_GEMM_MIN_TOK 8
 
 /* Each ISA translation unit overrides the entries it accelerates. */
 void g4k_fill_scalar(g4k_kernels *k);
 void g4k_fill_avx2(g4k_kernels *k);
 void g4k_fill_avx512(g4k_kernels *k);
 void g4k_fill_neon(g4k_kernels *k);
+/* Separately compiled parts of a level, called by the fill functions above. */
+void g4k_fill_avx2_mv(g4k_kernels *k);
+void g4k_fill_avx2_qact(g4k_kernels *k);
+void g4k_fill_avx512_gemm(g4k_kernels *k);
+void g4k_fill_neon_mm(g4k_kernels *k);
+void g4k_fill_avx512_mv(g4k_kernels *k);
+void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
+
+/* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
+ * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
+ * is not preserved across calls that grow it. */
+#define G4K_SCRATCH_SLOTS 4
+enum { G4K_SCRATCH_ACT = 0, G4K_SCRATCH_GEMM_A = 1, G4K_SCRATCH_GEMM_W = 2, G4K_SCRATCH_ROW = 3 };
+void *g4k_scratch(int slot, size_t bytes);
 
 /* CPU feature probe (cpu_features.c): highest level usable by CPU *and* OS. */
 typedef struct g4k_cpu {

@@ -1,0 +1,54 @@
+/* Per-thread scratch buffers that only grow: g4k_matmul runs on every layer of every token, and
+ * a malloc/free per call (activation rows, GEMM panels) costs more than a small matmul itself.
+ * One pthread key; its destructor frees a thread's buffers when the thread exits (pool workers
+ * on g4k_pool_free), so nothing leaks under LeakSanitizer. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "quant.h"
+
+typedef struct {
+    void *p[G4K_SCRATCH_SLOTS];
+    size_t cap[G4K_SCRATCH_SLOTS];
+} scratch_set;
+
+static pthread_key_t g_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+static int g_key_ok;
+
+static void scratch_free(void *arg)
+{
+    scratch_set *s = arg;
+    for (int i = 0; i < G4K_SCRATCH_SLOTS; i++)
+        free(s->p[i]);
+    free(s);
+}
+
+static void key_init(void) { g_key_ok = pthread_key_create(&g_key, scratch_free) == 0; }
+
+void *g4k_scratch(int slot, size_t bytes)
+{
+    pthread_once(&g_key_once, key_init);
+    if (!g_key_ok || slot < 0 || slot >= G4K_SCRATCH_SLOTS)
+        return NULL;
+    scratch_set *s = pthread_getspecific(g_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(g_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap[slot] < bytes) {
+        /* grow by 1.5x so a slowly rising size does not reallocate every call */
+        size_t cap = bytes + bytes / 2;
+        cap = (cap + 63) & ~(size_t)63;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, cap) != 0)
+            return NULL;
+        free(s->p[slot]);
+        s->p[slot] = p;
+        s->cap[slot] = cap;
+    }
+    return s->p[slot];
+}
