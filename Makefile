@@ -173,6 +173,7 @@ test: deps
 test-full: deps
 	@$(MAKE) --no-print-directory all
 	@G4_TEST_FULL=1 sh tests/run_tests.sh $(BUILD)
+	@if [ "$(ARCH)" != aarch64 ]; then BUILD=$(BUILD) sh tests/run_kernels_aarch64.sh; fi
 
 run: deps
 	@$(MAKE) --no-print-directory all
