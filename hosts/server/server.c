@@ -70,6 +70,48 @@ static MHD_RESULT send_error(struct MHD_Connection *c, unsigned code, const char
     return send_json(c, code, error_json(code, type, msg));
 }
 
+/* JSON strings must be valid UTF-8 and cJSON strings stop at NUL: replace invalid sequences
+ * (e.g. a byte token cut off by max_tokens) and NULs with U+FFFD. */
+static char *utf8_clean(const char *s, size_t n)
+{
+    char *o = malloc(n * 3 + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                               : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        int ok = len > 0 && c != 0 && i + len <= n;
+        for (size_t q = 1; ok && q < len; q++)
+            ok = ((unsigned char)s[i + q] & 0xC0) == 0x80;
+        if (ok && len >= 3) { /* overlong, surrogate, above U+10FFFF */
+            unsigned char c1 = (unsigned char)s[i + 1];
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0) && !(c == 0xF0 && c1 < 0x90) &&
+                 !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (ok) {
+            memcpy(o + k, s + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(o + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    o[k] = '\0';
+    return o;
+}
+
+static cJSON *add_text(cJSON *o, const char *name, const char *s, size_t n)
+{
+    char *t = utf8_clean(s ? s : "", s ? n : 0);
+    cJSON *r = cJSON_AddStringToObject(o, name, t ? t : "");
+    free(t);
+    return r;
+}
+
 /* ---- per-connection state ----------------------------------------------------------------- */
 
 typedef struct conn {
@@ -158,7 +200,7 @@ static cJSON *final_json(srv *S, srv_job *j, const char *id)
     srv_request *r = j->req;
     cJSON *o = cJSON_CreateObject();
     if (r->ep == SRV_EP_COMPLETION) {
-        cJSON_AddStringToObject(o, "content", j->text.s);
+        add_text(o, "content", j->text.s, j->text.n);
         cJSON_AddNumberToObject(o, "id_slot", j->slot ? j->slot->id : 0);
         cJSON_AddBoolToObject(o, "stop", 1);
         cJSON_AddStringToObject(o, "model", S->model_id);
@@ -184,9 +226,9 @@ static cJSON *final_json(srv *S, srv_job *j, const char *id)
     if (chat) {
         cJSON *m = cJSON_AddObjectToObject(c0, "message");
         cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", j->text.s);
+        add_text(m, "content", j->text.s, j->text.n);
     } else {
-        cJSON_AddStringToObject(c0, "text", j->text.s);
+        add_text(c0, "text", j->text.s, j->text.n);
         cJSON_AddNullToObject(c0, "logprobs");
     }
     cJSON_AddStringToObject(c0, "finish_reason", srv_finish_reason(j));
@@ -233,12 +275,10 @@ static cJSON *chunk(stream *st, const char *delta, size_t n, const char *finish,
 {
     srv_request *r = &st->req;
     cJSON *o = cJSON_CreateObject();
-    char *text = strndup(delta ? delta : "", delta ? n : 0);
     if (r->ep == SRV_EP_COMPLETION) {
-        cJSON_AddStringToObject(o, "content", text ? text : "");
+        add_text(o, "content", delta, n);
         cJSON_AddBoolToObject(o, "stop", finish != NULL);
         cJSON_AddNumberToObject(o, "id_slot", st->job.slot ? st->job.slot->id : 0);
-        free(text);
         return o;
     }
     int chat = r->ep == SRV_EP_CHAT;
@@ -255,16 +295,15 @@ static cJSON *chunk(stream *st, const char *delta, size_t n, const char *finish,
         if (first)
             cJSON_AddStringToObject(d, "role", "assistant");
         if (!finish)
-            cJSON_AddStringToObject(d, "content", text ? text : "");
+            add_text(d, "content", delta, n);
     } else {
-        cJSON_AddStringToObject(c0, "text", text ? text : "");
+        add_text(c0, "text", delta, n);
         cJSON_AddNullToObject(c0, "logprobs");
     }
     if (finish)
         cJSON_AddStringToObject(c0, "finish_reason", finish);
     else
         cJSON_AddNullToObject(c0, "finish_reason");
-    free(text);
     return o;
 }
 
@@ -429,7 +468,7 @@ static MHD_RESULT handle_tokenize(srv *S, struct MHD_Connection *c, conn *k)
         piece[len] = '\0';
         cJSON *t = cJSON_CreateObject();
         cJSON_AddNumberToObject(t, "id", ids[i]);
-        cJSON_AddStringToObject(t, "piece", piece);
+        add_text(t, "piece", piece, len);
         cJSON_AddItemToArray(a, t);
     }
     free(ids);
@@ -467,7 +506,7 @@ static MHD_RESULT handle_detokenize(srv *S, struct MHD_Connection *c, conn *k)
     }
     buf[len] = '\0';
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "content", buf);
+    add_text(o, "content", buf, len);
     free(buf);
     return send_json(c, 200, o);
 }
@@ -946,6 +985,20 @@ int main(int argc, char **argv)
             S->A->session_cancel(S->slots[i].sess);
     pthread_cond_broadcast(&S->cv);
     pthread_mutex_unlock(&S->mu);
+    /* Grace period: let cancelled requests send their last event (a stream's [DONE]) before
+     * MHD_stop_daemon closes the sockets. Slots are released when a response has been sent. */
+    for (int waited = 0; waited < 100; waited++) {
+        int busy = 0;
+        pthread_mutex_lock(&S->mu);
+        for (int i = 0; i < c->n_parallel; i++)
+            busy |= S->slots[i].busy;
+        busy |= S->n_waiting > 0;
+        pthread_mutex_unlock(&S->mu);
+        if (!busy)
+            break;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(d);
     for (int i = 0; i < c->n_parallel; i++) {
         S->A->session_free(S->slots[i].sess);
