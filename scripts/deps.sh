@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages g4plug builds against, only when missing.
 # Used by `make deps` (and so by `make test` / `make run`) and by .ci/run.
 set -e
-PKGS="build-essential clang pkg-config xz-utils libcjson-dev libhwloc-dev libpng-dev libjpeg-dev"
+PKGS="build-essential clang pkg-config xz-utils libcjson-dev libhwloc-dev libpng-dev libjpeg-dev libmicrohttpd-dev curl"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

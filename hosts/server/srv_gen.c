@@ -712,8 +712,10 @@ void srv_job_run(srv_job *j)
             gp.on_token = gen_cb;
             gp.user_data = j;
             st = A->generate(s, &gp, NULL);
-            if (st == G4_ERR_UNSUPPORTED && j->n_sampled == 0 && !S->cfg.draft) {
-                atomic_store(&S->gen_unsupported, 1); /* remember: do not ask again */
+            if (st == G4_ERR_UNSUPPORTED && j->n_sampled == 0) {
+                /* remember: do not ask again (a drafter then goes unused) */
+                if (!atomic_exchange(&S->gen_unsupported, 1) && S->cfg.draft)
+                    fprintf(stderr, "g4-server: g4_generate unsupported: decoding without the drafter\n");
                 manual = 1;
             }
         }
