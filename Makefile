@@ -104,7 +104,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance
+HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance $(BUILD)/g4-server
 
 .PHONY: all lib deps test test-full run bench clean fuzz tsan dist
 all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
@@ -141,6 +141,11 @@ $(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
 	@ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
+
+# g4-server links libmicrohttpd and cJSON itself; the library only via dlopen.
+$(BUILD)/g4-server: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
+	$(call say,LINK,$@)
+	$(Q)$(CC) -D_GNU_SOURCE -Iabi -Ihosts/common $(shell pkg-config --cflags libmicrohttpd libcjson) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) $(shell pkg-config --libs libmicrohttpd libcjson) -lm -ldl
 
 $(BUILD)/tests/%: tests/%.c $(ARCHIVE) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,1014 @@
+/* g4-server: an HTTP server speaking the OpenAI and llama-server protocols on top of
+ * libg4plug, so it can stand in for llama-server inside LM Studio / Jan engine packs.
+ * The library is reached only through dlopen (g4_dl); see docs/SERVER.md.
+ *
+ * Threads: libmicrohttpd runs one thread per connection. A request parses its body, takes a
+ * slot (one g4_session each), runs the prompt and generates in that thread; a streaming request
+ * generates in a worker thread that the connection's content reader follows. SIGINT/SIGTERM
+ * are blocked everywhere and taken by sigwait() in main, so no signal handler and no global
+ * mutable state exist.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <microhttpd.h>
+
+#include "server.h"
+
+#if MHD_VERSION < 0x00097002
+typedef int MHD_RESULT;
+#else
+typedef enum MHD_Result MHD_RESULT;
+#endif
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+static MHD_RESULT send_text(struct MHD_Connection *c, unsigned code, const char *ctype, char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, "Server", "g4-server");
+    MHD_RESULT ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static MHD_RESULT send_json(struct MHD_Connection *c, unsigned code, cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s)
+        return MHD_NO;
+    return send_text(c, code, "application/json; charset=utf-8", s);
+}
+
+static cJSON *error_json(unsigned code, const char *type, const char *msg)
+{
+    cJSON *root = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddNumberToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "type", type);
+    return root;
+}
+
+static MHD_RESULT send_error(struct MHD_Connection *c, unsigned code, const char *type, const char *msg)
+{
+    return send_json(c, code, error_json(code, type, msg));
+}
+
+/* JSON strings must be valid UTF-8 and cJSON strings stop at NUL: replace invalid sequences
+ * (e.g. a byte token cut off by max_tokens) and NULs with U+FFFD. */
+static char *utf8_clean(const char *s, size_t n)
+{
+    char *o = malloc(n * 3 + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                               : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        int ok = len > 0 && c != 0 && i + len <= n;
+        for (size_t q = 1; ok && q < len; q++)
+            ok = ((unsigned char)s[i + q] & 0xC0) == 0x80;
+        if (ok && len >= 3) { /* overlong, surrogate, above U+10FFFF */
+            unsigned char c1 = (unsigned char)s[i + 1];
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0) && !(c == 0xF0 && c1 < 0x90) &&
+                 !(c == 0xF4 && c1 >= 0x90);
+        }
+        if (ok) {
+            memcpy(o + k, s + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(o + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    o[k] = '\0';
+    return o;
+}
+
+static cJSON *add_text(cJSON *o, const char *name, const char *s, size_t n)
+{
+    char *t = utf8_clean(s ? s : "", s ? n : 0);
+    cJSON *r = cJSON_AddStringToObject(o, name, t ? t : "");
+    free(t);
+    return r;
+}
+
+/* ---- per-connection state ----------------------------------------------------------------- */
+
+typedef struct conn {
+    srv_buf body;
+    int too_big;
+} conn;
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    conn *k = *con_cls;
+    if (k) {
+        free(k->body.s);
+        free(k);
+    }
+    *con_cls = NULL;
+}
+
+/* ---- auth --------------------------------------------------------------------------------- */
+
+/* Constant-time in the presented value: the loop length depends only on the key's length. */
+static int key_matches(const char *key, const char *got)
+{
+    size_t kl = strlen(key), gl = strlen(got);
+    unsigned diff = (unsigned)(kl ^ gl);
+    for (size_t i = 0; i < kl; i++)
+        diff |= (unsigned char)key[i] ^ (unsigned char)(i < gl ? got[i] : 0);
+    return diff == 0;
+}
+
+static int authorized(srv *S, struct MHD_Connection *c)
+{
+    if (!S->cfg.api_key || !*S->cfg.api_key)
+        return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        return key_matches(S->cfg.api_key, h + 7);
+    h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key");
+    return h ? key_matches(S->cfg.api_key, h) : 0;
+}
+
+/* ---- JSON pieces -------------------------------------------------------------------------- */
+
+static void make_id(srv *S, const char *prefix, char *buf, size_t n)
+{
+    uint64_t k = atomic_fetch_add(&S->seq, 1);
+    snprintf(buf, n, "%s-%llx%04llx", prefix, (unsigned long long)time(NULL), (unsigned long long)(k & 0xffff));
+}
+
+static void add_usage(cJSON *o, const srv_job *j)
+{
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)j->n_ids);
+    cJSON_AddNumberToObject(u, "completion_tokens", j->n_sampled);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)j->n_ids + j->n_sampled);
+}
+
+static void add_timings(cJSON *o, const srv_job *j)
+{
+    cJSON *t = cJSON_AddObjectToObject(o, "timings");
+    double pms = (j->t_prefill - j->t0) * 1e3, gms = (j->t_end - j->t_prefill) * 1e3;
+    int n_eval = (int)j->n_ids - j->n_reused;
+    cJSON_AddNumberToObject(t, "cache_n", j->n_reused);
+    cJSON_AddNumberToObject(t, "prompt_n", n_eval);
+    cJSON_AddNumberToObject(t, "prompt_ms", pms);
+    cJSON_AddNumberToObject(t, "prompt_per_second", pms > 0 ? n_eval * 1e3 / pms : 0);
+    cJSON_AddNumberToObject(t, "predicted_n", j->n_sampled);
+    cJSON_AddNumberToObject(t, "predicted_ms", gms);
+    cJSON_AddNumberToObject(t, "predicted_per_second", gms > 0 ? j->n_sampled * 1e3 / gms : 0);
+}
+
+static cJSON *tokens_array(const int32_t *t, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(t[i]));
+    return a;
+}
+
+/* The whole answer of a finished job, for the non-streaming case. */
+static cJSON *final_json(srv *S, srv_job *j, const char *id)
+{
+    srv_request *r = j->req;
+    cJSON *o = cJSON_CreateObject();
+    if (r->ep == SRV_EP_COMPLETION) {
+        add_text(o, "content", j->text.s, j->text.n);
+        cJSON_AddNumberToObject(o, "id_slot", j->slot ? j->slot->id : 0);
+        cJSON_AddBoolToObject(o, "stop", 1);
+        cJSON_AddStringToObject(o, "model", S->model_id);
+        cJSON_AddNumberToObject(o, "tokens_predicted", j->n_sampled);
+        cJSON_AddNumberToObject(o, "tokens_evaluated", (double)j->n_ids);
+        cJSON_AddNumberToObject(o, "tokens_cached", j->n_reused);
+        cJSON_AddBoolToObject(o, "truncated", 0);
+        cJSON_AddStringToObject(o, "stop_type", srv_stop_type_name(j->stop_type));
+        cJSON_AddStringToObject(o, "stopping_word", j->stop_word ? j->stop_word : "");
+        cJSON_AddItemToObject(o, "tokens", r->return_tokens ? tokens_array(j->out, j->n_out) : cJSON_CreateArray());
+        add_timings(o, j);
+        return o;
+    }
+    int chat = r->ep == SRV_EP_CHAT;
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "object", chat ? "chat.completion" : "text_completion");
+    cJSON_AddNumberToObject(o, "created", (double)time(NULL));
+    cJSON_AddStringToObject(o, "model", S->model_id);
+    cJSON_AddStringToObject(o, "system_fingerprint", "g4plug");
+    cJSON *ch = cJSON_AddArrayToObject(o, "choices"), *c0 = cJSON_CreateObject();
+    cJSON_AddItemToArray(ch, c0);
+    cJSON_AddNumberToObject(c0, "index", 0);
+    if (chat) {
+        cJSON *m = cJSON_AddObjectToObject(c0, "message");
+        cJSON_AddStringToObject(m, "role", "assistant");
+        add_text(m, "content", j->text.s, j->text.n);
+    } else {
+        add_text(c0, "text", j->text.s, j->text.n);
+        cJSON_AddNullToObject(c0, "logprobs");
+    }
+    cJSON_AddStringToObject(c0, "finish_reason", srv_finish_reason(j));
+    if (r->return_tokens)
+        cJSON_AddItemToObject(o, "tokens", tokens_array(j->out, j->n_out));
+    add_usage(o, j);
+    add_timings(o, j);
+    return o;
+}
+
+/* ---- streaming ---------------------------------------------------------------------------- */
+
+typedef struct stream {
+    srv *S;
+    srv_request req;
+    srv_job job;
+    char id[64];
+    srv_buf out; /* formatted SSE bytes not yet handed to MHD */
+    size_t off;
+    int started, finished;
+} stream;
+
+static void *stream_worker(void *arg)
+{
+    stream *st = arg;
+    srv_job_run(&st->job);
+    return NULL;
+}
+
+static void sse_add(stream *st, cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s)
+        return;
+    srv_buf_add(&st->out, "data: ", 6);
+    srv_buf_add(&st->out, s, strlen(s));
+    srv_buf_add(&st->out, "\n\n", 2);
+    free(s);
+}
+
+/* A chunk carrying `delta` text (NULL finish) or the final chunk (finish != NULL). */
+static cJSON *chunk(stream *st, const char *delta, size_t n, const char *finish, int first)
+{
+    srv_request *r = &st->req;
+    cJSON *o = cJSON_CreateObject();
+    if (r->ep == SRV_EP_COMPLETION) {
+        add_text(o, "content", delta, n);
+        cJSON_AddBoolToObject(o, "stop", finish != NULL);
+        cJSON_AddNumberToObject(o, "id_slot", st->job.slot ? st->job.slot->id : 0);
+        return o;
+    }
+    int chat = r->ep == SRV_EP_CHAT;
+    cJSON_AddStringToObject(o, "id", st->id);
+    cJSON_AddStringToObject(o, "object", chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddNumberToObject(o, "created", (double)time(NULL));
+    cJSON_AddStringToObject(o, "model", st->S->model_id);
+    cJSON_AddStringToObject(o, "system_fingerprint", "g4plug");
+    cJSON *ch = cJSON_AddArrayToObject(o, "choices"), *c0 = cJSON_CreateObject();
+    cJSON_AddItemToArray(ch, c0);
+    cJSON_AddNumberToObject(c0, "index", 0);
+    if (chat) {
+        cJSON *d = cJSON_AddObjectToObject(c0, "delta");
+        if (first)
+            cJSON_AddStringToObject(d, "role", "assistant");
+        if (!finish)
+            add_text(d, "content", delta, n);
+    } else {
+        add_text(c0, "text", delta, n);
+        cJSON_AddNullToObject(c0, "logprobs");
+    }
+    if (finish)
+        cJSON_AddStringToObject(c0, "finish_reason", finish);
+    else
+        cJSON_AddNullToObject(c0, "finish_reason");
+    return o;
+}
+
+/* Fill st->out with the next event(s); blocks until the worker has something. */
+static void stream_next(stream *st)
+{
+    srv_job *j = &st->job;
+    if (!st->started) {
+        st->started = 1;
+        if (st->req.ep == SRV_EP_CHAT) { /* OpenAI clients expect the role first */
+            sse_add(st, chunk(st, "", 0, NULL, 1));
+            return;
+        }
+    }
+    pthread_mutex_lock(&j->mu);
+    while (!j->done && j->ready <= j->sent)
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (j->ready > j->sent) {
+        cJSON *o = chunk(st, j->text.s + j->sent, j->ready - j->sent, NULL, 0);
+        j->sent = j->ready;
+        pthread_mutex_unlock(&j->mu);
+        sse_add(st, o);
+        return;
+    }
+    pthread_mutex_unlock(&j->mu);
+    /* done and everything sent */
+    if (j->has_thread) {
+        pthread_join(j->th, NULL);
+        j->has_thread = 0;
+    }
+    if (j->http_status) {
+        cJSON *e = error_json((unsigned)j->http_status, j->err_type, j->errmsg);
+        sse_add(st, e);
+    } else if (st->req.ep == SRV_EP_COMPLETION) {
+        cJSON *o = final_json(st->S, j, st->id);
+        cJSON_ReplaceItemInObject(o, "content", cJSON_CreateString(""));
+        sse_add(st, o);
+    } else {
+        cJSON *o = chunk(st, NULL, 0, srv_finish_reason(j), 0);
+        add_timings(o, j);
+        add_usage(o, j); /* always, as llama-server does (include_usage or not) */
+        sse_add(st, o);
+    }
+    if (st->req.ep != SRV_EP_COMPLETION)
+        srv_buf_add(&st->out, "data: [DONE]\n\n", 14);
+    st->finished = 1;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *st = cls;
+    while (st->off == st->out.n) {
+        if (st->finished)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        st->out.n = st->off = 0;
+        stream_next(st);
+    }
+    size_t n = st->out.n - st->off;
+    if (n > max)
+        n = max;
+    memcpy(buf, st->out.s + st->off, n);
+    st->off += n;
+    return (ssize_t)n;
+}
+
+/* MHD is done with the response (finished, or the client went away): stop and clean up. */
+static void stream_free(void *cls)
+{
+    stream *st = cls;
+    srv_job *j = &st->job;
+    pthread_mutex_lock(&j->mu);
+    int running = j->has_thread && !j->done;
+    j->abandoned = 1;
+    pthread_mutex_unlock(&j->mu);
+    if (running && j->slot)
+        st->S->A->session_cancel(j->slot->sess);
+    if (j->has_thread)
+        pthread_join(j->th, NULL);
+    srv_job_finish(j);
+    srv_request_free(&st->req);
+    free(st->out.s);
+    free(st);
+}
+
+/* ---- endpoints ---------------------------------------------------------------------------- */
+
+static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint ep, conn *k)
+{
+    stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return send_error(c, 500, "server_error", "out of memory");
+    st->S = S;
+    char err[512];
+    if (srv_request_parse(ep, k->body.s, k->body.n, &S->lim, &st->req, err, sizeof err) != 0) {
+        free(st);
+        return send_error(c, 400, "invalid_request_error", err);
+    }
+    make_id(S, ep == SRV_EP_CHAT ? "chatcmpl" : "cmpl", st->id, sizeof st->id);
+    srv_job *j = &st->job;
+    if (srv_job_start(S, j, &st->req) != 0) {
+        MHD_RESULT ret = send_error(c, (unsigned)j->http_status, j->err_type, j->errmsg);
+        srv_job_finish(j);
+        srv_request_free(&st->req);
+        free(st);
+        return ret;
+    }
+    if (!st->req.stream) {
+        srv_job_run(j);
+        MHD_RESULT ret = j->http_status ? send_error(c, (unsigned)j->http_status, j->err_type, j->errmsg)
+                                        : send_json(c, 200, final_json(S, j, st->id));
+        srv_job_finish(j);
+        srv_request_free(&st->req);
+        free(st);
+        return ret;
+    }
+    if (pthread_create(&j->th, NULL, stream_worker, st) != 0) {
+        srv_job_finish(j);
+        srv_request_free(&st->req);
+        free(st);
+        return send_error(c, 500, "server_error", "cannot start a worker thread");
+    }
+    j->has_thread = 1;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader,
+                                                               st, stream_free);
+    if (!r) {
+        stream_free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "Server", "g4-server");
+    MHD_RESULT ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static MHD_RESULT handle_tokenize(srv *S, struct MHD_Connection *c, conn *k)
+{
+    srv_request rq;
+    char err[512];
+    if (srv_request_parse(SRV_EP_TOKENIZE, k->body.s, k->body.n, &S->lim, &rq, err, sizeof err) != 0)
+        return send_error(c, 400, "invalid_request_error", err);
+    uint32_t fl = (rq.add_special ? G4_TOKENIZE_ADD_BOS : 0) | (rq.parse_special ? G4_TOKENIZE_PARSE_SPECIAL : 0);
+    size_t n = 0;
+    int32_t *ids = srv_tokenize(S, rq.prompt, fl, &n, err, sizeof err);
+    if (!ids) {
+        srv_request_free(&rq);
+        return send_error(c, 500, "server_error", err);
+    }
+    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "tokens");
+    for (size_t i = 0; i < n; i++) {
+        if (!rq.with_pieces) {
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
+            continue;
+        }
+        char piece[512];
+        size_t len = 0;
+        if (S->A->token_to_piece(S->model, ids[i], G4_DETOK_RENDER_SPECIAL, piece, sizeof piece - 1, &len) != G4_OK ||
+            len >= sizeof piece)
+            len = 0;
+        piece[len] = '\0';
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddNumberToObject(t, "id", ids[i]);
+        add_text(t, "piece", piece, len);
+        cJSON_AddItemToArray(a, t);
+    }
+    free(ids);
+    srv_request_free(&rq);
+    return send_json(c, 200, o);
+}
+
+static MHD_RESULT handle_detokenize(srv *S, struct MHD_Connection *c, conn *k)
+{
+    srv_request rq;
+    char err[512];
+    if (srv_request_parse(SRV_EP_DETOKENIZE, k->body.s, k->body.n, &S->lim, &rq, err, sizeof err) != 0)
+        return send_error(c, 400, "invalid_request_error", err);
+    const g4_api_v1 *A = S->A;
+    int32_t nv = A->vocab_size(S->model);
+    for (size_t i = 0; i < rq.n_tokens; i++)
+        if (rq.tokens[i] >= nv) {
+            snprintf(err, sizeof err, "token id %d is out of range (vocabulary %d)", (int)rq.tokens[i], (int)nv);
+            srv_request_free(&rq);
+            return send_error(c, 400, "invalid_request_error", err);
+        }
+    size_t len = 0;
+    char *buf = NULL;
+    g4_status st = A->detokenize(S->model, rq.tokens, rq.n_tokens, G4_DETOK_RENDER_SPECIAL, NULL, 0, &len);
+    if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+        buf = malloc(len + 1);
+        st = buf ? A->detokenize(S->model, rq.tokens, rq.n_tokens, G4_DETOK_RENDER_SPECIAL, buf, len + 1, &len)
+                 : G4_ERR_OUT_OF_MEMORY;
+    }
+    srv_request_free(&rq);
+    if (st != G4_OK) {
+        free(buf);
+        snprintf(err, sizeof err, "detokenize: %s: %s", A->status_name(st), A->last_error());
+        return send_error(c, 500, "server_error", err);
+    }
+    buf[len] = '\0';
+    cJSON *o = cJSON_CreateObject();
+    add_text(o, "content", buf, len);
+    free(buf);
+    return send_json(c, 200, o);
+}
+
+static MHD_RESULT handle_models(srv *S, struct MHD_Connection *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    cJSON *d = cJSON_AddArrayToObject(o, "data"), *m = cJSON_CreateObject();
+    cJSON_AddItemToArray(d, m);
+    cJSON_AddStringToObject(m, "id", S->model_id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", (double)time(NULL));
+    cJSON_AddStringToObject(m, "owned_by", "g4plug");
+    cJSON *meta = cJSON_AddObjectToObject(m, "meta");
+    cJSON_AddNumberToObject(meta, "n_vocab", S->info.n_vocab);
+    cJSON_AddNumberToObject(meta, "n_ctx_train", S->info.n_ctx_train);
+    cJSON_AddNumberToObject(meta, "n_ctx", S->n_ctx_slot);
+    cJSON_AddNumberToObject(meta, "n_embd", S->info.n_embd);
+    cJSON_AddNumberToObject(meta, "n_params", (double)S->info.n_params);
+    cJSON_AddNumberToObject(meta, "size", (double)S->info.weight_bytes);
+    cJSON *caps = cJSON_AddArrayToObject(m, "capabilities");
+    cJSON_AddItemToArray(caps, cJSON_CreateString("completion"));
+    if (S->info.capabilities & G4_MODEL_HAS_VISION)
+        cJSON_AddItemToArray(caps, cJSON_CreateString("vision"));
+    if (S->info.capabilities & G4_MODEL_HAS_AUDIO)
+        cJSON_AddItemToArray(caps, cJSON_CreateString("audio"));
+    return send_json(c, 200, o);
+}
+
+static MHD_RESULT handle_props(srv *S, struct MHD_Connection *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *g = cJSON_AddObjectToObject(o, "default_generation_settings");
+    cJSON_AddNumberToObject(g, "n_ctx", S->n_ctx_slot);
+    cJSON_AddNumberToObject(o, "total_slots", S->cfg.n_parallel);
+    cJSON_AddStringToObject(o, "model_alias", S->model_id);
+    cJSON_AddStringToObject(o, "model_path", S->cfg.model);
+    const char *tmpl = S->A->chat_template ? S->A->chat_template(S->model) : NULL;
+    cJSON_AddStringToObject(o, "chat_template", tmpl ? tmpl : "");
+    cJSON *mod = cJSON_AddObjectToObject(o, "modalities");
+    cJSON_AddBoolToObject(mod, "vision", (S->info.capabilities & G4_MODEL_HAS_VISION) != 0);
+    cJSON_AddBoolToObject(mod, "audio", (S->info.capabilities & G4_MODEL_HAS_AUDIO) != 0);
+    char v[64];
+    snprintf(v, sizeof v, "g4plug %s", S->A->version_string());
+    cJSON_AddStringToObject(o, "build_info", v);
+    return send_json(c, 200, o);
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                             const char *version, const char *upload_data, size_t *upload_data_size,
+                             void **con_cls)
+{
+    (void)version;
+    srv *S = cls;
+    conn *k = *con_cls;
+    if (!k) {
+        if (!(k = calloc(1, sizeof *k)))
+            return MHD_NO;
+        *con_cls = k;
+        /* Refuse an announced oversized body before reading it. */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > S->cfg.max_body) {
+            k->too_big = 1;
+            return send_error(c, 413, "invalid_request_error", "request body too large");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!k->too_big && k->body.n + *upload_data_size > S->cfg.max_body) {
+            k->too_big = 1;
+            free(k->body.s);
+            memset(&k->body, 0, sizeof k->body);
+        }
+        if (!k->too_big && srv_buf_add(&k->body, upload_data, *upload_data_size))
+            k->too_big = 1;
+        *upload_data_size = 0; /* consumed (or discarded) */
+        return MHD_YES;
+    }
+    if (k->too_big)
+        return send_error(c, 413, "invalid_request_error", "request body too large");
+    if (!k->body.s && srv_buf_add(&k->body, "", 0))
+        return MHD_NO;
+
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
+    if (!strcmp(url, "/health") || !strcmp(url, "/v1/health")) {
+        int st = atomic_load(&S->state);
+        if (st == SRV_READY && !atomic_load(&S->stopping))
+            return send_text(c, 200, "application/json; charset=utf-8", strdup("{\"status\":\"ok\"}"));
+        return send_error(c, 503, "unavailable_error", st == SRV_LOADING ? "Loading model" : "Unavailable");
+    }
+    int is_models = !strcmp(url, "/v1/models") || !strcmp(url, "/models");
+    /* like llama-server, health and the model list are public */
+    if (!is_models && !authorized(S, c))
+        return send_error(c, 401, "authentication_error", "Invalid API Key");
+    if (atomic_load(&S->state) != SRV_READY)
+        return send_error(c, 503, "unavailable_error", "Loading model");
+    if (atomic_load(&S->stopping))
+        return send_error(c, 503, "unavailable_error", "server is shutting down");
+
+    static const struct {
+        const char *path;
+        int post;
+        int ep;
+    } routes[] = {
+        {"/v1/chat/completions", 1, SRV_EP_CHAT},
+        {"/chat/completions", 1, SRV_EP_CHAT},
+        {"/v1/completions", 1, SRV_EP_OAI_COMPLETION},
+        {"/completions", 1, SRV_EP_OAI_COMPLETION},
+        {"/completion", 1, SRV_EP_COMPLETION},
+        {"/tokenize", 1, SRV_EP_TOKENIZE},
+        {"/detokenize", 1, SRV_EP_DETOKENIZE},
+        {"/v1/models", 0, -1},
+        {"/models", 0, -1},
+        {"/props", 0, -2},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        if (strcmp(url, routes[i].path) != 0)
+            continue;
+        if (routes[i].post ? !post : !get)
+            return send_error(c, 405, "invalid_request_error", "method not allowed");
+        switch (routes[i].ep) {
+        case -1:
+            return handle_models(S, c);
+        case -2:
+            return handle_props(S, c);
+        case SRV_EP_TOKENIZE:
+            return handle_tokenize(S, c, k);
+        case SRV_EP_DETOKENIZE:
+            return handle_detokenize(S, c, k);
+        default:
+            return handle_generate(S, c, (srv_endpoint)routes[i].ep, k);
+        }
+    }
+    return send_error(c, 404, "not_found_error", "File Not Found");
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+static int32_t G4_CALL load_progress(void *ud, float p)
+{
+    (void)p;
+    srv *S = ud;
+    return !atomic_load(&S->stopping); /* Ctrl-C while loading cancels the load */
+}
+
+static void G4_CALL lib_log(void *ud, int32_t level, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "g4plug[%d]: %s\n", (int)level, msg);
+}
+
+static void *loader(void *arg)
+{
+    srv *S = arg;
+    const g4_api_v1 *A = S->A;
+    g4_load_params p;
+    A->load_params_init(&p);
+    p.model = S->cfg.model;
+    p.mmproj = S->cfg.mmproj;
+    p.draft = S->cfg.draft;
+    p.n_threads = S->cfg.n_threads;
+    p.n_ctx = S->cfg.n_ctx;
+    p.flags = S->cfg.load_flags;
+    p.progress = load_progress;
+    p.progress_user_data = S;
+    if (S->cfg.verbose) {
+        p.log = lib_log;
+        p.log_level = G4_LOG_INFO;
+    }
+    g4_model *m = NULL;
+    g4_status st = A->load(&p, &m);
+    if (st != G4_OK) {
+        snprintf(S->load_error, sizeof S->load_error, "cannot load %s: %s: %s", S->cfg.model,
+                 A->status_name(st), A->last_error());
+        goto fail;
+    }
+    S->model = m;
+    memset(&S->info, 0, sizeof S->info);
+    S->info.struct_size = sizeof S->info;
+    A->model_get_info(m, &S->info);
+    for (int i = 0; i < S->cfg.n_parallel; i++) {
+        g4_session_params sp;
+        A->session_params_init(&sp);
+        sp.n_ctx = S->cfg.n_ctx;
+        sp.n_threads = S->cfg.n_threads;
+        S->slots[i].id = i;
+        st = A->session_new(m, &sp, &S->slots[i].sess);
+        if (st != G4_OK) {
+            snprintf(S->load_error, sizeof S->load_error, "session %d: %s: %s", i, A->status_name(st),
+                     A->last_error());
+            goto fail;
+        }
+    }
+    S->n_ctx_slot = A->session_n_ctx(S->slots[0].sess);
+    fprintf(stderr, "g4-server: model %s loaded (%s, %s, %d slots x %d context, %s%s)\n", S->model_id,
+            S->info.variant, S->info.isa, S->cfg.n_parallel, S->n_ctx_slot,
+            S->info.capabilities & G4_MODEL_HAS_VISION ? "vision " : "",
+            S->info.capabilities & G4_MODEL_HAS_AUDIO ? "audio" : "");
+    atomic_store(&S->state, SRV_READY);
+    return NULL;
+fail:
+    atomic_store(&S->state, SRV_FAILED);
+    kill(getpid(), SIGUSR1); /* wake main's sigwait: a server without a model exits */
+    return NULL;
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+static const char *k_usage =
+    "usage: g4-server -m MODEL [options]\n"
+    "\n"
+    "An OpenAI / llama-server compatible HTTP server for Gemma 4 on libg4plug.\n"
+    "\n"
+    "  -m,  --model PATH        GGUF model (or LM Studio folder / Ollama name)\n"
+    "       --mmproj PATH       vision/audio projector\n"
+    "  -md, --model-draft PATH  MTP drafter (speculative decoding)\n"
+    "       --host ADDR         address to bind (default 127.0.0.1)\n"
+    "       --port N            port (default 8080; 0 = any free port, printed on stderr)\n"
+    "  -c,  --ctx-size N        context per slot (default: the model's, at most 8192)\n"
+    "  -t,  --threads N         worker threads per step (default: performance cores)\n"
+    "  -np, --parallel N        concurrent slots (default 1)\n"
+    "       --queue N           requests that may wait for a slot (default 32; then 503)\n"
+    "       --api-key KEY       require 'Authorization: Bearer KEY' (also $G4_API_KEY)\n"
+    "       --timeout S         per-request time limit and idle connection timeout (default 600)\n"
+    "       --max-body BYTES    largest request body (default 33554432; then 413)\n"
+    "       --max-conn N        simultaneous connections (default 64)\n"
+    "  -a,  --alias NAME        model id reported by /v1/models\n"
+    "       --no-mmap, --mlock  weight loading\n"
+    "       --lib PATH          libg4plug to use (default: $G4PLUG_LIB, next to g4-server, ...)\n"
+    "  -v,  --verbose           library log on stderr\n"
+    "\n"
+    "llama-server options without meaning here (-ngl, -fa, --jinja, -b, -ub, ...) are accepted\n"
+    "and ignored. See docs/SERVER.md.\n";
+
+/* llama-server flags hosts pass that do not apply: name and number of values. */
+static const struct {
+    const char *name;
+    int nval;
+} k_ignored[] = {
+    {"-ngl", 1}, {"--n-gpu-layers", 1}, {"--gpu-layers", 1}, {"-b", 1}, {"--batch-size", 1},
+    {"-ub", 1}, {"--ubatch-size", 1}, {"--jinja", 0}, {"--no-webui", 0}, {"--cont-batching", 0},
+    {"-cb", 0}, {"--metrics", 0}, {"--slots", 0}, {"--no-slots", 0}, {"--log-disable", 0},
+    {"--embedding", 0}, {"--embeddings", 0}, {"--reasoning-format", 1}, {"--reasoning-budget", 1},
+    {"-ctk", 1}, {"--cache-type-k", 1}, {"-ctv", 1}, {"--cache-type-v", 1}, {"--split-mode", 1},
+    {"-sm", 1}, {"--main-gpu", 1}, {"-mg", 1}, {"--tensor-split", 1}, {"-ts", 1}, {"--seed", 1},
+    {"-s", 1}, {"--no-warmup", 0}, {"--keep", 1}, {"--defrag-thold", 1}, {"-dt", 1},
+    {"--numa", 1}, {"--log-file", 1}, {"--log-colors", 0}, {"--offline", 0}, {"--no-context-shift", 0},
+    {"--context-shift", 0}, {"--chat-template", 1}, {"--rope-scaling", 1}, {"--swa-full", 0},
+    {"--kv-unified", 0}, {"-kvu", 0}, {"--no-kv-offload", 0}, {"-nkvo", 0}, {"--prio", 1},
+    {"-tb", 1}, {"--threads-batch", 1}, {"-dev", 1}, {"--device", 1}, {"--draft-max", 1},
+    {"--draft-min", 1}, {"--draft-p-min", 1}, {"-ngld", 1}, {"--n-gpu-layers-draft", 1},
+    {"-cram", 1}, {"--cache-ram", 1}, {"--cache-reuse", 1},
+};
+
+static void usage_exit(int code, const char *fmt, const char *arg)
+{
+    if (fmt) {
+        fprintf(stderr, "g4-server: ");
+        fprintf(stderr, fmt, arg);
+        fputc('\n', stderr);
+    }
+    fputs(k_usage, code ? stderr : stdout);
+    exit(code);
+}
+
+static long num_arg(const char *opt, const char *v, long lo, long hi)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || !end || *end || end == v || x < lo || x > hi)
+        usage_exit(2, "bad value for %s", opt);
+    return x;
+}
+
+static void parse_args(int argc, char **argv, srv_config *c)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define IS(x, y) (!strcmp(a, x) || !strcmp(a, y))
+#define VAL() (i + 1 < argc ? argv[++i] : (usage_exit(2, "%s needs a value", a), ""))
+        if (IS("-h", "--help"))
+            usage_exit(0, NULL, NULL);
+        else if (IS("-m", "--model"))
+            c->model = VAL();
+        else if (IS("--mmproj", "-mm"))
+            c->mmproj = VAL();
+        else if (IS("-md", "--model-draft"))
+            c->draft = VAL();
+        else if (IS("--host", "--host"))
+            c->host = VAL();
+        else if (IS("--port", "--port"))
+            c->port = (int)num_arg(a, VAL(), 0, 65535);
+        else if (IS("-c", "--ctx-size"))
+            c->n_ctx = (int)num_arg(a, VAL(), 0, 1 << 24);
+        else if (IS("-t", "--threads"))
+            c->n_threads = (int)num_arg(a, VAL(), -1, 4096);
+        else if (IS("-np", "--parallel"))
+            c->n_parallel = (int)num_arg(a, VAL(), -1, 256);
+        else if (IS("--queue", "--queue"))
+            c->queue_max = (int)num_arg(a, VAL(), 0, 100000);
+        else if (IS("--api-key", "--api-key"))
+            c->api_key = VAL();
+        else if (IS("--timeout", "-to"))
+            c->timeout_s = (int)num_arg(a, VAL(), 0, 1 << 24);
+        else if (IS("--max-body", "--max-body"))
+            c->max_body = (size_t)num_arg(a, VAL(), 1024, 1L << 40);
+        else if (IS("--max-conn", "--max-conn"))
+            c->max_conn = (int)num_arg(a, VAL(), 1, 100000);
+        else if (IS("-a", "--alias"))
+            c->alias = VAL();
+        else if (IS("--lib", "--lib"))
+            c->lib = VAL();
+        else if (IS("--no-mmap", "--no-mmap"))
+            c->load_flags |= G4_LOAD_NO_MMAP;
+        else if (IS("--mlock", "--mlock"))
+            c->load_flags |= G4_LOAD_MLOCK;
+        else if (IS("-v", "--verbose"))
+            c->verbose = 1;
+        else if (IS("-fa", "--flash-attn")) {
+            /* newer llama-server: -fa on|off|auto; older: a bare switch */
+            if (i + 1 < argc && (!strcmp(argv[i + 1], "on") || !strcmp(argv[i + 1], "off") ||
+                                 !strcmp(argv[i + 1], "auto")))
+                i++;
+        } else {
+            size_t k = 0;
+            for (; k < sizeof k_ignored / sizeof *k_ignored; k++)
+                if (!strcmp(a, k_ignored[k].name))
+                    break;
+            if (k < sizeof k_ignored / sizeof *k_ignored) {
+                for (int v = 0; v < k_ignored[k].nval; v++)
+                    (void)VAL();
+            } else if (a[0] == '-') {
+                fprintf(stderr, "g4-server: ignoring unknown option '%s'\n", a);
+            } else {
+                usage_exit(2, "unexpected argument '%s'", a);
+            }
+        }
+#undef VAL
+#undef IS
+    }
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(host, ps, &hints, &res);
+    if (rc != 0 || !res) {
+        fprintf(stderr, "g4-server: cannot resolve host '%s': %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void *second_signal(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    sigwait(set, &sig);
+    fprintf(stderr, "g4-server: second signal, exiting now\n");
+    _exit(130);
+}
+
+int main(int argc, char **argv)
+{
+    srv *S = calloc(1, sizeof *S);
+    if (!S)
+        return 1;
+    srv_config *c = &S->cfg;
+    c->host = "127.0.0.1";
+    c->port = 8080;
+    c->n_parallel = 1;
+    c->queue_max = 32;
+    c->timeout_s = 600;
+    c->max_conn = 64;
+    c->max_body = (size_t)32 << 20;
+    c->api_key = getenv("G4_API_KEY");
+    parse_args(argc, argv, c);
+    if (!c->model)
+        usage_exit(2, "no model: use -m MODEL%s", "");
+    if (c->n_parallel <= 0)
+        c->n_parallel = 1;
+    if (c->n_threads < 0)
+        c->n_threads = 0;
+    srv_limits_default(&S->lim);
+    const char *base = strrchr(c->model, '/');
+    snprintf(S->model_id, sizeof S->model_id, "%s", c->alias ? c->alias : base ? base + 1 : c->model);
+
+    char err[4096];
+    if (g4dl_open(c->lib, &S->dl, err, sizeof err) != 0) {
+        fprintf(stderr, "g4-server: %s\n", err);
+        return 2;
+    }
+    S->A = S->dl.api;
+    if (!S->A->load || !S->A->session_new || !S->A->step || !S->A->tokenize || !S->A->sampler_new) {
+        fprintf(stderr, "g4-server: %s lacks the model entry points\n", S->dl.path);
+        return 2;
+    }
+    S->slots = calloc((size_t)c->n_parallel, sizeof *S->slots);
+    if (!S->slots)
+        return 1;
+    pthread_mutex_init(&S->mu, NULL);
+    pthread_cond_init(&S->cv, NULL);
+
+    /* All threads inherit this mask: signals reach only main's sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sockaddr_storage addr;
+    socklen_t alen = 0;
+    if (resolve(c->host, c->port, &addr, &alen) != 0)
+        return 2;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)c->port, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_conn,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "g4-server: cannot listen on %s:%d: %s\n", c->host, c->port, strerror(errno));
+        return 2;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    int port = di ? di->port : c->port;
+    /* the same words llama-server prints: some launchers wait for this line */
+    fprintf(stderr, "main: server is listening on http://%s:%d - starting the main loop\n", c->host, port);
+    fflush(stderr);
+
+    pthread_t lt;
+    if (pthread_create(&lt, NULL, loader, S) != 0) {
+        fprintf(stderr, "g4-server: cannot start the loader thread\n");
+        MHD_stop_daemon(d);
+        return 1;
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    int code = 0;
+    if (sig == SIGUSR1 && atomic_load(&S->state) == SRV_FAILED) {
+        fprintf(stderr, "g4-server: %s\n", S->load_error);
+        code = 1;
+    } else {
+        fprintf(stderr, "g4-server: signal %d, shutting down\n", sig);
+    }
+    pthread_t st2;
+    sigdelset(&set, SIGUSR1);
+    pthread_create(&st2, NULL, second_signal, &set);
+    pthread_detach(st2);
+
+    /* Stop accepting, end running generations (they answer with what they have), wait for
+     * every connection thread, then free. */
+    atomic_store(&S->stopping, 1);
+    MHD_quiesce_daemon(d);
+    pthread_join(lt, NULL);
+    pthread_mutex_lock(&S->mu);
+    for (int i = 0; i < c->n_parallel; i++)
+        if (S->slots[i].busy && S->slots[i].sess)
+            S->A->session_cancel(S->slots[i].sess);
+    pthread_cond_broadcast(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    /* Grace period: let cancelled requests send their last event (a stream's [DONE]) before
+     * MHD_stop_daemon closes the sockets. Slots are released when a response has been sent. */
+    for (int waited = 0; waited < 100; waited++) {
+        int busy = 0;
+        pthread_mutex_lock(&S->mu);
+        for (int i = 0; i < c->n_parallel; i++)
+            busy |= S->slots[i].busy;
+        busy |= S->n_waiting > 0;
+        pthread_mutex_unlock(&S->mu);
+        if (!busy)
+            break;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+    for (int i = 0; i < c->n_parallel; i++) {
+        S->A->session_free(S->slots[i].sess);
+        free(S->slots[i].cache);
+    }
+    free(S->slots);
+    S->A->model_free(S->model);
+    /* No g4dl_close: the process is ending, and unloading would only turn the library's
+     * process-lifetime allocations into leak reports under LeakSanitizer. */
+    free(S);
+    fprintf(stderr, "g4-server: bye\n");
+    return code;
+}

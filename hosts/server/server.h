@@ -1,0 +1,111 @@
+/* g4-server internals shared by server.c (HTTP, main) and srv_gen.c (slots, generation). */
+#ifndef G4_SERVER_H
+#define G4_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "g4_dl.h"
+#include "srv_request.h"
+
+typedef struct srv_config {
+    const char *model, *mmproj, *draft, *host, *api_key, *alias, *lib;
+    int port, n_ctx, n_threads, n_parallel, queue_max, timeout_s, max_conn, verbose;
+    size_t max_body;
+    uint32_t load_flags;
+} srv_config;
+
+/* One concurrent conversation: a session plus the token keys its KV cache holds (for prefix
+ * reuse; soft-token positions are -1 so they never match). */
+typedef struct srv_slot {
+    int id, busy;
+    g4_session *sess;
+    int32_t *cache;
+    size_t n_cache, cap_cache;
+} srv_slot;
+
+enum { SRV_LOADING = 0, SRV_READY = 1, SRV_FAILED = 2 };
+
+typedef struct srv {
+    srv_config cfg;
+    srv_limits lim;
+    g4dl dl;
+    const g4_api_v1 *A;
+    g4_model *model;      /* written by the loader before state becomes SRV_READY */
+    atomic_int state;     /* SRV_* */
+    atomic_int stopping;  /* shutdown requested: refuse new work, end running generations */
+    atomic_int gen_unsupported; /* g4_generate said G4_ERR_UNSUPPORTED: use our own loop */
+    atomic_uint_fast64_t seq;   /* request ids */
+    g4_model_info info;
+    char model_id[256];
+    int n_ctx_slot;
+    srv_slot *slots;
+    pthread_mutex_t mu; /* guards slots[].busy and n_waiting */
+    pthread_cond_t cv;
+    int n_waiting;
+    char load_error[512];
+} srv;
+
+/* A growing byte buffer. */
+typedef struct srv_buf {
+    char *s;
+    size_t n, cap;
+} srv_buf;
+int srv_buf_add(srv_buf *b, const char *s, size_t n);
+
+#define SRV_STOP_NONE 0
+#define SRV_STOP_EOS 1
+#define SRV_STOP_WORD 2
+#define SRV_STOP_LIMIT 3
+
+/* One generation request from prompt to finish. */
+typedef struct srv_job {
+    srv *S;
+    srv_request *req;
+    srv_slot *slot;
+    /* prompt */
+    int32_t *ids, *keys;
+    size_t n_ids;
+    int n_reused;
+    /* output (text/ready/done guarded by mu while a streaming thread runs) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    srv_buf text;
+    size_t ready;       /* bytes of text safe to send (complete UTF-8, no partial stop string) */
+    size_t sent;        /* bytes the streamer has sent */
+    int32_t *out;       /* emitted tokens (no end-of-generation token) */
+    size_t n_out, cap_out;
+    int n_sampled;      /* tokens sampled, end-of-generation included */
+    int max_new;        /* tokens allowed */
+    int stop_type;      /* SRV_STOP_* */
+    char *stop_word;
+    int done, abandoned, timed_out;
+    size_t max_stop_len;
+    double t0, t_prefill, t_end, deadline;
+    /* error */
+    int http_status; /* 0: fine */
+    const char *err_type;
+    char errmsg[512];
+    /* streaming worker */
+    pthread_t th;
+    int has_thread;
+} srv_job;
+
+double srv_now(void);
+
+/* Tokenize for /tokenize etc. Returns malloc'd ids or NULL (errmsg set). */
+int32_t *srv_tokenize(srv *S, const char *text, uint32_t flags, size_t *n, char *err, size_t errn);
+
+/* Build the prompt, take a slot and run the prompt through it. On failure job->http_status is
+ * set (and no slot is held). */
+int srv_job_start(srv *S, srv_job *job, srv_request *req);
+/* Generate until a stop condition (blocking). Sets done. */
+void srv_job_run(srv_job *job);
+/* Release the slot and everything the job owns (not the request). */
+void srv_job_finish(srv_job *job);
+const char *srv_finish_reason(const srv_job *job);
+const char *srv_stop_type_name(int t);
+
+#endif
