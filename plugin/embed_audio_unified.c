@@ -21,6 +21,8 @@ static int fail(char *err, size_t errlen, int status, const char *msg)
 
 int64_t g4_mmproj_audio_tokens(const g4_mmproj *p, size_t n_samples_16k)
 {
+    if (p && p->a_kind == G4_MM_TOWER) /* gemma4a: embed_audio_conformer.c */
+        return g4_atower_audio_tokens(p, n_samples_16k);
     if (!p || !p->has_audio || n_samples_16k == 0)
         return -1;
     return (int64_t)((n_samples_16k + (size_t)p->a_frame - 1) / (size_t)p->a_frame);
@@ -57,6 +59,8 @@ static void frames_in(void *ctx, int ith, int nth)
 int g4_mmproj_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *samples_16k, size_t n,
                           float *out, char *err, size_t errlen)
 {
+    if (p && p->a_kind == G4_MM_TOWER) /* gemma4a: embed_audio_conformer.c */
+        return g4_atower_embed_audio(p, pool, samples_16k, n, out, err, errlen);
     if (!p || !p->has_audio)
         return fail(err, errlen, G4_ERR_UNSUPPORTED, "audio: the model has no audio projector");
     if (!samples_16k || !out || n == 0)

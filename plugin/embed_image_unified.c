@@ -60,6 +60,8 @@ int g4_image_target_size(int w, int h, int max_soft_tokens, int *tw, int *th)
 
 int64_t g4_mmproj_image_tokens(const g4_mmproj *p, int w, int h, int max_soft_tokens)
 {
+    if (p && p->v_kind == G4_MM_TOWER) /* gemma4v: embed_image_tower.c */
+        return g4_vtower_image_tokens(p, w, h, max_soft_tokens);
     int tw, th;
     if (!p || !p->has_vision || g4_image_target_size(w, h, max_soft_tokens, &tw, &th) != G4_OK)
         return -1;
@@ -210,6 +212,8 @@ static void tiles_mid(void *ctx, int ith, int nth)
 int g4_mmproj_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb, int w, int h,
                           size_t stride, int max_soft_tokens, float *out, char *err, size_t errlen)
 {
+    if (p && p->v_kind == G4_MM_TOWER) /* gemma4v: embed_image_tower.c */
+        return g4_vtower_embed_image(p, pool, rgb, w, h, stride, max_soft_tokens, out, err, errlen);
     if (!p || !p->has_vision)
         return fail(err, errlen, G4_ERR_UNSUPPORTED, "image: the model has no vision projector");
     if (!out)

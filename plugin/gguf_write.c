@@ -559,6 +559,7 @@ static int emit(g4_gguf_writer *w, sink *s)
     if (!ok)
         return werr(w, "write failed: %s", strerror(errno));
     uint8_t *chunk = NULL;
+    uint64_t chunk_cap = 0;
     for (int64_t i = 0; i < w->n_t; i++) {
         const wtensor *t = &w->ts[i];
         if (t->fill) {
@@ -571,8 +572,14 @@ static int emit(g4_gguf_writer *w, sink *s)
                 if (s->mem) {
                     dst = s->mem + s->pos;
                 } else {
-                    if (!chunk && !(chunk = malloc((size_t)step))) {
-                        return werr(w, "out of memory for a %llu-byte fill buffer", (unsigned long long)step);
+                    if (step > chunk_cap) { /* steps differ per tensor: grow, never overrun */
+                        uint8_t *c2 = realloc(chunk, (size_t)step);
+                        if (!c2) {
+                            free(chunk);
+                            return werr(w, "out of memory for a %llu-byte fill buffer", (unsigned long long)step);
+                        }
+                        chunk = c2;
+                        chunk_cap = step;
                     }
                     dst = chunk;
                 }

@@ -1,7 +1,8 @@
 /* Multimodal projector ("mmproj"): image and audio soft-token embedders, plus the media decoders
- * they need. Today: the 12B Unified encoder-free front-ends (llama.cpp projector types gemma4uv
- * and gemma4ua; spec gemma4-12b-unified.md §4-§5, §8.2). The E-series towers (gemma4v/gemma4a)
- * are recognised and refused with G4_ERR_UNSUPPORTED.
+ * they need: the 12B Unified encoder-free front-ends (llama.cpp projector types gemma4uv and
+ * gemma4ua; spec gemma4-12b-unified.md §4-§5, §8.2) and the E-series / 26B / 31B encoders
+ * (gemma4v: the vision tower, gemma4a: the audio conformer; gemma4-architecture.md §4, §5, §9.3).
+ * The public functions below dispatch on the projector type.
  *
  * Every function returning int returns a g4_status (G4_OK = 0, else a negative G4_ERR_*) and, on
  * failure, writes a NUL-terminated message into err (errlen bytes; err may be NULL). Nothing here
@@ -54,6 +55,9 @@ int g4_image_tile_hwc(const uint8_t *rgb, int w, int h, size_t stride, int max_s
                       int ty, float *out6912, char *err, size_t errlen);
 
 /* ---- audio ------------------------------------------------------------------------------- */
+/* Soft tokens for n samples at 16 kHz, -1 without audio. gemma4ua: one per 640 samples. gemma4a:
+ * 25 per second (ceil(ceil(F/2)/2) over the F valid mel frames of every 30 s chunk); audio too
+ * short for one frame (< 161 samples in a chunk) gives 0, and embedding it is an error. */
 int64_t g4_mmproj_audio_tokens(const g4_mmproj *p, size_t n_samples_16k);
 /* samples: mono 16 kHz floats in [-1, 1]; out: audio_tokens * n_embd floats. */
 int g4_mmproj_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *samples_16k, size_t n,
@@ -110,11 +114,118 @@ g4_status g4_embed_image_file_mm(const g4_mmproj *p, g4k_pool *pool, const void 
 g4_status g4_embed_audio_file_mm(const g4_mmproj *p, g4k_pool *pool, const void *bytes,
                                  size_t size, float *out, size_t out_cap, size_t *n_tokens);
 
-/* ---- layout (private to the mmproj_*.c / embed_*_unified.c files) ------------------------ */
+/* ---- pieces of the gemma4a / gemma4v encoders, exposed for tests and tools ----------------- */
+/* fft.c: n-point real FFT (n a power of two, 4..65536) through an n/2-point complex radix-2 FFT.
+ * re/im receive bins 0..n/2. work: 2n doubles. */
+typedef struct g4_rfft_plan {
+    int n;
+    double *cs; /* [n/2] cos(2 pi k / n) */
+    double *sn; /* [n/2] sin(2 pi k / n) */
+} g4_rfft_plan;
+int g4_rfft_init(g4_rfft_plan *p, int n);
+void g4_rfft_free(g4_rfft_plan *p);
+void g4_rfft(const g4_rfft_plan *p, const double *x, double *re, double *im, double *work);
+
+/* audio_mel.c: the gemma4a log-mel front end (spec §5.1; transformers Gemma4AudioFeatureExtractor).
+ * 16 kHz, semicausal pad 160, frames of 321 cut every 160 with the last sample dropped, periodic
+ * Hann 320, |rfft 512|, 128 HTK mel filters 0..8 kHz (no Slaney norm), log(mel + 1e-3). */
+#define G4_MEL_BINS 128
+#define G4_MEL_FFT 512
+#define G4_MEL_HOP 160
+#define G4_MEL_FRAME 320
+#define G4_AUDIO_CHUNK_SAMPLES 480000 /* 30 s: longer audio is encoded in chunks (llama.cpp) */
+/* fb[k * 128 + m]: weight of FFT bin k (0..256) in filter m (transformers mel_filter_bank). */
+void g4_mel_filterbank(double *fb);
+/* Frames transformers makes for n samples (after its padding to a multiple of 128 samples) and,
+ * in *n_valid, how many of them are valid (their window ends inside the real audio). */
+int64_t g4_mel_frames(size_t n, int64_t *n_valid);
+/* Log-mel of frames [f0, f0 + nf): out[(f - f0) * 128 + m]; invalid frames are 0 (as HF masks
+ * them). fb from g4_mel_filterbank. Returns G4_OK or G4_ERR_OUT_OF_MEMORY. */
+int g4_log_mel(const float *x, size_t n, const double *fb, int64_t f0, int64_t nf, float *out);
+
+/* embed_image_tower.c: 2-D RoPE (spec §4.2). Tables for positions 0..n-1 of one axis:
+ * c/s[pos * hd/4 + i] = cos/sin(pos * theta^(-2i / (hd/2))), computed in double, stored f32.
+ * g4_rope2d_head rotates one head in place: the first hd/2 values with the x (column) tables at
+ * px, the second half with the y (row) tables at py; NEOX pairing (i, i + hd/4) in each half. */
+void g4_rope2d_tables(int n, int hd, float theta, float *c, float *s);
+void g4_rope2d_head(float *x, int hd, const float *cx, const float *sx, const float *cy,
+                    const float *sy, int px, int py);
+/* 3x3 average pooling of a ny x nx grid of d-vectors (row-major) into (ny/3) x (nx/3), times
+ * scale (sqrt(d_v) in the model). */
+void g4_pool3x3(const float *x, int nx, int ny, int d, float scale, float *out);
+
+/* embed_audio_conformer.c: chunked local attention (spec §5.2.3) of n frames, n_head heads of hd:
+ * q already scaled (q_scale * softplus(per_dim_scale)), k already scaled (k_scale); rk: the 13
+ * projected relative-position rows [13][n_head * hd] (row p = distance 12 - p). Blocks of 12
+ * queries see 24 context keys; Transformer-XL rel-shift; softcap 50; key j visible to query i iff
+ * 0 <= i - j < 12 and 0 <= j < n. out: [n][n_head * hd]. */
+void g4_audio_local_attention(g4k_pool *pool, const float *q, const float *k, const float *v,
+                              const float *rk, int64_t n, int n_head, int hd, float *out);
+/* The 13 sinusoidal relative-position rows (before relative_k_proj): [13][d], d even. */
+void g4_audio_rel_pos_table(int d, float *out);
+
+/* ---- layout (private to the mmproj_*.c / embed_*.c files) --------------------------------- */
 #ifdef G4_MMPROJ_PRIVATE
+enum { G4_MM_NONE = 0, G4_MM_UNIFIED = 1, G4_MM_TOWER = 2 };
+
+/* ClippableLinear (spec §4.3): y = clamp(W clamp(x, in_min, in_max), out_min, out_max); the
+ * bounds are +-inf when the *.input_min/... tensors are absent. */
+typedef struct g4_clin {
+    g4k_matrix w;
+    float in_min, in_max, out_min, out_max;
+    int clamp_in, clamp_out; /* any finite bound */
+} g4_clin;
+
+typedef struct g4_vt_layer {
+    g4_clin q, k, v, o, gate, up, down;
+    const float *ln1, *attn_post_norm, *ln2, *ffn_post_norm; /* [d] */
+    const float *q_norm, *k_norm;                            /* [hd] */
+    float out_scale;                                         /* v.blk.N.out_scale, else 1 */
+} g4_vt_layer;
+
+typedef struct g4_vtower { /* gemma4v */
+    int d, n_layer, n_head, hd, ff;
+    int patch, merge;  /* 16, 3 */
+    int n_pos;         /* entries per axis of the position table (10240) */
+    float eps, theta;
+    g4k_matrix patch_w;          /* v.patch_embd.weight [16,16,3,d] as d rows of 768 (CHW) */
+    const float *pos;            /* [2][n_pos][d] */
+    const float *std_bias, *std_scale; /* NULL unless standardize */
+    g4k_matrix proj;             /* mm.input_projection.weight: d -> n_embd */
+    g4_vt_layer *layers;
+} g4_vtower;
+
+typedef struct g4_at_layer {
+    const float *ffn_norm[2], *ffn_post_norm[2];
+    g4_clin ffn_up[2], ffn_down[2];
+    const float *attn_pre_norm, *attn_post_norm, *norm_out;
+    g4_clin q, k, v, o;
+    g4k_matrix k_rel;
+    const float *per_dim_scale; /* softplus already applied by the converter */
+    const float *conv_pre_norm, *conv_norm; /* GGUF conv_norm / norm_conv (names swapped, §9.3) */
+    g4_clin pw1, pw2;
+    const float *conv_dw; /* [d][kernel] */
+} g4_at_layer;
+
+typedef struct g4_atower { /* gemma4a */
+    int d, n_layer, n_head, hd, ff, n_out; /* 1024, 12, 8, 128, 4096, 1536 */
+    int c0, c1;       /* SSCP channels (128, 32) */
+    int f1, f2;       /* frequency width after each conv (64, 32) */
+    int kernel;       /* depthwise conv taps (5) */
+    float eps;
+    const float *conv0, *conv1;     /* [c0][1][3][3], [c1][c0][3][3] */
+    const float *norm0, *norm1;     /* [c0], [c1] LayerNorm weights */
+    g4k_matrix in_proj;             /* a.input_projection: f2*c1 -> d */
+    g4k_matrix out_proj;            /* a.pre_encode.out: d -> n_out */
+    const float *out_bias;          /* [n_out] */
+    g4k_matrix proj;                /* mm.a.input_projection: n_out -> n_embd */
+    g4_at_layer *layers;
+} g4_atower;
+
 struct g4_mmproj {
     int n_embd; /* LM width = rows of both projections */
     int has_vision, has_audio;
+    int v_kind, a_kind; /* G4_MM_UNIFIED or G4_MM_TOWER */
 
     /* gemma4uv: per 48x48 tile, LN -> Dense -> LN -> + pos[x] + pos[y] -> LN -> RMS -> Linear */
     int v_dim;      /* mm_embed_dim (3840 for the 12B) */
@@ -135,9 +246,20 @@ struct g4_mmproj {
     float a_rms_eps;
     g4k_matrix aproj; /* mm.a.input_projection.weight: a_frame -> n_embd */
 
-    void *owned[12]; /* f32 copies of small tensors stored in other types */
-    int n_owned;
+    g4_vtower vt; /* gemma4v */
+    g4_atower at; /* gemma4a */
+
+    void **owned; /* f32 copies of small tensors stored in other types, layer arrays */
+    int n_owned, cap_owned;
 };
+
+/* The encoders behind the public functions (v_kind / a_kind == G4_MM_TOWER). */
+int64_t g4_vtower_image_tokens(const g4_mmproj *p, int w, int h, int max_soft_tokens);
+int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb, int w, int h,
+                          size_t stride, int max_soft_tokens, float *out, char *err, size_t errlen);
+int64_t g4_atower_audio_tokens(const g4_mmproj *p, size_t n_samples_16k);
+int g4_atower_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *samples_16k, size_t n,
+                          float *out, char *err, size_t errlen);
 #endif
 
 #endif

@@ -1,0 +1,155 @@
+/* g4-mm-bench: image and audio embedding time on projector-shaped random weights.
+ *
+ * Synthesizes (once, into build/) the REAL-size projectors: the 12B Unified encoder-free one
+ * (gemma4uv/gemma4ua: patch dense 6912 -> 3840, pos table [2, 1120, 3840], projections to 3840)
+ * and the E2B towers (gemma4v 768 x 16 layers; gemma4a conformer 1024 x 12; LM width 1536), F16
+ * matrices like published mmprojs, then times one 280-token image (960x672) and 10 s of audio at
+ * 1 and 2 threads.   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "kernels.h"
+#include "mmproj.h"
+#include "../tests/mm_synth.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The 12B Unified projector (gemma4-architecture.md §9.3 last paragraph; §6). */
+static int synth_unified(const char *path)
+{
+    mm_synth s = {.w = g4_gguf_writer_new(), .cap_fills = 64, .seed = 7};
+    s.fills = calloc((size_t)s.cap_fills, sizeof *s.fills);
+    if (!s.w || !s.fills)
+        return -1;
+    const int D = 3840, T = 6912;
+    mm_synth_cfg c = {.wtype = G4_TYPE_F16};
+    g4_gguf_set_str(s.w, "general.architecture", "clip");
+    g4_gguf_set_str(s.w, "general.type", "mmproj");
+    g4_gguf_set_bool(s.w, "clip.has_vision_encoder", 1);
+    g4_gguf_set_bool(s.w, "clip.has_audio_encoder", 1);
+    g4_gguf_set_str(s.w, "clip.vision.projector_type", "gemma4uv");
+    g4_gguf_set_str(s.w, "clip.audio.projector_type", "gemma4ua");
+    g4_gguf_set_u32(s.w, "clip.vision.patch_size", 16);
+    g4_gguf_set_u32(s.w, "clip.vision.embedding_length", (uint32_t)D);
+    g4_gguf_set_u32(s.w, "clip.vision.projection_dim", (uint32_t)D);
+    g4_gguf_set_u32(s.w, "clip.audio.embedding_length", 640);
+    g4_gguf_set_u32(s.w, "clip.audio.projection_dim", (uint32_t)D);
+    mm_linear(&s, &c, "v.patch_embd", T, D, 0);
+    mm_tensor(&s, "v.patch_embd.bias", G4_TYPE_F32, 1, D, 1, 1, 1, 0.0f, 0.1f);
+    mm_norm(&s, "v.patch_norm.1.weight", T);
+    mm_tensor(&s, "v.patch_norm.1.bias", G4_TYPE_F32, 1, T, 1, 1, 1, 0.0f, 0.1f);
+    mm_norm(&s, "v.patch_norm.2.weight", D);
+    mm_tensor(&s, "v.patch_norm.2.bias", G4_TYPE_F32, 1, D, 1, 1, 1, 0.0f, 0.1f);
+    mm_norm(&s, "v.patch_norm.3.weight", D);
+    mm_tensor(&s, "v.patch_norm.3.bias", G4_TYPE_F32, 1, D, 1, 1, 1, 0.0f, 0.1f);
+    mm_tensor(&s, "v.position_embd.weight", G4_TYPE_F32, 3, D, 1120, 2, 1, 0.0f, 0.3f);
+    mm_linear(&s, &c, "mm.input_projection", D, D, 0);
+    mm_linear(&s, &c, "mm.a.input_projection", 640, D, 0);
+    int rc = s.fail ? -1 : g4_gguf_writer_write_file(s.w, path);
+    g4_gguf_writer_free(s.w);
+    free(s.fills);
+    return rc;
+}
+
+static int synth_e2b(const char *path)
+{
+    mm_synth_cfg c = {.n_embd = 1536,
+                      .v_on = 1, .v_d = 768, .v_layers = 16, .v_heads = 12, .v_ff = 3072, .v_npos = 10240,
+                      .v_clamp = 1,
+                      .a_on = 1, .a_d = 1024, .a_layers = 12, .a_heads = 8, .a_ff = 4096, .a_c0 = 128,
+                      .a_c1 = 32, .a_nout = 1536, .a_clamp = 1,
+                      .clamp_in = 1e4f, .clamp_out = 1e4f, .wtype = G4_TYPE_F16, .seed = 1};
+    return mm_synth_write(&c, path);
+}
+
+static void bench(const char *label, const char *path, int reps, const int *threads, int n_thr)
+{
+    char err[256] = "";
+    g4_gguf *g = g4_gguf_open(path, 0, err, sizeof err);
+    g4_mmproj *mp = g ? g4_mmproj_load(g, 0, err, sizeof err) : NULL;
+    if (!mp) {
+        fprintf(stderr, "g4-mm-bench: %s: %s\n", path, err);
+        g4_gguf_close(g);
+        return;
+    }
+    const int E = g4_mmproj_n_embd(mp), W = 960, H = 672;
+    uint8_t *rgb = malloc((size_t)W * H * 3);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++)
+        rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+    const size_t NS = 160000; /* 10 s at 16 kHz */
+    float *pcm = malloc(sizeof(float) * NS);
+    for (size_t i = 0; i < NS; i++)
+        pcm[i] = 0.3f * (float)((i * 7919) % 200) / 200.0f - 0.15f;
+    int64_t ni = g4_mmproj_image_tokens(mp, W, H, 280), na = g4_mmproj_audio_tokens(mp, NS);
+    float *out = malloc(sizeof(float) * (size_t)(ni > na ? ni : na) * E);
+    for (int t = 0; t < n_thr; t++) {
+        g4k_pool *pool = g4k_pool_new(threads[t]);
+        double best_i = 1e30, best_a = 1e30;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now();
+            if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
+                fprintf(stderr, "image: %s\n", err);
+            double t1 = now();
+            if (g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
+                fprintf(stderr, "audio: %s\n", err);
+            double t2 = now();
+            best_i = t1 - t0 < best_i ? t1 - t0 : best_i;
+            best_a = t2 - t1 < best_a ? t2 - t1 : best_a;
+        }
+        printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s   audio 10 s (%lld tokens) %8.3f s\n",
+               label, threads[t], (long long)ni, best_i, (long long)na, best_a);
+        fflush(stdout);
+        g4k_pool_free(pool);
+    }
+    free(out); free(pcm); free(rgb);
+    g4_mmproj_free(mp);
+    g4_gguf_close(g);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = "build";
+    int reps = 1, threads[8] = {1, 2}, n_thr = 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            n_thr = 0;
+            for (char *p = argv[++i]; *p && n_thr < 8; p++) {
+                threads[n_thr++] = (int)strtol(p, &p, 10);
+                if (!*p)
+                    break;
+            }
+        } else {
+            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2]\n");
+            return 2;
+        }
+    }
+    char err[256];
+    if (g4k_init(err, sizeof err) != 0) {
+        fprintf(stderr, "g4-mm-bench: %s\n", err);
+        return 1;
+    }
+    char pu[1024], pe[1024];
+    snprintf(pu, sizeof pu, "%s/mmproj-bench-12b-unified-f16.gguf", dir);
+    snprintf(pe, sizeof pe, "%s/mmproj-bench-e2b-towers-f16.gguf", dir);
+    if (access(pu, R_OK) != 0 && synth_unified(pu) != 0)
+        return 1;
+    if (access(pe, R_OK) != 0 && synth_e2b(pe) != 0)
+        return 1;
+    printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
+    bench("12B unified (uv/ua)", pu, reps, threads, n_thr);
+    bench("E2B towers (v/a)", pe, reps, threads, n_thr);
+    return 0;
+}
