@@ -31,7 +31,6 @@ for t in tests/test_*.sh; do
   [ -f "$t" ] || continue
   run "$(basename "$t" .sh)" sh "$t" "$BUILD"
 done
-[ -x "$BUILD/g4-server" ] && run test_server sh tests/test_server.sh "$BUILD"
 for h in abi_host_c89 abi_host_cxx; do
   [ -x "$BUILD/tests/$h" ] && run "$h" "$BUILD/tests/$h" "$BUILD/libg4plug.so"
 done
