@@ -240,19 +240,23 @@ win: $(WIN)/g4plug.dll $(WIN)/g4.exe $(WIN)/g4-conformance.exe
 
 $(WIN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CPPFLAGS) $(WIN_CFLAGS) $(WIN_ISA) -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) $(WIN_CFLAGS) $(WIN_ISA) -MMD -MP -c $< -o $@
 
 # The .def pins the export list (abi/g4plug.def); the import library is for hosts that link.
 $(WIN)/g4plug.dll: $(WIN_OBJS) abi/g4plug.def
-	$(WIN_CC) -shared -o $@ $(WIN_OBJS) abi/g4plug.def -Wl,--out-implib,$(WIN)/libg4plug.dll.a $(WIN_LDFLAGS) -lm
+	$(call say,LD,$@)
+	$(Q)$(WIN_CC) -shared -o $@ $(WIN_OBJS) abi/g4plug.def -Wl,--out-implib,$(WIN)/libg4plug.dll.a $(WIN_LDFLAGS) -lm
 
 $(WIN)/g4.exe: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS)
+	$(call say,LINK,$@)
+	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS)
 
 $(WIN)/g4-conformance.exe: $(wildcard conformance/*.c) plugin/gguf_read.c plugin/os_win32.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h
 	@mkdir -p $(dir $@)
-	$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS) -lm
+	$(call say,LINK,$@)
+	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS) -lm
 
 dist: dist-linux-x86_64 dist-linux-aarch64 dist-windows-x86_64
 	@AARCH64_SYSROOT=$(AARCH64_SYSROOT) sh packaging/dist.sh $(VERSION) $(DIST_DIR) linux-x86_64 linux-aarch64 windows-x86_64
