@@ -30,6 +30,9 @@ STAGE_ROOT=$(mktemp -d)
 trap 'rm -rf "$STAGE_ROOT"' EXIT
 
 note() { echo "dist: $*"; }
+# GNU tar (gtar on macOS: bsdtar lacks --sort/--owner/--mtime=@); sha256sum or shasum.
+TAR=${TAR:-tar}
+sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
 
 # needed FILE: DT_NEEDED entries of an ELF file (objdump -p understands any ELF here).
 needed() { objdump -p "$1" | awk '$1 == "NEEDED" {print $2}'; }
@@ -152,7 +155,7 @@ notices() {
 # Archives: every entry gets the same mtime, owner 0:0, sorted names, and fixed modes.
 make_tar() { # make_tar STAGE NAME OUTFILE
   (cd "$1" && find "$2" -print0 | LC_ALL=C sort -z |
-    tar --null --no-recursion -T - --format=gnu --owner=0 --group=0 --numeric-owner \
+    $TAR --null --no-recursion -T - --format=gnu --owner=0 --group=0 --numeric-owner \
       --mtime="@$SOURCE_DATE_EPOCH" -cf -) | gzip -9 -n >"$3"
 }
 make_zip() { # make_zip STAGE NAME OUTFILE
@@ -239,7 +242,7 @@ EOF
   chmod 644 "$d/README.md"
   # Per-archive checksums of every file inside (symlinks excluded: they point at listed files).
   (cd "$d" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | LC_ALL=C sort |
-    while IFS= read -r f; do sha256sum "$f"; done >SHA256SUMS)
+    while IFS= read -r f; do sha256 "$f"; done >SHA256SUMS)
   chmod 644 "$d/SHA256SUMS"
   find "$d" -type d -exec chmod 755 {} +
   case $ext in
@@ -249,6 +252,6 @@ EOF
   note "$OUT/$name.$ext ($(wc -c <"$OUT/$name.$ext") bytes)"
 done
 (cd "$OUT" && ls g4plug-"$VERSION"-*.tar.gz g4plug-"$VERSION"-*.zip 2>/dev/null | LC_ALL=C sort |
-  while IFS= read -r f; do sha256sum "$f"; done >SHA256SUMS)
+  while IFS= read -r f; do sha256 "$f"; done >SHA256SUMS)
 note "$OUT/SHA256SUMS:"
 cat "$OUT/SHA256SUMS"
