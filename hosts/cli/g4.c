@@ -869,7 +869,15 @@ static int default_model_dir(char *buf, size_t n)
         return 0;
     }
     char exe[4096];
+#ifdef _WIN32
+    DWORD wl = GetModuleFileNameA(NULL, exe, (DWORD)sizeof exe);
+    ssize_t len = wl && wl < sizeof exe ? (ssize_t)wl : -1;
+    for (ssize_t i = 0; i < len; i++) /* the '/' split below then works unchanged */
+        if (exe[i] == '\\')
+            exe[i] = '/';
+#else
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+#endif
     if (len <= 0) { /* no /proc (macOS, BSD): the repo layout, as g4_dl's search does */
         snprintf(buf, n, "build/default");
         return 0;
