@@ -133,14 +133,14 @@ $(ARCHIVE): $(LIB_OBJS)
 $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
-	@ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
+	@$(HOST_LINK)ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
 $(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
-	@ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
+	@$(HOST_LINK)ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
 
 # g4-server links libmicrohttpd and cJSON itself; the library only via dlopen.
 $(BUILD)/g4-server: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
@@ -197,6 +197,89 @@ tsan: deps
 clean:
 	rm -rf build build-san build-fuzz build-tsan build-clang build-o3 conformance/g4-conformance hosts/g4
 
+# ---- Cross builds and release archives ---------------------------------------------------------
+# make dist       build/dist/g4plug-$(VERSION)-{linux-x86_64,linux-aarch64}.tar.gz, -windows-x86_64.zip,
+#                 SHA256SUMS (see packaging/README.md; the logic is in packaging/*.sh)
+# make test-dist  unpack each archive into a clean folder and run conformance from there (aarch64
+#                 under qemu-user, Windows under wine), then rebuild and compare bytes
+# Release builds go to build-x86_64/, build-aarch64/ (the rules above, re-run with the cross
+# compiler) and build-win/ (the rules below); the native build/ is left alone.
+DIST_DIR := build/dist
+# Build paths must not leak into the binaries (debug info, __FILE__): reproducible from any checkout.
+REPRO_CFLAGS := -ffile-prefix-map=$(CURDIR)=. -fdebug-prefix-map=$(CURDIR)=.
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+# A download cache (packaging/aarch64-sysroot.sh), absolute so that a second tree can share it.
+AARCH64_SYSROOT ?= $(CURDIR)/build-aarch64-sysroot
+WIN_CC ?= x86_64-w64-mingw32-gcc
+# HOST_LINK=": " turns the hosts/g4 convenience links into no-ops in the release sub-makes.
+HOST_LINK ?=
+
+.PHONY: dist test-dist dist-linux-x86_64 dist-linux-aarch64 dist-windows-x86_64 release-bins win clean-dist
+
+# Everything a release archive needs from one of the Linux builds (the C++ ABI check is left out:
+# it needs a C++ cross compiler, and the C89 one covers the header).
+release-bins: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89
+
+dist-linux-x86_64:
+	@CFLAGS="$(REPRO_CFLAGS)" $(MAKE) --no-print-directory BUILD=build-x86_64 HOST_LINK=": " release-bins
+dist-linux-aarch64:
+	@sh packaging/aarch64-sysroot.sh $(AARCH64_SYSROOT) || echo "dist: building aarch64 without hwloc/cJSON/png/jpeg"
+	@S=$(AARCH64_SYSROOT); L=$$S/usr/lib/aarch64-linux-gnu; \
+	  if [ -f $$S/.complete ]; then P=$$L/pkgconfig:$$S/usr/share/pkgconfig; I="-isystem $$S/usr/include/aarch64-linux-gnu -ffile-prefix-map=$$S=/sysroot"; \
+	  else P=/nonexistent; I=; fi; \
+	  PKG_CONFIG_LIBDIR=$$P PKG_CONFIG_SYSROOT_DIR=$$S PKG_CONFIG_PATH= PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 \
+	  CFLAGS="$(REPRO_CFLAGS) $$I" LDFLAGS="-Wl,-rpath-link,$$L -Wl,-rpath-link,$$S/lib/aarch64-linux-gnu" \
+	  $(MAKE) --no-print-directory BUILD=build-aarch64 CC=$(AARCH64_CC) ARCH=aarch64 HOST_LINK=": " release-bins
+dist-windows-x86_64: win
+
+# Windows x86_64 (mingw-w64): explicit rules, since the ELF link above does not apply.
+# No hwloc/cJSON/png/jpeg (topology falls back to the CPU count; no image decoding). The CRT is
+# msvcrt; libgcc and winpthreads are linked statically, so the DLL needs only system DLLs.
+# -muse-unaligned-vector-move: the Win64 ABI aligns the stack to 16 only, and gcc cannot
+# realign for 32/64-byte AVX spills (gcc PR 54412); unaligned moves are as fast on aligned data.
+WIN := build-win
+WIN_CPPFLAGS := -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$(VERSION)\" \
+  -D__USE_MINGW_ANSI_STDIO=1 -D_FILE_OFFSET_BITS=64 -D_WIN32_WINNT=0x0A00
+WIN_CFLAGS := -std=c11 -O2 -g $(WARN) $(REPRO_CFLAGS) -Wa,-muse-unaligned-vector-move
+# No PE timestamp, static runtime pieces.
+WIN_LDFLAGS := -static -pthread -Wl,--no-insert-timestamp
+WIN_SRCS := $(filter-out %_neon.c,$(wildcard plugin/*.c kernels/*.c))
+WIN_OBJS := $(WIN_SRCS:%.c=$(WIN)/%.o)
+$(WIN)/kernels/%_avx2.o: WIN_ISA := -mavx2 -mfma -mf16c
+$(WIN)/kernels/%_avx512.o: WIN_ISA := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
+
+win: $(WIN)/g4plug.dll $(WIN)/g4.exe $(WIN)/g4-conformance.exe
+
+$(WIN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) $(WIN_CFLAGS) $(WIN_ISA) -MMD -MP -c $< -o $@
+
+# The .def pins the export list (abi/g4plug.def); the import library is for hosts that link.
+$(WIN)/g4plug.dll: $(WIN_OBJS) abi/g4plug.def
+	$(call say,LD,$@)
+	$(Q)$(WIN_CC) -shared -o $@ $(WIN_OBJS) abi/g4plug.def -Wl,--out-implib,$(WIN)/libg4plug.dll.a $(WIN_LDFLAGS) -lm
+
+$(WIN)/g4.exe: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS)
+
+$(WIN)/g4-conformance.exe: $(wildcard conformance/*.c) plugin/gguf_read.c plugin/os_win32.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS) -lm
+
+dist: dist-linux-x86_64 dist-linux-aarch64 dist-windows-x86_64
+	@AARCH64_SYSROOT=$(AARCH64_SYSROOT) sh packaging/dist.sh $(VERSION) $(DIST_DIR) linux-x86_64 linux-aarch64 windows-x86_64
+
+# tests/test_dist.sh runs `make dist` itself (and a second build elsewhere); "+" shares the jobserver.
+test-dist:
+	+@G4_TEST_DIST=1 MAKE="$(MAKE)" sh tests/test_dist.sh
+
+clean-dist:
+	rm -rf build-x86_64 build-aarch64 build-win $(DIST_DIR)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- Embedded default model (`g4 run` with no MODEL) ---------------------------------------------
@@ -237,3 +320,4 @@ $(DEFAULT_DIR)/demo-audio.wav: $(BUILD)/tools/g4-demo-media
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)
 	$(Q)$< --wav $@
+-include $(shell find $(WIN) -name '*.d' 2>/dev/null)

@@ -35,6 +35,9 @@
 #else
 #define G4_POOL_FUTEX 0
 #endif
+#ifdef _WIN32
+#include "os.h" /* aligned_alloc -> _aligned_malloc, freed with g4_os_aligned_free */
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -315,7 +318,11 @@ void g4k_pool_free(g4k_pool *p)
     pthread_mutex_destroy(&pool_q(p)->mu);
     pthread_cond_destroy(&pool_q(p)->cv);
 #endif
+#ifdef _WIN32
+    g4_os_aligned_free(p);
+#else
     free(p);
+#endif
 }
 
 int g4k_pool_size(const g4k_pool *p) { return p ? p->n : 1; }

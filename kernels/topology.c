@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include "os.h" /* sysconf(_SC_NPROCESSORS_ONLN) */
+#endif
 
 #if G4_HAVE_HWLOC
 #include <hwloc.h>

@@ -23,9 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef _WIN32
+#include "os.h" /* mmap, open, read, posix_memalign shims */
+#else
+#include <sys/mman.h>
 #include <unistd.h>
+#endif
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #error "g4plug's GGUF reader assumes a little-endian host"
@@ -47,7 +51,9 @@ typedef struct errbuf {
     size_t len;
 } errbuf;
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__) /* plain "printf" means the MSVCRT dialect (no %zu) to mingw gcc */
+__attribute__((format(gnu_printf, 2, 3)))
+#elif defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
 static bool fail(errbuf *e, const char *fmt, ...)
@@ -259,7 +265,11 @@ static void release_shard(shard *s)
     else if (s->backing == BACKING_MALLOC) {
         if (s->locked)
             munlock(s->base, s->size);
+#ifdef _WIN32
+        g4_os_aligned_free((void *)(uintptr_t)s->base); /* _aligned_malloc'd */
+#else
         free((void *)(uintptr_t)s->base);
+#endif
     }
     s->base = NULL;
 }

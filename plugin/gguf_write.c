@@ -15,6 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include "os.h" /* fsync, fchmod, rename (replacing), O_DIRECTORY */
+#endif
 
 #define W_MAX_NAME 4096u                   /* same limit as the reader */
 #define W_MAX_TENSOR_NAME 64u              /* GGML_MAX_NAME: longer names break llama.cpp */
@@ -50,7 +53,9 @@ struct g4_gguf_writer {
     char err[320];
 };
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__) /* plain "printf" means the MSVCRT dialect (no %zu) to mingw gcc */
+__attribute__((format(gnu_printf, 2, 3)))
+#elif defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
 static int werr(g4_gguf_writer *w, const char *fmt, ...)

@@ -9,7 +9,11 @@
 #include "g4plug.h"
 
 #if defined(__GNUC__)
+#if defined(__MINGW32__) /* plain "printf" means the MSVCRT dialect (no %zu) to mingw gcc */
+#define G4_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#else
 #define G4_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#endif
 #else
 #define G4_PRINTF(a, b)
 #endif

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include "os.h" /* sysconf(_SC_PHYS_PAGES) */
+#endif
 
 #include "mmproj.h"
 #include "model.h"

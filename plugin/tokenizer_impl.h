@@ -108,7 +108,9 @@ static inline struct g4_tok_pair g4_tok_pair_find(const g4_tokenizer *t, int32_t
 }
 
 void g4_tok_seterr(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
+#if defined(__MINGW32__) /* plain "printf" means the MSVCRT dialect (no %zu) to mingw gcc */
+    __attribute__((format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;

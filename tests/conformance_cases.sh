@@ -1,8 +1,8 @@
 # Conformance cases: sourced by tests/run_tests.sh, which provides $BUILD, $FIX ($G4_FIXTURES)
-# and run(). Each g4-conformance run prints "N passed, N failed, N skipped"; skipped checks
+# and run(), and optionally $G4_EXEC (emulator prefix) and $G4_EXE (".exe"). Each g4-conformance run prints "N passed, N failed, N skipped"; skipped checks
 # count as neither. A fixture that is not there (yet) is announced and counts nothing; a
 # g4-conformance that was not built fails through run() like any missing test binary.
-CONF="$BUILD/g4-conformance"
+CONF="$BUILD/g4-conformance${G4_EXE:-}"
 G="$FIX/gemma4"
 
 conf_case() { # conf_case NAME MODEL REF [extra args...]
@@ -11,7 +11,7 @@ conf_case() { # conf_case NAME MODEL REF [extra args...]
     echo "== conformance $cname: skipped ($G/$cmodel or $G/$cref not present)"
     return 0
   fi
-  run "conformance $cname" "$CONF" --model "$G/$cmodel" --ref "$G/$cref" "$@"
+  run "conformance $cname" $G4_EXEC "$CONF" --model "$G/$cmodel" --ref "$G/$cref" "$@"
 }
 
 if [ ! -d "$G" ]; then

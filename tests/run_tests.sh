@@ -3,6 +3,8 @@
 #   "N passed, N failed"
 # Each test binary prints its own "<name>: N passed, N failed" line, which this script sums.
 # Usage: sh tests/run_tests.sh BUILD_DIR
+# $G4_EXEC, when set, prefixes every binary run (an emulator for a cross build, e.g.
+# "sh packaging/run-aarch64.sh"); $NM picks the nm for check_exports.sh.
 BUILD=${1:-build}
 FIX=${G4_FIXTURES:-../shared/fixtures}
 export G4_FIXTURES="$FIX"
@@ -25,14 +27,14 @@ run() { # run NAME CMD...
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue
   case "$t" in *.d) continue;; esac
-  run "$(basename "$t")" "$t"
+  run "$(basename "$t")" $G4_EXEC "$t"
 done
 for t in tests/test_*.sh; do
   [ -f "$t" ] || continue
   run "$(basename "$t" .sh)" sh "$t" "$BUILD"
 done
 for h in abi_host_c89 abi_host_cxx; do
-  [ -x "$BUILD/tests/$h" ] && run "$h" "$BUILD/tests/$h" "$BUILD/libg4plug.so"
+  [ -x "$BUILD/tests/$h" ] && run "$h" $G4_EXEC "$BUILD/tests/$h" "$BUILD/libg4plug.so"
 done
 run check_exports sh tests/check_exports.sh "$BUILD/libg4plug.so"
 # Conformance cases (added by tests/conformance_cases.sh when present).

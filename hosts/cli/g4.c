@@ -17,6 +17,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h> /* SetConsoleCtrlHandler */
+#endif
 
 #include "g4_dl.h"
 
@@ -39,6 +43,17 @@ static void on_sigint(int sig)
         A->session_cancel(s);
 }
 
+#ifdef _WIN32
+/* Console control handlers run on a thread of their own; TRUE means "handled, keep running". */
+static BOOL WINAPI on_console_ctrl(DWORD ev)
+{
+    if (ev != CTRL_C_EVENT && ev != CTRL_BREAK_EVENT)
+        return FALSE;
+    on_sigint(SIGINT);
+    return TRUE;
+}
+static void install_sigint(void) { SetConsoleCtrlHandler(on_console_ctrl, TRUE); }
+#else
 static void install_sigint(void)
 {
     struct sigaction sa;
@@ -48,6 +63,7 @@ static void install_sigint(void)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
 }
+#endif
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
 
@@ -857,7 +873,15 @@ static int default_model_dir(char *buf, size_t n)
         return 0;
     }
     char exe[4096];
+#ifdef _WIN32
+    DWORD wl = GetModuleFileNameA(NULL, exe, (DWORD)sizeof exe);
+    ssize_t len = wl && wl < sizeof exe ? (ssize_t)wl : -1;
+    for (ssize_t i = 0; i < len; i++) /* the '/' split below then works unchanged */
+        if (exe[i] == '\\')
+            exe[i] = '/';
+#else
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+#endif
     if (len <= 0) { /* no /proc (macOS, BSD): the repo layout, as g4_dl's search does */
         snprintf(buf, n, "build/default");
         return 0;

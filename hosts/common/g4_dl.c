@@ -24,17 +24,39 @@
 #if defined(_WIN32)
 static void *plat_open(const char *path, char *why, size_t n)
 {
-    wchar_t wpath[MAX_PATH * 4];
-    if (!MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, (int)(sizeof wpath / sizeof *wpath))) {
+    wchar_t wpath[MAX_PATH * 4], full[MAX_PATH * 4];
+    const DWORD cap = (DWORD)(sizeof full / sizeof *full);
+    if (!MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wpath, (int)cap)) {
         snprintf(why, n, "path is not valid UTF-8");
         return NULL;
     }
-    /* LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR: the DLL's own dependencies come from its folder, not
-     * from the current directory (DLL planting). */
-    HMODULE h = LoadLibraryExW(wpath, NULL,
-                               LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
-    if (!h)
-        snprintf(why, n, "LoadLibraryExW error %lu", (unsigned long)GetLastError());
+    DWORD flags = LOAD_LIBRARY_SEARCH_DEFAULT_DIRS;
+    const wchar_t *name = wpath;
+    if (wcschr(wpath, L'\\') || wcschr(wpath, L'/')) {
+        /* A path: LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR makes the DLL's own dependencies come from
+         * its folder, not from the current directory (DLL planting). That flag is refused for
+         * relative paths, hence GetFullPathNameW. */
+        DWORD len = GetFullPathNameW(wpath, cap, full, NULL);
+        if (!len || len >= cap) {
+            snprintf(why, n, "cannot make the path absolute (error %lu)", (unsigned long)GetLastError());
+            return NULL;
+        }
+        name = full;
+        flags |= LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR;
+    }
+    /* A bare name gets the safe default directories (application folder, System32, folders
+     * added with AddDllDirectory): not the current directory, not PATH. */
+    UINT old_mode = SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOOPENFILEERRORBOX); /* no dialogs */
+    HMODULE h = LoadLibraryExW(name, NULL, flags);
+    DWORD err = h ? 0 : GetLastError();
+    SetErrorMode(old_mode);
+    if (!h) {
+        char msg[256] = "";
+        FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, err, 0, msg,
+                       (DWORD)sizeof msg, NULL);
+        msg[strcspn(msg, "\r\n")] = '\0';
+        snprintf(why, n, "LoadLibraryExW error %lu%s%s", (unsigned long)err, *msg ? ": " : "", msg);
+    }
     return (void *)h;
 }
 static void *plat_sym(void *h, const char *name) { return (void *)GetProcAddress((HMODULE)h, name); }
