@@ -104,7 +104,9 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
 
-HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance $(BUILD)/g4-server
+# g4-server needs libmicrohttpd (and cJSON) for the target; cross builds without them skip it.
+HAVE_MHD := $(shell pkg-config --exists libmicrohttpd libcjson 2>/dev/null && echo 1)
+HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance $(if $(HAVE_MHD),$(BUILD)/g4-server)
 
 .PHONY: all lib deps test test-full run bench clean fuzz tsan dist
 all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
