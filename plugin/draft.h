@@ -51,8 +51,7 @@ typedef struct g4_drafter {
     int32_t *ordering;     /* [n_vocab] */
     int32_t n_centroids, centroid_top_k;
 
-    void **owned;
-    size_t n_owned, cap_owned;
+    g4_arena arena;        /* small converted vectors */
     uint64_t n_params, weight_bytes;
 } g4_drafter;
 

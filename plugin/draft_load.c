@@ -18,177 +18,18 @@ typedef struct dloader {
     g4_drafter *d;
     const g4_gguf *g;
     const char *path;
+    g4_binder b; /* gemma4-assistant.* keys; messages start "drafter PATH: " */
 } dloader;
-
-static void *own(g4_drafter *d, size_t bytes)
-{
-    if (d->n_owned == d->cap_owned) {
-        size_t cap = d->cap_owned ? d->cap_owned * 2 : 32;
-        void **o = realloc(d->owned, cap * sizeof *o);
-        if (!o)
-            return NULL;
-        d->owned = o;
-        d->cap_owned = cap;
-    }
-    void *p = malloc(bytes ? bytes : 1);
-    if (p)
-        d->owned[d->n_owned++] = p;
-    return p;
-}
 
 void g4_drafter_free(g4_drafter *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->n_owned; i++)
-        free(d->owned[i]);
-    free(d->owned);
+    g4_arena_free(&d->arena);
     free(d->layers);
     if (d->gguf)
         g4_gguf_close(d->gguf);
     free(d);
-}
-
-/* ---- metadata ------------------------------------------------------------------------------ */
-
-static g4_status get_u32(const dloader *ld, const char *key, int required, uint32_t dflt, int32_t *out)
-{
-    char full[160];
-    snprintf(full, sizeof full, DARCH ".%s", key);
-    uint32_t v;
-    if (g4_gguf_get_u32(ld->g, full, &v) != 0) {
-        if (required || g4_gguf_find_kv(ld->g, full))
-            return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s is missing or not an integer", ld->path, full);
-        v = dflt;
-    }
-    if (v > INT32_MAX)
-        return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s = %u is out of range", ld->path, full, v);
-    *out = (int32_t)v;
-    return G4_OK;
-}
-
-static g4_status get_f32(const dloader *ld, const char *key, float dflt, float *out)
-{
-    char full[160];
-    snprintf(full, sizeof full, DARCH ".%s", key);
-    if (g4_gguf_get_f32(ld->g, full, out) != 0) {
-        if (g4_gguf_find_kv(ld->g, full))
-            return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s is not a float", ld->path, full);
-        *out = dflt;
-    }
-    return G4_OK;
-}
-
-/* One integer for every layer, or an array of n_layer integers. */
-static g4_status get_per_layer(const dloader *ld, const char *key, int32_t n_layer, int32_t *out)
-{
-    char full[160];
-    snprintf(full, sizeof full, DARCH ".%s", key);
-    const g4_gguf_kv *kv = g4_gguf_find_kv(ld->g, full);
-    if (!kv)
-        return g4_fail(G4_ERR_FORMAT, "drafter %s: metadata key %s is missing", ld->path, full);
-    if (kv->type != G4_GGUF_ARRAY) {
-        int32_t v;
-        g4_status st = get_u32(ld, key, 1, 0, &v);
-        for (int32_t l = 0; !st && l < n_layer; l++)
-            out[l] = v;
-        return st;
-    }
-    if (kv->arr_len != (uint64_t)n_layer)
-        return g4_fail(G4_ERR_FORMAT, "drafter %s: %s has %llu entries, expected %d", ld->path, full,
-                       (unsigned long long)kv->arr_len, n_layer);
-    for (int32_t l = 0; l < n_layer; l++) {
-        int64_t v;
-        if (g4_gguf_arr_i64(kv, (uint64_t)l, &v) != 0 || v < 0 || v > INT32_MAX)
-            return g4_fail(G4_ERR_FORMAT, "drafter %s: %s[%d] is not a valid value", ld->path, full, l);
-        out[l] = (int32_t)v;
-    }
-    return G4_OK;
-}
-
-/* ---- tensors ------------------------------------------------------------------------------- */
-
-static const g4_gguf_tensor *find_shaped(const dloader *ld, const char *name, int required, int64_t ne0,
-                                         int64_t ne1, g4_status *st)
-{
-    *st = G4_OK;
-    const g4_gguf_tensor *t = g4_gguf_find_tensor(ld->g, name);
-    if (!t) {
-        if (required)
-            *st = g4_fail(G4_ERR_FORMAT, "drafter %s: tensor %s is missing (expected shape [%lld, %lld])",
-                          ld->path, name, (long long)ne0, (long long)ne1);
-        return NULL;
-    }
-    const int64_t *ne = t->ne;
-    if (ne[0] != ne0 || ne[1] != ne1 || ne[2] != 1 || ne[3] != 1) {
-        *st = g4_fail(G4_ERR_FORMAT, "drafter %s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
-                      ld->path, name, (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3],
-                      (long long)ne0, (long long)ne1);
-        return NULL;
-    }
-    return t;
-}
-
-static g4_status bind_matrix(const dloader *ld, g4k_matrix *out, int required, int64_t ne0, int64_t ne1,
-                             const char *fmt, ...) G4_PRINTF(6, 7);
-static g4_status bind_matrix(const dloader *ld, g4k_matrix *out, int required, int64_t ne0, int64_t ne1,
-                             const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    memset(out, 0, sizeof *out);
-    g4_status st;
-    const g4_gguf_tensor *t = find_shaped(ld, name, required, ne0, ne1, &st);
-    if (!t)
-        return st;
-    if (!g4_type_get(t->type) || !g4k_type_supported(t->type))
-        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: tensor %s has type %u, which this build cannot compute with",
-                       ld->path, name, t->type);
-    size_t rb = g4_type_row_bytes(t->type, ne0);
-    if (!rb || t->nbytes < rb * (uint64_t)ne1)
-        return g4_fail(G4_ERR_FORMAT, "drafter %s: tensor %s: %llu bytes do not hold %lld rows of %lld",
-                       ld->path, name, (unsigned long long)t->nbytes, (long long)ne1, (long long)ne0);
-    out->data = t->data;
-    out->type = t->type;
-    out->n_cols = ne0;
-    out->n_rows = ne1;
-    out->row_bytes = rb;
-    return G4_OK;
-}
-
-/* A small vector used as f32 (F16/BF16 converted once). */
-static g4_status bind_vec(const dloader *ld, const float **out, int required, int64_t n, const char *fmt, ...)
-    G4_PRINTF(5, 6);
-static g4_status bind_vec(const dloader *ld, const float **out, int required, int64_t n, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    *out = NULL;
-    g4_status st;
-    const g4_gguf_tensor *t = find_shaped(ld, name, required, n, 1, &st);
-    if (!t)
-        return st;
-    if (t->type == G4_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
-        *out = t->data;
-        return G4_OK;
-    }
-    if (t->type != G4_TYPE_F32 && t->type != G4_TYPE_F16 && t->type != G4_TYPE_BF16)
-        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: tensor %s must be F32, F16 or BF16", ld->path, name);
-    float *v = own(ld->d, (size_t)n * sizeof(float));
-    if (!v)
-        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory converting %s", name);
-    if (t->type == G4_TYPE_F32)
-        memcpy(v, t->data, (size_t)n * sizeof(float));
-    else if (g4k_dequantize(t->type, t->data, v, n) != 0)
-        return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: cannot convert tensor %s", ld->path, name);
-    *out = v;
-    return G4_OK;
 }
 
 /* RoPE table as the target's (rope.c): inv_freq[i] = base^(-2i/n_rot), divided by rope_freqs on
@@ -196,7 +37,7 @@ static g4_status bind_vec(const dloader *ld, const float **out, int required, in
 static float *rope_table(g4_drafter *d, int32_t n_rot, float base, const float *factors, int64_t n_factors)
 {
     int32_t half = n_rot / 2;
-    float *t = own(d, (size_t)half * sizeof(float));
+    float *t = g4_arena_alloc(&d->arena, (size_t)half * sizeof(float));
     if (!t)
         return NULL;
     for (int32_t i = 0; i < half; i++) {
@@ -234,7 +75,7 @@ static g4_status load_centroids(dloader *ld)
                        (long long)nc, d->n_vocab);
     char cname[96];
     snprintf(cname, sizeof cname, "%.*s", (int)(c->name.len < 95 ? c->name.len : 95), c->name.ptr);
-    g4_status st = bind_matrix(ld, &d->centroids, 1, d->n_embd, nc, "%s", cname);
+    g4_status st = g4_bind_matrix(&ld->b, &d->centroids, 1, d->n_embd, nc, 1, "%s", cname);
     if (st)
         return st;
     /* ordering: a permutation of the vocabulary, cluster-major (cluster j = entries j*V/C ..) */
@@ -245,7 +86,7 @@ static g4_status load_centroids(dloader *ld)
     size_t esz = o->type == G4_TYPE_I64 ? 8 : 4;
     if (o->nbytes < esz * (uint64_t)d->n_vocab)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering is truncated", ld->path);
-    d->ordering = own(d, (size_t)d->n_vocab * sizeof(int32_t));
+    d->ordering = g4_arena_alloc(&d->arena, (size_t)d->n_vocab * sizeof(int32_t));
     uint8_t *seen = calloc((size_t)d->n_vocab, 1);
     if (!d->ordering || !seen) {
         free(seen);
@@ -291,21 +132,21 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: general.architecture is not " DARCH, ld->path);
 
     int32_t kf, ks, vf, vs, n_ctx_train;
-    if ((st = get_u32(ld, "embedding_length", 1, 0, &d->n_embd)) ||
-        (st = get_u32(ld, "embedding_length_out", 1, 0, &d->n_embd_out)) ||
-        (st = get_u32(ld, "block_count", 1, 0, &d->n_layer)) ||
-        (st = get_u32(ld, "attention.head_count", 1, 0, &d->n_head)) ||
-        (st = get_u32(ld, "context_length", 0, 0, &n_ctx_train)) ||
-        (st = get_u32(ld, "attention.key_length", 1, 0, &kf)) ||
-        (st = get_u32(ld, "attention.value_length", 0, (uint32_t)kf, &vf)) ||
-        (st = get_u32(ld, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
-        (st = get_u32(ld, "attention.value_length_swa", 0, (uint32_t)ks, &vs)) ||
-        (st = get_u32(ld, "rope.dimension_count", 0, (uint32_t)kf, &d->n_rot[G4_LAYER_FULL])) ||
-        (st = get_u32(ld, "rope.dimension_count_swa", 0, (uint32_t)ks, &d->n_rot[G4_LAYER_SLIDING])) ||
-        (st = get_f32(ld, "rope.freq_base", 1e6f, &d->rope_base[G4_LAYER_FULL])) ||
-        (st = get_f32(ld, "rope.freq_base_swa", 1e4f, &d->rope_base[G4_LAYER_SLIDING])) ||
-        (st = get_u32(ld, "attention.sliding_window", 0, 0, &d->n_swa)) ||
-        (st = get_f32(ld, "attention.layer_norm_rms_epsilon", 1e-6f, &d->eps)))
+    if ((st = g4_bind_u32(&ld->b, "embedding_length", 1, 0, &d->n_embd)) ||
+        (st = g4_bind_u32(&ld->b, "embedding_length_out", 1, 0, &d->n_embd_out)) ||
+        (st = g4_bind_u32(&ld->b, "block_count", 1, 0, &d->n_layer)) ||
+        (st = g4_bind_u32(&ld->b, "attention.head_count", 1, 0, &d->n_head)) ||
+        (st = g4_bind_u32(&ld->b, "context_length", 0, 0, &n_ctx_train)) ||
+        (st = g4_bind_u32(&ld->b, "attention.key_length", 1, 0, &kf)) ||
+        (st = g4_bind_u32(&ld->b, "attention.value_length", 0, (uint32_t)kf, &vf)) ||
+        (st = g4_bind_u32(&ld->b, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
+        (st = g4_bind_u32(&ld->b, "attention.value_length_swa", 0, (uint32_t)ks, &vs)) ||
+        (st = g4_bind_u32(&ld->b, "rope.dimension_count", 0, (uint32_t)kf, &d->n_rot[G4_LAYER_FULL])) ||
+        (st = g4_bind_u32(&ld->b, "rope.dimension_count_swa", 0, (uint32_t)ks, &d->n_rot[G4_LAYER_SLIDING])) ||
+        (st = g4_bind_f32(&ld->b, "rope.freq_base", 0, 1e6f, &d->rope_base[G4_LAYER_FULL])) ||
+        (st = g4_bind_f32(&ld->b, "rope.freq_base_swa", 0, 1e4f, &d->rope_base[G4_LAYER_SLIDING])) ||
+        (st = g4_bind_u32(&ld->b, "attention.sliding_window", 0, 0, &d->n_swa)) ||
+        (st = g4_bind_f32(&ld->b, "attention.layer_norm_rms_epsilon", 0, 1e-6f, &d->eps)))
         return st;
     /* final_logit_softcapping may be present (the tiny fixture carries 30): the drafter applies
      * none (spec §7.2), so it is deliberately not read. */
@@ -345,9 +186,9 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         free(nkv);
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory loading the drafter");
     }
-    st = get_per_layer(ld, "feed_forward_length", L, ff);
+    st = g4_bind_per_layer(&ld->b, "feed_forward_length", L, ff);
     if (!st)
-        st = get_per_layer(ld, "attention.head_count_kv", L, nkv);
+        st = g4_bind_per_layer(&ld->b, "attention.head_count_kv", L, nkv);
     char full[160];
     snprintf(full, sizeof full, DARCH ".attention.sliding_window_pattern");
     const g4_gguf_kv *pat = g4_gguf_find_kv(ld->g, full);
@@ -397,14 +238,14 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
                        ld->path, d->n_swa, thp->n_swa);
 
     const int64_t da = d->n_embd, dt = d->n_embd_out, nq = d->n_head;
-    if ((st = bind_matrix(ld, &d->tok_embd, 1, da, d->n_vocab, "token_embd.weight")) ||
-        (st = bind_vec(ld, &d->output_norm, 1, da, "output_norm.weight")) ||
-        (st = bind_matrix(ld, &d->pre_proj, 1, 2 * dt, da, "nextn.pre_projection.weight")) ||
-        (st = bind_matrix(ld, &d->post_proj, 1, da, dt, "nextn.post_projection.weight")))
+    if ((st = g4_bind_matrix(&ld->b, &d->tok_embd, 1, da, d->n_vocab, 1, "token_embd.weight")) ||
+        (st = g4_bind_vec(&ld->b, &d->output_norm, 1, da, "output_norm.weight")) ||
+        (st = g4_bind_matrix(&ld->b, &d->pre_proj, 1, 2 * dt, da, 1, "nextn.pre_projection.weight")) ||
+        (st = g4_bind_matrix(&ld->b, &d->post_proj, 1, da, dt, 1, "nextn.post_projection.weight")))
         return st;
     const float *freqs;
     const int64_t n_freqs = d->n_rot[G4_LAYER_FULL] / 2;
-    if ((st = bind_vec(ld, &freqs, 0, n_freqs, "rope_freqs.weight")))
+    if ((st = g4_bind_vec(&ld->b, &freqs, 0, n_freqs, "rope_freqs.weight")))
         return st;
     /* rope_freqs applies to full layers only, as in the target (rope.c) */
     d->rope_inv_freq[G4_LAYER_SLIDING] = rope_table(d, d->n_rot[0], d->rope_base[0], NULL, 0);
@@ -416,17 +257,17 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         g4_draft_layer *Ld = &d->layers[l];
         const int64_t hd = Ld->head_dim, f = Ld->n_ff;
         const float *scale;
-        if ((st = bind_vec(ld, &Ld->attn_norm, 1, da, "blk.%d.attn_norm.weight", l)) ||
-            (st = bind_matrix(ld, &Ld->wq, 1, da, nq * hd, "blk.%d.attn_q.weight", l)) ||
-            (st = bind_vec(ld, &Ld->q_norm, 1, hd, "blk.%d.attn_q_norm.weight", l)) ||
-            (st = bind_matrix(ld, &Ld->wo, 1, nq * hd, da, "blk.%d.attn_output.weight", l)) ||
-            (st = bind_vec(ld, &Ld->post_attn_norm, 1, da, "blk.%d.post_attention_norm.weight", l)) ||
-            (st = bind_vec(ld, &Ld->ffn_norm, 1, da, "blk.%d.ffn_norm.weight", l)) ||
-            (st = bind_matrix(ld, &Ld->ffn_gate, 1, da, f, "blk.%d.ffn_gate.weight", l)) ||
-            (st = bind_matrix(ld, &Ld->ffn_up, 1, da, f, "blk.%d.ffn_up.weight", l)) ||
-            (st = bind_matrix(ld, &Ld->ffn_down, 1, f, da, "blk.%d.ffn_down.weight", l)) ||
-            (st = bind_vec(ld, &Ld->post_ffw_norm, 1, da, "blk.%d.post_ffw_norm.weight", l)) ||
-            (st = bind_vec(ld, &scale, 1, 1, "blk.%d.layer_output_scale.weight", l)))
+        if ((st = g4_bind_vec(&ld->b, &Ld->attn_norm, 1, da, "blk.%d.attn_norm.weight", l)) ||
+            (st = g4_bind_matrix(&ld->b, &Ld->wq, 1, da, nq * hd, 1, "blk.%d.attn_q.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &Ld->q_norm, 1, hd, "blk.%d.attn_q_norm.weight", l)) ||
+            (st = g4_bind_matrix(&ld->b, &Ld->wo, 1, nq * hd, da, 1, "blk.%d.attn_output.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &Ld->post_attn_norm, 1, da, "blk.%d.post_attention_norm.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &Ld->ffn_norm, 1, da, "blk.%d.ffn_norm.weight", l)) ||
+            (st = g4_bind_matrix(&ld->b, &Ld->ffn_gate, 1, da, f, 1, "blk.%d.ffn_gate.weight", l)) ||
+            (st = g4_bind_matrix(&ld->b, &Ld->ffn_up, 1, da, f, 1, "blk.%d.ffn_up.weight", l)) ||
+            (st = g4_bind_matrix(&ld->b, &Ld->ffn_down, 1, f, da, 1, "blk.%d.ffn_down.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &Ld->post_ffw_norm, 1, da, "blk.%d.post_ffw_norm.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &scale, 1, 1, "blk.%d.layer_output_scale.weight", l)))
             return st;
         Ld->out_scale = scale[0];
         char kname[64];
@@ -464,7 +305,9 @@ g4_status g4_drafter_load(const g4_model *target, const char *path, uint32_t fla
         g4_drafter_free(d);
         return st;
     }
-    dloader ld = {d, d->gguf, path};
+    char who[600];
+    snprintf(who, sizeof who, "drafter %s: ", path);
+    dloader ld = {d, d->gguf, path, {d->gguf, DARCH, who, &d->arena}};
     g4_status st = load_all(&ld, target);
     if (st) {
         g4_drafter_free(d);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "gguf_bind.h"
 #include "internal.h"
 #include "kernels.h"
 #include "kv_cache.h"
@@ -106,8 +107,7 @@ struct g4_model {
     struct g4_mmproj *mmproj;
     g4k_pool *pool;               /* for model-level work (embedders); sessions have their own */
 
-    void **owned;                 /* small converted vectors, freed with the model */
-    size_t n_owned, cap_owned;
+    g4_arena arena;               /* small converted vectors, freed with the model */
 
     uint64_t n_params, weight_bytes;
     char name[128], variant[32];

@@ -13,6 +13,7 @@
 
 #include "mmproj.h"
 #include "model.h"
+#include "gguf_bind.h"
 #include "model_resolve.h"
 
 /* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
@@ -25,185 +26,10 @@ typedef struct loader {
     g4_model *m;
     const g4_gguf *g;
     const g4_load_params *p;
+    g4_binder b; /* gemma4.* keys; converted vectors go to m->arena */
 } loader;
 
-/* ---- metadata ------------------------------------------------------------------------------ */
-
-static const g4_gguf_kv *kv_find(const loader *ld, const char *key)
-{
-    char full[160];
-    snprintf(full, sizeof full, ARCH ".%s", key);
-    return g4_gguf_find_kv(ld->g, full);
-}
-
-static g4_status get_u32(const loader *ld, const char *key, int required, uint32_t dflt, int32_t *out)
-{
-    char full[160];
-    snprintf(full, sizeof full, ARCH ".%s", key);
-    uint32_t v;
-    if (g4_gguf_get_u32(ld->g, full, &v) != 0) {
-        if (required || g4_gguf_find_kv(ld->g, full))
-            return g4_fail(G4_ERR_FORMAT, "metadata key %s is missing or not an integer", full);
-        v = dflt;
-    }
-    if (v > INT32_MAX)
-        return g4_fail(G4_ERR_FORMAT, "metadata key %s = %u is out of range", full, v);
-    *out = (int32_t)v;
-    return G4_OK;
-}
-
-static g4_status get_f32(const loader *ld, const char *key, int required, float dflt, float *out)
-{
-    char full[160];
-    snprintf(full, sizeof full, ARCH ".%s", key);
-    if (g4_gguf_get_f32(ld->g, full, out) != 0) {
-        if (required || g4_gguf_find_kv(ld->g, full))
-            return g4_fail(G4_ERR_FORMAT, "metadata key %s is missing or not a float", full);
-        *out = dflt;
-    }
-    return G4_OK;
-}
-
-/* A key that is either one integer for every layer or an array of n_layer integers. */
-static g4_status get_per_layer(const loader *ld, const char *key, int32_t n_layer, int32_t *out)
-{
-    const g4_gguf_kv *kv = kv_find(ld, key);
-    if (!kv)
-        return g4_fail(G4_ERR_FORMAT, "metadata key " ARCH ".%s is missing", key);
-    if (kv->type == G4_GGUF_ARRAY) {
-        if (kv->arr_len != (uint64_t)n_layer)
-            return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".%s has %llu entries, expected %d (block_count)",
-                           key, (unsigned long long)kv->arr_len, n_layer);
-        for (int32_t l = 0; l < n_layer; l++) {
-            int64_t v;
-            if (g4_gguf_arr_i64(kv, (uint64_t)l, &v) != 0 || v < 0 || v > INT32_MAX)
-                return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".%s[%d] is not a valid count", key, l);
-            out[l] = (int32_t)v;
-        }
-        return G4_OK;
-    }
-    int32_t v = 0;
-    g4_status st = get_u32(ld, key, 1, 0, &v);
-    if (st)
-        return st;
-    for (int32_t l = 0; l < n_layer; l++)
-        out[l] = v;
-    return G4_OK;
-}
-
 /* ---- tensors ------------------------------------------------------------------------------- */
-
-static void *own(g4_model *m, size_t bytes)
-{
-    if (m->n_owned == m->cap_owned) {
-        size_t cap = m->cap_owned ? m->cap_owned * 2 : 64;
-        void **o = realloc(m->owned, cap * sizeof *o);
-        if (!o)
-            return NULL;
-        m->owned = o;
-        m->cap_owned = cap;
-    }
-    void *p = malloc(bytes ? bytes : 1);
-    if (p)
-        m->owned[m->n_owned++] = p;
-    return p;
-}
-
-static const char *type_name(uint32_t type)
-{
-    const g4_type_info *ti = g4_type_get(type);
-    return ti && ti->name ? ti->name : "invalid";
-}
-
-/* Looks up `name` and checks it is [ne0, ne1, ne2]. *t = NULL when absent and not required. */
-static g4_status find_shaped(const loader *ld, const char *name, int required, int64_t ne0,
-                             int64_t ne1, int64_t ne2, const g4_gguf_tensor **t)
-{
-    *t = g4_gguf_find_tensor(ld->g, name);
-    if (!*t) {
-        if (!required)
-            return G4_OK;
-        if (ne2 > 1)
-            return g4_fail(G4_ERR_FORMAT, "tensor %s is missing (expected shape [%lld, %lld, %lld])",
-                           name, (long long)ne0, (long long)ne1, (long long)ne2);
-        return g4_fail(G4_ERR_FORMAT, "tensor %s is missing (expected shape [%lld, %lld])", name,
-                       (long long)ne0, (long long)ne1);
-    }
-    const int64_t *ne = (*t)->ne;
-    if (ne[0] != ne0 || ne[1] != ne1 || ne[2] != ne2 || ne[3] != 1)
-        return g4_fail(G4_ERR_FORMAT,
-                       "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld, 1]",
-                       name, (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3],
-                       (long long)ne0, (long long)ne1, (long long)ne2);
-    return G4_OK;
-}
-
-static g4_status bind_matrix(const loader *ld, g4k_matrix *out, int required, int64_t ne0,
-                             int64_t ne1, int64_t ne2, const char *fmt, ...) G4_PRINTF(7, 8);
-static g4_status bind_matrix(const loader *ld, g4k_matrix *out, int required, int64_t ne0,
-                             int64_t ne1, int64_t ne2, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    memset(out, 0, sizeof *out);
-    const g4_gguf_tensor *t;
-    g4_status st = find_shaped(ld, name, required, ne0, ne1, ne2, &t);
-    if (st || !t)
-        return st;
-    if (!g4_type_get(t->type) || !g4k_type_supported(t->type))
-        return g4_fail(G4_ERR_UNSUPPORTED, "tensor %s has type %s (%u), which this build cannot compute with",
-                       name, type_name(t->type), t->type);
-    size_t rb = g4_type_row_bytes(t->type, ne0);
-    if (!rb)
-        return g4_fail(G4_ERR_FORMAT, "tensor %s: rows of %lld elements do not fit %s blocks", name,
-                       (long long)ne0, type_name(t->type));
-    if (t->nbytes < rb * (uint64_t)ne1 * (uint64_t)ne2)
-        return g4_fail(G4_ERR_FORMAT, "tensor %s holds %llu bytes, expected %llu", name,
-                       (unsigned long long)t->nbytes, (unsigned long long)(rb * ne1 * ne2));
-    out->data = t->data;
-    out->type = t->type;
-    out->n_cols = ne0;
-    out->n_rows = ne1;
-    out->row_bytes = rb;
-    return G4_OK;
-}
-
-/* A small vector, used as f32: F32 is used in place, F16/BF16 are converted once. */
-static g4_status bind_vec(const loader *ld, const float **out, int required, int64_t n,
-                          const char *fmt, ...) G4_PRINTF(5, 6);
-static g4_status bind_vec(const loader *ld, const float **out, int required, int64_t n,
-                          const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    *out = NULL;
-    const g4_gguf_tensor *t;
-    g4_status st = find_shaped(ld, name, required, n, 1, 1, &t);
-    if (st || !t)
-        return st;
-    if (t->type == G4_TYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
-        *out = t->data;
-        return G4_OK;
-    }
-    if (t->type != G4_TYPE_F32 && t->type != G4_TYPE_F16 && t->type != G4_TYPE_BF16)
-        return g4_fail(G4_ERR_UNSUPPORTED, "tensor %s has type %s; vectors must be F32, F16 or BF16",
-                       name, type_name(t->type));
-    float *v = own(ld->m, (size_t)n * sizeof(float));
-    if (!v)
-        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory converting %s", name);
-    if (t->type == G4_TYPE_F32)
-        memcpy(v, t->data, (size_t)n * sizeof(float));
-    else if (g4k_dequantize(t->type, t->data, v, n) != 0)
-        return g4_fail(G4_ERR_UNSUPPORTED, "cannot convert tensor %s (%s)", name, type_name(t->type));
-    *out = v;
-    return G4_OK;
-}
 
 static g4_status bind_experts(const loader *ld, g4_experts *out, int required, int64_t ne0,
                               int64_t ne1, int64_t n_expert, const char *fmt, int32_t l)
@@ -211,7 +37,7 @@ static g4_status bind_experts(const loader *ld, g4_experts *out, int required, i
     char name[160];
     snprintf(name, sizeof name, fmt, l);
     memset(out, 0, sizeof *out);
-    g4_status st = bind_matrix(ld, &out->m, required, ne0, ne1, n_expert, "%s", name);
+    g4_status st = g4_bind_matrix(&ld->b, &out->m, required, ne0, ne1, n_expert, "%s", name);
     if (st || !out->m.data)
         return st;
     out->stride = out->m.row_bytes * (size_t)ne1;
@@ -225,10 +51,10 @@ static g4_status load_hparams(loader *ld, int32_t **ff_out, int32_t **nkv_out, u
     g4_model *m = ld->m;
     g4_hparams *hp = &m->hp;
     g4_status st;
-    if ((st = get_u32(ld, "embedding_length", 1, 0, &hp->n_embd)) ||
-        (st = get_u32(ld, "block_count", 1, 0, &hp->n_layer)) ||
-        (st = get_u32(ld, "attention.head_count", 1, 0, &hp->n_head)) ||
-        (st = get_u32(ld, "context_length", 0, 0, &hp->n_ctx_train)))
+    if ((st = g4_bind_u32(&ld->b, "embedding_length", 1, 0, &hp->n_embd)) ||
+        (st = g4_bind_u32(&ld->b, "block_count", 1, 0, &hp->n_layer)) ||
+        (st = g4_bind_u32(&ld->b, "attention.head_count", 1, 0, &hp->n_head)) ||
+        (st = g4_bind_u32(&ld->b, "context_length", 0, 0, &hp->n_ctx_train)))
         return st;
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_layer > G4_MAX_LAYERS || hp->n_head <= 0)
         return g4_fail(G4_ERR_FORMAT, "implausible model size: embedding_length %d, block_count %d, head_count %d",
@@ -236,27 +62,27 @@ static g4_status load_hparams(loader *ld, int32_t **ff_out, int32_t **nkv_out, u
     const int32_t L = hp->n_layer;
 
     int32_t kf = 0, kvf = 0, ks = 0, kvs = 0;
-    if ((st = get_u32(ld, "attention.key_length", 1, 0, &kf)) ||
-        (st = get_u32(ld, "attention.value_length", 0, (uint32_t)kf, &kvf)) ||
-        (st = get_u32(ld, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
-        (st = get_u32(ld, "attention.value_length_swa", 0, (uint32_t)ks, &kvs)))
+    if ((st = g4_bind_u32(&ld->b, "attention.key_length", 1, 0, &kf)) ||
+        (st = g4_bind_u32(&ld->b, "attention.value_length", 0, (uint32_t)kf, &kvf)) ||
+        (st = g4_bind_u32(&ld->b, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
+        (st = g4_bind_u32(&ld->b, "attention.value_length_swa", 0, (uint32_t)ks, &kvs)))
         return st;
     if (kvf != kf || kvs != ks)
         return g4_fail(G4_ERR_UNSUPPORTED, "key_length %d/%d differs from value_length %d/%d", kf, ks, kvf, kvs);
     hp->head_dim[G4_LAYER_FULL] = kf;
     hp->head_dim[G4_LAYER_SLIDING] = ks;
-    if ((st = get_u32(ld, "rope.dimension_count", 0, (uint32_t)kf, &hp->n_rot[G4_LAYER_FULL])) ||
-        (st = get_u32(ld, "rope.dimension_count_swa", 0, (uint32_t)ks, &hp->n_rot[G4_LAYER_SLIDING])) ||
-        (st = get_f32(ld, "rope.freq_base", 0, 1e6f, &hp->rope_base[G4_LAYER_FULL])) ||
-        (st = get_f32(ld, "rope.freq_base_swa", 0, 1e4f, &hp->rope_base[G4_LAYER_SLIDING])) ||
-        (st = get_u32(ld, "attention.sliding_window", 0, 0, &hp->n_swa)) ||
-        (st = get_u32(ld, "attention.shared_kv_layers", 0, 0, &hp->n_kv_shared)) ||
-        (st = get_u32(ld, "embedding_length_per_layer_input", 0, 0, &hp->n_embd_per_layer)) ||
-        (st = get_u32(ld, "expert_count", 0, 0, &hp->n_expert)) ||
-        (st = get_u32(ld, "expert_used_count", 0, 0, &hp->n_expert_used)) ||
-        (st = get_u32(ld, "expert_feed_forward_length", 0, 0, &hp->n_ff_expert)) ||
-        (st = get_f32(ld, "attention.layer_norm_rms_epsilon", 0, 1e-6f, &hp->eps)) ||
-        (st = get_f32(ld, "final_logit_softcapping", 0, 0.0f, &hp->softcap)))
+    if ((st = g4_bind_u32(&ld->b, "rope.dimension_count", 0, (uint32_t)kf, &hp->n_rot[G4_LAYER_FULL])) ||
+        (st = g4_bind_u32(&ld->b, "rope.dimension_count_swa", 0, (uint32_t)ks, &hp->n_rot[G4_LAYER_SLIDING])) ||
+        (st = g4_bind_f32(&ld->b, "rope.freq_base", 0, 1e6f, &hp->rope_base[G4_LAYER_FULL])) ||
+        (st = g4_bind_f32(&ld->b, "rope.freq_base_swa", 0, 1e4f, &hp->rope_base[G4_LAYER_SLIDING])) ||
+        (st = g4_bind_u32(&ld->b, "attention.sliding_window", 0, 0, &hp->n_swa)) ||
+        (st = g4_bind_u32(&ld->b, "attention.shared_kv_layers", 0, 0, &hp->n_kv_shared)) ||
+        (st = g4_bind_u32(&ld->b, "embedding_length_per_layer_input", 0, 0, &hp->n_embd_per_layer)) ||
+        (st = g4_bind_u32(&ld->b, "expert_count", 0, 0, &hp->n_expert)) ||
+        (st = g4_bind_u32(&ld->b, "expert_used_count", 0, 0, &hp->n_expert_used)) ||
+        (st = g4_bind_u32(&ld->b, "expert_feed_forward_length", 0, 0, &hp->n_ff_expert)) ||
+        (st = g4_bind_f32(&ld->b, "attention.layer_norm_rms_epsilon", 0, 1e-6f, &hp->eps)) ||
+        (st = g4_bind_f32(&ld->b, "final_logit_softcapping", 0, 0.0f, &hp->softcap)))
         return st;
     for (int t = 0; t < 2; t++)
         if (hp->head_dim[t] <= 0 || hp->head_dim[t] % 2 || hp->n_rot[t] <= 0 || hp->n_rot[t] % 2 ||
@@ -280,10 +106,10 @@ static g4_status load_hparams(loader *ld, int32_t **ff_out, int32_t **nkv_out, u
     *swa_out = swa;
     if (!ff || !nkv || !swa)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory reading hyperparameters");
-    if ((st = get_per_layer(ld, "feed_forward_length", L, ff)) ||
-        (st = get_per_layer(ld, "attention.head_count_kv", L, nkv)))
+    if ((st = g4_bind_per_layer(&ld->b, "feed_forward_length", L, ff)) ||
+        (st = g4_bind_per_layer(&ld->b, "attention.head_count_kv", L, nkv)))
         return st;
-    const g4_gguf_kv *pat = kv_find(ld, "attention.sliding_window_pattern");
+    const g4_gguf_kv *pat = g4_gguf_find_kv(ld->g, ARCH ".attention.sliding_window_pattern");
     if (pat) {
         if (pat->type != G4_GGUF_ARRAY || pat->arr_len != (uint64_t)L)
             return g4_fail(G4_ERR_FORMAT, "metadata " ARCH ".attention.sliding_window_pattern must be %d booleans", L);
@@ -346,14 +172,14 @@ static g4_status load_layer(loader *ld, int32_t l, const int32_t *ff, const int3
     }
     const int64_t nk = L->n_head_kv;
 
-    if ((st = bind_vec(ld, &L->attn_norm, 1, d, "blk.%d.attn_norm.weight", l)) ||
-        (st = bind_matrix(ld, &L->wq, 0, d, nq * hd, 1, "blk.%d.attn_q.weight", l)))
+    if ((st = g4_bind_vec(&ld->b, &L->attn_norm, 1, d, "blk.%d.attn_norm.weight", l)) ||
+        (st = g4_bind_matrix(&ld->b, &L->wq, 0, d, nq * hd, 1, "blk.%d.attn_q.weight", l)))
         return st;
     if (!L->wq.data) {
         /* convert --fuse-qkv: rows are Q, then K, then V */
         g4k_matrix qkv;
         int64_t rows = nq * hd + 2 * nk * hd;
-        if ((st = bind_matrix(ld, &qkv, 0, d, rows, 1, "blk.%d.attn_qkv.weight", l)))
+        if ((st = g4_bind_matrix(&ld->b, &qkv, 0, d, rows, 1, "blk.%d.attn_qkv.weight", l)))
             return st;
         if (!qkv.data)
             return g4_fail(G4_ERR_FORMAT, "tensor blk.%d.attn_q.weight is missing (expected shape [%lld, %lld])",
@@ -364,45 +190,45 @@ static g4_status load_layer(loader *ld, int32_t l, const int32_t *ff, const int3
         L->wk.data = (const char *)qkv.data + qkv.row_bytes * (size_t)(nq * hd);
         L->wv.data = (const char *)L->wk.data + qkv.row_bytes * (size_t)(nk * hd);
     } else if (!shared) {
-        if ((st = bind_matrix(ld, &L->wk, 1, d, nk * hd, 1, "blk.%d.attn_k.weight", l)) ||
-            (st = bind_matrix(ld, &L->wv, L->type == G4_LAYER_SLIDING, d, nk * hd, 1, "blk.%d.attn_v.weight", l)))
+        if ((st = g4_bind_matrix(&ld->b, &L->wk, 1, d, nk * hd, 1, "blk.%d.attn_k.weight", l)) ||
+            (st = g4_bind_matrix(&ld->b, &L->wv, L->type == G4_LAYER_SLIDING, d, nk * hd, 1, "blk.%d.attn_v.weight", l)))
             return st;
     }
     if (!shared) {
         L->k_eq_v = L->wv.data == NULL; /* full layers of 12B/26B/31B: V = raw K */
-        if ((st = bind_vec(ld, &L->k_norm, 1, hd, "blk.%d.attn_k_norm.weight", l)))
+        if ((st = g4_bind_vec(&ld->b, &L->k_norm, 1, hd, "blk.%d.attn_k_norm.weight", l)))
             return st;
     }
-    if ((st = bind_vec(ld, &L->q_norm, 1, hd, "blk.%d.attn_q_norm.weight", l)) ||
-        (st = bind_matrix(ld, &L->wo, 1, nq * hd, d, 1, "blk.%d.attn_output.weight", l)) ||
-        (st = bind_vec(ld, &L->post_attn_norm, 1, d, "blk.%d.post_attention_norm.weight", l)) ||
-        (st = bind_vec(ld, &L->ffn_norm, 1, d, "blk.%d.ffn_norm.weight", l)) ||
-        (st = bind_matrix(ld, &L->ffn_gate, 1, d, L->n_ff, 1, "blk.%d.ffn_gate.weight", l)) ||
-        (st = bind_matrix(ld, &L->ffn_up, 1, d, L->n_ff, 1, "blk.%d.ffn_up.weight", l)) ||
-        (st = bind_matrix(ld, &L->ffn_down, 1, L->n_ff, d, 1, "blk.%d.ffn_down.weight", l)) ||
-        (st = bind_vec(ld, &L->post_ffw_norm, 1, d, "blk.%d.post_ffw_norm.weight", l)))
+    if ((st = g4_bind_vec(&ld->b, &L->q_norm, 1, hd, "blk.%d.attn_q_norm.weight", l)) ||
+        (st = g4_bind_matrix(&ld->b, &L->wo, 1, nq * hd, d, 1, "blk.%d.attn_output.weight", l)) ||
+        (st = g4_bind_vec(&ld->b, &L->post_attn_norm, 1, d, "blk.%d.post_attention_norm.weight", l)) ||
+        (st = g4_bind_vec(&ld->b, &L->ffn_norm, 1, d, "blk.%d.ffn_norm.weight", l)) ||
+        (st = g4_bind_matrix(&ld->b, &L->ffn_gate, 1, d, L->n_ff, 1, "blk.%d.ffn_gate.weight", l)) ||
+        (st = g4_bind_matrix(&ld->b, &L->ffn_up, 1, d, L->n_ff, 1, "blk.%d.ffn_up.weight", l)) ||
+        (st = g4_bind_matrix(&ld->b, &L->ffn_down, 1, L->n_ff, d, 1, "blk.%d.ffn_down.weight", l)) ||
+        (st = g4_bind_vec(&ld->b, &L->post_ffw_norm, 1, d, "blk.%d.post_ffw_norm.weight", l)))
         return st;
     const float *scale;
-    if ((st = bind_vec(ld, &scale, 0, 1, "blk.%d.layer_output_scale.weight", l)))
+    if ((st = g4_bind_vec(&ld->b, &scale, 0, 1, "blk.%d.layer_output_scale.weight", l)))
         return st;
     L->out_scale = scale ? scale[0] : 1.0f;
 
-    if (P > 0 && ((st = bind_matrix(ld, &L->ple_gate, 1, d, P, 1, "blk.%d.inp_gate.weight", l)) ||
-                  (st = bind_matrix(ld, &L->ple_proj, 1, P, d, 1, "blk.%d.proj.weight", l)) ||
-                  (st = bind_vec(ld, &L->ple_post_norm, 1, d, "blk.%d.post_norm.weight", l))))
+    if (P > 0 && ((st = g4_bind_matrix(&ld->b, &L->ple_gate, 1, d, P, 1, "blk.%d.inp_gate.weight", l)) ||
+                  (st = g4_bind_matrix(&ld->b, &L->ple_proj, 1, P, d, 1, "blk.%d.proj.weight", l)) ||
+                  (st = g4_bind_vec(&ld->b, &L->ple_post_norm, 1, d, "blk.%d.post_norm.weight", l))))
         return st;
 
     if (hp->n_expert > 0) {
         const int64_t E = hp->n_expert, fe = hp->n_ff_expert;
-        if ((st = bind_matrix(ld, &L->router, 1, d, E, 1, "blk.%d.ffn_gate_inp.weight", l)) ||
-            (st = bind_vec(ld, &L->router_scale, 1, d, "blk.%d.ffn_gate_inp.scale", l)) ||
-            (st = bind_vec(ld, &L->expert_scale, 0, E, "blk.%d.ffn_down_exps.scale", l)) ||
+        if ((st = g4_bind_matrix(&ld->b, &L->router, 1, d, E, 1, "blk.%d.ffn_gate_inp.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &L->router_scale, 1, d, "blk.%d.ffn_gate_inp.scale", l)) ||
+            (st = g4_bind_vec(&ld->b, &L->expert_scale, 0, E, "blk.%d.ffn_down_exps.scale", l)) ||
             /* Ollama's monolithic blobs keep the per-expert scale under the router's name. */
             (!L->expert_scale &&
-             (st = bind_vec(ld, &L->expert_scale, 1, E, "blk.%d.ffn_gate_inp.per_expert_scale", l))) ||
-            (st = bind_vec(ld, &L->pre_ffw_norm_2, 1, d, "blk.%d.pre_ffw_norm_2.weight", l)) ||
-            (st = bind_vec(ld, &L->post_ffw_norm_1, 1, d, "blk.%d.post_ffw_norm_1.weight", l)) ||
-            (st = bind_vec(ld, &L->post_ffw_norm_2, 1, d, "blk.%d.post_ffw_norm_2.weight", l)) ||
+             (st = g4_bind_vec(&ld->b, &L->expert_scale, 1, E, "blk.%d.ffn_gate_inp.per_expert_scale", l))) ||
+            (st = g4_bind_vec(&ld->b, &L->pre_ffw_norm_2, 1, d, "blk.%d.pre_ffw_norm_2.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &L->post_ffw_norm_1, 1, d, "blk.%d.post_ffw_norm_1.weight", l)) ||
+            (st = g4_bind_vec(&ld->b, &L->post_ffw_norm_2, 1, d, "blk.%d.post_ffw_norm_2.weight", l)) ||
             (st = bind_experts(ld, &L->exp_gate_up, 0, d, 2 * fe, E, "blk.%d.ffn_gate_up_exps.weight", l)) ||
             (st = bind_experts(ld, &L->exp_down, 1, fe, d, E, "blk.%d.ffn_down_exps.weight", l)))
             return st;
@@ -442,9 +268,7 @@ void g4_model_destroy(g4_model *m)
         g4_gguf_close(m->mm_gguf);
     g4k_pool_free(m->pool);
     g4_drafter_free(m->draft);
-    for (size_t i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
+    g4_arena_free(&m->arena);
     free(m->rope_inv_freq[0]);
     free(m->rope_inv_freq[1]);
     free(m->layers);
@@ -475,20 +299,20 @@ static g4_status load_weights(loader *ld)
     }
     hp->n_vocab = (int32_t)te->ne[1];
     const int64_t d = hp->n_embd, V = hp->n_vocab, LP = (int64_t)hp->n_layer * hp->n_embd_per_layer;
-    if ((st = bind_matrix(ld, &m->tok_embd, 1, d, V, 1, "token_embd.weight")) ||
-        (st = bind_matrix(ld, &m->lm_head, 0, d, V, 1, "output.weight")) ||
-        (st = bind_vec(ld, &m->output_norm, 1, d, "output_norm.weight")))
+    if ((st = g4_bind_matrix(&ld->b, &m->tok_embd, 1, d, V, 1, "token_embd.weight")) ||
+        (st = g4_bind_matrix(&ld->b, &m->lm_head, 0, d, V, 1, "output.weight")) ||
+        (st = g4_bind_vec(&ld->b, &m->output_norm, 1, d, "output_norm.weight")))
         goto done;
     if (!m->lm_head.data)
         m->lm_head = m->tok_embd; /* tied */
     if (hp->n_embd_per_layer > 0 &&
-        ((st = bind_matrix(ld, &m->ple_tok_embd, 1, LP, V, 1, "per_layer_token_embd.weight")) ||
-         (st = bind_matrix(ld, &m->ple_model_proj, 1, d, LP, 1, "per_layer_model_proj.weight")) ||
-         (st = bind_vec(ld, &m->ple_proj_norm, 1, hp->n_embd_per_layer, "per_layer_proj_norm.weight"))))
+        ((st = g4_bind_matrix(&ld->b, &m->ple_tok_embd, 1, LP, V, 1, "per_layer_token_embd.weight")) ||
+         (st = g4_bind_matrix(&ld->b, &m->ple_model_proj, 1, d, LP, 1, "per_layer_model_proj.weight")) ||
+         (st = g4_bind_vec(&ld->b, &m->ple_proj_norm, 1, hp->n_embd_per_layer, "per_layer_proj_norm.weight"))))
         goto done;
     const float *freqs;
     int64_t n_freqs = hp->n_rot[G4_LAYER_FULL] / 2;
-    if ((st = bind_vec(ld, &freqs, 0, n_freqs, "rope_freqs.weight")) ||
+    if ((st = g4_bind_vec(&ld->b, &freqs, 0, n_freqs, "rope_freqs.weight")) ||
         (st = g4_rope_tables(m, freqs, freqs ? n_freqs : 0)))
         goto done;
 
@@ -559,7 +383,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     m->vocab_only = (p->flags & G4_LOAD_VOCAB_ONLY) != 0;
     const char *ex = getenv("G4_EXACT");
     m->exact = ex && *ex && strcmp(ex, "0") != 0;
-    loader ld = {m, NULL, p};
+    loader ld = {.m = m, .p = p};
     g4_status st = G4_OK;
     g4_resolved *res = NULL;
 
@@ -589,6 +413,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
         goto fail;
     }
     ld.g = m->gguf;
+    ld.b = (g4_binder){ld.g, ARCH, "", &m->arena};
     if (!progress(&ld, 0.05f)) {
         st = g4_fail(G4_ERR_CANCELLED, "loading cancelled by the progress callback");
         goto fail;
