@@ -22,19 +22,6 @@ typedef struct attn_job {
     int bidir;      /* image spans are bidirectional on this layer */
 } attn_job;
 
-static float dot(const float *a, const float *b, int32_t n)
-{
-    float acc[8] = {0};
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += a[i + j] * b[i + j];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 /* Key positions [*lo, *hi] visible from batch row t. */
 static void key_range(const attn_job *j, int32_t t, int32_t *lo, int32_t *hi)
 {
@@ -75,7 +62,7 @@ static void attn_task(void *p, int ith, int nth)
         key_range(j, t, &lo, &hi);
         float mx = -INFINITY;
         for (int32_t kp = lo; kp <= hi; kp++) {
-            float v = dot(q, g4_kv_k(j->kv, kp) + (size_t)g * hd, hd);
+            float v = g4_dot_f32(q, g4_kv_k(j->kv, kp) + (size_t)g * hd, hd);
             sc[kp - lo] = v;
             if (v > mx)
                 mx = v;

@@ -77,19 +77,6 @@ typedef struct dattn_job {
     int32_t nq, hd, lo, hi; /* keys lo..hi inclusive */
 } dattn_job;
 
-static float dot(const float *a, const float *b, int32_t n)
-{
-    float acc[8] = {0};
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += a[i + j] * b[i + j];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
 /* softmax(q . K^T * 1.0) V for the heads ith, ith+nth, ... (GQA: head h reads KV head h/group). */
 static void dattn_task(void *p, int ith, int nth)
 {
@@ -102,7 +89,7 @@ static void dattn_task(void *p, int ith, int nth)
         const size_t g = (size_t)(h / group) * hd;
         float mx = -INFINITY;
         for (int32_t kp = j->lo; kp <= j->hi; kp++) {
-            float v = dot(q, kv->k + (size_t)(kp % kv->cap) * row + g, hd);
+            float v = g4_dot_f32(q, kv->k + (size_t)(kp % kv->cap) * row + g, hd);
             sc[kp - j->lo] = v;
             mx = v > mx ? v : mx;
         }
@@ -176,7 +163,7 @@ static int32_t sparse_argmax(g4_session *s, const g4_drafter *d, g4_draft_ws *w)
         for (int32_t i = 0; i < per; i++) {
             int32_t t = d->ordering[(size_t)w->sel[k] * per + i];
             g4k_get_row(&d->tok_embd, t, row);
-            float v = dot(row, w->xn, d->n_embd);
+            float v = g4_dot_f32(row, w->xn, d->n_embd);
             if (best_tok < 0 || v > best || (v == best && t < best_tok)) {
                 best = v;
                 best_tok = t;

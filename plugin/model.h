@@ -281,4 +281,19 @@ void g4_block_ple_inject(g4_session *s, int32_t l, float *x, int32_t n, const fl
 static inline int g4_model_live(const g4_model *m) { return m && m->magic == G4_MODEL_MAGIC; }
 static inline int g4_session_live(const g4_session *s) { return s && s->magic == G4_SESSION_MAGIC; }
 
+/* Attention dot product over a head: 8 independent partial sums (vectorizes, and the fixed
+ * summation order keeps results independent of how work is split across threads). */
+static inline float g4_dot_f32(const float *a, const float *b, int32_t n)
+{
+    float acc[8] = {0};
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += a[i + j] * b[i + j];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
 #endif
