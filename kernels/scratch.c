@@ -3,12 +3,14 @@
  * One pthread key; its destructor frees a thread's buffers when the thread exits (pool workers
  * on g4k_pool_free), so nothing leaks under LeakSanitizer. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "quant.h"
 
 typedef struct {
-    void *p[G4K_SCRATCH_SLOTS];
+    void *raw[G4K_SCRATCH_SLOTS]; /* what malloc returned (freed) */
+    void *p[G4K_SCRATCH_SLOTS];   /* raw rounded up to 64 bytes (handed out) */
     size_t cap[G4K_SCRATCH_SLOTS];
 } scratch_set;
 
@@ -20,7 +22,7 @@ static void scratch_free(void *arg)
 {
     scratch_set *s = arg;
     for (int i = 0; i < G4K_SCRATCH_SLOTS; i++)
-        free(s->p[i]);
+        free(s->raw[i]);
     free(s);
 }
 
@@ -43,11 +45,13 @@ void *g4k_scratch(int slot, size_t bytes)
         /* grow by 1.5x so a slowly rising size does not reallocate every call */
         size_t cap = bytes + bytes / 2;
         cap = (cap + 63) & ~(size_t)63;
-        void *p = NULL;
-        if (posix_memalign(&p, 64, cap) != 0)
+        /* malloc + manual 64-byte alignment: portable (no posix_memalign / _aligned_malloc split) */
+        void *raw = malloc(cap + 63);
+        if (!raw)
             return NULL;
-        free(s->p[slot]);
-        s->p[slot] = p;
+        free(s->raw[slot]);
+        s->raw[slot] = raw;
+        s->p[slot] = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
         s->cap[slot] = cap;
     }
     return s->p[slot];
