@@ -32,7 +32,13 @@ PEER_VERSION=${BENCH_PEER_VERSION:-3.22.1}
 PEER=$BUILD/peer
 PEER_LIB=$PEER/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 MODELS=$BUILD/bench-models
-VOCAB=${BENCH_VOCAB:-/work/shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf}
+# The tokenizer block copied into the synthetic models: the committed vocabulary (decompressed by
+# `make` for the default model), else the fixtures beside the checkout.
+if [ -z "${BENCH_VOCAB:-}" ]; then
+  if [ -f "$BUILD/default/gemma4-vocab.gguf" ]; then BENCH_VOCAB=$BUILD/default/gemma4-vocab.gguf
+  else BENCH_VOCAB=../shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf; fi
+fi
+VOCAB=$BENCH_VOCAB
 RAW=$BUILD/bench-raw.jsonl
 OUT=$BUILD/bench.json
 T0=$(date +%s)
