@@ -41,6 +41,12 @@ int g4k_pool_size(const g4k_pool *p);
 typedef void (*g4k_task_fn)(void *ctx, int ith, int nth);
 void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx);
 
+/* Kernels allocate their scratch lazily; when that fails they skip their work. This returns 1
+ * (and clears the record) if any kernel run on this thread or on the pool's workers since the
+ * last call failed so; the caller must then treat its results as garbage (G4_ERR_OUT_OF_MEMORY). */
+int g4k_take_alloc_failure(g4k_pool *p);
+int g4k_scratch_take_failure(void); /* this thread only */
+
 /* ---- Matrices ------------------------------------------------------------------------- */
 typedef struct g4k_matrix {
     const void *data;  /* row-major rows of n_cols elements in `type`, rows row_bytes apart */

@@ -14,6 +14,17 @@ typedef struct {
     size_t cap[G4K_SCRATCH_SLOTS];
 } scratch_set;
 
+/* Set when this thread could not get a buffer: the kernel then skipped its work, and the step
+ * that ran it must fail (g4k_take_alloc_failure) instead of returning wrong numbers. */
+static _Thread_local int t_alloc_failed;
+
+int g4k_scratch_take_failure(void)
+{
+    int f = t_alloc_failed;
+    t_alloc_failed = 0;
+    return f;
+}
+
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 static int g_key_ok;
@@ -31,13 +42,16 @@ static void key_init(void) { g_key_ok = pthread_key_create(&g_key, scratch_free)
 void *g4k_scratch(int slot, size_t bytes)
 {
     pthread_once(&g_key_once, key_init);
-    if (!g_key_ok || slot < 0 || slot >= G4K_SCRATCH_SLOTS)
+    if (!g_key_ok || slot < 0 || slot >= G4K_SCRATCH_SLOTS) {
+        t_alloc_failed = 1;
         return NULL;
+    }
     scratch_set *s = pthread_getspecific(g_key);
     if (!s) {
         s = calloc(1, sizeof *s);
         if (!s || pthread_setspecific(g_key, s) != 0) {
             free(s);
+            t_alloc_failed = 1;
             return NULL;
         }
     }
@@ -47,8 +61,10 @@ void *g4k_scratch(int slot, size_t bytes)
         cap = (cap + 63) & ~(size_t)63;
         /* malloc + manual 64-byte alignment: portable (no posix_memalign / _aligned_malloc split) */
         void *raw = malloc(cap + 63);
-        if (!raw)
+        if (!raw) {
+            t_alloc_failed = 1;
             return NULL;
+        }
         free(s->raw[slot]);
         s->raw[slot] = raw;
         s->p[slot] = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);

@@ -81,6 +81,7 @@ struct g4k_pool {
     waitword bar_gen;       /* barrier generation */
     _Alignas(CACHE_LINE) atomic_int bar_count;
     _Alignas(CACHE_LINE) atomic_int busy; /* a run is in progress (misuse detection) */
+    atomic_int alloc_failed; /* a worker's kernel could not allocate scratch (see scratch.c) */
     void *sleepq;           /* condvar fallback only: the pool's mutex/condvar pair */
     worker workers_inline[]; /* storage for `workers` */
 };
@@ -204,7 +205,9 @@ static void *worker_main(void *arg)
         if (atomic_load_explicit(&p->stop, memory_order_relaxed))
             break;
         p->fn(p->ctx, w->ith, p->n);
-        bump_and_wake(p, &p->done);
+        if (g4k_scratch_take_failure())
+            atomic_store_explicit(&p->alloc_failed, 1, memory_order_relaxed);
+        bump_and_wake(p, &p->done); /* (seq_cst: publishes alloc_failed to the caller) */
     }
     return NULL;
 }
@@ -360,6 +363,14 @@ void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx)
     fn(ctx, 0, p->n);
     wait_value(p, &p->done, (unsigned)(p->n - 1));
     atomic_store_explicit(&p->busy, 0, memory_order_release);
+}
+
+int g4k_take_alloc_failure(g4k_pool *p)
+{
+    int f = g4k_scratch_take_failure();
+    if (p && atomic_exchange_explicit(&p->alloc_failed, 0, memory_order_relaxed))
+        f = 1;
+    return f;
 }
 
 void g4k_pool_barrier(g4k_pool *p, int ith)

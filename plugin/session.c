@@ -290,6 +290,10 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
         g4_kv_note_write(&s->kv, s->n_past, len); /* rows of the oldest positions get overwritten */
         if ((st = g4_forward_chunk(s, &c)))
             break;
+        if (g4k_take_alloc_failure(s->pool)) {
+            st = g4_fail(G4_ERR_OUT_OF_MEMORY, "g4_step: out of memory for kernel scratch buffers");
+            break;
+        }
         s->n_past += len;
         start = end;
     }
@@ -319,6 +323,10 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
         g4_forward_logits(s, s->hidden + (size_t)i * d, j - i,
                           s->logits + (size_t)s->out_logit_row[i] * m->hp.n_vocab);
         i = j;
+    }
+    if (g4k_take_alloc_failure(s->pool)) {
+        s->n_past = n_past0;
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "g4_step: out of memory for kernel scratch buffers");
     }
     s->out_n = n;
     s->hid_pos0 = n_past0;
