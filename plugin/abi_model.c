@@ -226,6 +226,17 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
         o.n_ctx = p->n_ctx;
         o.n_threads = p->n_threads;
     }
+    /* Refuse a context whose KV cache cannot fit before allocating it (as g4_load does). */
+    if (!m->vocab_only && !(m->flags & G4_LOAD_NO_MEMCHECK)) {
+        int32_t n_ctx = o.n_ctx > 0 ? o.n_ctx : m->n_ctx_default;
+        uint64_t need = g4_model_kv_bytes(m, n_ctx, NULL, NULL) + g4_model_scratch_bytes(m);
+        uint64_t limit = m->max_memory ? m->max_memory : g4_physical_ram();
+        if (limit && need > limit)
+            return g4_fail(G4_ERR_OUT_OF_MEMORY,
+                           "g4_session_new: a context of %d positions needs %.2f GiB of KV cache and scratch, "
+                           "more than the %.2f GiB available; ask for a smaller n_ctx",
+                           n_ctx, need / 1073741824.0, limit / 1073741824.0);
+    }
     return g4_session_create(m, &o, out);
 }
 

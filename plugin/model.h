@@ -95,6 +95,7 @@ struct g4_model {
     struct g4_drafter *draft;     /* MTP drafter (g4_load_params.draft), or NULL */
 
     uint32_t flags;               /* G4_LOAD_* */
+    uint64_t max_memory;          /* g4_load_params.max_memory (0: physical RAM) */
     int32_t n_threads;
     int32_t n_ctx_default;
     int exact;                    /* every matmul keeps f32 activations (G4_EXACT=1) */
@@ -128,6 +129,7 @@ int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type);
  * and the part of it that grows per position; plus an estimate of its scratch buffers. */
 uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed);
 uint64_t g4_model_scratch_bytes(const g4_model *m);
+uint64_t g4_physical_ram(void); /* bytes of RAM, 0 if unknown */
 
 g4_status g4_model_load(const g4_load_params *p, g4_model **out);
 void g4_model_destroy(g4_model *m);

@@ -336,7 +336,7 @@ done:
     return st;
 }
 
-static uint64_t physical_ram(void)
+uint64_t g4_physical_ram(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
@@ -380,6 +380,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     m->log.user_data = p->log_user_data;
     m->log.level = p->log_level;
     m->flags = p->flags;
+    m->max_memory = p->max_memory;
     m->vocab_only = (p->flags & G4_LOAD_VOCAB_ONLY) != 0;
     const char *ex = getenv("G4_EXACT");
     m->exact = ex && *ex && strcmp(ex, "0") != 0;
@@ -499,7 +500,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
      * the default context. (Mapped pages can be evicted, but a model that does not fit in RAM
      * thrashes the disk at every token, which hosts want to hear about before, not during.) */
     if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
-        uint64_t limit = p->max_memory ? p->max_memory : physical_ram();
+        uint64_t limit = p->max_memory ? p->max_memory : g4_physical_ram();
         uint64_t need = m->weight_bytes + g4_model_kv_bytes(m, m->n_ctx_default, NULL, NULL) +
                         g4_model_scratch_bytes(m);
         if (limit && need > limit) {
