@@ -7,6 +7,9 @@
  *     $(pkg-config --libs libcjson) -lm -o build/fuzz_server_request
  *   build/fuzz_server_request -max_total_time=60 -max_len=65536
  * The first input byte picks the endpoint; the rest is the body.
+ * For scripts/fuzz.sh (make fuzz):
+ *   fuzz-sources: -Ihosts/server hosts/server/srv_request.c
+ *   fuzz-args: -max_len=65536
  */
 #include <stdint.h>
 #include <stdlib.h>
