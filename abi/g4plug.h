@@ -186,7 +186,8 @@ G4_API g4_status G4_CALL g4_model_meta(const g4_model *m, const char *key, char 
 /* ------------------------------------------------------------------------------------------ */
 
 #define G4_TOKENIZE_ADD_BOS 0x1u       /* prepend <bos> */
-#define G4_TOKENIZE_PARSE_SPECIAL 0x2u /* recognise control tokens such as <|turn> in the text */
+#define G4_TOKENIZE_PARSE_SPECIAL 0x2u /* recognise control tokens such as <|turn> in the text
+                                        (user-defined ones such as <|channel> always are) */
 
 /* Two-call pattern: writes up to cap ids; *n_tokens = total needed. Returns
  * G4_ERR_BUFFER_TOO_SMALL (with *n_tokens set) when cap is too small. Invalid UTF-8 is

@@ -24,7 +24,8 @@
 /* Same values as the public flags in abi/g4plug.h (which wins when both are included). */
 #ifndef G4_TOKENIZE_ADD_BOS
 #define G4_TOKENIZE_ADD_BOS 0x1u       /* prepend tokenizer.ggml.bos_token_id */
-#define G4_TOKENIZE_PARSE_SPECIAL 0x2u /* control / user-defined token texts in the input become those tokens */
+#define G4_TOKENIZE_PARSE_SPECIAL 0x2u /* control token texts in the input become those tokens
+                                          (user-defined ones always do, as in llama.cpp/HF) */
 #define G4_DETOK_RENDER_SPECIAL 0x1u   /* render control (and unknown) tokens' text instead of "" */
 #endif
 

@@ -270,12 +270,16 @@ static void encode_text(struct enc *e, const uint8_t *s, size_t len)
     }
 }
 
-/* Longest special token starting at s[0], or -1. */
-static int32_t match_special(const g4_tokenizer *t, const uint8_t *s, size_t n, size_t *mlen)
+/* Longest special token starting at s[0], or -1. With only_user, control tokens are skipped:
+ * user-defined tokens (<|channel>, <|tool_call>, <|"|> ...) are matched even without
+ * PARSE_SPECIAL, as llama.cpp and transformers' added-token handling do. */
+static int32_t match_special(const g4_tokenizer *t, const uint8_t *s, size_t n, size_t *mlen, int only_user)
 {
     uint32_t a = t->special_start[s[0]], b = t->special_start[s[0] + 1];
     for (uint32_t k = a; k < b; k++) {
         int32_t id = t->special[k];
+        if (only_user && t->type[id] != G4_TOKEN_TYPE_USER_DEFINED)
+            continue;
         uint32_t o = t->text_off[id], l = t->text_off[id + 1] - o;
         if (l <= n && memcmp(t->text + o, s, l) == 0) {
             *mlen = l;
@@ -314,14 +318,18 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
     const uint8_t *s = (const uint8_t *)text;
     if (len == 0) {
         /* nothing to split (and text may be NULL) */
-    } else if (flags & G4_TOKENIZE_PARSE_SPECIAL) {
-        /* Leftmost-longest match of control / user-defined texts; the text between goes through
-         * the normal path. (llama.cpp instead takes special tokens longest-first over the whole
-         * text; the two differ only when two special texts overlap, which no Gemma 4 pair does.) */
+    } else {
+        /* Leftmost-longest match of control / user-defined texts (control ones only with
+         * PARSE_SPECIAL); the text between goes through the normal path. (llama.cpp instead
+         * takes special tokens longest-first over the whole text; the two differ only when two
+         * special texts overlap, which no Gemma 4 pair does.) */
+        const int only_user = !(flags & G4_TOKENIZE_PARSE_SPECIAL);
         size_t seg = 0;
         for (size_t i = 0; i < len && !e.oom;) {
             size_t ml;
-            int32_t id = t->special_start[s[i]] != t->special_start[s[i] + 1] ? match_special(t, s + i, len - i, &ml) : -1;
+            int32_t id = t->special_start[s[i]] != t->special_start[s[i] + 1]
+                             ? match_special(t, s + i, len - i, &ml, only_user)
+                             : -1;
             if (id < 0) {
                 i++;
                 continue;
@@ -332,8 +340,6 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
             seg = i;
         }
         encode_text(&e, s + seg, len - seg);
-    } else {
-        encode_text(&e, s, len);
     }
     free(e.sym);
     free(e.heap);

@@ -315,6 +315,14 @@ static void test_api(const g4_tokenizer *t, const char *dir)
     CHECK(d && strcmp(d, "user\nhi") == 0, "control tokens hidden without RENDER_SPECIAL: %s", d ? d : "(null)");
     free(d);
     free(b);
+    /* user-defined tokens (<|channel> 100, <channel|> 101) are matched even without
+     * PARSE_SPECIAL, as llama.cpp and transformers do; control ones (<|turn>) are not */
+    const char *th = "<|channel>thought\n<channel|>ok <|turn>";
+    b = enc(t, th, strlen(th), 0, &n0);
+    CHECK(b && n0 > 3 && b[0] == 100 && contains(b, n0, 101) && !contains(b, n0, 105),
+          "user-defined tokens without PARSE_SPECIAL");
+    CHECK(round_trips(t, th, strlen(th)), "user-defined tokens round trip");
+    free(b);
 
     /* longest match: <|image|> (258880) over <|image> (255999); user-defined tokens too */
     const char *mm = "<|image|><|image><|tool_call>x<tool_call|><|\"|><bos>";
