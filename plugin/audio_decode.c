@@ -22,17 +22,6 @@
 
 #define WAV_MAX_SAMPLES ((size_t)1 << 31) /* per channel; ~37 h at 16 kHz */
 
-static int failf(char *err, size_t errlen, int status, const char *fmt, ...) G4_PRINTF(4, 5);
-static int failf(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p)
@@ -70,22 +59,22 @@ int g4_audio_decode(const void *bytes, size_t size, float **samples, size_t *n, 
 {
     const uint8_t *b = bytes;
     if (!bytes || !samples || !n || !rate)
-        return failf(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: NULL argument");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: NULL argument");
     *samples = NULL;
     *n = 0;
     *rate = 0;
     if (size == 0)
-        return failf(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: empty buffer");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: empty buffer");
     if (size >= 4 && memcmp(b, "fLaC", 4) == 0)
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "audio: FLAC is not supported yet (use WAV)");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: FLAC is not supported yet (use WAV)");
     if (size >= 4 && memcmp(b, "OggS", 4) == 0)
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "audio: Ogg is not supported yet (use WAV)");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: Ogg is not supported yet (use WAV)");
     if ((size >= 3 && memcmp(b, "ID3", 3) == 0) || (size >= 2 && b[0] == 0xFF && (b[1] & 0xE0) == 0xE0))
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "audio: MP3 is not supported yet (use WAV)");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: MP3 is not supported yet (use WAV)");
     if (size >= 4 && (memcmp(b, "RF64", 4) == 0 || memcmp(b, "RIFX", 4) == 0))
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "audio: RF64/RIFX WAV is not supported");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: RF64/RIFX WAV is not supported");
     if (size < 12 || memcmp(b, "RIFF", 4) != 0 || memcmp(b + 8, "WAVE", 4) != 0)
-        return failf(err, errlen, G4_ERR_FORMAT, "audio: not a WAV (RIFF/WAVE) file");
+        return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: not a WAV (RIFF/WAVE) file");
 
     int have_fmt = 0, fmt_float = 0, channels = 0, bits = 0, block = 0;
     uint32_t sr = 0;
@@ -96,7 +85,7 @@ int g4_audio_decode(const void *bytes, size_t size, float **samples, size_t *n, 
         size_t body = off + 8, avail = size - body;
         if (memcmp(ck, "fmt ", 4) == 0) {
             if (len < 16 || len > avail)
-                return failf(err, errlen, G4_ERR_FORMAT, "audio: WAV fmt chunk of %u bytes", len);
+                return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: WAV fmt chunk of %u bytes", len);
             const uint8_t *f = b + body;
             unsigned tag = rd16(f);
             channels = rd16(f + 2);
@@ -106,7 +95,7 @@ int g4_audio_decode(const void *bytes, size_t size, float **samples, size_t *n, 
             if (tag == 0xFFFE) {
                 /* WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID */
                 if (len < 40)
-                    return failf(err, errlen, G4_ERR_FORMAT, "audio: short WAVE_FORMAT_EXTENSIBLE");
+                    return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: short WAVE_FORMAT_EXTENSIBLE");
                 tag = rd16(f + 24);
             }
             if (tag == 1)
@@ -114,35 +103,35 @@ int g4_audio_decode(const void *bytes, size_t size, float **samples, size_t *n, 
             else if (tag == 3)
                 fmt_float = 1;
             else
-                return failf(err, errlen, G4_ERR_UNSUPPORTED,
+                return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED,
                              "audio: WAV encoding 0x%04x is not supported (PCM or IEEE float only)",
                              tag);
             if (fmt_float ? (bits != 32 && bits != 64)
                           : (bits != 8 && bits != 16 && bits != 24 && bits != 32))
-                return failf(err, errlen, G4_ERR_UNSUPPORTED,
+                return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED,
                              "audio: %d-bit %s WAV samples are not supported", bits,
                              fmt_float ? "float" : "integer");
             if (channels < 1 || channels > 32)
-                return failf(err, errlen, G4_ERR_FORMAT, "audio: WAV with %d channels", channels);
+                return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: WAV with %d channels", channels);
             if (block != channels * bits / 8)
-                return failf(err, errlen, G4_ERR_FORMAT,
+                return g4_errbuf(err, errlen, G4_ERR_FORMAT,
                              "audio: WAV block align %d does not match %d x %d-bit", block,
                              channels, bits);
             if (sr == 0 || sr > 10000000)
-                return failf(err, errlen, G4_ERR_FORMAT, "audio: WAV sample rate %u", sr);
+                return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: WAV sample rate %u", sr);
             have_fmt = 1;
         } else if (memcmp(ck, "data", 4) == 0) {
             if (!have_fmt)
-                return failf(err, errlen, G4_ERR_FORMAT, "audio: WAV data chunk before fmt chunk");
+                return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: WAV data chunk before fmt chunk");
             size_t dlen = len < avail ? len : avail; /* streamed files overstate it */
             size_t frames = dlen / (size_t)block;
             if (frames == 0)
-                return failf(err, errlen, G4_ERR_FORMAT, "audio: WAV holds no samples");
+                return g4_errbuf(err, errlen, G4_ERR_FORMAT, "audio: WAV holds no samples");
             if (frames > WAV_MAX_SAMPLES)
-                return failf(err, errlen, G4_ERR_UNSUPPORTED, "audio: WAV is too long");
+                return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: WAV is too long");
             float *out = malloc(sizeof(float) * frames);
             if (!out)
-                return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "audio: out of memory");
+                return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "audio: out of memory");
             const uint8_t *d = b + body;
             const int bps = bits / 8;
             for (size_t i = 0; i < frames; i++) {
@@ -160,7 +149,7 @@ int g4_audio_decode(const void *bytes, size_t size, float **samples, size_t *n, 
             break;
         off = body + len + (len & 1); /* chunks are padded to even sizes */
     }
-    return failf(err, errlen, G4_ERR_FORMAT,
+    return g4_errbuf(err, errlen, G4_ERR_FORMAT,
                  have_fmt ? "audio: WAV has no data chunk" : "audio: WAV has no fmt chunk");
 }
 
@@ -186,18 +175,18 @@ int g4_audio_resample(const float *in, size_t n, int in_rate, int out_rate, floa
                       size_t *n_out, char *err, size_t errlen)
 {
     if (!in || !out || !n_out || n == 0)
-        return failf(err, errlen, G4_ERR_INVALID_ARGUMENT, "resample: no input");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "resample: no input");
     *out = NULL;
     *n_out = 0;
     if (in_rate < G4_AUDIO_MIN_RATE || in_rate > G4_AUDIO_MAX_RATE || out_rate < G4_AUDIO_MIN_RATE ||
         out_rate > G4_AUDIO_MAX_RATE)
-        return failf(err, errlen, G4_ERR_INVALID_ARGUMENT,
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT,
                      "resample: sample rate outside %d..%d Hz", G4_AUDIO_MIN_RATE, G4_AUDIO_MAX_RATE);
     size_t m = (size_t)(((unsigned long long)n * (unsigned)out_rate + (unsigned)in_rate - 1) /
                         (unsigned)in_rate);
     float *y = malloc(sizeof(float) * (m ? m : 1));
     if (!y)
-        return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resample: out of memory");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resample: out of memory");
     if (in_rate == out_rate) {
         memcpy(y, in, sizeof(float) * n);
         *out = y;
@@ -211,7 +200,7 @@ int g4_audio_resample(const float *in, size_t n, int in_rate, int out_rate, floa
     float *tab = malloc(sizeof(float) * (size_t)tab_n);
     if (!tab) {
         free(y);
-        return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resample: out of memory");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resample: out of memory");
     }
     const double i0b = bessel_i0(RS_BETA);
     for (int i = 0; i < tab_n; i++) {

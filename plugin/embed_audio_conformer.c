@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define G4_MMPROJ_PRIVATE
+#include "internal.h"
 #include "mmproj.h"
 #include "model.h"
 
@@ -30,12 +31,6 @@
 #define GRAD_CLIP 1e10f /* gradient_clipping: the clamps are effectively no-ops */
 #define SSCP_BLOCK 16   /* output time steps of the SSCP per batch */
 
-static int fail(char *err, size_t errlen, int status, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-    return status;
-}
 
 /* Tokens of one <= 30 s chunk: the two stride-2 convs on the valid mel frames. */
 static int64_t chunk_tokens(size_t n)
@@ -468,11 +463,11 @@ int g4_atower_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
                           float *out, char *err, size_t errlen)
 {
     if (!p || !p->has_audio || p->a_kind != G4_MM_TOWER)
-        return fail(err, errlen, G4_ERR_UNSUPPORTED, "audio: the model has no audio conformer");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: the model has no audio conformer");
     if (!samples || !out || n == 0)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: no samples or no output buffer");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: no samples or no output buffer");
     if (g4_atower_audio_tokens(p, n) <= 0)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT,
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT,
                     "audio: too short for one audio token (at least 161 samples at 16 kHz)");
     const g4_atower *A = &p->at;
     const size_t n_max = n < G4_AUDIO_CHUNK_SAMPLES ? n : G4_AUDIO_CHUNK_SAMPLES;
@@ -502,7 +497,7 @@ int g4_atower_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
     int rc = G4_OK;
     if (!fb || !j.mel || !j.s0 || !j.col || !j.y1 || !j.x || !j.a || !j.q || !j.k || !j.v ||
         !j.o || !j.g || !j.u || !relpos || !rk) {
-        rc = fail(err, errlen, G4_ERR_OUT_OF_MEMORY, "audio: out of memory");
+        rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "audio: out of memory");
         goto done;
     }
     g4_mel_filterbank(fb);
@@ -515,7 +510,7 @@ int g4_atower_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
         if (chunk_tokens(j.n_samples) == 0)
             continue; /* a trailing sliver shorter than one frame */
         if ((rc = encode_chunk(p, pool, &j, relpos, rk, out + tok * (size_t)p->n_embd)) != G4_OK) {
-            fail(err, errlen, rc, "audio: out of memory");
+            g4_errbuf(err, errlen, rc, "audio: out of memory");
             goto done;
         }
         tok += j.T2;

@@ -8,16 +8,11 @@
 #include <string.h>
 
 #define G4_MMPROJ_PRIVATE
+#include "internal.h"
 #include "mmproj.h"
 
 #define FRAME_CHUNK 256 /* frames per matmul batch */
 
-static int fail(char *err, size_t errlen, int status, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-    return status;
-}
 
 int64_t g4_mmproj_audio_tokens(const g4_mmproj *p, size_t n_samples_16k)
 {
@@ -62,14 +57,14 @@ int g4_mmproj_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
     if (p && p->a_kind == G4_MM_TOWER) /* gemma4a: embed_audio_conformer.c */
         return g4_atower_embed_audio(p, pool, samples_16k, n, out, err, errlen);
     if (!p || !p->has_audio)
-        return fail(err, errlen, G4_ERR_UNSUPPORTED, "audio: the model has no audio projector");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "audio: the model has no audio projector");
     if (!samples_16k || !out || n == 0)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: no samples or no output buffer");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "audio: no samples or no output buffer");
     int64_t n_tok = g4_mmproj_audio_tokens(p, n);
     int chunk = n_tok < FRAME_CHUNK ? (int)n_tok : FRAME_CHUNK;
     float *x = malloc(sizeof(float) * (size_t)chunk * (size_t)p->a_frame);
     if (!x)
-        return fail(err, errlen, G4_ERR_OUT_OF_MEMORY, "audio: out of memory");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "audio: out of memory");
     frame_job j = {.p = p, .samples = samples_16k, .n = n, .x = x};
     for (int64_t f0 = 0; f0 < n_tok; f0 += chunk) {
         j.f0 = f0;

@@ -18,18 +18,13 @@
 #include <string.h>
 
 #define G4_MMPROJ_PRIVATE
+#include "internal.h"
 #include "mmproj.h"
 #include "model.h"
 
 #define ROW_BLOCK 128   /* rows per MLP / patch-embedding batch */
 #define QUERY_BLOCK 128 /* query rows per attention score block */
 
-static int fail(char *err, size_t errlen, int status, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-    return status;
-}
 
 int64_t g4_vtower_image_tokens(const g4_mmproj *p, int w, int h, int max_soft_tokens)
 {
@@ -297,15 +292,15 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
                           size_t stride, int max_soft_tokens, float *out, char *err, size_t errlen)
 {
     if (!p || !p->has_vision || p->v_kind != G4_MM_TOWER)
-        return fail(err, errlen, G4_ERR_UNSUPPORTED, "image: the model has no vision tower");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: the model has no vision tower");
     if (!out || !rgb || w <= 0 || h <= 0 || w > G4_IMAGE_MAX_SIDE || h > G4_IMAGE_MAX_SIDE ||
         (int64_t)w * h > G4_IMAGE_MAX_PIXELS || stride < 3 * (size_t)w)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: bad pixels, size, stride or output");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: bad pixels, size, stride or output");
     const g4_vtower *V = &p->vt;
     int64_t n_tok = g4_vtower_image_tokens(p, w, h, max_soft_tokens);
     int tw, th;
     if (n_tok <= 0 || g4_image_target_size(w, h, max_soft_tokens, &tw, &th) != G4_OK)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: invalid size or token budget");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: invalid size or token budget");
     const int d = V->d, hd = V->hd, q4 = hd / 4, nx = tw / 16, ny = th / 16;
     const int64_t N = (int64_t)nx * ny;
     const int64_t RB = ROW_BLOCK;
@@ -325,14 +320,14 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
     int rc = G4_OK;
     if (!x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
-        rc = fail(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
+        rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
         goto done;
     }
     const uint8_t *px = rgb;
     size_t pstride = stride;
     if (tw != w || th != h) {
         if (!(resized = malloc((size_t)tw * th * 3))) {
-            rc = fail(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory for the resized image");
+            rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory for the resized image");
             goto done;
         }
         if ((rc = g4_image_resize_bicubic(rgb, w, h, stride, resized, tw, th, err, errlen)) != G4_OK)

@@ -13,16 +13,11 @@
 #include <string.h>
 
 #define G4_MMPROJ_PRIVATE
+#include "internal.h"
 #include "mmproj.h"
 
 #define TILE_CHUNK 64 /* tiles per matmul batch */
 
-static int fail(char *err, size_t errlen, int status, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-    return status;
-}
 
 /* HF get_aspect_ratio_preserving_size (image_processing_gemma4*), same double arithmetic. */
 int g4_image_target_size(int w, int h, int max_soft_tokens, int *tw, int *th)
@@ -86,10 +81,10 @@ static int prepare(rimg *r, const uint8_t *rgb, int w, int h, size_t stride, int
     memset(r, 0, sizeof *r);
     if (!rgb || w <= 0 || h <= 0 || w > G4_IMAGE_MAX_SIDE || h > G4_IMAGE_MAX_SIDE ||
         (int64_t)w * h > G4_IMAGE_MAX_PIXELS || stride < 3 * (size_t)w)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: bad pixels, size or stride");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: bad pixels, size or stride");
     int tw, th;
     if (g4_image_target_size(w, h, S, &tw, &th) != G4_OK)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT,
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT,
                     "image: no target size for this shape and budget");
     r->w = tw;
     r->h = th;
@@ -100,7 +95,7 @@ static int prepare(rimg *r, const uint8_t *rgb, int w, int h, size_t stride, int
     }
     r->owned = malloc((size_t)tw * (size_t)th * 3);
     if (!r->owned)
-        return fail(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory for the resized image");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory for the resized image");
     int rc = g4_image_resize_bicubic(rgb, w, h, stride, r->owned, tw, th, err, errlen);
     if (rc != G4_OK) {
         free(r->owned);
@@ -121,7 +116,7 @@ int g4_image_tile_hwc(const uint8_t *rgb, int w, int h, size_t stride, int max_s
         return rc;
     if (tx < 0 || ty < 0 || tx >= r.w / 48 || ty >= r.h / 48) {
         free(r.owned);
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: tile index out of range");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: tile index out of range");
     }
     for (int ky = 0; ky < 48; ky++)
         for (int kx = 0; kx < 48; kx++)
@@ -215,12 +210,12 @@ int g4_mmproj_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     if (p && p->v_kind == G4_MM_TOWER) /* gemma4v: embed_image_tower.c */
         return g4_vtower_embed_image(p, pool, rgb, w, h, stride, max_soft_tokens, out, err, errlen);
     if (!p || !p->has_vision)
-        return fail(err, errlen, G4_ERR_UNSUPPORTED, "image: the model has no vision projector");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: the model has no vision projector");
     if (!out)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: out is NULL");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: out is NULL");
     int64_t n_tok = g4_mmproj_image_tokens(p, w, h, max_soft_tokens);
     if (n_tok <= 0)
-        return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: invalid size or token budget");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: invalid size or token budget");
     rimg img;
     int rc = prepare(&img, rgb, w, h, stride, max_soft_tokens, err, errlen);
     if (rc != G4_OK)
@@ -232,7 +227,7 @@ int g4_mmproj_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         free(x);
         free(y);
         free(img.owned);
-        return fail(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
     }
     tile_job j = {.p = p, .img = &img, .nx = img.w / p->v_tile, .x = x, .y = y};
     for (int64_t t0 = 0; t0 < n_tok; t0 += chunk) {

@@ -24,6 +24,17 @@ g4_status g4_fail(g4_status status, const char *fmt, ...)
 
 void g4_clear_error(void) { t_last_error[0] = '\0'; }
 
+int g4_errbuf(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
 G4_API const char *G4_CALL g4_last_error(void) { return t_last_error; }
 
 G4_API const char *G4_CALL g4_status_name(g4_status s)

@@ -100,6 +100,9 @@ int64_t g4_gguf_n_tensors(const g4_gguf *g);
 const g4_gguf_tensor *g4_gguf_tensor_at(const g4_gguf *g, int64_t i);
 const g4_gguf_tensor *g4_gguf_find_tensor(const g4_gguf *g, const char *name);
 
+/* Bytes of one value of a fixed-size metadata type (0 for STRING, ARRAY and unknown types). */
+size_t g4_gguf_vtype_size(uint32_t type);
+
 /* Compare a g4_gguf_str with a C string. */
 int g4_gguf_str_eq(g4_gguf_str s, const char *c);
 

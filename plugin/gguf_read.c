@@ -123,7 +123,7 @@ static uint64_t load_u64(const void *p)
 
 /* ---------------------------------------------------------------- value types */
 
-static size_t vtype_size(uint32_t t)
+size_t g4_gguf_vtype_size(uint32_t t)
 {
     switch (t) {
     case G4_GGUF_UINT8: case G4_GGUF_INT8: case G4_GGUF_BOOL: return 1;
@@ -304,7 +304,7 @@ static bool rd_name(cursor *c, g4_gguf_str *out, const char *what, uint64_t idx,
 static bool skip_array(cursor *c, uint32_t et, uint64_t n, int depth, uint64_t *str_offs,
                        const printable *key, errbuf *e)
 {
-    size_t es = vtype_size(et);
+    size_t es = g4_gguf_vtype_size(et);
     if (es) {
         if (n > left(c) / es)
             return fail(e, "key '%s': array of %llu elements of %zu bytes runs past the end of the file",
@@ -364,7 +364,7 @@ static bool parse_kv(cursor *c, uint64_t idx, kv_entry *kv, errbuf *e)
         return fail(e, "key '%s': file truncated in its value type", key.s);
     kv->pub.type = type;
     kv->pub.data = c->buf + c->pos;
-    size_t es = vtype_size(type);
+    size_t es = g4_gguf_vtype_size(type);
     if (es) {
         if (left(c) < es)
             return fail(e, "key '%s': file truncated in its value", key.s);
@@ -1050,7 +1050,7 @@ int g4_gguf_arr_i64(const g4_gguf_kv *kv, uint64_t i, int64_t *out)
 {
     if (!kv || kv->type != G4_GGUF_ARRAY || i >= kv->arr_len)
         return -1;
-    size_t es = vtype_size(kv->arr_type);
+    size_t es = g4_gguf_vtype_size(kv->arr_type);
     intval v;
     if (!es || !read_int(kv->arr_type, (const uint8_t *)kv->data + i * es, true, &v) ||
         (!v.neg && v.u > (uint64_t)INT64_MAX))
@@ -1064,7 +1064,7 @@ int g4_gguf_arr_f64(const g4_gguf_kv *kv, uint64_t i, double *out)
 {
     if (!kv || kv->type != G4_GGUF_ARRAY || i >= kv->arr_len)
         return -1;
-    size_t es = vtype_size(kv->arr_type);
+    size_t es = g4_gguf_vtype_size(kv->arr_type);
     if (!es)
         return -1;
     const uint8_t *p = (const uint8_t *)kv->data + i * es;

@@ -67,17 +67,6 @@ static int werr(g4_gguf_writer *w, const char *fmt, ...)
     return -1;
 }
 
-static size_t vsize(uint32_t t)
-{
-    switch (t) {
-    case G4_GGUF_UINT8: case G4_GGUF_INT8: case G4_GGUF_BOOL: return 1;
-    case G4_GGUF_UINT16: case G4_GGUF_INT16: return 2;
-    case G4_GGUF_UINT32: case G4_GGUF_INT32: case G4_GGUF_FLOAT32: return 4;
-    case G4_GGUF_UINT64: case G4_GGUF_INT64: case G4_GGUF_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 g4_gguf_writer *g4_gguf_writer_new(void)
@@ -191,7 +180,7 @@ static int set_scalar(g4_gguf_writer *w, const char *key, uint32_t type, const v
         memcpy(&a, v, 4);
         return g4_gguf_writer_set_alignment(w, a);
     }
-    return put_copy(w, key, type, v, vsize(type));
+    return put_copy(w, key, type, v, g4_gguf_vtype_size(type));
 }
 
 int g4_gguf_set_u8(g4_gguf_writer *w, const char *key, uint8_t v) { return set_scalar(w, key, G4_GGUF_UINT8, &v); }
@@ -237,7 +226,7 @@ int g4_gguf_set_arr(g4_gguf_writer *w, const char *key, uint32_t elem_type, cons
 {
     if (!w)
         return -1;
-    size_t es = vsize(elem_type);
+    size_t es = g4_gguf_vtype_size(elem_type);
     if (!es)
         return werr(w, "key '%s': element type %u is not a fixed-size numeric type", key ? key : "", elem_type);
     if (n > (SIZE_MAX - 12) / es)
@@ -310,7 +299,7 @@ int g4_gguf_set_raw(g4_gguf_writer *w, const char *key, uint32_t type, const voi
 /* Bytes taken by n elements of type et at p (p comes from a validated reader). */
 static size_t elems_extent(uint32_t et, uint64_t n, const uint8_t *p)
 {
-    size_t es = vsize(et);
+    size_t es = g4_gguf_vtype_size(et);
     if (es)
         return (size_t)n * es;
     const uint8_t *q = p;
@@ -349,7 +338,7 @@ int g4_gguf_set_kv_from(g4_gguf_writer *w, const g4_gguf_kv *kv)
         return g4_gguf_set_raw(w, key, kv->type, p, 8 + (size_t)l);
     }
     if (kv->type != G4_GGUF_ARRAY) {
-        size_t es = vsize(kv->type);
+        size_t es = g4_gguf_vtype_size(kv->type);
         if (!es)
             return werr(w, "key '%s': unknown value type %u", key, kv->type);
         return g4_gguf_set_raw(w, key, kv->type, p, es);

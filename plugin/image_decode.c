@@ -19,17 +19,6 @@
 #include <jerror.h>
 #endif
 
-static int failf(char *err, size_t errlen, int status, const char *fmt, ...) G4_PRINTF(4, 5);
-static int failf(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 #if defined(G4_HAVE_PNG) || defined(G4_HAVE_JPEG)
 static int dims_ok(uint64_t w, uint64_t h)
@@ -75,20 +64,20 @@ static int decode_png(const uint8_t *bytes, size_t size, uint8_t **out, int *ow,
     png_src src = {bytes, size, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     if (!png)
-        return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "PNG: out of memory");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "PNG: out of memory");
     png_infop info = png_create_info_struct(png);
     /* volatile: modified between setjmp and a possible longjmp back */
     uint8_t *volatile rgb = NULL;
     png_bytep *volatile rows = NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "PNG: out of memory");
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "PNG: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
         free(rgb);
         free(rows);
         png_destroy_read_struct(&png, &info, NULL);
-        return failf(err, errlen, G4_ERR_FORMAT, "PNG: %s", src.msg[0] ? src.msg : "corrupt file");
+        return g4_errbuf(err, errlen, G4_ERR_FORMAT, "PNG: %s", src.msg[0] ? src.msg : "corrupt file");
     }
     png_set_read_fn(png, &src, png_read_mem);
     png_set_user_limits(png, G4_IMAGE_MAX_SIDE, G4_IMAGE_MAX_SIDE);
@@ -97,7 +86,7 @@ static int decode_png(const uint8_t *bytes, size_t size, uint8_t **out, int *ow,
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     if (!dims_ok(w, h)) {
         png_destroy_read_struct(&png, &info, NULL);
-        return failf(err, errlen, G4_ERR_FORMAT, "PNG: image of %ux%u is too large",
+        return g4_errbuf(err, errlen, G4_ERR_FORMAT, "PNG: image of %ux%u is too large",
                      (unsigned)w, (unsigned)h);
     }
     int ct = png_get_color_type(png, info), bd = png_get_bit_depth(png, info);
@@ -121,7 +110,7 @@ static int decode_png(const uint8_t *bytes, size_t size, uint8_t **out, int *ow,
         free(rgb);
         free(rows);
         png_destroy_read_struct(&png, &info, NULL);
-        return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "PNG: out of memory for %ux%u pixels",
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "PNG: out of memory for %ux%u pixels",
                      (unsigned)w, (unsigned)h);
     }
     for (png_uint_32 y = 0; y < h; y++)
@@ -174,7 +163,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t size, uint8_t **out, int *ow
     if (setjmp(je.jb)) {
         free(rgb);
         jpeg_destroy_decompress(&cinfo);
-        return failf(err, errlen, G4_ERR_FORMAT, "JPEG: %s", je.msg[0] ? je.msg : "corrupt file");
+        return g4_errbuf(err, errlen, G4_ERR_FORMAT, "JPEG: %s", je.msg[0] ? je.msg : "corrupt file");
     }
     jpeg_create_decompress(&cinfo);
     cinfo.mem->max_memory_to_use = 512l << 20;
@@ -183,24 +172,24 @@ static int decode_jpeg(const uint8_t *bytes, size_t size, uint8_t **out, int *ow
     if (!dims_ok(cinfo.image_width, cinfo.image_height)) {
         unsigned w = cinfo.image_width, h = cinfo.image_height;
         jpeg_destroy_decompress(&cinfo);
-        return failf(err, errlen, G4_ERR_FORMAT, "JPEG: image of %ux%u is too large", w, h);
+        return g4_errbuf(err, errlen, G4_ERR_FORMAT, "JPEG: image of %ux%u is too large", w, h);
     }
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         jpeg_destroy_decompress(&cinfo);
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "JPEG: CMYK images are not supported");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "JPEG: CMYK images are not supported");
     }
     cinfo.out_color_space = JCS_RGB; /* grey and YCbCr both convert */
     jpeg_start_decompress(&cinfo);
     if (cinfo.output_components != 3) {
         jpeg_destroy_decompress(&cinfo);
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "JPEG: %d output components",
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "JPEG: %d output components",
                      cinfo.output_components);
     }
     unsigned w = cinfo.output_width, h = cinfo.output_height;
     rgb = malloc(3 * (size_t)w * h);
     if (!rgb) {
         jpeg_destroy_decompress(&cinfo);
-        return failf(err, errlen, G4_ERR_OUT_OF_MEMORY, "JPEG: out of memory for %ux%u pixels",
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "JPEG: out of memory for %ux%u pixels",
                      w, h);
     }
     while (cinfo.output_scanline < h) {
@@ -221,32 +210,32 @@ int g4_image_decode(const void *bytes, size_t size, uint8_t **rgb, int *w, int *
 {
     const uint8_t *b = bytes;
     if (!bytes || !rgb || !w || !h)
-        return failf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: NULL argument");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: NULL argument");
     *rgb = NULL;
     *w = *h = 0;
     if (size == 0)
-        return failf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: empty buffer");
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: empty buffer");
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (size >= 8 && memcmp(b, png_sig, 8) == 0) {
 #if defined(G4_HAVE_PNG)
         return decode_png(b, size, rgb, w, h, err, errlen);
 #else
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "image: this build has no PNG support (libpng)");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: this build has no PNG support (libpng)");
 #endif
     }
     if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
 #if defined(G4_HAVE_JPEG)
         return decode_jpeg(b, size, rgb, w, h, err, errlen);
 #else
-        return failf(err, errlen, G4_ERR_UNSUPPORTED,
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED,
                      "image: this build has no JPEG support (libjpeg)");
 #endif
     }
     if (size >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0))
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "image: GIF is not supported (PNG or JPEG)");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: GIF is not supported (PNG or JPEG)");
     if (size >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "image: WebP is not supported (PNG or JPEG)");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: WebP is not supported (PNG or JPEG)");
     if (size >= 2 && b[0] == 'B' && b[1] == 'M')
-        return failf(err, errlen, G4_ERR_UNSUPPORTED, "image: BMP is not supported (PNG or JPEG)");
-    return failf(err, errlen, G4_ERR_FORMAT, "image: not a PNG or JPEG file");
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: BMP is not supported (PNG or JPEG)");
+    return g4_errbuf(err, errlen, G4_ERR_FORMAT, "image: not a PNG or JPEG file");
 }

@@ -21,6 +21,10 @@
 /* Sets the calling thread's last-error message and returns `status` (so callers can
  * `return g4_fail(G4_ERR_FORMAT, "bad %s", x);`). */
 g4_status g4_fail(g4_status status, const char *fmt, ...) G4_PRINTF(2, 3);
+/* The buffer convention of the internal decoders and embedders: formats a message into
+ * (err, errlen) — either may be 0 — and returns `status`. The ABI layer turns it into g4_fail. */
+int g4_errbuf(char *err, size_t errlen, int status, const char *fmt, ...) G4_PRINTF(4, 5);
+
 /* Clears the last error (every successful ABI call starts with it). */
 void g4_clear_error(void);
 

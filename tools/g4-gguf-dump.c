@@ -33,24 +33,13 @@ static void print_str(g4_gguf_str s, uint64_t max)
         printf("...(%" PRIu64 " bytes)", s.len);
 }
 
-static size_t vsize(uint32_t t)
-{
-    switch (t) {
-    case G4_GGUF_UINT8: case G4_GGUF_INT8: case G4_GGUF_BOOL: return 1;
-    case G4_GGUF_UINT16: case G4_GGUF_INT16: return 2;
-    case G4_GGUF_UINT32: case G4_GGUF_INT32: case G4_GGUF_FLOAT32: return 4;
-    case G4_GGUF_UINT64: case G4_GGUF_INT64: case G4_GGUF_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 static void print_scalar(uint32_t type, const void *p)
 {
     union {
         uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
         float f32; uint64_t u64; int64_t i64; double f64;
     } v;
-    memcpy(&v, p, vsize(type) ? vsize(type) : 1);
+    memcpy(&v, p, g4_gguf_vtype_size(type) ? g4_gguf_vtype_size(type) : 1);
     switch (type) {
     case G4_GGUF_UINT8: printf("%u", v.u8); break;
     case G4_GGUF_INT8: printf("%d", v.i8); break;
@@ -110,8 +99,8 @@ int main(int argc, char **argv)
                     g4_gguf_str s;
                     if (g4_gguf_arr_str(kv, j, &s) == 0)
                         print_str(s, full ? UINT64_MAX : 60);
-                } else if (vsize(kv->arr_type)) {
-                    print_scalar(kv->arr_type, (const char *)kv->data + j * vsize(kv->arr_type));
+                } else if (g4_gguf_vtype_size(kv->arr_type)) {
+                    print_scalar(kv->arr_type, (const char *)kv->data + j * g4_gguf_vtype_size(kv->arr_type));
                 } else {
                     printf("...");
                     break;
