@@ -502,43 +502,6 @@ static void add_media(const g4_model *m, prompt *p, const char *path, int is_img
 
 /* ---- Generation ---------------------------------------------------------------------------- */
 
-/* Plain decoding loop, for libraries whose g4_generate is not there yet (no drafting).
- * last_index: batch index of the prompt's last position (g4_logits is by batch index). */
-static g4_status manual_generate(g4_session *s, const g4_sampler_params *sp, int max_tokens,
-                                 int32_t last_index, streamer *st, int *n_gen)
-{
-    g4_sampler *smp = NULL;
-    g4_status rc = A->sampler_new(sp, &smp);
-    if (rc != G4_OK)
-        return rc;
-    int32_t n_vocab = A->vocab_size(st->m);
-    *n_gen = 0;
-    for (int i = 0; i < max_tokens; i++) {
-        const float *lg = A->logits(s, i == 0 ? last_index : 0);
-        int32_t tok;
-        if (!lg) {
-            rc = G4_ERR_STATE;
-            break;
-        }
-        if ((rc = A->sampler_sample(smp, lg, n_vocab, &tok)) != G4_OK)
-            break;
-        A->sampler_accept(smp, tok);
-        (*n_gen)++;
-        if (!on_token(st, tok))
-            break;
-        g4_batch b;
-        A->batch_init(&b);
-        b.n_tokens = 1;
-        b.tokens = &tok;
-        if ((rc = A->step(s, &b)) != G4_OK)
-            break;
-    }
-    A->sampler_free(smp);
-    if (rc == G4_OK && atomic_load(&g_interrupts))
-        rc = G4_ERR_CANCELLED;
-    return rc;
-}
-
 /* What one prompt + generation did. */
 typedef struct run_result {
     char *text; /* the reply (caller frees) */
@@ -550,11 +513,10 @@ typedef struct run_result {
 
 /* Steps prompt p (its ids and embeddings are freed here) into the reset session, then generates
  * up to n_predict tokens with g4_generate (n_draft as in g4_generate_params), streaming them to
- * stdout unless quiet. When g4_generate is G4_ERR_UNSUPPORTED and `fallback` is set, decodes
- * with the plain loop instead. Returns 0 (done), -1 (interrupted: r->text is NULL) or 1
+ * stdout unless quiet. Returns 0 (done), -1 (interrupted: r->text is NULL) or 1
  * (g4_generate failed: r->gen_status, message in A->last_error(); only when soft_fail). */
 static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_sampler_params *sp,
-                      int n_predict, int n_draft, int quiet, int fallback, int soft_fail,
+                      int n_predict, int n_draft, int quiet, int soft_fail,
                       run_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -609,12 +571,6 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     gs.struct_size = sizeof gs;
     t0 = now_s();
     st = A->generate(s, &gp, &gs);
-    if (st == G4_ERR_UNSUPPORTED && fallback) {
-        int n_gen = 0;
-        st = manual_generate(s, sp, n_predict, (int32_t)r->n_prompt - 1, &str, &n_gen);
-        gs.n_generated = n_gen;
-        gs.seconds = now_s() - t0;
-    }
     if (gs.seconds <= 0)
         gs.seconds = now_s() - t0;
     atomic_store(&g_session, NULL);
@@ -671,7 +627,7 @@ static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, 
     sp.temperature = o->temp;
     sp.seed = o->seed_set ? o->seed : (uint64_t)time(NULL);
     run_result r;
-    if (run_prompt(m, s, &p, &sp, o->n_predict, o->c.draft ? -1 : 0, 0, !o->c.draft, 0, &r) != 0)
+    if (run_prompt(m, s, &p, &sp, o->n_predict, o->c.draft ? -1 : 0, 0, 0, &r) != 0)
         return NULL;
     fprintf(stderr, "prompt: %zu tokens in %.2f s (%.1f tok/s); generated: %d tokens in %.2f s "
                     "(%.1f tok/s)",
@@ -1008,7 +964,7 @@ static int cmd_demo(gen_opts *o)
     prompt p;
     build_prompt(m, o, &msg, 1, &p);
     run_result rt;
-    if (run_prompt(m, s, &p, &sp, n_predict, 0, 0, 1, 0, &rt) != 0)
+    if (run_prompt(m, s, &p, &sp, n_predict, 0, 0, 0, &rt) != 0)
         return 130;
     printf("  (%zu prompt tokens, %d generated)\n", rt.n_prompt, rt.n_gen);
 
@@ -1039,7 +995,7 @@ static int cmd_demo(gen_opts *o)
             splice_media(m, &p, 1, ie, in_tok);
         if (have_aud)
             splice_media(m, &p, 0, ae, an_tok);
-        if (run_prompt(m, s, &p, &sp, n_predict, 0, 0, 1, 0, &rm) != 0)
+        if (run_prompt(m, s, &p, &sp, n_predict, 0, 0, 0, &rm) != 0)
             return 130;
         printf("  (%zu prompt tokens incl. %zu soft, %d generated)\n", rm.n_prompt,
                in_tok + an_tok, rm.n_gen);
@@ -1055,12 +1011,12 @@ static int cmd_demo(gen_opts *o)
     run_result rg, rd;
     memset(&rd, 0, sizeof rd);
     build_prompt(m, o, &msg, 1, &p);
-    if (run_prompt(m, s, &p, &greedy, n_predict, 0, 1, 1, 0, &rg) != 0)
+    if (run_prompt(m, s, &p, &greedy, n_predict, 0, 1, 0, &rg) != 0)
         return 130;
     build_prompt(m, o, &msg, 1, &p);
     const char *skip = NULL;
     char why[512];
-    int r = run_prompt(m, s, &p, &greedy, n_predict, -1, 1, 0, 1, &rd);
+    int r = run_prompt(m, s, &p, &greedy, n_predict, -1, 1, 1, &rd);
     if (r < 0)
         return 130;
     if (!o->c.draft) {

@@ -36,7 +36,6 @@ typedef struct srv {
     g4_model *model;      /* written by the loader before state becomes SRV_READY */
     atomic_int state;     /* SRV_* */
     atomic_int stopping;  /* shutdown requested: refuse new work, end running generations */
-    atomic_int gen_unsupported; /* g4_generate said G4_ERR_UNSUPPORTED: use our own loop */
     atomic_uint_fast64_t seq;   /* request ids */
     g4_model_info info;
     char model_id[256];
@@ -47,13 +46,6 @@ typedef struct srv {
     int n_waiting;
     char load_error[512];
 } srv;
-
-/* A growing byte buffer. */
-typedef struct srv_buf {
-    char *s;
-    size_t n, cap;
-} srv_buf;
-int srv_buf_add(srv_buf *b, const char *s, size_t n);
 
 #define SRV_STOP_NONE 0
 #define SRV_STOP_EOS 1

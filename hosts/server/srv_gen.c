@@ -16,23 +16,6 @@ double srv_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int srv_buf_add(srv_buf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns)
-            return -1;
-        b->s = ns;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return 0;
-}
-
 static int job_fail(srv_job *j, int http, const char *type, const char *fmt, ...)
 {
     va_list ap;
@@ -651,46 +634,6 @@ static void sampler_setup(srv_job *j, g4_sampler_params *sp)
     }
 }
 
-/* Plain decoding loop for libraries whose g4_generate is not there (no drafting). */
-static g4_status manual_generate(srv_job *j, const g4_sampler_params *sp)
-{
-    srv *S = j->S;
-    const g4_api_v1 *A = S->A;
-    g4_session *s = j->slot->sess;
-    g4_sampler *smp = NULL;
-    g4_status rc = A->sampler_new(sp, &smp);
-    if (rc != G4_OK)
-        return rc;
-    int32_t n_vocab = A->vocab_size(S->model);
-    int32_t idx = (int32_t)(j->n_ids - (size_t)j->n_reused) - 1; /* last row of the prompt batch */
-    while (j->n_out < (size_t)j->max_new) {
-        const float *lg = A->logits(s, idx);
-        int32_t tok;
-        if (!lg) {
-            rc = G4_ERR_STATE;
-            break;
-        }
-        if ((rc = A->sampler_sample(smp, lg, n_vocab, &tok)) != G4_OK)
-            break;
-        A->sampler_accept(smp, tok);
-        if (!on_token(j, tok))
-            break;
-        if (A->session_n_past(s) >= A->session_n_ctx(s)) {
-            j->stop_type = SRV_STOP_LIMIT;
-            break;
-        }
-        g4_batch b;
-        A->batch_init(&b);
-        b.n_tokens = 1;
-        b.tokens = &tok;
-        if ((rc = A->step(s, &b)) != G4_OK)
-            break;
-        idx = 0;
-    }
-    A->sampler_free(smp);
-    return rc;
-}
-
 void srv_job_run(srv_job *j)
 {
     srv *S = j->S;
@@ -702,25 +645,14 @@ void srv_job_run(srv_job *j)
     if (j->max_new <= 0) {
         j->stop_type = SRV_STOP_LIMIT;
     } else {
-        int manual = atomic_load(&S->gen_unsupported) || !A->generate;
-        if (!manual) {
-            g4_generate_params gp;
-            A->generate_params_init(&gp);
-            gp.max_tokens = j->max_new;
-            gp.n_draft = S->cfg.draft ? -1 : 0;
-            gp.sampling = &sp;
-            gp.on_token = gen_cb;
-            gp.user_data = j;
-            st = A->generate(s, &gp, NULL);
-            if (st == G4_ERR_UNSUPPORTED && j->n_sampled == 0) {
-                /* remember: do not ask again (a drafter then goes unused) */
-                if (!atomic_exchange(&S->gen_unsupported, 1) && S->cfg.draft)
-                    fprintf(stderr, "g4-server: g4_generate unsupported: decoding without the drafter\n");
-                manual = 1;
-            }
-        }
-        if (manual)
-            st = manual_generate(j, &sp);
+        g4_generate_params gp;
+        A->generate_params_init(&gp);
+        gp.max_tokens = j->max_new;
+        gp.n_draft = S->cfg.draft ? -1 : 0;
+        gp.sampling = &sp;
+        gp.on_token = gen_cb;
+        gp.user_data = j;
+        st = A->generate(s, &gp, NULL);
         if (st == G4_OK && j->stop_type == SRV_STOP_NONE && (int)j->n_out >= j->max_new)
             j->stop_type = SRV_STOP_LIMIT;
     }

@@ -151,13 +151,7 @@ static int get_bool(pctx *p, const cJSON *obj, const char *name, int *out)
     return 1;
 }
 
-/* Append to a growing string. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t n)
+int srv_buf_add(srv_buf *b, const char *s, size_t n)
 {
     if (b->n + n + 1 > b->cap) {
         size_t cap = (b->n + n + 1) * 2;
@@ -167,7 +161,8 @@ static int sb_add(sbuf *b, const char *s, size_t n)
         b->s = ns;
         b->cap = cap;
     }
-    memcpy(b->s + b->n, s, n);
+    if (n)
+        memcpy(b->s + b->n, s, n);
     b->n += n;
     b->s[b->n] = '\0';
     return 0;
@@ -255,11 +250,11 @@ static int parse_input_audio(pctx *p, srv_request *r, const cJSON *part)
 }
 
 /* Text must not smuggle media markers: each marker stands for exactly one media part. */
-static int add_text(pctx *p, sbuf *b, const char *s)
+static int add_text(pctx *p, srv_buf *b, const char *s)
 {
     if (strstr(s, "<|image|>") || strstr(s, "<|audio|>"))
         return fail(p, "message text must not contain the <|image|> or <|audio|> markers");
-    return sb_add(b, s, strlen(s)) ? fail(p, "out of memory") : 0;
+    return srv_buf_add(b, s, strlen(s)) ? fail(p, "out of memory") : 0;
 }
 
 static int parse_messages(pctx *p, srv_request *r, const cJSON *root)
@@ -293,8 +288,8 @@ static int parse_messages(pctx *p, srv_request *r, const cJSON *root)
             strcpy(out->role, "model");
         else
             return fail(p, "messages[%zu].role '%.32s' is not supported", r->n_msgs, rs);
-        sbuf b = {0};
-        if (sb_add(&b, "", 0))
+        srv_buf b = {0};
+        if (srv_buf_add(&b, "", 0))
             return fail(p, "out of memory");
         out->content = b.s; /* owned from here on, so failures below free it */
         const cJSON *c = field(m, "content");
@@ -318,11 +313,11 @@ static int parse_messages(pctx *p, srv_request *r, const cJSON *root)
                                                 : fail(p, "text part needs a string 'text'");
                 } else if (!strcmp(type->valuestring, "image_url")) {
                     rc = parse_image_url(p, r, part);
-                    if (!rc && sb_add(&b, "<|image|>", 9))
+                    if (!rc && srv_buf_add(&b, "<|image|>", 9))
                         rc = fail(p, "out of memory");
                 } else if (!strcmp(type->valuestring, "input_audio")) {
                     rc = parse_input_audio(p, r, part);
-                    if (!rc && sb_add(&b, "<|audio|>", 9))
+                    if (!rc && srv_buf_add(&b, "<|audio|>", 9))
                         rc = fail(p, "out of memory");
                 } else {
                     rc = fail(p, "content part type '%.32s' is not supported", type->valuestring);

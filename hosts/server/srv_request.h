@@ -98,4 +98,11 @@ void srv_request_free(srv_request *r);
  * Returns a malloc'd buffer and its size in *n, or NULL on bad input. */
 unsigned char *srv_base64_decode(const char *s, size_t len, size_t *n);
 
+/* A growing NUL-terminated byte buffer (request content, generated text). */
+typedef struct srv_buf {
+    char *s;
+    size_t n, cap;
+} srv_buf;
+int srv_buf_add(srv_buf *b, const char *s, size_t n); /* 0, or -1 when out of memory */
+
 #endif
