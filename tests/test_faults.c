@@ -195,20 +195,6 @@ static int32_t ref_ids[256];
 static size_t ref_n_ids;
 static const char k_text[] = "<|turn>user\nHello, wörld! 12345 \xff\xfe ünïcödé <|image|> tabs\t\tand  spaces<turn|>";
 
-static void *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc((size_t)sz);
-    *n = b ? fread(b, 1, (size_t)sz, f) : 0;
-    fclose(f);
-    return b;
-}
-
 static g4_status load(const char *mmproj, g4_progress_fn progress, void *ud, g4_model **out)
 {
     g4_load_params p;
@@ -629,8 +615,8 @@ int main(void)
     char err[256] = "";
     g4_gguf *mg = NULL;
     g4_mmproj *mp = NULL;
-    png_bytes = slurp(png_path, &png_size);
-    wav_bytes = slurp(wav_path, &wav_size);
+    png_bytes = t_read_file(png_path, &png_size);
+    wav_bytes = t_read_file(wav_path, &wav_size);
     CHECK(png_bytes && wav_bytes, "seed files %s %s (run from the repo root)", png_path, wav_path);
     size_t k = 0;
     if (png_bytes && g4_embed_image_file(g_model, png_bytes, png_size, NULL, NULL, 0, &k) == G4_ERR_UNSUPPORTED) {

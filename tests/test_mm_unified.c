@@ -28,20 +28,6 @@ static char *path_of(const char *name)
     return buf[k];
 }
 
-static void *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(len > 0 ? (size_t)len : 1);
-    *n = b ? fread(b, 1, (size_t)len, f) : 0;
-    fclose(f);
-    return b;
-}
-
 static const float *ref_f32(const g4_gguf *r, const char *name, int64_t n)
 {
     const g4_gguf_tensor *t = g4_gguf_find_tensor(r, name);
@@ -69,7 +55,7 @@ static void test_image_case(const g4_mmproj *mp, const g4_gguf *ref, const char 
 {
     char key[128], err[256] = "";
     size_t n = 0;
-    void *bytes = slurp(path_of(name[6] == 'f' ? "image_fit.png" : "image_resize.png"), &n);
+    void *bytes = t_read_file(path_of(name[6] == 'f' ? "image_fit.png" : "image_resize.png"), &n);
     CHECK(bytes != NULL, "read %s", name);
     if (!bytes)
         return;
@@ -159,7 +145,7 @@ static void test_resize_parity(const g4_gguf *ref)
 #if defined(G4_HAVE_PNG)
     size_t n = 0;
     char err[256];
-    void *bytes = slurp(path_of("image_resize.png"), &n);
+    void *bytes = t_read_file(path_of("image_resize.png"), &n);
     uint8_t *rgb = NULL;
     int w = 0, h = 0;
     if (!bytes || g4_image_decode(bytes, n, &rgb, &w, &h, err, sizeof err) != G4_OK) {
@@ -197,7 +183,7 @@ static void test_audio(const g4_mmproj *mp, const g4_gguf *ref)
 {
     size_t n = 0;
     char err[256] = "";
-    void *bytes = slurp(path_of("audio.wav"), &n);
+    void *bytes = t_read_file(path_of("audio.wav"), &n);
     CHECK(bytes != NULL, "read audio.wav");
     if (!bytes)
         return;
@@ -379,7 +365,7 @@ static void test_bad_inputs(const g4_mmproj *mp)
     CHECK(g4_image_decode("GIF89a....", 10, &rgb, &w, &h, err, sizeof err) == G4_ERR_UNSUPPORTED, "GIF");
 
     size_t n = 0;
-    uint8_t *png = slurp(path_of("image_resize.png"), &n);
+    uint8_t *png = (uint8_t *)t_read_file(path_of("image_resize.png"), &n);
 #if defined(G4_HAVE_PNG)
     if (png) {
         /* truncated at several points, including inside the header */
@@ -523,7 +509,7 @@ static void test_mutations(void)
     int bad = 0, runs = 0;
     for (int f = 0; f < 2; f++) {
         size_t n = 0;
-        uint8_t *orig = slurp(path_of(files[f]), &n);
+        uint8_t *orig = (uint8_t *)t_read_file(path_of(files[f]), &n);
         if (!orig)
             continue;
         uint8_t *b = malloc(n);

@@ -11,26 +11,6 @@
 #include "t.h"
 #include "tokenizer.h"
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    *len = (size_t)n;
-    return b;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -112,7 +92,7 @@ static void test_vectors(const g4_tokenizer *t, const char *dir)
     snprintf(pin, sizeof pin, "%s/tokenizer/ggml-vocab-gemma-4.gguf.inp", dir);
     snprintf(pout, sizeof pout, "%s/tokenizer/ggml-vocab-gemma-4.gguf.out", dir);
     size_t ni, no;
-    char *inp = read_file(pin, &ni), *outp = read_file(pout, &no);
+    char *inp = t_read_file(pin, &ni), *outp = t_read_file(pout, &no);
     CHECK(inp && outp, "cannot read %s / %s", pin, pout);
     if (!inp || !outp) {
         free(inp);
@@ -292,7 +272,7 @@ static void test_api(const g4_tokenizer *t, const char *dir)
     char path[1024];
     snprintf(path, sizeof path, "%s/tokenizer/gemma-4-chat-template.jinja", dir);
     size_t jl;
-    char *j = read_file(path, &jl);
+    char *j = t_read_file(path, &jl);
     CHECK(ct && j && strncmp(ct, j, 200) == 0, "chat template differs from the fixture");
     free(j);
 
