@@ -109,7 +109,7 @@ HAVE_MHD := $(shell pkg-config --exists libmicrohttpd libcjson 2>/dev/null && ec
 HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance $(if $(HAVE_MHD),$(BUILD)/g4-server)
 
 .PHONY: all lib deps test test-full run bench clean fuzz tsan dist
-all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
+all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx $(BUILD)/tests/abi_host_v1_0
 
 lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
 
@@ -175,6 +175,12 @@ $(BUILD)/tests/abi_host_cxx: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
+
+# A host compiled against the frozen 1.0 header, run against this library (ABI stability).
+$(BUILD)/tests/abi_host_v1_0: tests/abi/abi_host_v1_0.c tests/abi/g4plug_1_0.h | lib
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -Itests/abi $(SANFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh
