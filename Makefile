@@ -113,7 +113,15 @@ all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BU
 
 lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
 
-$(BUILD)/%.o: %.c
+# The compile flags are part of every object's inputs: when they change (a library found or lost
+# by pkg-config, another CC or OPT), everything rebuilds instead of mixing stale objects.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+  $(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' >$(FLAGS_STAMP))
+endif
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
