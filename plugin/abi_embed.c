@@ -209,19 +209,7 @@ g4_status g4_embed_audio_file_mm(const g4_mmproj *p, g4k_pool *pool, const void 
 }
 
 /* ---- the ABI ------------------------------------------------------------------------------- */
-G4_API g4_status G4_CALL g4_image_options_init_sized(g4_image_options *o, size_t size)
-{
-    g4_image_options d;
-    g4_clear_error();
-    image_options_defaults(&d);
-    return g4_struct_init(o, size, IMAGE_OPTIONS_V1_SIZE, &d, sizeof d, "g4_image_options");
-}
-
-/* The 1.0 entry point: fills exactly the 1.0 layout. */
-G4_API void G4_CALL(g4_image_options_init)(g4_image_options *o)
-{
-    g4_image_options_init_sized(o, IMAGE_OPTIONS_V1_SIZE);
-}
+G4_DEFINE_STRUCT_INIT(g4_image_options, IMAGE_OPTIONS_V1_SIZE, image_options_defaults)
 
 /* The model's projector and pool; G4_ERR_* with the error set when there is none. */
 static g4_status model_mm(const g4_model *m, const char *fn, const g4_mmproj **p, g4k_pool **pool)

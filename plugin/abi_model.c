@@ -19,19 +19,7 @@ static void load_params_defaults(g4_load_params *p)
     p->log_level = G4_LOG_INFO;
 }
 
-G4_API g4_status G4_CALL g4_load_params_init_sized(g4_load_params *p, size_t size)
-{
-    g4_load_params d;
-    g4_clear_error();
-    load_params_defaults(&d);
-    return g4_struct_init(p, size, LOAD_PARAMS_V1_SIZE, &d, sizeof d, "g4_load_params");
-}
-
-/* The 1.0 entry point (dlsym, g4_api_v1.load_params_init): fills exactly the 1.0 layout. */
-G4_API void G4_CALL(g4_load_params_init)(g4_load_params *p)
-{
-    g4_load_params_init_sized(p, LOAD_PARAMS_V1_SIZE);
-}
+G4_DEFINE_STRUCT_INIT(g4_load_params, LOAD_PARAMS_V1_SIZE, load_params_defaults)
 
 G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out)
 {
@@ -211,19 +199,7 @@ static void session_params_defaults(g4_session_params *p)
     p->struct_size = (uint32_t)sizeof *p;
 }
 
-G4_API g4_status G4_CALL g4_session_params_init_sized(g4_session_params *p, size_t size)
-{
-    g4_session_params d;
-    g4_clear_error();
-    session_params_defaults(&d);
-    return g4_struct_init(p, size, SESSION_PARAMS_V1_SIZE, &d, sizeof d, "g4_session_params");
-}
-
-/* The 1.0 entry point: fills exactly the 1.0 layout. */
-G4_API void G4_CALL(g4_session_params_init)(g4_session_params *p)
-{
-    g4_session_params_init_sized(p, SESSION_PARAMS_V1_SIZE);
-}
+G4_DEFINE_STRUCT_INIT(g4_session_params, SESSION_PARAMS_V1_SIZE, session_params_defaults)
 
 G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_params *p, g4_session **out)
 {
@@ -333,19 +309,13 @@ G4_API void G4_CALL g4_session_cancel(g4_session *s)
         atomic_store(&s->cancel, 1);
 }
 
-G4_API g4_status G4_CALL g4_batch_init_sized(g4_batch *b, size_t size)
+static void batch_defaults(g4_batch *b)
 {
-    g4_batch d;
-    g4_clear_error();
-    memset(&d, 0, sizeof d);
-    return g4_struct_init(b, size, BATCH_V1_SIZE, &d, sizeof d, "g4_batch");
+    memset(b, 0, sizeof *b);
+    b->struct_size = (uint32_t)sizeof *b;
 }
 
-/* The 1.0 entry point: fills exactly the 1.0 layout. */
-G4_API void G4_CALL(g4_batch_init)(g4_batch *b)
-{
-    g4_batch_init_sized(b, BATCH_V1_SIZE);
-}
+G4_DEFINE_STRUCT_INIT(g4_batch, BATCH_V1_SIZE, batch_defaults)
 
 G4_API g4_status G4_CALL g4_step(g4_session *s, const g4_batch *b)
 {
@@ -353,7 +323,7 @@ G4_API g4_status G4_CALL g4_step(g4_session *s, const g4_batch *b)
     if (!g4_session_live(s))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_step: session is NULL or not a live handle");
     g4_batch in;
-    memset(&in, 0, sizeof in);
+    batch_defaults(&in);
     g4_status st = g4_struct_in(&in, sizeof in, b, BATCH_V1_SIZE, "g4_batch");
     if (st)
         return st;

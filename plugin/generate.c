@@ -46,19 +46,7 @@ static void generate_params_defaults(g4_generate_params *p)
     p->stop_at_eog = 1;
 }
 
-G4_API g4_status G4_CALL g4_generate_params_init_sized(g4_generate_params *p, size_t size)
-{
-    g4_generate_params d;
-    g4_clear_error();
-    generate_params_defaults(&d);
-    return g4_struct_init(p, size, GEN_PARAMS_V1_SIZE, &d, sizeof d, "g4_generate_params");
-}
-
-/* The 1.0 entry point: fills exactly the 1.0 layout. */
-G4_API void G4_CALL(g4_generate_params_init)(g4_generate_params *p)
-{
-    g4_generate_params_init_sized(p, GEN_PARAMS_V1_SIZE);
-}
+G4_DEFINE_STRUCT_INIT(g4_generate_params, GEN_PARAMS_V1_SIZE, generate_params_defaults)
 
 /* ---- drafting ------------------------------------------------------------------------------ */
 

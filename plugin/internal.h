@@ -49,6 +49,20 @@ void g4_log(const g4_logger *lg, int32_t level, const char *fmt, ...) G4_PRINTF(
 g4_status g4_struct_init(void *p, size_t caller_size, size_t v1_size, const void *defaults,
                          size_t known_size, const char *what);
 
+/* Defines the pair of ABI initialisers of parameter struct TYPE: TYPE_init_sized(p, size) (1.1)
+ * and the 1.0 entry point TYPE_init(p), which fills exactly the 1.0 layout (its name is
+ * parenthesised: the header makes it a macro over the sized one). DEFAULTS(TYPE *) fills the
+ * library's defaults for the whole struct it knows. */
+#define G4_DEFINE_STRUCT_INIT(TYPE, V1_SIZE, DEFAULTS)                                   \
+    G4_API g4_status G4_CALL TYPE##_init_sized(TYPE *p, size_t size)                        \
+    {                                                                                       \
+        TYPE d;                                                                             \
+        g4_clear_error();                                                                   \
+        DEFAULTS(&d);                                                                       \
+        return g4_struct_init(p, size, V1_SIZE, &d, sizeof d, #TYPE);                       \
+    }                                                                                       \
+    G4_API void G4_CALL(TYPE##_init)(TYPE * p) { TYPE##_init_sized(p, V1_SIZE); }
+
 /* Read a host's parameter struct into `dst`, which holds the library's defaults (known_size
  * bytes): checks struct_size as g4_check_struct does, then copies only the bytes both sides know,
  * so members an older host's struct lacks keep their defaults. dst->struct_size = known_size. */

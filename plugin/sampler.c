@@ -37,19 +37,7 @@ static void sampler_params_defaults(g4_sampler_params *p)
     p->seed = 0;
 }
 
-G4_API g4_status G4_CALL g4_sampler_params_init_sized(g4_sampler_params *p, size_t size)
-{
-    g4_sampler_params d;
-    g4_clear_error();
-    sampler_params_defaults(&d);
-    return g4_struct_init(p, size, SAMPLER_PARAMS_V1_SIZE, &d, sizeof d, "g4_sampler_params");
-}
-
-/* The 1.0 entry point: fills exactly the 1.0 layout. */
-G4_API void G4_CALL(g4_sampler_params_init)(g4_sampler_params *p)
-{
-    g4_sampler_params_init_sized(p, SAMPLER_PARAMS_V1_SIZE);
-}
+G4_DEFINE_STRUCT_INIT(g4_sampler_params, SAMPLER_PARAMS_V1_SIZE, sampler_params_defaults)
 
 static uint64_t splitmix64(uint64_t *x)
 {
