@@ -76,4 +76,12 @@ printf 'GIF89a' >"$T/x.gif"
 grep -q "did you pass --mmproj" "$T/err" && bad "hint despite --mmproj" "$(cat "$T/err")" || ok "no --mmproj hint when it was passed"
 "$G4" run "$MODEL" x --image "$FIX/image_fit.png" >/dev/null 2>"$T/err"
 grep -q "did you pass --mmproj" "$T/err" && grep -q "no vision projector" "$T/err" && ok "hint (with the library's reason) without --mmproj" || bad "hint without --mmproj" "$(cat "$T/err")"
+# library checks seen through g4: NaN/Inf audio samples, a NaN rms epsilon, token_embd rows
+for f in nan inf; do
+  refuse 1 "sample [0-9]* is" "float WAV with one ${f} sample refused" "$G4" run "$MODEL" x --mmproj "$MMPROJ" --audio fuzz/corpus/audio/f32_$f.wav -n 1
+done
+python3 tests/gguf_patch.py "$MMPROJ" "$T/nan_eps.gguf" kv-f32 clip.audio.attention.layer_norm_epsilon nan
+refuse 1 "layer_norm_epsilon nan" "projector with a NaN rms epsilon refused at load" "$G4" run "$MODEL" x --mmproj "$T/nan_eps.gguf" -n 1
+python3 tests/gguf_patch.py "$MODEL" "$T/short_embd.gguf" tensor-ne1 token_embd.weight 1000
+refuse 1 "token_embd.weight has 1000 rows" "token_embd with fewer rows than the vocabulary refused at load" "$G4" info "$T/short_embd.gguf"
 finish
