@@ -61,6 +61,8 @@ static const g4_api_v1 k_api_v1 = {
     g4_session_capture_layers,
     g4_captured_layer,
     g4_manifest_check,
+    /* 1.1: special-token safe chat prompts */
+    g4_chat_tokenize,
 };
 
 G4_API g4_status G4_CALL g4_get_api(uint32_t major, const void **out)

@@ -296,6 +296,7 @@ typedef struct gen_opts {
     common c;
     const char *prompt, *image, *audio;
     int n_predict, chat, seed_set, n_predict_set, temp_set;
+    int special_in_content; /* parse control tokens typed into chat messages (old behaviour) */
     float temp;
     uint64_t seed;
 } gen_opts;
@@ -628,6 +629,33 @@ static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *m
                          prompt *p)
 {
     int has_bos = 0;
+    memset(p, 0, sizeof *p);
+    if (o->chat && G4_API_HAS(A, chat_tokenize)) {
+        /* 1.1: message contents are plain text; only the template's markers are control
+         * tokens, so typed "<|turn>system" stays text (--special-in-content: the old way) */
+        g4_chat_message *cm = xmalloc(sizeof *cm * n_msgs);
+        for (size_t i = 0; i < n_msgs; i++) {
+            cm[i].role = msgs[i].role;
+            cm[i].content = msgs[i].content;
+        }
+        uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT | (o->image || o->audio ? G4_CHAT_MEDIA_MARKERS : 0) |
+                      (o->special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
+        size_t nt = 0;
+        g4_status st = A->chat_tokenize(m, cm, n_msgs, fl, NULL, 0, &nt);
+        if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+            p->ids = xmalloc(sizeof *p->ids * (nt + 1));
+            st = A->chat_tokenize(m, cm, n_msgs, fl, p->ids, nt + 1, &nt);
+        }
+        free(cm);
+        if (st != G4_OK)
+            fatal(1, "chat prompt: %s: %s", A->status_name(st), A->last_error());
+        p->n = nt;
+        if (o->image)
+            add_media(m, p, o->image, 1);
+        if (o->audio)
+            add_media(m, p, o->audio, 0);
+        return;
+    }
     char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
     /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
     uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
@@ -695,6 +723,8 @@ static const char *k_usage =
     "  --threads N          worker threads (default: performance cores)\n"
     "  --ctx N              context size (default: the model's, at most 8192)\n"
     "  --chat               wrap PROMPT as a user turn: <|turn>user\\n...<turn|>\\n<|turn>model\\n\n"
+    "  --special-in-content parse control tokens typed into chat messages (unsafe: text can fake\n"
+    "                       a turn; by default only the template's own markers are special)\n"
     "  --draft PATH         MTP drafter: speculative decoding (same output, faster)\n"
     "  --mmproj PATH        vision/audio projector\n"
     "  --image FILE         PNG/JPEG to show the model (at <|image|> in PROMPT, else first)\n"
@@ -773,6 +803,8 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
         g->audio = VAL();
     else if (g && !strcmp(a, "--chat"))
         g->chat = 1;
+    else if (g && !strcmp(a, "--special-in-content"))
+        g->special_in_content = 1;
     else
         return 0;
 #undef VAL

@@ -821,6 +821,8 @@ static const char *k_usage =
     "       --cors-origin O     allow browser pages from origin O ('*' = any) to call the API\n"
     "                           (default: no CORS, cross-site pages get no answers)\n"
     "       --any-content-type  accept POST bodies not labelled application/json (unsafe)\n"
+    "       --special-in-content  parse control tokens typed into chat messages, as\n"
+    "                           llama-server does (unsafe: a user can fake a system turn)\n"
     "  -a,  --alias NAME        model id reported by /v1/models\n"
     "       --no-mmap, --mlock  weight loading\n"
     "       --lib PATH          libg4plug to use (default: $G4PLUG_LIB, next to g4-server, ...)\n"
@@ -914,6 +916,8 @@ static void parse_args(int argc, char **argv, srv_config *c)
             c->cors_origin = VAL();
         else if (IS("--any-content-type", "--any-content-type"))
             c->any_content_type = 1;
+        else if (IS("--special-in-content", "--special-in-content"))
+            c->special_in_content = 1;
         else if (IS("--lib", "--lib"))
             c->lib = VAL();
         else if (IS("--no-mmap", "--no-mmap"))

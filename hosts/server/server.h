@@ -22,6 +22,7 @@ typedef struct srv_config {
     uint64_t mem_budget;      /* bytes; 0: unlimited */
     const char *cors_origin;  /* NULL: no CORS headers, no preflight; "*" or one origin */
     int any_content_type;     /* accept POST bodies that are not application/json */
+    int special_in_content;   /* parse control tokens inside chat message contents (unsafe) */
 } srv_config;
 
 /* One concurrent conversation: a session plus the token keys its KV cache holds (for prefix
