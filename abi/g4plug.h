@@ -245,6 +245,21 @@ typedef struct g4_chat_message {
 G4_API g4_status G4_CALL g4_chat_format(const g4_model *m, const g4_chat_message *msgs, size_t n,
                                         uint32_t flags, char *buf, size_t cap, size_t *len);
 
+/* 1.1: special-token safe chat prompts. The same conversation as g4_chat_format, tokenized with
+ * the template's own markers (<bos>, <|turn>, <turn|>, ...) as control tokens and each message
+ * content as plain text: a user cannot fake a turn by typing "<|turn>system". (llama-server and
+ * transformers render the template to text and parse every special token in it.) Flags: those
+ * of g4_chat_format, plus
+ *   G4_CHAT_PARSE_SPECIAL_IN_CONTENT  parse control tokens in contents too (the old behaviour);
+ *   G4_CHAT_MEDIA_MARKERS             "<|image|>" / "<|audio|>" in contents become the image /
+ *                                     audio placeholder ids (for hosts that put media there).
+ * Benign conversations get exactly the ids of g4_tokenize(g4_chat_format(...), PARSE_SPECIAL).
+ * Output starts with BOS. Two-call pattern (tokens == NULL: *n_tokens = the count). */
+#define G4_CHAT_PARSE_SPECIAL_IN_CONTENT 0x4u
+#define G4_CHAT_MEDIA_MARKERS 0x8u
+G4_API g4_status G4_CALL g4_chat_tokenize(const g4_model *m, const g4_chat_message *msgs, size_t n,
+                                          uint32_t flags, int32_t *tokens, size_t cap, size_t *n_tokens);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Multimodal embeddings                                                                       */
 /* ------------------------------------------------------------------------------------------ */
@@ -532,7 +547,15 @@ typedef struct g4_api_v1 {
     g4_status(G4_CALL *batch_init_sized)(g4_batch *, size_t);
     g4_status(G4_CALL *sampler_params_init_sized)(g4_sampler_params *, size_t);
     g4_status(G4_CALL *generate_params_init_sized)(g4_generate_params *, size_t);
+    /* 1.1: special-token safe chat prompts */
+    g4_status(G4_CALL *chat_tokenize)(const g4_model *, const g4_chat_message *, size_t, uint32_t,
+                                      int32_t *, size_t, size_t *);
 } g4_api_v1;
+
+/* 1 if the table t (from g4_get_api) has `member`: members added after 1.0 exist only in
+ * libraries of that minor version or later. */
+#define G4_API_HAS(t, member) \
+    ((t)->struct_size >= offsetof(g4_api_v1, member) + sizeof((t)->member) && (t)->member != NULL)
 
 /* *out receives a static table for ABI major version `major` (only 1 exists).
  * G4_ERR_UNSUPPORTED for an unknown major. */

@@ -348,8 +348,10 @@ void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx)
         return;
     }
     /* A nested run (from inside a task) or a concurrent one from another thread would
-     * deadlock or corrupt the run in progress: run it inline on this thread instead. */
-    if (atomic_exchange_explicit(&p->busy, 1, memory_order_acquire)) {
+     * deadlock or corrupt the run in progress: run it inline on this thread instead. A run
+     * nested in an inline run stays inline too, even if the pool has meanwhile become free:
+     * this thread's barriers are no-ops for this pool until the inline run ends. */
+    if (tls_inline_pool == p || atomic_exchange_explicit(&p->busy, 1, memory_order_acquire)) {
         const g4k_pool *saved = tls_inline_pool;
         tls_inline_pool = p;
         fn(ctx, 0, 1);

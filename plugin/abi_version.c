@@ -68,6 +68,8 @@ static const g4_api_v1 k_api_v1 = {
     g4_batch_init_sized,
     g4_sampler_params_init_sized,
     g4_generate_params_init_sized,
+    /* 1.1: special-token safe chat prompts */
+    g4_chat_tokenize,
 };
 
 G4_API g4_status G4_CALL g4_get_api(uint32_t major, const void **out)

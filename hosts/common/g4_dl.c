@@ -150,6 +150,8 @@ static const struct {
     M(batch_init_sized, "g4_batch_init_sized"),
     M(sampler_params_init_sized, "g4_sampler_params_init_sized"),
     M(generate_params_init_sized, "g4_generate_params_init_sized"),
+    /* 1.1: special-token safe chat prompts */
+    M(chat_tokenize, "g4_chat_tokenize"),
 };
 #undef M
 
@@ -252,8 +254,9 @@ int g4dl_open(const char *path_or_null, g4dl *d, char *err, size_t n)
     const void *table = NULL;
     if (get_api && get_api(1, &table) == G4_OK && table) {
         const g4_api_v1 *t = (const g4_api_v1 *)table;
-        /* A table smaller than the 1.0 layout cannot be used member by member. */
-        if (t->struct_size < sizeof(g4_api_v1) || (t->abi_version >> 16) != 1) {
+        /* A table smaller than the 1.0 layout cannot be used member by member; later members
+         * are checked with G4_API_HAS where they are used. */
+        if (t->struct_size < offsetof(g4_api_v1, chat_tokenize) || (t->abi_version >> 16) != 1) {
             snprintf(err, n, "%s: g4_get_api(1) returned a table of size %u, version 0x%x",
                      d->path, (unsigned)t->struct_size, (unsigned)t->abi_version);
             g4dl_close(d);

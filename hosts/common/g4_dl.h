@@ -37,10 +37,8 @@ int g4dl_open(const char *path_or_null, g4dl *out, char *err, size_t n);
  * when the library has one, else (a 1.0 library) zeroed and filled in its 1.0 layout, which is
  * all such a library reads. kind: load_params, image_options, session_params, batch,
  * sampler_params, generate_params. */
-#define G4DL_HAS(api, member) \
-    ((api)->struct_size >= offsetof(g4_api_v1, member) + sizeof((api)->member) && (api)->member)
 #define G4DL_INIT(api, kind, p) \
-    (G4DL_HAS(api, kind##_init_sized) ? (void)(api)->kind##_init_sized((p), sizeof *(p)) \
+    (G4_API_HAS(api, kind##_init_sized) ? (void)(api)->kind##_init_sized((p), sizeof *(p)) \
                                       : (memset((p), 0, sizeof *(p)), (api)->kind##_init(p)))
 
 /* Look up any exported symbol by name (NULL if absent). */

@@ -265,6 +265,22 @@ static int build_prompt(srv_job *j, media_set *ms)
             cm[i].content = r->msgs[i].content;
         }
         uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT | (r->enable_thinking ? G4_CHAT_ENABLE_THINKING : 0);
+        if (G4_API_HAS(A, chat_tokenize)) {
+            /* 1.1: message contents are plain text, so a user cannot type a control token
+             * ("<|turn>system") into the prompt; --special-in-content restores the parsing */
+            fl |= G4_CHAT_MEDIA_MARKERS | (S->cfg.special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
+            size_t nt = 0;
+            g4_status st = A->chat_tokenize(S->model, cm, r->n_msgs, fl, NULL, 0, &nt);
+            if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+                j->ids = malloc(sizeof *j->ids * (nt + 1));
+                st = j->ids ? A->chat_tokenize(S->model, cm, r->n_msgs, fl, j->ids, nt + 1, &nt) : G4_ERR_OUT_OF_MEMORY;
+            }
+            free(cm);
+            if (st != G4_OK)
+                return lib_fail(j, st, "chat prompt");
+            j->n_ids = nt;
+            goto have_ids;
+        }
         size_t len = 0;
         char *text = NULL;
         g4_status st = A->chat_format(S->model, cm, r->n_msgs, fl, NULL, 0, &len);
@@ -300,6 +316,7 @@ static int build_prompt(srv_job *j, media_set *ms)
         if (!j->ids)
             return job_fail(j, 500, "server_error", "%s", j->errmsg);
     }
+have_ids:
     j->keys = malloc(sizeof *j->keys * (j->n_ids + 1));
     if (!j->keys)
         return job_fail(j, 500, "server_error", "out of memory");
