@@ -158,12 +158,15 @@ static void mv_q5_K(int64_t n, const void *w, size_t ws, int64_t nr, const void 
 static float q6_K_row(int64_t nb, const g4q_q6_K *x, const g4q_q8_K *q)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    const __m512i lane4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    const __m512i four = _mm512_set1_epi32(4);
+    /* word w of the m-th zmm of a block belongs to scale 4m + w / 8 */
+    const __m512i sidx0 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i four = _mm512_set1_epi16(4);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m512i p = _mm512_setzero_si512(), idx = lane4;
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m512i scw = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc8));
+        __m512i p = _mm512_setzero_si512(), idx = sidx0;
         for (int h = 0; h < 2; h++) {
             const __m512i L = _mm512_loadu_si512(x[i].ql + 64 * h);
             const __m256i hh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
@@ -171,14 +174,14 @@ static float q6_K_row(int64_t nb, const g4q_q6_K *x, const g4q_q8_K *q)
             const __m512i wlo = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30));
             const __m512i whi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4), _mm512_and_si512(H, m30));
             const __m512i a0 = _mm512_loadu_si512(q[i].qs + 128 * h), a1 = _mm512_loadu_si512(q[i].qs + 128 * h + 64);
-            const __m512i z = _mm512_setzero_si512();
-            p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, wlo, a0), _mm512_permutexvar_epi32(idx, sc)));
-            idx = _mm512_add_epi32(idx, four);
-            p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, whi, a1), _mm512_permutexvar_epi32(idx, sc)));
-            idx = _mm512_add_epi32(idx, four);
+            /* u6 x s8 pairs -> i16 (|.| <= 2*63*128, no saturation), then x scale -> i32 */
+            p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(wlo, a0), _mm512_permutexvar_epi16(idx, scw));
+            idx = _mm512_add_epi16(idx, four);
+            p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(whi, a1), _mm512_permutexvar_epi16(idx, scw));
+            idx = _mm512_add_epi16(idx, four);
         }
         const __m256i bs = _mm256_loadu_si256((const __m256i *)q[i].bsums);
-        const __m256i mm = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales)), bs);
+        const __m256i mm = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bs);
         p = _mm512_sub_epi32(p, _mm512_zextsi256_si512(_mm256_slli_epi32(mm, 5)));
         acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * q[i].d), _mm512_cvtepi32_ps(p), acc);
     }
