@@ -188,11 +188,59 @@ static float q6_K_row(int64_t nb, const g4q_q6_K *x, const g4q_q8_K *q)
     return _mm512_reduce_add_ps(acc);
 }
 
+/* Two rows at once, sharing the activation loads (4 zmm per block) between them. */
+static void q6_K_row2(int64_t nb, const g4q_q6_K *x0, const g4q_q6_K *x1, const g4q_q8_K *q, float *y0, float *y1)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i sidx0 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i four = _mm512_set1_epi16(4);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sc80 = _mm_loadu_si128((const __m128i *)x0[i].scales);
+        const __m128i sc81 = _mm_loadu_si128((const __m128i *)x1[i].scales);
+        const __m512i scw0 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc80));
+        const __m512i scw1 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc81));
+        __m512i p0 = _mm512_setzero_si512(), p1 = _mm512_setzero_si512(), idx = sidx0;
+        for (int h = 0; h < 2; h++) {
+            const __m512i a0 = _mm512_loadu_si512(q[i].qs + 128 * h), a1 = _mm512_loadu_si512(q[i].qs + 128 * h + 64);
+            const __m512i idx1 = _mm512_add_epi16(idx, four);
+#define Q6_HALF(x, scw, p)                                                                                          \
+    do {                                                                                                            \
+        const __m512i L = _mm512_loadu_si512(x[i].ql + 64 * h);                                                     \
+        const __m256i hh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));                                 \
+        const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(hh), _mm256_srli_epi16(hh, 2), 1);              \
+        const __m512i wlo = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30)); \
+        const __m512i whi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4), _mm512_and_si512(H, m30)); \
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(wlo, a0), _mm512_permutexvar_epi16(idx, scw));              \
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(whi, a1), _mm512_permutexvar_epi16(idx1, scw));             \
+    } while (0)
+            Q6_HALF(x0, scw0, p0);
+            Q6_HALF(x1, scw1, p1);
+#undef Q6_HALF
+            idx = _mm512_add_epi16(idx1, four);
+        }
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)q[i].bsums);
+        const __m256i mm0 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc80), bs);
+        const __m256i mm1 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc81), bs);
+        p0 = _mm512_sub_epi32(p0, _mm512_zextsi256_si512(_mm256_slli_epi32(mm0, 5)));
+        p1 = _mm512_sub_epi32(p1, _mm512_zextsi256_si512(_mm256_slli_epi32(mm1, 5)));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x0[i].d) * q[i].d), _mm512_cvtepi32_ps(p0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x1[i].d) * q[i].d), _mm512_cvtepi32_ps(p1), acc1);
+    }
+    *y0 = _mm512_reduce_add_ps(acc0);
+    *y1 = _mm512_reduce_add_ps(acc1);
+}
+
 static void mv_q6_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
                     int64_t ys)
 {
     (void)as, (void)nt, (void)ys;
-    for (int64_t r = 0; r < nr; r++)
+    int64_t r = 0;
+    for (; r + 1 < nr; r += 2)
+        q6_K_row2(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws),
+                  (const g4q_q6_K *)((const uint8_t *)w + (r + 1) * ws), a, y + r, y + r + 1);
+    if (r < nr)
         y[r] = q6_K_row(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws), a);
 }
 
