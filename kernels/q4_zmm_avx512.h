@@ -158,10 +158,14 @@ static float q4_K_row(int64_t nb, const g4q_q4_K *x, const q4k_act *A)
                                 _mm512_shuffle_epi8(sc, i46));
         p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), A[i].a[3]),
                                 _mm512_shuffle_epi8(sc, i57));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * A[i].d), _mm512_cvtepi32_ps(p), acc);
+        /* d and dmin (adjacent halves) converted and scaled together */
+        uint32_t ddm;
+        memcpy(&ddm, &x[i].d, sizeof ddm);
+        const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)ddm)), _mm_set1_ps(A[i].d));
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(p), acc);
         /* min term: Σ m_j · Σa_j */
         const __m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), A[i].bsum8);
-        accm = _mm_fmadd_ps(_mm_set1_ps(h2f(x[i].dmin) * A[i].d), _mm_cvtepi32_ps(pm), accm);
+        accm = _mm_fmadd_ps(_mm_permute_ps(dd, 0x55), _mm_cvtepi32_ps(pm), accm);
     }
     __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     m = _mm_add_ss(m, _mm_movehdup_ps(m));
