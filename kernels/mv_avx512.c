@@ -50,6 +50,40 @@ static float q8_0_row(int64_t ng, const g4q_q8_0 *x, const q8_act4 *A)
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+/* Two rows at once, sharing the activation state (four zmm + scales per group). */
+static void q8_0_row2(int64_t ng, const g4q_q8_0 *x, const g4q_q8_0 *z, const q8_act4 *A, float *y0, float *y1)
+{
+    const __m512i x80 = _mm512_set1_epi8((char)0x80);
+    const __m512i i01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++, x += 4, z += 4) {
+        const __m512i a01 = A[g].a01, a23 = A[g].a23, init01 = A[g].init01, init23 = A[g].init23;
+        const __m128 da = A[g].da;
+#define Q8_ROW(x, acc)                                                                                           \
+    do {                                                                                                         \
+        __m512i w01 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));                      \
+        w01 = _mm512_inserti64x4(w01, _mm256_loadu_si256((const __m256i *)x[1].qs), 1);                         \
+        __m512i w23 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2].qs));                      \
+        w23 = _mm512_inserti64x4(w23, _mm256_loadu_si256((const __m256i *)x[3].qs), 1);                          \
+        const __m512i s01 = _mm512_dpbusd_epi32(init01, _mm512_xor_si512(w01, x80), a01);                        \
+        const __m512i s23 = _mm512_dpbusd_epi32(init23, _mm512_xor_si512(w23, x80), a23);                        \
+        __m128i dh = _mm_cvtsi32_si128(x[0].d);                                                                  \
+        dh = _mm_insert_epi16(dh, x[1].d, 1);                                                                    \
+        dh = _mm_insert_epi16(dh, x[2].d, 2);                                                                    \
+        dh = _mm_insert_epi16(dh, x[3].d, 3);                                                                    \
+        const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), da));                             \
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, dw), acc);                     \
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, dw), acc);                     \
+    } while (0)
+        Q8_ROW(x, acc0);
+        Q8_ROW(z, acc1);
+#undef Q8_ROW
+    }
+    *y0 = _mm512_reduce_add_ps(acc0);
+    *y1 = _mm512_reduce_add_ps(acc1);
+}
+
 static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
                     int64_t ys)
 {
@@ -74,7 +108,20 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         A[g].da = _mm_set_ps(h2f(b[3].d), h2f(b[2].d), h2f(b[1].d), h2f(b[0].d));
     }
     const int64_t tail = ng * 4;
-    for (int64_t r = 0; r < nr; r++) {
+    int64_t r = 0;
+    for (; r + 1 < nr; r += 2) {
+        const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
+        const g4q_q8_0 *z = (const g4q_q8_0 *)((const uint8_t *)w + (r + 1) * ws);
+        float s0, s1;
+        q8_0_row2(ng, x, z, A, &s0, &s1);
+        for (int64_t b = tail; b < nb; b++) { /* < 4 leftover blocks */
+            s0 += g4q_dot_q8_0(32, &x[b], &q[b]);
+            s1 += g4q_dot_q8_0(32, &z[b], &q[b]);
+        }
+        y[r] = s0;
+        y[r + 1] = s1;
+    }
+    for (; r < nr; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
         float s = q8_0_row(ng, x, A);
         for (int64_t b = tail; b < nb; b++) /* < 4 leftover blocks */
