@@ -43,6 +43,13 @@ int g4k_pool_size(const g4k_pool *p);
 typedef void (*g4k_task_fn)(void *ctx, int ith, int nth);
 void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx);
 
+/* Same contract, except that a worker which has not started by the time the caller has finished
+ * its own share no longer holds the run up: the caller runs that ith itself (so one thread may
+ * run several ith, one after the other). For tasks that do not use g4k_pool_barrier and do not
+ * care which thread runs an ith: the decode path's matmuls and loops, so that a busy core beside
+ * the model slows a step down by its share instead of by a scheduler time slice per run. */
+void g4k_pool_run_elastic(g4k_pool *p, g4k_task_fn fn, void *ctx);
+
 /* Kernels allocate their scratch lazily; when that fails they skip their work. This returns 1
  * (and clears the record) if any kernel run on this thread or on the pool's workers since the
  * last call failed so; the caller must then treat its results as garbage (G4_ERR_OUT_OF_MEMORY). */

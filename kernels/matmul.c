@@ -88,7 +88,7 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
             return;
         q_ctx qc = {w->type, k->qact[t->act_type], x, n, n_tok, abuf, arb};
         if (n_tok >= 4 && pool)
-            g4k_pool_run(pool, quant_task, &qc);
+            g4k_pool_run_elastic(pool, quant_task, &qc);
         else
             quant_task(&qc, 0, 1);
         act = abuf;
@@ -133,7 +133,7 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
     c.n_chunks = (w->n_rows + cr - 1) / cr;
     atomic_init(&c.next, 0);
     if (nth > 1 && c.n_chunks > 1)
-        g4k_pool_run(pool, mm_task, &c);
+        g4k_pool_run_elastic(pool, mm_task, &c);
     else
         mm_task(&c, 0, 1);
 }
@@ -183,7 +183,7 @@ void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int6
     const int nth = g4k_pool_size(pool);
     atomic_init(&c.next, 0);
     if (nth > 1 && w->n_rows > 16)
-        g4k_pool_run(pool, f32act_task, &c);
+        g4k_pool_run_elastic(pool, f32act_task, &c);
     else
         f32act_task(&c, 0, 1);
 }
