@@ -9,13 +9,17 @@
  * mutable state exist.
  */
 #include <errno.h>
+#ifdef _WIN32
+#include "srv_os_win32.h" /* Winsock, and sigwait & co. over a console control handler */
+#else
 #include <netdb.h>
+#include <sys/socket.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 

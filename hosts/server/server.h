@@ -9,6 +9,9 @@
 
 #include "g4_dl.h"
 #include "srv_request.h"
+#ifdef _WIN32
+#include "srv_os_win32.h"
+#endif
 
 typedef struct srv_config {
     const char *model, *mmproj, *draft, *host, *api_key, *alias, *lib;
