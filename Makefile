@@ -360,3 +360,4 @@ $(WIN)/g4-server.exe: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard h
 ifneq ($(filter build-x86_64 build-aarch64,$(BUILD)),)
 $(BUILD)/g4-server: LDFLAGS += -Wl,-rpath,'$$ORIGIN'
 endif
+test-dist: dist-deps

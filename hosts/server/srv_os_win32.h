@@ -13,11 +13,15 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include <sys/types.h>
+
 #ifndef SIGUSR1
 #define SIGUSR1 30
 #endif
 
-/* sigset_t is an unsigned long in mingw-w64's <sys/types.h>: one bit per signal number. */
+/* mingw-w64's <sys/types.h> has _sigset_t (an integer) and names it sigset_t only under _POSIX:
+ * one bit per signal number. */
+typedef _sigset_t sigset_t;
 int srv_w32_sigemptyset(sigset_t *set);
 int srv_w32_sigaddset(sigset_t *set, int sig);
 int srv_w32_sigdelset(sigset_t *set, int sig);
