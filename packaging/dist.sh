@@ -80,7 +80,8 @@ stage_linux() { # stage_linux TARGET BUILD DIR
     $strip --strip-debug "$d/$n"
     bundled="$bundled $n"
   done
-  floor=$(glibc_floor "$d/$lib" "$d/g4" "$d/g4-conformance" $(for n in $bundled; do echo "$d/$n"; done))
+  floor=$(glibc_floor "$d/$lib" "$d/g4" "$d/g4-conformance" $([ -f "$d/g4-server" ] && echo "$d/g4-server") \
+    $(for n in $bundled; do echo "$d/$n"; done))
   features="hwloc topology: $(case $bundled in *hwloc*) echo yes;; *) echo "no (sysfs fallback)";; esac); "
   features="$features PNG/JPEG decoding: $(case $bundled in *png*) echo yes;; *) echo no;; esac); "
   features="$features cJSON (g4_manifest_check): $(case $bundled in *cjson*) echo yes;; *) echo no;; esac)"

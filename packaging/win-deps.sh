@@ -109,21 +109,24 @@ if ! done_mark libjpeg; then
   mark libjpeg
 fi
 
-# configure_build SRC NAME ARGS...
+# configure_build SRC NAME SUBDIRS ARGS...: builds and installs only SUBDIRS (the library and its
+# headers, not the tools and tests).
 configure_build() {
-  s=$1 n=$2
-  shift 2
+  s=$1 n=$2 subdirs=$3
+  shift 3
   b=$DIR/obj/$n
   rm -rf "$b" && mkdir -p "$b"
   (cd "$b" && $NICE "$s/configure" --host=$HOST --prefix="$DIR" CFLAGS="$CFLAGS_COMMON" "$@" >"$b.log" 2>&1) ||
     { tail -30 "$b.log"; exit 1; }
-  $NICE make -C "$b" -j "$JOBS" >>"$b.log" 2>&1 || { tail -30 "$b.log"; exit 1; }
-  make -C "$b" install >>"$b.log" 2>&1 || { tail -30 "$b.log"; exit 1; }
+  for sd in $subdirs; do
+    $NICE make -C "$b/$sd" -j "$JOBS" >>"$b.log" 2>&1 || { tail -30 "$b.log"; exit 1; }
+    make -C "$b/$sd" install >>"$b.log" 2>&1 || { tail -30 "$b.log"; exit 1; }
+  done
 }
 
 if ! done_mark hwloc; then
   s=$(fetch hwloc)
-  configure_build "$s" hwloc --enable-static --disable-shared --disable-plugins --disable-libxml2 \
+  configure_build "$s" hwloc "include hwloc" --enable-static --disable-shared --disable-plugins --disable-libxml2 \
     --disable-cairo --disable-opencl --disable-cuda --disable-nvml --disable-rsmi --disable-levelzero \
     --disable-gl --disable-libudev --disable-pci --disable-io --disable-doxygen --disable-readme
   mark hwloc
@@ -131,8 +134,8 @@ fi
 
 if ! done_mark libmicrohttpd; then
   s=$(fetch libmicrohttpd)
-  configure_build "$s" libmicrohttpd --enable-shared --disable-static --disable-https --disable-doc \
-    --disable-examples --disable-curl --disable-nls --disable-postprocessor --with-threads=w32
+  configure_build "$s" libmicrohttpd "src/include src/microhttpd" --enable-shared --disable-static --disable-https --disable-doc \
+    --disable-examples --disable-curl --disable-nls --disable-postprocessor --with-threads=auto
   mark libmicrohttpd
 fi
 echo "win-deps: $DIR: $(ls "$DIR/lib"/*.a "$DIR/bin"/*.dll 2>/dev/null | xargs -n1 basename | tr '\n' ' ')"

@@ -100,7 +100,10 @@ jpeg_embed() {
   [ -f "$MMPROJ" ] || { echo "== $TARGET JPEG: skipped (no $MMPROJ)"; return 0; }
   if (cd "$TMP" && $G4_EXEC "$d/g4$G4_EXE" generate -m "$MODEL" --mmproj "$MMPROJ" --image "$MEDIA/photo.jpg" \
     -p "Describe <|image|>" --temp 0 -n 4 >"$TMP/jpg.out" 2>"$TMP/jpg.err"); then
-    ok "$TARGET g4 generate --image photo.jpg"
+    # the image's soft tokens are part of the prompt: far more than the 8 or so of the text
+    nt=$(sed -n 's/^prompt: \([0-9]*\) tokens.*/\1/p' "$TMP/jpg.err" | tail -1)
+    if [ "${nt:-0}" -gt 64 ]; then ok "$TARGET g4 generate --image photo.jpg: $nt prompt tokens"
+    else bad "$TARGET g4 generate --image photo.jpg: ${nt:-no} prompt tokens (image not embedded?)"; fi
   else
     tail -5 "$TMP/jpg.err"
     bad "$TARGET g4 generate --image photo.jpg"
@@ -223,7 +226,8 @@ for TARGET in linux-x86_64 linux-aarch64 windows-x86_64; do
       for l in "$d"/lib*.so.*; do
         n=$(basename "$l")
         case $n in libg4plug.so.*) continue ;; esac
-        if ldd "$d/libg4plug.so.1" | grep -q "$n => $d/$n"; then ok "$TARGET $n from \$ORIGIN"; else bad "$TARGET $n not from \$ORIGIN"; fi
+        if { ldd "$d/libg4plug.so.1"; [ -f "$d/g4-server" ] && ldd "$d/g4-server"; } | grep -q "$n => $d/$n"; then
+          ok "$TARGET $n from \$ORIGIN"; else bad "$TARGET $n not from \$ORIGIN"; fi
       done ;;
     linux-aarch64)
       run exports env NM=aarch64-linux-gnu-nm sh tests/check_exports.sh "$d/libg4plug.so.1"

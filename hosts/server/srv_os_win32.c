@@ -85,6 +85,14 @@ int srv_w32_sigwait(const sigset_t *set, int *sig)
     }
 }
 
+#undef signal
+void (*srv_w32_signal(int sig, void (*handler)(int)))(int)
+{
+    if (sig == SIGPIPE)
+        return SIG_DFL;
+    return signal(sig, handler);
+}
+
 char *srv_w32_strndup(const char *s, size_t n)
 {
     size_t len = strnlen(s, n);

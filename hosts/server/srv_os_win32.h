@@ -18,6 +18,9 @@
 #ifndef SIGUSR1
 #define SIGUSR1 30
 #endif
+#ifndef SIGPIPE /* Windows has none: a send() on a closed socket fails with an error instead */
+#define SIGPIPE 13
+#endif
 
 /* mingw-w64's <sys/types.h> has _sigset_t (an integer) and names it sigset_t only under _POSIX:
  * one bit per signal number. */
@@ -29,6 +32,7 @@ int srv_w32_sigmask(int how, const sigset_t *set, sigset_t *old); /* installs th
 int srv_w32_sigwait(const sigset_t *set, int *sig);
 int srv_w32_raise(int sig);
 char *srv_w32_strndup(const char *s, size_t n);
+void (*srv_w32_signal(int sig, void (*handler)(int)))(int); /* SIGPIPE: nothing to do */
 
 /* winpthreads defines pthread_sigmask as a constant 0 and sigwait over a function it lacks. */
 #undef pthread_sigmask
@@ -40,6 +44,7 @@ char *srv_w32_strndup(const char *s, size_t n);
 #define sigwait(s, n) srv_w32_sigwait(s, n)
 #define kill(pid, sig) ((void)(pid), srv_w32_raise(sig))
 #define strndup(s, n) srv_w32_strndup(s, n)
+#define signal(s, h) srv_w32_signal(s, h)
 
 #endif
 #endif
