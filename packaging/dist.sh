@@ -123,14 +123,14 @@ stage_windows() { # stage_windows TARGET BUILD DIR
   done
   install_file "$b/libg4plug.dll.a" "$d/libg4plug.dll.a" 644
   install_file abi/g4plug.def "$d/g4plug.def" 644
-  dlls=$(pe_imports "$d/g4plug.dll" | tr '\n' ' ')
+  dlls=$(pe_imports "$d/g4plug.dll" | tr '\n' ' ' | sed 's/ $//')
   yes_no() { if pe_has "$b/g4plug.dll" "$1"; then echo "yes$2"; else echo "no$3"; fi; }
   features="hwloc topology: $(yes_no hwloc_topology_init " (static)" " (processor count from GetActiveProcessorCount)");
 PNG/JPEG decoding: $(yes_no png_create_read_struct " (libpng + zlib, libjpeg-turbo; static)" "");
 cJSON (g4_manifest_check): $(yes_no cJSON_Parse " (static)" " (returns G4_ERR_UNSUPPORTED)")"
   [ -f "$d/g4-server.exe" ] && features="$features; g4-server.exe (llama-server compatible): yes"
   requires="Windows 10 or later, x86_64. g4plug.dll imports only system DLLs ($dlls): libgcc,
-winpthreads and the libraries above are linked statically, the C runtime is msvcrt.dll."
+winpthreads and the libraries listed below are linked statically, the C runtime is msvcrt.dll."
 }
 
 stage_macos() { # stage_macos TARGET BUILD DIR: build.sh already signed; stripping would break it
@@ -273,8 +273,14 @@ EOF
     note "$target: no backend-manifest.json or $srv: LM Studio pack files skipped"
   fi
   sed -e "s|@VERSION@|$VERSION|g" -e "s|@TARGET@|$target|g" packaging/README.dist.md >"$d/README.md.tmp"
-  BUND=$(echo ${BUNDLED:-none} | sed -e 's/win-static/hwloc, cJSON, libpng, zlib, libjpeg-turbo (linked statically)/' \
-    -e 's/mingw-w64/mingw-w64 runtime (linked statically)/')
+  BUND=""
+  for n in ${BUNDLED:-none}; do
+    case $n in
+      win-static) n="hwloc, cJSON, libpng, zlib, libjpeg-turbo (linked into g4plug.dll)" ;;
+      mingw-w64) n="the mingw-w64 runtime (linked statically)" ;;
+    esac
+    BUND="${BUND:+$BUND; }$n"
+  done
   REQ=$requires FEAT=$features BUND=$BUND awk \
     '{ gsub(/@REQUIRES@/, ENVIRON["REQ"]); gsub(/@FEATURES@/, ENVIRON["FEAT"]); gsub(/@BUNDLED@/, ENVIRON["BUND"]); print }' \
     "$d/README.md.tmp" >"$d/README.md"

@@ -199,6 +199,32 @@ static int copy_mode(const char *from, const char *to)
 static const char *home_dir(void) { return getenv("HOME"); }
 #endif
 
+/* mkdir -p: every missing folder along path (either separator on Windows). */
+static int make_dirs(const char *path)
+{
+    pathbuf p;
+    int n = snprintf(p.path, sizeof p.path, "%s", path);
+    if (n <= 0 || (size_t)n >= sizeof p.path)
+        return -1;
+    for (char *c = p.path + 1; *c; c++) {
+        if (*c != '/' && *c != '\\')
+            continue;
+#ifdef _WIN32
+        if (c[-1] == ':') /* C:\ */
+            continue;
+#else
+        if (*c == '\\')
+            continue;
+#endif
+        char keep = *c;
+        *c = '\0';
+        if (kind_of(p.path) != 2 && make_dir(p.path) != 0)
+            return -1;
+        *c = keep;
+    }
+    return make_dir(p.path);
+}
+
 /* ---- copying -------------------------------------------------------------------------------- */
 
 static int copy_file(const char *from, const char *to)
@@ -369,7 +395,7 @@ int g4_install_main(int argc, char **argv)
     }
     /* home/extensions/backends/<name>-<version> */
     pathbuf ext, backends, dest;
-    if (make_dir(home) != 0 || join(&ext, home, "extensions") != 0 || make_dir(ext.path) != 0 ||
+    if (make_dirs(home) != 0 || join(&ext, home, "extensions") != 0 || make_dir(ext.path) != 0 ||
         join(&backends, ext.path, "backends") != 0 || make_dir(backends.path) != 0) {
         fprintf(stderr, "g4 install: cannot create %s" SEP "extensions" SEP "backends: %s\n", home,
                 strerror(errno));
