@@ -346,13 +346,14 @@ dist-linux-x86_64 dist-linux-aarch64: dist-deps
 $(WIN_OBJS) $(WIN)/g4.exe $(WIN)/g4-conformance.exe $(WIN)/g4-server.exe: | win-deps
 # The permissive libraries are linked statically into g4plug.dll (it still imports only system
 # DLLs); libmicrohttpd (LGPL) stays a DLL beside g4-server.exe.
-WIN_CPPFLAGS += -isystem $(WIN_DEPS)/include -DG4_HAVE_HWLOC=1 -DG4_HAVE_CJSON=1 -DG4_HAVE_PNG=1 -DG4_HAVE_JPEG=1
+WIN_CPPFLAGS += -isystem $(WIN_DEPS)/include -DG4_HAVE_HWLOC=1 -DG4_HAVE_CJSON=1 -DG4_HAVE_PNG=1 -DG4_HAVE_JPEG=1 \
+  -DCJSON_HIDE_SYMBOLS
 $(WIN)/g4plug.dll: WIN_LDFLAGS += -L$(WIN_DEPS)/lib -lhwloc -lpng16 -ljpeg -lz -lcjson
 win: $(WIN)/g4-server.exe
 $(WIN)/g4-server.exe: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
-	$(Q)$(WIN_CC) -D_GNU_SOURCE -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 -Iabi -Ihosts/common \
+	$(Q)$(WIN_CC) -D_GNU_SOURCE -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 -DCJSON_HIDE_SYMBOLS -Iabi -Ihosts/common \
 	  -isystem $(WIN_DEPS)/include -isystem $(WIN_DEPS)/include/cjson $(WIN_CFLAGS) -o $@ $(filter %.c,$^) \
 	  $(WIN_DEPS)/lib/libcjson.a $(WIN_DEPS)/lib/libmicrohttpd.dll.a -lws2_32 $(WIN_LDFLAGS)
 	$(Q)cp $(WIN_DEPS)/bin/libmicrohttpd-12.dll $(WIN)/
@@ -361,3 +362,4 @@ ifneq ($(filter build-x86_64 build-aarch64,$(BUILD)),)
 $(BUILD)/g4-server: LDFLAGS += -Wl,-rpath,'$$ORIGIN'
 endif
 test-dist: dist-deps
+$(WIN)/g4plug.dll: $(wildcard $(WIN_DEPS)/lib/*.a)

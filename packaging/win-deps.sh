@@ -70,14 +70,16 @@ if ! done_mark zlib; then
   mark zlib
 fi
 
-if ! done_mark cjson; then
+# CJSON_HIDE_SYMBOLS: cJSON.h marks its functions __declspec(dllexport) by default, which would
+# export them from g4plug.dll beside the .def list (the Makefile defines it for our code too).
+if ! done_mark cjson-hidden; then
   s=$(fetch cjson)
   mkdir -p "$DIR/include/cjson" "$DIR/obj"
-  $NICE $CC $CFLAGS_COMMON -std=c89 -c "$s/cJSON.c" -o "$DIR/obj/cJSON.o"
+  $NICE $CC $CFLAGS_COMMON -DCJSON_HIDE_SYMBOLS -std=c89 -c "$s/cJSON.c" -o "$DIR/obj/cJSON.o"
   rm -f "$DIR/lib/libcjson.a"
   $HOST-ar rcsD "$DIR/lib/libcjson.a" "$DIR/obj/cJSON.o"
   cp "$s/cJSON.h" "$DIR/include/cjson/cJSON.h"
-  mark cjson
+  mark cjson-hidden
 fi
 
 # cmake_build SRC NAME ARGS...: a static build installed into DIR.
