@@ -343,3 +343,37 @@ $(DEFAULT_DIR)/demo-audio.wav: $(BUILD)/tools/g4-demo-media
 	$(call say,GEN,$@)
 	$(Q)$< --wav $@
 -include $(shell find $(WIN) -name '*.d' 2>/dev/null)
+
+# ---- Release prerequisites, full-featured Windows build, engine packs (packaging/README.md) -----
+# make dist-deps  cross compilers, qemu-user, wine, arm64 dpkg architecture, deb-src entries
+#                 (packaging/dist-deps.sh; `make dist` and `make test-dist` run it first)
+# make win-deps   hwloc, cJSON, libpng+zlib, libjpeg-turbo, libmicrohttpd for mingw-w64 from
+#                 Debian's source packages, cached in $(WIN_DEPS) (packaging/win-deps.sh)
+# Absolute, so that a second tree (tests/test_dist.sh's rebuild) can share the cache.
+WIN_DEPS ?= $(CURDIR)/build-win-deps
+.PHONY: dist-deps win-deps
+dist-deps:
+	@sh packaging/dist-deps.sh
+win-deps: dist-deps
+	@sh packaging/win-deps.sh $(WIN_DEPS)
+dist-linux-x86_64 dist-linux-aarch64: dist-deps
+$(WIN_OBJS) $(WIN)/g4.exe $(WIN)/g4-conformance.exe $(WIN)/g4-server.exe: | win-deps
+# The permissive libraries are linked statically into g4plug.dll (it still imports only system
+# DLLs); libmicrohttpd (LGPL) stays a DLL beside g4-server.exe.
+WIN_CPPFLAGS += -isystem $(WIN_DEPS)/include -DG4_HAVE_HWLOC=1 -DG4_HAVE_CJSON=1 -DG4_HAVE_PNG=1 -DG4_HAVE_JPEG=1 \
+  -DCJSON_HIDE_SYMBOLS
+$(WIN)/g4plug.dll: WIN_LDFLAGS += -L$(WIN_DEPS)/lib -lhwloc -lpng16 -ljpeg -lz -lcjson
+win: $(WIN)/g4-server.exe
+$(WIN)/g4-server.exe: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(WIN_CC) -D_GNU_SOURCE -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 -DCJSON_HIDE_SYMBOLS -Iabi -Ihosts/common \
+	  -isystem $(WIN_DEPS)/include -isystem $(WIN_DEPS)/include/cjson $(WIN_CFLAGS) -o $@ $(filter %.c,$^) \
+	  $(WIN_DEPS)/lib/libcjson.a $(WIN_DEPS)/lib/libmicrohttpd.dll.a -lws2_32 $(WIN_LDFLAGS)
+	$(Q)cp $(WIN_DEPS)/bin/libmicrohttpd-12.dll $(WIN)/
+# Release Linux builds: g4-server finds the libmicrohttpd shipped beside it (packaging/dist.sh).
+ifneq ($(filter build-x86_64 build-aarch64,$(BUILD)),)
+$(BUILD)/g4-server: LDFLAGS += -Wl,-rpath,'$$ORIGIN'
+endif
+test-dist: dist-deps
+$(WIN)/g4plug.dll: $(wildcard $(WIN_DEPS)/lib/*.a)

@@ -25,6 +25,7 @@
 #endif
 
 #include "g4_dl.h"
+#include "install_lmstudio.h"
 
 static g4dl g_dl;
 static const g4_api_v1 *A;
@@ -713,6 +714,8 @@ static const char *k_usage =
     "  tokenize -m MODEL TEXT [--no-bos] [--no-special] [--ids]\n"
     "                                          show the tokens of TEXT\n"
     "  version                                 library and ABI versions\n"
+    "  install lmstudio [--home DIR]           copy this archive's engine pack into LM Studio\n"
+    "                                          (DIR/extensions/backends/; default ~/.lmstudio)\n"
     "\n"
     "generate options:\n"
     "  -m, --model PATH     GGUF model (or an LM Studio folder / Ollama name)\n"
@@ -1370,6 +1373,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "install")) /* its own options: hosts/cli/install_lmstudio.c */
+        return g4_install_main(argc - 1, argv + 1);
     gen_opts g;
     memset(&g, 0, sizeof g);
     g.temp = 0.8f;

@@ -285,3 +285,5 @@ void g4dl_close(g4dl *d)
         d->api = NULL;
     }
 }
+
+int g4dl_exe_dir(char *buf, size_t n) { return exe_dir(buf, n); }

@@ -46,4 +46,7 @@ void *g4dl_sym(const g4dl *d, const char *name);
 
 void g4dl_close(g4dl *d);
 
+/* The folder of the running executable (UTF-8, no trailing separator). 0 on success. */
+int g4dl_exe_dir(char *buf, size_t n);
+
 #endif

@@ -9,13 +9,17 @@
  * mutable state exist.
  */
 #include <errno.h>
+#ifdef _WIN32
+#include "srv_os_win32.h" /* Winsock, and sigwait & co. over a console control handler */
+#else
 #include <netdb.h>
+#include <sys/socket.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -903,7 +907,8 @@ static void parse_args(int argc, char **argv, srv_config *c)
         else if (IS("--timeout", "-to"))
             c->timeout_s = (int)num_arg(a, VAL(), 0, 1 << 24);
         else if (IS("--max-body", "--max-body"))
-            c->max_body = (size_t)num_arg(a, VAL(), 1024, 1L << 40);
+            /* 1 TiB where long has 64 bits; LONG_MAX on Windows (LLP64) */
+            c->max_body = (size_t)num_arg(a, VAL(), 1024, (long)(sizeof(long) > 4 ? 1LL << 40 : 0x7fffffffLL));
         else if (IS("--max-conn", "--max-conn"))
             c->max_conn = (int)num_arg(a, VAL(), 1, 100000);
         else if (IS("-a", "--alias"))

@@ -11,6 +11,9 @@
 #include "srv_budget.h"
 #include "srv_conn.h"
 #include "srv_request.h"
+#ifdef _WIN32
+#include "srv_os_win32.h"
+#endif
 
 typedef struct srv_config {
     const char *model, *mmproj, *draft, *host, *api_key, *alias, *lib;
