@@ -4,10 +4,12 @@
  * elements (persistent linked nodes in an arena, so stacks share tails); every stack in a set is
  * expanded, i.e. its top is a byte class, or it is the empty stack ACCEPT (the grammar may end).
  *
- * Token masks: a depth-first walk of the vocabulary trie that carries the stack set along the
- * bytes, entering only children whose byte some top class admits; every token that ends at a
- * reached node is allowed. Masks are cached per state (the canonical stack set), so a string
- * body or a repeated structure costs one walk, not one per token. */
+ * Token masks: a depth-first walk of the vocabulary trie that carries the parser state along the
+ * bytes, entering only children whose byte the state admits; every token that ends at a reached
+ * node is allowed. The states met on the way are interned into a lazily built DFA (stack set ->
+ * id, 256 transitions each), so after the first few bytes the walk is one table lookup per trie
+ * node (a string body maps ordinary bytes back to itself). Masks are cached per state, so a
+ * repeated state costs no walk at all. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,16 @@ typedef struct mcache {
     uint64_t stamp;
 } mcache;
 
+#define DS_MAX 4096       /* DFA states kept before a flush (each holds 256 transitions) */
+#define DS_UNKNOWN (-2)
+#define DS_DEAD (-1)
+
+typedef struct dstate {
+    uint32_t first, n; /* its stacks: ds_stacks[first .. first + n) */
+    uint64_t hash;
+    int32_t next[256]; /* DS_UNKNOWN, DS_DEAD or a state id */
+} dstate;
+
 struct g4_grammar {
     uint32_t magic;
     const g4_model *m;
@@ -57,6 +69,17 @@ struct g4_grammar {
     int ended;  /* an end-of-generation token was accepted */
     uint32_t *key_tmp;
     uint32_t key_cap;
+    /* Lazily built DFA over the walk's stack sets: state id -> stacks and byte transitions, so a
+     * walk costs one table lookup per trie node once a state's transitions are known (a string
+     * body maps every ordinary byte back to the same state). Flushed when full and whenever the
+     * node arena is compacted. */
+    dstate *ds;
+    uint32_t n_ds, cap_ds;
+    uint32_t *ds_stacks;
+    uint32_t n_ds_stacks, cap_ds_stacks;
+    int32_t *ds_index; /* open addressing by hash; -1 empty */
+    uint32_t ds_index_cap;
+    sset tmp;
 };
 
 static uint32_t new_node(g4_grammar *g, uint32_t pos, uint32_t parent)
@@ -165,13 +188,117 @@ static void advance(g4_grammar *g, const sset *in, uint8_t c, sset *out)
     }
 }
 
+static void ds_flush(g4_grammar *g)
+{
+    g->n_ds = 0;
+    g->n_ds_stacks = 0;
+    if (g->ds_index)
+        for (uint32_t i = 0; i < g->ds_index_cap; i++)
+            g->ds_index[i] = -1;
+}
+
+static uint64_t set_hash(const g4_grammar *g, const uint32_t *st, uint32_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ n;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t x = st[i];; x = g->nodes[x].parent) {
+            uint32_t v = x == ACCEPT ? ACCEPT : x == NONE ? NONE : g->nodes[x].pos;
+            h = (h ^ v) * 1099511628211ull;
+            if (x == ACCEPT || x == NONE)
+                break;
+        }
+    }
+    return h;
+}
+
+/* The id of the state with these stacks (a new one when unseen); -1 when out of memory or the
+ * table was flushed to make room (callers then recompute). *fresh: the stacks were stored. */
+static int32_t ds_intern(g4_grammar *g, const uint32_t *st, uint32_t n, int *fresh)
+{
+    *fresh = 0;
+    if (!g->ds_index) {
+        g->ds_index_cap = DS_MAX * 2;
+        if (!(g->ds_index = malloc(sizeof *g->ds_index * g->ds_index_cap)) ||
+            !(g->ds = malloc(sizeof *g->ds * DS_MAX))) {
+            g->failed = 1;
+            return -1;
+        }
+        g->cap_ds = DS_MAX;
+        ds_flush(g);
+    }
+    uint64_t h = set_hash(g, st, n);
+    uint32_t mask = g->ds_index_cap - 1, slot = (uint32_t)h & mask;
+    for (; g->ds_index[slot] >= 0; slot = (slot + 1) & mask) {
+        const dstate *d = &g->ds[g->ds_index[slot]];
+        if (d->hash != h || d->n != n)
+            continue;
+        uint32_t k = 0;
+        while (k < n && chain_eq(g, g->ds_stacks[d->first + k], st[k]))
+            k++;
+        if (k == n)
+            return g->ds_index[slot];
+    }
+    if (g->n_ds >= g->cap_ds)
+        return -1; /* full: the caller flushes */
+    if (g->n_ds_stacks + n > g->cap_ds_stacks) {
+        uint32_t cap = g->cap_ds_stacks ? g->cap_ds_stacks * 2 : 4096;
+        while (cap < g->n_ds_stacks + n)
+            cap *= 2;
+        uint32_t *ns = realloc(g->ds_stacks, sizeof *ns * cap);
+        if (!ns) {
+            g->failed = 1;
+            return -1;
+        }
+        g->ds_stacks = ns;
+        g->cap_ds_stacks = cap;
+    }
+    dstate *d = &g->ds[g->n_ds];
+    d->first = g->n_ds_stacks;
+    d->n = n;
+    d->hash = h;
+    for (int b = 0; b < 256; b++)
+        d->next[b] = DS_UNKNOWN;
+    memcpy(g->ds_stacks + g->n_ds_stacks, st, sizeof *st * n);
+    g->n_ds_stacks += n;
+    g->ds_index[slot] = (int32_t)g->n_ds;
+    *fresh = 1;
+    return (int32_t)g->n_ds++;
+}
+
+/* Transition of state `sid` on byte b: DS_DEAD, a state id, or DS_UNKNOWN when the table had to
+ * be flushed (the walk then starts over). */
+static int32_t ds_next(g4_grammar *g, int32_t sid, uint8_t b)
+{
+    int32_t nx = g->ds[sid].next[b];
+    if (nx != DS_UNKNOWN)
+        return nx;
+    sset in = {g->ds_stacks + g->ds[sid].first, g->ds[sid].n, g->ds[sid].n};
+    uint32_t mark = g->n_nodes;
+    advance(g, &in, b, &g->tmp);
+    if (g->failed)
+        return DS_DEAD;
+    if (!g->tmp.n) {
+        g->ds[sid].next[b] = DS_DEAD;
+        return DS_DEAD;
+    }
+    int fresh;
+    int32_t id = ds_intern(g, g->tmp.s, g->tmp.n, &fresh);
+    if (!fresh)
+        g->n_nodes = mark; /* a known state: the nodes just made are not needed */
+    if (id < 0)
+        return DS_UNKNOWN;
+    g->ds[sid].next[b] = id;
+    return id;
+}
+
 /* Copy the current stacks into a fresh arena (drops everything the walks and old states left). */
 static void compact(g4_grammar *g)
 {
     snode *old = g->nodes;
     uint32_t old_n = g->n_nodes;
-    if (old_n < 4096)
+    if (old_n < (1u << 20)) /* 8 MiB of nodes: the DFA's states live in the same arena */
         return;
+    ds_flush(g);
     g->nodes = NULL;
     g->n_nodes = g->cap_nodes = 0;
     for (uint32_t i = 0; i < g->cur.n; i++) {
@@ -221,7 +348,7 @@ static uint64_t state_key(g4_grammar *g, uint32_t *n_out)
     return h;
 }
 
-static int walk(g4_grammar *g, uint32_t tnode, uint32_t depth)
+static int walk_slow(g4_grammar *g, uint32_t tnode, uint32_t depth)
 {
     const g4_token_trie *t = g->trie;
     const tt_node *nd = &t->nodes[tnode];
@@ -257,12 +384,40 @@ static int walk(g4_grammar *g, uint32_t tnode, uint32_t depth)
                 int32_t id = t->tok_ids[ch->tok_first + k];
                 g->walk_bits[id >> 6] |= 1ull << (id & 63);
             }
-            if (ch->n_children && walk(g, ci, depth + 1))
+            if (ch->n_children && walk_slow(g, ci, depth + 1))
                 return -1;
         }
         g->n_nodes = mark;
         out = &g->lv[depth + 1]; /* lv may have moved */
         in = &g->lv[depth];
+    }
+    return 0;
+}
+
+/* The walk over the DFA: 0 done, -1 failed, 1 the state table filled up (start over). */
+static int walk(g4_grammar *g, uint32_t tnode, int32_t sid)
+{
+    const g4_token_trie *t = g->trie;
+    const tt_node *nd = &t->nodes[tnode];
+    for (uint32_t c = 0; c < nd->n_children; c++) {
+        uint32_t ci = nd->first_child + c;
+        int32_t nx = ds_next(g, sid, t->nodes[ci].byte);
+        if (g->failed)
+            return -1;
+        if (nx == DS_UNKNOWN)
+            return 1;
+        if (nx == DS_DEAD)
+            continue;
+        const tt_node *ch = &t->nodes[ci];
+        for (uint32_t k = 0; k < ch->n_tok; k++) {
+            int32_t id = t->tok_ids[ch->tok_first + k];
+            g->walk_bits[id >> 6] |= 1ull << (id & 63);
+        }
+        if (ch->n_children) {
+            int rc = walk(g, ci, nx);
+            if (rc)
+                return rc;
+        }
     }
     return 0;
 }
@@ -314,16 +469,36 @@ static const uint64_t *current_mask(g4_grammar *g)
         }
         g->n_lv = 64;
     }
-    sset *l0 = &g->lv[0];
-    l0->n = 0;
     int accept = 0;
-    for (uint32_t i = 0; i < g->cur.n; i++) {
+    for (uint32_t i = 0; i < g->cur.n; i++)
         accept |= g->cur.s[i] == ACCEPT;
-        set_add(g, l0, g->cur.s[i]);
+    /* the DFA walk; when the state table fills up, once more from an empty table, then the
+     * direct walk (advancing stack sets node by node) */
+    int rc = 1;
+    for (int attempt = 0; attempt < 2 && rc == 1; attempt++) {
+        if (attempt)
+            ds_flush(g);
+        int fresh;
+        int32_t root = ds_intern(g, g->cur.s, g->cur.n, &fresh);
+        if (root < 0 && !g->failed) {
+            ds_flush(g);
+            root = ds_intern(g, g->cur.s, g->cur.n, &fresh);
+        }
+        if (root < 0)
+            break;
+        memset(slot->bits, 0, sizeof *slot->bits * words);
+        rc = walk(g, 0, root);
     }
-    uint32_t mark = g->n_nodes;
-    int rc = walk(g, 0, 0);
-    g->n_nodes = mark;
+    if (rc == 1 && !g->failed) {
+        memset(slot->bits, 0, sizeof *slot->bits * words);
+        sset *l0 = &g->lv[0];
+        l0->n = 0;
+        for (uint32_t i = 0; i < g->cur.n; i++)
+            set_add(g, l0, g->cur.s[i]);
+        uint32_t mark = g->n_nodes;
+        rc = walk_slow(g, 0, 0);
+        g->n_nodes = mark;
+    }
     if (rc || g->failed) {
         g->failed = 1;
         free(slot->bits);
@@ -342,6 +517,7 @@ static int live(const g4_grammar *g) { return g && g->magic == GRAMMAR_MAGIC; }
 
 static void start_state(g4_grammar *g)
 {
+    ds_flush(g);
     g->n_nodes = 0;
     g->cur.n = 0;
     g->failed = 0;
@@ -412,6 +588,10 @@ G4_API void G4_CALL g4_grammar_free(g4_grammar *g)
         free(g->cache[i].key);
     }
     free(g->key_tmp);
+    free(g->ds);
+    free(g->ds_stacks);
+    free(g->ds_index);
+    free(g->tmp.s);
     free(g);
 }
 
