@@ -81,7 +81,12 @@ static const struct member members[] = {
     MB(sampler_accept, "g4_sampler_accept"), MB(sampler_reset, "g4_sampler_reset"),
     MB(draft, "g4_draft"), MB(generate_params_init, "g4_generate_params_init"),
     MB(generate, "g4_generate"), MB(session_capture_layers, "g4_session_capture_layers"),
-    MB(captured_layer, "g4_captured_layer"), MB(manifest_check, "g4_manifest_check")
+    MB(captured_layer, "g4_captured_layer"), MB(manifest_check, "g4_manifest_check"),
+    /* 1.1 */
+    MB(chat_format_json, "g4_chat_format_json"), MB(chat_parse, "g4_chat_parse"),
+    MB(grammar_new, "g4_grammar_new"), MB(grammar_free, "g4_grammar_free"),
+    MB(grammar_reset, "g4_grammar_reset"), MB(grammar_apply, "g4_grammar_apply"),
+    MB(grammar_accept, "g4_grammar_accept"), MB(grammar_is_complete, "g4_grammar_is_complete")
 };
 #undef MB
 
