@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages g4plug builds against, only when missing.
 # Used by `make deps` (and so by `make test` / `make run`) and by .ci/run.
 set -e
-PKGS="build-essential clang libclang-rt-14-dev pkg-config xz-utils curl python3 libcjson-dev libhwloc-dev libpng-dev libjpeg-dev libmicrohttpd-dev"
+PKGS="build-essential clang libclang-rt-14-dev pkg-config xz-utils curl python3 libcjson-dev libhwloc-dev libpng-dev libjpeg-dev libmicrohttpd-dev ffmpeg libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
