@@ -138,6 +138,15 @@ HAVE_FFMPEG := $(shell pkg-config --exists $(FFMPEG_PKGS) 2>/dev/null && echo 1)
 FFMPEG_CFLAGS := $(if $(HAVE_FFMPEG),-DG4_HAVE_FFMPEG=1 $(shell pkg-config --cflags $(FFMPEG_PKGS)))
 FFMPEG_LIBS := $(if $(HAVE_FFMPEG),$(shell pkg-config --libs $(FFMPEG_PKGS)))
 
+# Host-side video checks (tests/test_video.sh runs them): FFmpeg decoding + the ABI via dlopen.
+ifeq ($(HAVE_FFMPEG),1)
+all: $(BUILD)/tests/video_host_check
+endif
+$(BUILD)/tests/video_host_check: tests/video/video_host_check.c hosts/common/video_decode.c hosts/common/video_embed.c hosts/common/g4_dl.c tests/t.h | lib
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -D_GNU_SOURCE -Iabi -Ihosts/common -Itests $(FFMPEG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) $(FFMPEG_LIBS) -lm -ldl
+
 # Hosts use the library only through dlopen: they link nothing of ours.
 $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h | lib
 	$(call say,LINK,$@)

@@ -195,7 +195,7 @@ int g4v_open(const void *bytes, size_t size, g4v_clip **out, g4v_info *info, cha
     if (c->vs < 0 || !codec) {
         rc = fail(err, errlen, G4_ERR_FORMAT, c->vs == AVERROR_DECODER_NOT_FOUND
                  ? "the video stream's codec is not supported by this FFmpeg"
-                 : "the file has no video stream");
+                 : "the file has no decodable video stream (none, or a zero-length one)");
         goto bad;
     }
     AVStream *st = c->fmt->streams[c->vs];
@@ -237,6 +237,12 @@ int g4v_open(const void *bytes, size_t size, g4v_clip **out, g4v_info *info, cha
         dur = nf / fps;
     if (nf <= 0 || !(dur > 0)) {
         rc = fail(err, errlen, G4_ERR_FORMAT, "the video stream has no frames (zero length)");
+        goto bad;
+    }
+    if (st->nb_frames > 0 && fabs(nf / fps - dur) > 0.1 * dur + 2.0) {
+        rc = fail(err, errlen, G4_ERR_FORMAT, "the video's header contradicts itself: %lld frames "
+                  "at %.3g frames/s last %.0f s, but the stream says %.1f s", (long long)nf, fps,
+                  nf / fps, dur);
         goto bad;
     }
     if (dur > G4V_MAX_SECONDS || nf > (int64_t)(G4V_MAX_SECONDS * 1000)) {

@@ -81,7 +81,11 @@ static const struct member members[] = {
     MB(sampler_accept, "g4_sampler_accept"), MB(sampler_reset, "g4_sampler_reset"),
     MB(draft, "g4_draft"), MB(generate_params_init, "g4_generate_params_init"),
     MB(generate, "g4_generate"), MB(session_capture_layers, "g4_session_capture_layers"),
-    MB(captured_layer, "g4_captured_layer"), MB(manifest_check, "g4_manifest_check")
+    MB(captured_layer, "g4_captured_layer"), MB(manifest_check, "g4_manifest_check"),
+    /* 1.1: video */
+    MB(video_options_init_sized, "g4_video_options_init_sized"),
+    MB(video_sample, "g4_video_sample"), MB(embed_video_frame, "g4_embed_video_frame"),
+    MB(video_format, "g4_video_format")
 };
 #undef MB
 
