@@ -78,5 +78,40 @@ out=$("$G4" run "$MODEL" "x" --mmproj "$MMPROJ" --video "$T/corrupt.bin" -n 1 2>
 [ $rc -ne 0 ] && echo "$out" | grep -q "G4_ERR_FORMAT: not a video file" && ok || bad "corrupt file: $rc $out"
 out=$("$G4" run "$MODEL" "x" --video "$T/clip.mp4" -n 1 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "mmproj" && ok || bad "no projector: $rc $out"
+# 3. g4-server: a video_url part (data URL) in a chat completion
+SRV=$BUILD/g4-server
+if [ -x "$SRV" ] && command -v curl >/dev/null 2>&1; then
+  G4PLUG_LIB="$BUILD/libg4plug.so" "$SRV" --host 127.0.0.1 --port 0 -m "$MODEL" --mmproj "$MMPROJ" -c 2048 >"$T/server.log" 2>&1 &
+  SPID=$!
+  trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$T"' EXIT
+  PORT=""; i=0
+  while [ $i -lt 100 ] && [ -z "$PORT" ]; do
+    PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/server.log"); [ -n "$PORT" ] || sleep 0.1; i=$((i+1))
+  done
+  URL="http://127.0.0.1:$PORT"; i=0
+  while [ $i -lt 300 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" != 200 ]; do sleep 0.1; i=$((i+1)); done
+  vreq() { printf '{"messages":[{"role":"user","content":[{"type":"video_url","video_url":%s},{"type":"text","text":"What happens?"}]}],"temperature":0,"max_tokens":2}' "$1" >"$T/v.json"
+           curl -s -m 120 -o "$T/vo.json" -w '%{http_code}' --data-binary @"$T/v.json" "$URL/v1/chat/completions"; }
+  B64V=$(base64 <"$T/clip.mp4" | tr -d '\n')
+  code=$(vreq "{\"url\":\"data:video/mp4;base64,$B64V\",\"frames\":4}")
+  # 4 frames x 63 + 151 audio tokens + timestamps/markers + the chat turn
+  ptok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["usage"]["prompt_tokens"])' "$T/vo.json" 2>/dev/null)
+  [ "$code" = 200 ] && [ "${ptok:-0}" -gt 420 ] && ok || bad "server video_url: $code $ptok $(head -c 300 "$T/vo.json")"
+  code=$(vreq "{\"url\":\"data:video/mp4;base64,$B64V\",\"frames\":4,\"audio\":false}")
+  ptok2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["usage"]["prompt_tokens"])' "$T/vo.json" 2>/dev/null)
+  [ "$code" = 200 ] && [ "${ptok2:-0}" -gt 250 ] && [ "${ptok2:-0}" -lt "${ptok:-0}" ] && ok || bad "server video_url audio:false: $code $ptok2"
+  code=$(vreq '{"url":"https://example.com/clip.mp4"}')
+  [ "$code" = 400 ] && grep -q "no remote fetching" "$T/vo.json" && ok || bad "server remote video URL: $code $(cat "$T/vo.json")"
+  code=$(vreq '{"url":"data:video/mp4;base64,AAAAAAAAAAAAAAAA"}')
+  [ "$code" = 400 ] && grep -q "video: " "$T/vo.json" && ok || bad "server corrupt video: $code $(cat "$T/vo.json")"
+  code=$(vreq "{\"url\":\"data:video/mp4;base64,$B64V\",\"frames\":7200}")
+  [ "$code" = 400 ] && grep -q "needs" "$T/vo.json" && ok || bad "server video too long for the context: $code $(head -c 300 "$T/vo.json")"
+  printf '{"messages":[{"role":"user","content":"see <|video|>"}]}' >"$T/v.json"
+  code=$(curl -s -m 60 -o "$T/vo.json" -w '%{http_code}' --data-binary @"$T/v.json" "$URL/v1/chat/completions")
+  [ "$code" = 400 ] && ok || bad "server <|video|> marker injection: $code"
+  kill $SPID 2>/dev/null; wait $SPID 2>/dev/null
+else
+  echo "test_video.sh: no g4-server or curl: server checks skipped"
+fi
 echo "test_video.sh: $pass passed, $fail failed"
 [ $fail -eq 0 ]
