@@ -30,6 +30,8 @@ ff -f lavfi -i testsrc2=size=64x48:rate=10:duration=120 -c:v libx264 -preset ult
 ff -i "$T/long.mp4" -sws_flags bicubic+accurate_rnd+full_chroma_int -vf "select='eq(n,0)+eq(n,300)+eq(n,600)+eq(n,900)'" -fps_mode passthrough -f rawvideo -pix_fmt rgb24 "$T/long_sel.rgb" &&
 ff -i "$T/clip.mp4" -c copy -metadata:s:v:0 rotate=90 "$T/rot.mp4" &&
 ff -i "$T/rot.mp4" -sws_flags bicubic+accurate_rnd+full_chroma_int -frames:v 1 -f rawvideo -pix_fmt rgb24 "$T/rot0.rgb" &&
+ff -f lavfi -i testsrc2=size=160x120:rate=10:duration=3 -vf "setpts='if(lt(N,10),N/(10*TB),(1+(N-10)/2)/TB)'" -fps_mode vfr -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$T/vfr.mkv" &&
+ff -i "$T/vfr.mkv" -sws_flags bicubic+accurate_rnd+full_chroma_int -fps_mode passthrough -f rawvideo -pix_fmt rgb24 "$T/vfr.rgb" &&
 ff -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$T/silent.mp4" &&
 ff -f lavfi -i testsrc2=size=64x48:rate=10 -frames:v 0 -c:v libx264 "$T/zero.mp4" &&
 ff -f lavfi -i testsrc2=size=32x24:rate=5:duration=1 -c:v rawvideo -pix_fmt bgr24 "$T/absurd0.avi" &&

@@ -6,7 +6,8 @@
  * DIR holds: clip.mp4 (320x240, 10 fps, 6 s, 440 Hz tone), clip.rgb (its 60 frames as rgb24 from
  * the ffmpeg tool), long.mp4 (64x48, 10 fps, 120 s, keyframe every 10), long_sel.rgb (its frames
  * 0, 375, 750, 1125), rot.mp4 (clip.mp4 with rotate=90), rot0.rgb (the ffmpeg tool's
- * auto-rotated frame 0), silent.mp4 (no audio), and the broken files corrupt.bin, trunc.mp4,
+ * auto-rotated frame 0), vfr.mkv / vfr.rgb (variable frame rate, see test_vfr), silent.mp4
+ * (no audio), and the broken files corrupt.bin, trunc.mp4,
  * empty.mp4, zero.mp4, absurd.avi, long10h.mp4, cut.mp4 (data cut short after a moov-first
  * header). */
 #include <math.h>
@@ -223,6 +224,49 @@ static void test_rotation(void)
     free(ref);
 }
 
+/* vfr.mkv: 30 frames, frame k shown at k/10 s for k < 10, then 1 + (k - 10)/2 s (vfr.rgb holds
+ * them in order). Matroska gives no frame count, so the clip is sized from its duration and
+ * nominal rate; every sampled time must show the frame that is on screen then. */
+static void test_vfr(void)
+{
+    size_t n = 0, nref = 0;
+    unsigned char *bytes = load("vfr.mkv", &n), *ref = load("vfr.rgb", &nref);
+    g4v_clip *c = NULL;
+    g4v_info in;
+    char err[512] = "";
+    if (!bytes || !ref || g4v_open(bytes, n, &c, &in, err, sizeof err) != G4_OK) {
+        CHECK(0, "open vfr: %s", err);
+        free(bytes);
+        free(ref);
+        return;
+    }
+    g4_video_options o;
+    A->video_options_init_sized(&o, sizeof o);
+    int64_t idx[64];
+    double sec[64];
+    size_t nf = 0;
+    A->video_sample(&o, in.n_frames, in.fps, idx, sec, 64, &nf);
+    const size_t fb = (size_t)in.width * in.height * 3;
+    uint8_t *rgb = malloc(fb);
+    int ok = nref == 30 * fb && nf == 32 && sec[31] > 9.0;
+    for (size_t i = 0; ok && i < nf; i++) {
+        int k = 0;
+        for (int q = 0; q < 30; q++)
+            if ((q < 10 ? q / 10.0 : 1.0 + (q - 10) / 2.0) <= sec[i] + 1e-6)
+                k = q;
+        ok = g4v_frame_at(c, sec[i], rgb, err, sizeof err) == G4_OK && mean_abs_diff(rgb, ref + (size_t)k * fb, fb) < 3.0;
+        if (!ok)
+            fprintf(stderr, "  vfr sample %zu at %.2f s: want frame %d: %s %.2f\n", i, sec[i], k, err,
+                    mean_abs_diff(rgb, ref + (size_t)k * fb, fb));
+    }
+    CHECK(ok, "variable frame rate: each sampled time shows the frame on screen then (%lld frames, %g s)",
+          (long long)in.n_frames, in.duration);
+    free(rgb);
+    g4v_close(c);
+    free(bytes);
+    free(ref);
+}
+
 static void expect_error(const char *name, const char *needle)
 {
     size_t n = 0;
@@ -346,6 +390,7 @@ int main(int argc, char **argv)
     test_audio_track();
     test_seek();
     test_rotation();
+    test_vfr();
     expect_error("corrupt.bin", "not a video file");
     expect_error("empty.mp4", "empty");
     expect_error("trunc.mp4", "not a video file");
