@@ -137,14 +137,14 @@ int g4v_embed_clip(const g4_api_v1 *A, const g4_model *m, const void *bytes, siz
         e->audio_note = "the model has no audio encoder";
     want_audio = !e->audio_note;
     size_t n_prompt = 0;
+    if (want_audio)
+        e->audio_tokens = (size_t)ceil(e->info.duration * 25.0);
     if ((rc = layout_text(A, m, e, &e->text, &n_prompt, err, errlen)) != G4_OK)
         goto bad;
     free(e->text);
     e->text = NULL;
-    if (want_audio)
-        e->audio_tokens = (size_t)ceil(e->info.duration * 25.0);
-    if ((int64_t)(n_prompt + e->audio_tokens) > token_room) {
-        rc = too_big(e, n_prompt + e->audio_tokens, token_room, want_audio ? "about " : "", err, errlen);
+    if ((int64_t)n_prompt > token_room) {
+        rc = too_big(e, n_prompt, token_room, want_audio ? "about " : "", err, errlen);
         goto bad;
     }
     e->audio_tokens = 0;
