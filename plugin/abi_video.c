@@ -224,7 +224,7 @@ G4_API g4_status G4_CALL g4_video_format(const g4_model *m, const g4_video_layou
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_video_format: frame_tokens is %d: use 1..1120",
                        (int)v->frame_tokens);
     const int64_t N = v->audio_tokens;
-    if (N < 0 || N > ((int64_t)1 << 30))
+    if (N < 0 || N > ((int64_t)1 << 24)) /* 186 hours at 40 ms a token */
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_video_format: audio_tokens is %lld",
                        (long long)N);
     if (N > 0 && (!isfinite(v->duration) || !(v->duration > 0)))
