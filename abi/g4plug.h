@@ -224,6 +224,7 @@ G4_API g4_status G4_CALL g4_token_to_piece(const g4_model *m, int32_t token, uin
 #define G4_TOKEN_AUDIO_START 8  /* <|audio> */
 #define G4_TOKEN_AUDIO_SOFT 9   /* <|audio|> placeholder */
 #define G4_TOKEN_AUDIO_END 10   /* <audio|> */
+#define G4_TOKEN_VIDEO_SOFT 11  /* 1.1: <|video|>, the soft token of a video frame (258884) */
 G4_API int32_t G4_CALL g4_token_id(const g4_model *m, int32_t which);
 /* 1 if generation should stop at this token (<eos>, <turn|>, <|tool_response>), else 0. */
 G4_API int32_t G4_CALL g4_token_is_eog(const g4_model *m, int32_t token);
@@ -330,6 +331,76 @@ G4_API g4_status G4_CALL g4_embed_audio_file(const g4_model *m, const void *byte
                                              float *out, size_t out_cap, size_t *n_tokens);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Video (1.1)                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The library does not decode video containers: the host decodes (FFmpeg, a platform API, a
+ * camera) and uses these calls for the policy, so that every host lays a video out the same way
+ * as the reference processor (transformers' Gemma 4):
+ *   1. g4_video_sample picks the frames to show (uniform, or by rate) and their timestamps;
+ *   2. g4_embed_video_frame embeds each decoded frame (the image path at the frame budget);
+ *   3. g4_embed_audio embeds the sound track (16 kHz mono after resampling), when kept;
+ *   4. g4_video_format lays the video part out as prompt text: per frame "mm:ss " + <|image> +
+ *      <|video|> x n + <image|>, then that frame interval's audio tokens as <|audio> + <|audio|> x k
+ *      + <audio|>; frames joined by a space. The host tokenizes the text with
+ *      G4_TOKENIZE_PARSE_SPECIAL, gives each run of <|video|> the next frame's embeddings
+ *      (G4_SPAN_VIDEO) and each run of <|audio|> the next rows of the track's embeddings
+ *      (G4_SPAN_AUDIO), in order. */
+#define G4_VIDEO_DEFAULT_FRAMES 32       /* the reference's num_frames */
+#define G4_VIDEO_DEFAULT_FRAME_TOKENS 70 /* the reference's per-frame max_soft_tokens */
+#define G4_VIDEO_MAX_FRAMES 7200         /* hard cap on sampled frames (2 h at 1 fps) */
+#define G4_VIDEO_NO_AUDIO 0x1u           /* g4_video_options.flags: leave the sound track out */
+
+typedef struct g4_video_options {
+    uint32_t struct_size;
+    int32_t n_frames;     /* frames sampled uniformly over the clip; 0: 32 (ignored when fps > 0) */
+    double fps;           /* > 0: sample this many frames per second of video instead */
+    int32_t max_frames;   /* at most this many frames (0: G4_VIDEO_MAX_FRAMES) */
+    int32_t frame_tokens; /* soft-token budget per frame: 70 (default when 0), 140, 280, 560, 1120 */
+    uint32_t flags;       /* G4_VIDEO_* */
+    uint32_t reserved;
+} g4_video_options;
+/* Fill defaults; size is sizeof the caller's struct (use the macro). Writes at most size bytes. */
+G4_API g4_status G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size);
+#define g4_video_options_init(o) g4_video_options_init_sized((o), sizeof *(o))
+
+/* The frames to show of a stream of n_source_frames frames at source_fps (<= 0: 24, as the
+ * reference assumes). Uniform: index_i = floor(i * T / n) for i < n, n = min(n_frames, T);
+ * by rate: n = floor(T / source_fps * fps) (at least 1), then the same rule. n is then capped by
+ * max_frames. seconds_i = index_i / source_fps. Two-call pattern: indices/seconds may be NULL
+ * with cap 0 to learn *n_frames. */
+G4_API g4_status G4_CALL g4_video_sample(const g4_video_options *o, int64_t n_source_frames,
+                                         double source_fps, int64_t *indices, double *seconds,
+                                         size_t cap, size_t *n_frames);
+
+/* Soft tokens of one decoded video frame (8-bit RGB, as g4_embed_image) at o->frame_tokens: the
+ * same embeddings as g4_embed_image at that budget, for positions G4_TOKEN_VIDEO_SOFT in a
+ * G4_SPAN_VIDEO span. Two-call pattern; the sizing call (out == NULL) accepts rgb == NULL, so a
+ * host can size a whole video from its frame dimensions before decoding anything. */
+G4_API g4_status G4_CALL g4_embed_video_frame(const g4_model *m, const uint8_t *rgb, int32_t width,
+                                              int32_t height, size_t stride,
+                                              const g4_video_options *o, float *out,
+                                              size_t out_cap, size_t *n_tokens);
+
+/* One video part of a prompt, for g4_video_format. */
+typedef struct g4_video_layout {
+    uint32_t struct_size;
+    int32_t n_frames;          /* sampled frames (>= 1) */
+    const double *seconds;     /* [n_frames] timestamps, non-decreasing */
+    int32_t frame_tokens;      /* soft tokens per frame (from g4_embed_video_frame) */
+    int32_t reserved;
+    int64_t audio_tokens;      /* soft tokens of the whole sound track; 0: none */
+    double duration;           /* seconds of the clip (> 0 when audio_tokens > 0) */
+} g4_video_layout;
+
+/* The prompt text of a video part (NUL-terminated; *len excludes the NUL; two-call pattern).
+ * Audio placement: the track's tokens are split by time, frame i getting the tokens that cover
+ * [seconds_i, seconds_i+1) (the first frame also what precedes it, the last frame everything to
+ * the end), right after that frame's <image|>. */
+G4_API g4_status G4_CALL g4_video_format(const g4_model *m, const g4_video_layout *v, char *buf,
+                                         size_t cap, size_t *len);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Sessions: KV cache, stepping, rollback                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -367,6 +438,7 @@ G4_API void G4_CALL g4_session_cancel(g4_session *s);
 /* A span of soft-token embeddings inside a batch. */
 #define G4_SPAN_IMAGE 1 /* bidirectional within the span on sliding layers (12B/26B/31B) */
 #define G4_SPAN_AUDIO 2 /* causal */
+#define G4_SPAN_VIDEO 3 /* 1.1: one video frame; bidirectional within the span like an image */
 typedef struct g4_embd_span {
     int32_t first;      /* index in the batch of the first position it covers */
     int32_t n;          /* number of positions */
@@ -630,6 +702,15 @@ typedef struct g4_api_v1 {
     int32_t(G4_CALL *grammar_is_complete)(const g4_grammar *);
     g4_status(G4_CALL *chat_tokenize_json)(const g4_model *, const char *, size_t, const char *, size_t, uint32_t,
                                            int32_t *, size_t, size_t *);
+    /* 1.1: video */
+    g4_status(G4_CALL *video_options_init_sized)(g4_video_options *, size_t);
+    g4_status(G4_CALL *video_sample)(const g4_video_options *, int64_t, double, int64_t *,
+                                     double *, size_t, size_t *);
+    g4_status(G4_CALL *embed_video_frame)(const g4_model *, const uint8_t *, int32_t, int32_t,
+                                          size_t, const g4_video_options *, float *, size_t,
+                                          size_t *);
+    g4_status(G4_CALL *video_format)(const g4_model *, const g4_video_layout *, char *, size_t,
+                                     size_t *);
 } g4_api_v1;
 
 /* 1 if the table t (from g4_get_api) has `member`: members added after 1.0 exist only in

@@ -217,7 +217,7 @@ g4_status g4_embed_audio_file_mm(const g4_mmproj *p, g4k_pool *pool, const void 
 G4_DEFINE_STRUCT_INIT(g4_image_options, IMAGE_OPTIONS_V1_SIZE, image_options_defaults)
 
 /* The model's projector and pool; G4_ERR_* with the error set when there is none. */
-static g4_status model_mm(const g4_model *m, const char *fn, const g4_mmproj **p, g4k_pool **pool)
+g4_status g4_abi_model_mm(const g4_model *m, const char *fn, const g4_mmproj **p, g4k_pool **pool)
 {
     g4_clear_error();
     *p = NULL;
@@ -243,7 +243,7 @@ G4_API g4_status G4_CALL g4_embed_image(const g4_model *m, const uint8_t *rgb, i
 {
     const g4_mmproj *p;
     g4k_pool *pool;
-    g4_status st = model_mm(m, "g4_embed_image", &p, &pool);
+    g4_status st = g4_abi_model_mm(m, "g4_embed_image", &p, &pool);
     if (st != G4_OK)
         return st;
     return g4_embed_image_mm(p, pool, rgb, width, height, stride, opt, out, out_cap, n_tokens);
@@ -255,7 +255,7 @@ G4_API g4_status G4_CALL g4_embed_audio(const g4_model *m, const float *samples,
 {
     const g4_mmproj *p;
     g4k_pool *pool;
-    g4_status st = model_mm(m, "g4_embed_audio", &p, &pool);
+    g4_status st = g4_abi_model_mm(m, "g4_embed_audio", &p, &pool);
     if (st != G4_OK)
         return st;
     return g4_embed_audio_mm(p, pool, samples, n_samples, sample_rate, out, out_cap, n_tokens);
@@ -267,7 +267,7 @@ G4_API g4_status G4_CALL g4_embed_image_file(const g4_model *m, const void *byte
 {
     const g4_mmproj *p;
     g4k_pool *pool;
-    g4_status st = model_mm(m, "g4_embed_image_file", &p, &pool);
+    g4_status st = g4_abi_model_mm(m, "g4_embed_image_file", &p, &pool);
     if (st != G4_OK)
         return st;
     return g4_embed_image_file_mm(p, pool, bytes, size, opt, out, out_cap, n_tokens);
@@ -278,7 +278,7 @@ G4_API g4_status G4_CALL g4_embed_audio_file(const g4_model *m, const void *byte
 {
     const g4_mmproj *p;
     g4k_pool *pool;
-    g4_status st = model_mm(m, "g4_embed_audio_file", &p, &pool);
+    g4_status st = g4_abi_model_mm(m, "g4_embed_audio_file", &p, &pool);
     if (st != G4_OK)
         return st;
     return g4_embed_audio_file_mm(p, pool, bytes, size, out, out_cap, n_tokens);

@@ -80,6 +80,11 @@ static const g4_api_v1 k_api_v1 = {
     g4_grammar_accept,
     g4_grammar_is_complete,
     g4_chat_tokenize_json,
+    /* 1.1: video */
+    g4_video_options_init_sized,
+    g4_video_sample,
+    g4_embed_video_frame,
+    g4_video_format,
 };
 
 G4_API g4_status G4_CALL g4_get_api(uint32_t major, const void **out)

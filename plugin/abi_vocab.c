@@ -124,6 +124,7 @@ G4_API int32_t G4_CALL g4_token_id(const g4_model *m, int32_t which)
     case G4_TOKEN_AUDIO_START: return find_text(t, "<|audio>");
     case G4_TOKEN_AUDIO_SOFT: return find_text(t, "<|audio|>");
     case G4_TOKEN_AUDIO_END: return find_text(t, "<audio|>");
+    case G4_TOKEN_VIDEO_SOFT: return find_text(t, "<|video|>");
     default: return -1;
     }
 }

@@ -35,7 +35,7 @@ static void key_range(const attn_job *j, int32_t t, int32_t *lo, int32_t *hi)
         return;
     for (int32_t i = 0; i < j->c->n_spans; i++) {
         const g4_embd_span *sp = &j->c->spans[i];
-        if (sp->kind == G4_SPAN_IMAGE && t >= sp->first && t < sp->first + sp->n) {
+        if (g4_span_is_vision(sp->kind) && t >= sp->first && t < sp->first + sp->n) {
             int32_t end = j->c->pos0 + sp->first + sp->n - 1;
             int32_t lim = q + j->window - 1;
             *hi = end < lim ? end : lim;

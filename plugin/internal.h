@@ -13,6 +13,10 @@
 #define G4_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
 #else
 #define G4_PRINTF(a, b) __attribute__((format(printf, a, b)))
+/* Span kinds whose positions attend to each other bidirectionally on models with bidirectional
+ * vision: an image, and one video frame (each frame is its own block). */
+static inline int g4_span_is_vision(int32_t kind) { return kind == G4_SPAN_IMAGE || kind == G4_SPAN_VIDEO; }
+
 #endif
 #else
 #define G4_PRINTF(a, b)

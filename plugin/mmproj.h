@@ -113,6 +113,9 @@ g4_status g4_embed_image_file_mm(const g4_mmproj *p, g4k_pool *pool, const void 
                                  size_t out_cap, size_t *n_tokens);
 g4_status g4_embed_audio_file_mm(const g4_mmproj *p, g4k_pool *pool, const void *bytes,
                                  size_t size, float *out, size_t out_cap, size_t *n_tokens);
+/* The model's projector (NULL when it has none) and pool, for the ABI entry points; fails (error
+ * set, `fn` names the caller) for a dead handle or a projector of the wrong width. */
+g4_status g4_abi_model_mm(const g4_model *m, const char *fn, const g4_mmproj **p, g4k_pool **pool);
 
 /* ---- pieces of the gemma4a / gemma4v encoders, exposed for tests and tools ----------------- */
 /* fft.c: n-point real FFT (n a power of two, 4..65536) through an n/2-point complex radix-2 FFT.

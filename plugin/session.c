@@ -193,7 +193,7 @@ static g4_status check_batch(const g4_session *s, const g4_batch *b)
     int32_t end = 0;
     for (int32_t i = 0; i < b->n_spans; i++) {
         const g4_embd_span *sp = &b->spans[i];
-        if (sp->kind != G4_SPAN_IMAGE && sp->kind != G4_SPAN_AUDIO)
+        if (!g4_span_is_vision(sp->kind) && sp->kind != G4_SPAN_AUDIO)
             return g4_fail(G4_ERR_INVALID_ARGUMENT, "span %d has unknown kind %d", i, sp->kind);
         if (!sp->embd)
             return g4_fail(G4_ERR_INVALID_ARGUMENT, "span %d has no embeddings", i);
@@ -218,7 +218,7 @@ static int32_t chunk_end(const g4_session *s, const g4_batch *b, int32_t start)
         return end;
     for (int32_t i = 0; i < b->n_spans; i++) {
         const g4_embd_span *sp = &b->spans[i];
-        if (sp->kind == G4_SPAN_IMAGE && sp->first < end && sp->first + sp->n > end)
+        if (g4_span_is_vision(sp->kind) && sp->first < end && sp->first + sp->n > end)
             return sp->first > start ? sp->first : sp->first + sp->n;
     }
     return end;

@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages g4plug builds against, only when missing.
 # Used by `make deps` (and so by `make test` / `make run`) and by .ci/run.
 set -e
-PKGS="build-essential clang libclang-rt-14-dev pkg-config xz-utils curl python3 libcjson-dev libhwloc-dev libpng-dev libjpeg-dev libmicrohttpd-dev python3-jinja2"
+PKGS="build-essential clang libclang-rt-14-dev pkg-config xz-utils curl python3 libcjson-dev libhwloc-dev libpng-dev libjpeg-dev libmicrohttpd-dev python3-jinja2 ffmpeg libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev"
 # node + npm drive the OpenAI and Ollama client libraries in tests/test_clients.sh (nodesource
 # or Debian packages both do; install Debian's only when there is no node at all)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

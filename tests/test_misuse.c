@@ -219,7 +219,8 @@ static void test_model(g4_model *m)
     CHECK(g4_vocab_size(NULL) <= 0, "vocab size of NULL");
     CHECK(g4_chat_template(NULL) == NULL, "template of NULL");
     CHECK(g4_token_id(NULL, G4_TOKEN_BOS) == -1, "token id of NULL model");
-    const int32_t bad_which[] = {-1, 11, 1000, INT32_MAX, INT32_MIN};
+    /* 11 is G4_TOKEN_VIDEO_SOFT since ABI 1.1: 12 is the first unknown */
+    const int32_t bad_which[] = {-1, 12, 1000, INT32_MAX, INT32_MIN};
     for (size_t i = 0; i < 5; i++)
         CHECK(g4_token_id(m, bad_which[i]) == -1, "token id %d", bad_which[i]);
     const int32_t bad_tok[] = {-1, nv, INT32_MAX, INT32_MIN};
@@ -570,7 +571,7 @@ static void test_sessions(g4_model *m)
         {{1, INT32_MAX, G4_SPAN_AUDIO, 0, emb}},  /* overflowing end */
         {{INT32_MAX, 1, G4_SPAN_AUDIO, 0, emb}},  /* overflowing first */
         {{1, 1, 0, 0, emb}},                      /* unknown kind */
-        {{1, 1, 3, 0, emb}},
+        {{1, 1, 4, 0, emb}},                      /* (3 is G4_SPAN_VIDEO since ABI 1.1) */
         {{1, 1, G4_SPAN_IMAGE, 0, NULL}},         /* no embeddings */
     };
     for (size_t i = 0; i < sizeof bad_spans / sizeof bad_spans[0]; i++) {

@@ -9,7 +9,8 @@
  * Unified layout at hidden 64 (6 layers: 5 sliding with window 128 + 1 full K=V layer, head dims
  * 32/64, proportional RoPE) with the real 262144-token vocabulary; its weights use a fan-in
  * scaled init so that the random model runs and produces varied tokens. Only for tiny:
- *   --mmproj OUT   the matching 12B Unified projector (clip, gemma4uv + gemma4ua, F32)
+ *   --mmproj OUT   the matching 12B Unified projector (clip, gemma4uv + gemma4ua, F32); also
+ *                  for --shape 12b (width 3840: the real projector's shape, for video benchmarks)
  *   --draft OUT    the matching MTP drafter (gemma4-assistant, 2 layers, hidden 32)
  * (-o may then be left out: each file can be made by its own invocation.) Output is
  * byte-identical for the same arguments and vocab file. --layers N keeps the first
@@ -957,8 +958,10 @@ int main(int argc, char **argv)
             c.f = &k_ftypes[i];
     if (!c.s || !c.f)
         usage();
-    if ((mmproj_out || draft_out) && !c.s->tiny) {
-        fprintf(stderr, "g4-synth: --mmproj / --draft are only made for --shape tiny\n");
+    /* The projector exists for the 12B Unified layout: tiny, and (for video/image benchmarks)
+     * the real 12b shape, whose encoder-free embedder is the same at width 3840. */
+    if ((draft_out && !c.s->tiny) || (mmproj_out && !c.s->tiny && strcmp(shape_s, "12b") != 0)) {
+        fprintf(stderr, "g4-synth: --draft is only made for --shape tiny, --mmproj for tiny and 12b\n");
         return 2;
     }
     if (c.n_layer <= 0 || c.n_layer > c.s->n_layer)
@@ -1042,8 +1045,8 @@ int main(int argc, char **argv)
         uint64_t data_bytes, touched, n_params;
         plan_totals(&data_bytes, &touched, &n_params);
         char name[160], label[64];
-        snprintf(name, sizeof name, "g4-synth Gemma 4 tiny projector seed %llu (RANDOM weights)",
-                 (unsigned long long)c.seed);
+        snprintf(name, sizeof name, "g4-synth Gemma 4 %s projector seed %llu (RANDOM weights)",
+                 s->tiny ? "tiny" : shape_s, (unsigned long long)c.seed);
         size_label(label, sizeof label, n_params, s->tiny);
         mmproj_meta mm = {s->d, name, label};
         uint64_t data_start = write_gguf(mmproj_out, emit_mmproj_kvs, &mm, c.seed ^ SALT_MMPROJ);

@@ -24,6 +24,7 @@
 #include <windows.h> /* SetConsoleCtrlHandler */
 #endif
 
+#include "cli_video.h"
 #include "g4_dl.h"
 #include "install_lmstudio.h"
 
@@ -298,6 +299,8 @@ typedef struct gen_opts {
     const char *prompt, *image, *audio;
     int n_predict, chat, seed_set, n_predict_set, temp_set;
     int special_in_content; /* parse control tokens typed into chat messages (old behaviour) */
+    cli_video_args video; /* --video and its options (hosts/cli/cli_video.c) */
+    int show_prompt;
     float temp;
     uint64_t seed;
 } gen_opts;
@@ -371,15 +374,16 @@ static int32_t *tokenize(const g4_model *m, const char *text, uint32_t flags, si
  * placeholder id, whatever the tokenizer does with them: split at the markers ourselves. */
 static int32_t *tokenize_marked(const g4_model *m, const char *text, uint32_t flags, size_t *n)
 {
-    static const char *const mk[2] = {"<|image|>", "<|audio|>"};
-    const int32_t mid[2] = {A->token_id(m, G4_TOKEN_IMAGE_SOFT), A->token_id(m, G4_TOKEN_AUDIO_SOFT)};
+    static const char *const mk[3] = {"<|image|>", "<|audio|>", "<|video|>"};
+    const int32_t mid[3] = {A->token_id(m, G4_TOKEN_IMAGE_SOFT), A->token_id(m, G4_TOKEN_AUDIO_SOFT),
+                            A->token_id(m, G4_TOKEN_VIDEO_SOFT)};
     size_t cap = 64, len = 0;
     int32_t *out = xmalloc(sizeof *out * cap);
     const char *p = text;
     for (;;) {
         const char *hit = NULL;
         int which = 0;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             const char *h = mid[k] >= 0 ? strstr(p, mk[k]) : NULL;
             if (h && (!hit || h < hit)) {
                 hit = h;
@@ -418,10 +422,38 @@ static int32_t *tokenize_marked(const g4_model *m, const char *text, uint32_t fl
 typedef struct prompt {
     int32_t *ids;
     size_t n;
-    g4_embd_span spans[2];
+    g4_embd_span *spans; /* sorted by first */
     int n_spans;
-    float *embd[2];
+    float **embd;        /* buffers the spans point into (owned) */
+    int n_embd;
 } prompt;
+
+/* Takes ownership of buffer e and adds span sp (kept sorted). */
+static void prompt_add_span(prompt *p, const g4_embd_span *sp, float *e)
+{
+    p->spans = realloc(p->spans, sizeof *p->spans * (size_t)(p->n_spans + 1));
+    p->embd = realloc(p->embd, sizeof *p->embd * (size_t)(p->n_embd + 1));
+    if (!p->spans || !p->embd)
+        fatal(1, "out of memory");
+    if (e)
+        p->embd[p->n_embd++] = e;
+    int i = p->n_spans++;
+    while (i > 0 && p->spans[i - 1].first > sp->first) {
+        p->spans[i] = p->spans[i - 1];
+        i--;
+    }
+    p->spans[i] = *sp;
+}
+
+static void prompt_free(prompt *p)
+{
+    for (int i = 0; i < p->n_embd; i++)
+        free(p->embd[i]);
+    free(p->embd);
+    free(p->spans);
+    free(p->ids);
+    memset(p, 0, sizeof *p);
+}
 
 /* Soft tokens of a media file: *embd (malloc'd, n_tok * n_embd floats) or a status with the
  * library's message in A->last_error(). */
@@ -492,19 +524,51 @@ static void splice_media(const g4_model *m, prompt *p, int is_img, float *e, siz
     free(p->ids);
     p->ids = ids;
     p->n = k;
-    g4_embd_span *sp = &p->spans[p->n_spans];
-    memset(sp, 0, sizeof *sp);
-    sp->first = (int32_t)first;
-    sp->n = (int32_t)n_tok;
-    sp->kind = is_img ? G4_SPAN_IMAGE : G4_SPAN_AUDIO;
-    sp->embd = e;
-    p->embd[p->n_spans++] = e;
-    /* the batch wants spans sorted */
-    if (p->n_spans == 2 && p->spans[0].first > p->spans[1].first) {
-        g4_embd_span t = p->spans[0];
-        p->spans[0] = p->spans[1];
-        p->spans[1] = t;
-    }
+    g4_embd_span sp;
+    memset(&sp, 0, sizeof sp);
+    sp.first = (int32_t)first;
+    sp.n = (int32_t)n_tok;
+    sp.kind = is_img ? G4_SPAN_IMAGE : G4_SPAN_AUDIO;
+    sp.embd = e;
+    prompt_add_span(p, &sp, e);
+}
+
+/* Replaces the <|video|> placeholder by the video part's tokens (e->text) with a span per frame
+ * and per audio run; the embeddings move into p. */
+static void splice_video(const g4_model *m, prompt *p, g4v_embedded *e)
+{
+    int32_t vid = A->token_id(m, G4_TOKEN_VIDEO_SOFT);
+    size_t at = 0;
+    while (at < p->n && p->ids[at] != vid)
+        at++;
+    if (at == p->n || vid < 0)
+        fatal(1, "internal: no video placeholder in the prompt");
+    size_t nv = 0;
+    int32_t *v = tokenize(m, e->text, G4_TOKENIZE_PARSE_SPECIAL, &nv);
+    size_t grow = nv - 1;
+    int32_t *ids = xmalloc(sizeof *ids * (p->n + grow));
+    memcpy(ids, p->ids, sizeof *ids * at);
+    memcpy(ids + at, v, sizeof *ids * nv);
+    memcpy(ids + at + nv, p->ids + at + 1, sizeof *ids * (p->n - at - 1));
+    for (int i = 0; i < p->n_spans; i++)
+        if ((size_t)p->spans[i].first > at)
+            p->spans[i].first += (int32_t)grow;
+    free(p->ids);
+    p->ids = ids;
+    p->n += grow;
+    size_t ns = 0;
+    char err[512] = "";
+    g4v_spans(A, m, v, nv, (int32_t)at, e, NULL, 0, &ns, err, sizeof err);
+    g4_embd_span *sp = xmalloc(sizeof *sp * (ns + 1));
+    if (g4v_spans(A, m, v, nv, (int32_t)at, e, sp, ns, &ns, err, sizeof err) != G4_OK)
+        fatal(1, "video: %s", err);
+    for (size_t i = 0; i < ns; i++)
+        prompt_add_span(p, &sp[i], i == 0 ? e->frames : i == 1 ? e->audio : NULL);
+    if (ns == 1) /* (a video always has frames; audio is optional) */
+        free(e->audio);
+    e->frames = e->audio = NULL;
+    free(sp);
+    free(v);
 }
 
 static void add_media(const g4_model *m, prompt *p, const char *path, int is_img)
@@ -570,10 +634,7 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     r->t_prompt = now_s() - t0;
     r->n_prompt = p->n;
     free(want);
-    for (int i = 0; i < p->n_spans; i++)
-        free(p->embd[i]);
-    free(p->ids);
-    memset(p, 0, sizeof *p);
+    prompt_free(p);
     if (st == G4_ERR_CANCELLED) {
         atomic_store(&g_session, NULL);
         fprintf(stderr, "\n[interrupted]\n");
@@ -667,6 +728,25 @@ static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *m
         add_media(m, p, o->image, 1);
     if (o->audio)
         add_media(m, p, o->audio, 0);
+    if (o->video.path) {
+        g4_model_info mi;
+        memset(&mi, 0, sizeof mi);
+        mi.struct_size = sizeof mi;
+        A->model_get_info(m, &mi);
+        int64_t room = (int64_t)(o->c.n_ctx > 0 ? o->c.n_ctx : mi.n_ctx_default) - (int64_t)p->n -
+                       (o->n_predict > 0 ? o->n_predict : 0) + 1;
+        g4v_embedded e;
+        char err[1024] = "";
+        int rc = cli_video_embed(A, m, &o->video, room, &e, err, sizeof err);
+        if (rc != G4_OK)
+            fatal(1, "%s: %s: %s%s", o->video.path, A->status_name(rc), err,
+                  rc == G4_ERR_UNSUPPORTED && !(mi.capabilities & G4_MODEL_HAS_VISION)
+                      ? " (did you pass --mmproj?)" : "");
+        splice_video(m, p, &e);
+        g4v_embedded_free(&e);
+    }
+    if (o->show_prompt)
+        cli_show_prompt(A, m, p->ids, p->n);
 }
 
 /* Run one prompt through a fresh session state and stream the reply. Returns the reply text
@@ -732,6 +812,8 @@ static const char *k_usage =
     "  --mmproj PATH        vision/audio projector\n"
     "  --image FILE         PNG/JPEG to show the model (at <|image|> in PROMPT, else first)\n"
     "  --audio FILE         WAV to play the model (at <|audio|>, else first)\n"
+    "  --audio FILE         WAV/FLAC/OGG/MP3 to play the model (at <|audio|>, else first)\n"
+    CLI_VIDEO_USAGE
     "  --lib PATH           libg4plug to use (default: $G4PLUG_LIB, then next to g4)\n"
     "\n"
     "Ctrl-C stops generation (a second Ctrl-C exits). Timings go to stderr.\n";
@@ -808,6 +890,10 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
         g->chat = 1;
     else if (g && !strcmp(a, "--special-in-content"))
         g->special_in_content = 1;
+    else if (g && !strcmp(a, "--show-prompt"))
+        g->show_prompt = 1;
+    else if (g && cli_video_parse(argc, argv, i, &g->video))
+        ; /* consumed (a bad value exits with status 2) */
     else
         return 0;
 #undef VAL
@@ -824,6 +910,8 @@ static char *with_markers(const char *text, const gen_opts *o)
         strcat(out, "<|image|>");
     if (o->audio && !strstr(text, "<|audio|>"))
         strcat(out, "<|audio|>");
+    if (o->video.path && !strstr(text, "<|video|>"))
+        strcat(out, "<|video|>");
     strcat(out, text);
     return out;
 }
@@ -894,6 +982,7 @@ static int cmd_generate(gen_opts *o, int interactive)
             hist[n_hist].content = reply;
             n_hist++;
             o->image = o->audio = NULL; /* media belong to the first turn only */
+            o->video.path = NULL;
         }
         for (size_t i = 0; i < n_hist; i++)
             free(hist[i].content);

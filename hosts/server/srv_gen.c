@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "server.h"
+#include "srv_video.h"
 
 double srv_now(void)
 {
@@ -84,16 +85,17 @@ int32_t *srv_tokenize(srv *S, const char *text, uint32_t flags, size_t *n, char 
 static int32_t *tokenize_marked(srv_job *j, const char *text, uint32_t flags, size_t *n)
 {
     srv *S = j->S;
-    static const char *const mk[2] = {"<|image|>", "<|audio|>"};
-    const int32_t mid[2] = {S->A->token_id(S->model, G4_TOKEN_IMAGE_SOFT),
-                            S->A->token_id(S->model, G4_TOKEN_AUDIO_SOFT)};
+    static const char *const mk[3] = {"<|image|>", "<|audio|>", "<|video|>"};
+    const int32_t mid[3] = {S->A->token_id(S->model, G4_TOKEN_IMAGE_SOFT),
+                            S->A->token_id(S->model, G4_TOKEN_AUDIO_SOFT),
+                            S->A->token_id(S->model, G4_TOKEN_VIDEO_SOFT)};
     srv_buf out = {0};
     const char *p = text;
     *n = 0;
     for (;;) {
         const char *hit = NULL;
         int which = 0;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             const char *h = strstr(p, mk[k]);
             if (h && (!hit || h < hit)) {
                 hit = h;
@@ -103,7 +105,7 @@ static int32_t *tokenize_marked(srv_job *j, const char *text, uint32_t flags, si
         if (hit && mid[which] < 0) {
             free(out.s);
             job_fail(j, 400, "invalid_request_error", "this model has no %s placeholder token",
-                     which ? "audio" : "image");
+                     which == 2 ? "video" : which ? "audio" : "image");
             return NULL;
         }
         size_t seg_len = hit ? (size_t)(hit - p) : strlen(p);
@@ -142,13 +144,72 @@ static int32_t *tokenize_marked(srv_job *j, const char *text, uint32_t flags, si
 /* Media embeddings for one prompt, expanded at the placeholders. */
 typedef struct media_set {
     g4_embd_span *spans;
-    float **embd;
-    int n;
+    float **embd; /* [n_embd] buffers the spans point into */
+    int n, cap, n_embd;
 } media_set;
+
+/* Room for `more` spans and buffers. */
+static int media_grow(media_set *ms, int more)
+{
+    if (ms->n + more <= ms->cap && ms->n_embd + more <= ms->cap)
+        return 0;
+    int cap = (ms->cap + more) * 2;
+    g4_embd_span *s = realloc(ms->spans, sizeof *s * (size_t)cap);
+    if (s)
+        ms->spans = s;
+    float **e = realloc(ms->embd, sizeof *e * (size_t)cap);
+    if (e)
+        ms->embd = e;
+    if (!s || !e)
+        return -1;
+    ms->cap = cap;
+    return 0;
+}
+
+/* The <|video|> placeholder at j->ids[i]: the video part's ids (keys -1: never reused from the
+ * prefix cache) and one span per frame and per audio run. */
+static int expand_video(srv_job *j, media_set *ms, const srv_media *md, srv_buf *ids, srv_buf *keys)
+{
+    srv *S = j->S;
+    g4v_embedded e;
+    int32_t *vids = NULL;
+    g4_embd_span *vsp = NULL;
+    size_t nv = 0, ns = 0;
+    char err[1024] = "";
+    int64_t room = (j->slot ? S->A->session_n_ctx(j->slot->sess) : S->info.n_ctx_default) -
+                   (int64_t)j->n_ids;
+    int rc = srv_video_expand(S->A, S->model, md, room, &e, &vids, &nv, &vsp, &ns, err, sizeof err);
+    if (rc != G4_OK) {
+        int client = rc == G4_ERR_FORMAT || rc == G4_ERR_CONTEXT_FULL || rc == G4_ERR_UNSUPPORTED ||
+                     rc == G4_ERR_INVALID_ARGUMENT;
+        return job_fail(j, client ? 400 : 500, client ? "invalid_request_error" : "server_error",
+                        "video: %s", err);
+    }
+    int32_t base = (int32_t)(ids->n / 4), none = -1;
+    if (media_grow(ms, (int)ns + 2))
+        rc = -1;
+    for (size_t q = 0; rc == 0 && q < nv; q++)
+        if (srv_buf_add(ids, (const char *)&vids[q], 4) || srv_buf_add(keys, (const char *)&none, 4))
+            rc = -1;
+    if (rc == 0) {
+        for (size_t q = 0; q < ns; q++) {
+            ms->spans[ms->n] = vsp[q];
+            ms->spans[ms->n++].first += base;
+        }
+        ms->embd[ms->n_embd++] = e.frames;
+        if (e.audio)
+            ms->embd[ms->n_embd++] = e.audio;
+        e.frames = e.audio = NULL;
+    }
+    free(vids);
+    free(vsp);
+    g4v_embedded_free(&e);
+    return rc ? job_fail(j, 500, "server_error", "out of memory") : 0;
+}
 
 static void media_free(media_set *ms)
 {
-    for (int i = 0; i < ms->n; i++)
+    for (int i = 0; i < ms->n_embd; i++)
         free(ms->embd[i]);
     free(ms->embd);
     free(ms->spans);
@@ -169,16 +230,23 @@ static int expand_media(srv_job *j, media_set *ms)
         beg[k] = A->token_id(S->model, k ? G4_TOKEN_AUDIO_START : G4_TOKEN_IMAGE_START);
         end[k] = A->token_id(S->model, k ? G4_TOKEN_AUDIO_END : G4_TOKEN_IMAGE_END);
     }
-    ms->spans = calloc(r->n_media, sizeof *ms->spans);
-    ms->embd = calloc(r->n_media, sizeof *ms->embd);
-    if (!ms->spans || !ms->embd)
+    if (media_grow(ms, (int)r->n_media))
         return job_fail(j, 500, "server_error", "out of memory");
+    const int32_t vsoft = A->token_id(S->model, G4_TOKEN_VIDEO_SOFT);
     srv_buf ids = {0}, keys = {0};
     size_t mi = 0;
     int rc = 0;
     for (size_t i = 0; i < j->n_ids && rc == 0; i++) {
         int32_t t = j->ids[i], key = t;
         int k = t == soft[0] ? 0 : t == soft[1] ? 1 : -1;
+        if (t == vsoft && vsoft >= 0) {
+            if (mi >= r->n_media || r->media[mi].kind != SRV_MEDIA_VIDEO) {
+                rc = job_fail(j, 500, "server_error", "media marker order mismatch");
+                break;
+            }
+            rc = expand_video(j, ms, &r->media[mi++], &ids, &keys);
+            continue;
+        }
         if (k < 0) {
             if (srv_buf_add(&ids, (const char *)&t, sizeof t) || srv_buf_add(&keys, (const char *)&key, sizeof key))
                 rc = job_fail(j, 500, "server_error", "out of memory");
@@ -189,7 +257,7 @@ static int expand_media(srv_job *j, media_set *ms)
             break;
         }
         srv_media *md = &r->media[mi];
-        if ((md->kind == SRV_MEDIA_AUDIO) != (k == 1)) {
+        if (md->kind == SRV_MEDIA_VIDEO || (md->kind == SRV_MEDIA_AUDIO) != (k == 1)) {
             rc = job_fail(j, 500, "server_error", "media marker order mismatch");
             break;
         }
@@ -218,7 +286,12 @@ static int expand_media(srv_job *j, media_set *ms)
                 j->http_status = 400; /* undecodable bytes from the client */
             break;
         }
-        ms->embd[ms->n] = e;
+        if (media_grow(ms, 1)) {
+            free(e);
+            rc = job_fail(j, 500, "server_error", "out of memory");
+            break;
+        }
+        ms->embd[ms->n_embd++] = e;
         int add_beg = beg[k] >= 0 && !(i > 0 && j->ids[i - 1] == beg[k]);
         int add_end = end[k] >= 0 && !(i + 1 < j->n_ids && j->ids[i + 1] == end[k]);
         int32_t none = -1;

@@ -182,6 +182,7 @@ static int add_media(pctx *p, srv_request *r, int kind, unsigned char *data, siz
         return fail(p, "out of memory");
     }
     r->media = m;
+    memset(&m[r->n_media], 0, sizeof *m);
     m[r->n_media].kind = kind;
     m[r->n_media].data = data;
     m[r->n_media].size = size;
@@ -249,11 +250,70 @@ static int parse_input_audio(pctx *p, srv_request *r, const cJSON *part)
     return add_media(p, r, SRV_MEDIA_AUDIO, d, n);
 }
 
+/* {"type": "video_url", "video_url": {"url": "data:video/mp4;base64,...", "fps": 1, "frames": 32,
+ *  "max_frames": N, "frame_tokens": 70, "audio": false}}: data URLs only (never fetched). */
+static int parse_video_url(pctx *p, srv_request *r, const cJSON *part)
+{
+    const cJSON *vu = field(part, "video_url");
+    const cJSON *u = vu && cJSON_IsObject(vu) ? field(vu, "url") : vu;
+    if (!u || !cJSON_IsString(u))
+        return fail(p, "video_url part needs 'video_url': {'url': 'data:video/...;base64,...'}");
+    const char *url = u->valuestring;
+    if (strncasecmp(url, "data:", 5) != 0)
+        return fail(p, "only data: URLs are supported for videos (no remote fetching)");
+    const char *comma = strchr(url, ',');
+    if (!comma || (size_t)(comma - url) >= 128)
+        return fail(p, "malformed data URL");
+    char head[128];
+    memcpy(head, url, (size_t)(comma - url));
+    head[comma - url] = '\0';
+    if (!strstr(head, ";base64"))
+        return fail(p, "data URL must be base64-encoded (';base64,')");
+    if (strncasecmp(head + 5, "video/", 6) != 0 && strncasecmp(head + 5, "application/octet-stream", 24) != 0)
+        return fail(p, "video_url data URL must have a video/* media type");
+    int32_t iv[3] = {0, 0, 0};
+    static const char *const names[3] = {"frames", "max_frames", "frame_tokens"};
+    double fps = 0;
+    int no_audio = 0;
+    if (cJSON_IsObject(vu)) {
+        for (int k = 0; k < 3; k++) {
+            const cJSON *x = field(vu, names[k]);
+            if (x && (!cJSON_IsNumber(x) || x->valuedouble < 1 || x->valuedouble > 7200 ||
+                      x->valuedouble != (double)(int32_t)x->valuedouble))
+                return fail(p, "video_url.%s must be a whole number in 1..7200", names[k]);
+            iv[k] = x ? (int32_t)x->valuedouble : 0;
+        }
+        const cJSON *x = field(vu, "fps");
+        if (x && (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || x->valuedouble > 1000))
+            return fail(p, "video_url.fps must be a number in (0, 1000]");
+        fps = x ? x->valuedouble : 0;
+        x = field(vu, "audio");
+        if (x && !cJSON_IsBool(x))
+            return fail(p, "video_url.audio must be true or false");
+        no_audio = x && cJSON_IsFalse(x);
+    }
+    size_t n = 0;
+    unsigned char *d = srv_base64_decode(comma + 1, strlen(comma + 1), &n);
+    if (!d || n == 0) {
+        free(d);
+        return fail(p, "invalid base64 in video data URL");
+    }
+    if (add_media(p, r, SRV_MEDIA_VIDEO, d, n))
+        return -1;
+    srv_media *m = &r->media[r->n_media - 1];
+    m->frames = iv[0];
+    m->max_frames = iv[1];
+    m->frame_tokens = iv[2];
+    m->fps = fps;
+    m->no_audio = no_audio;
+    return 0;
+}
+
 /* Text must not smuggle media markers: each marker stands for exactly one media part. */
 static int add_text(pctx *p, srv_buf *b, const char *s)
 {
-    if (strstr(s, "<|image|>") || strstr(s, "<|audio|>"))
-        return fail(p, "message text must not contain the <|image|> or <|audio|> markers");
+    if (strstr(s, "<|image|>") || strstr(s, "<|audio|>") || strstr(s, "<|video|>"))
+        return fail(p, "message text must not contain the <|image|>, <|audio|> or <|video|> markers");
     return srv_buf_add(b, s, strlen(s)) ? fail(p, "out of memory") : 0;
 }
 
@@ -316,6 +376,10 @@ static int parse_messages(pctx *p, srv_request *r, const cJSON *root)
                 } else if (!strcmp(type->valuestring, "image_url")) {
                     rc = parse_image_url(p, r, part);
                     if (!rc && srv_buf_add(&b, "<|image|>", 9))
+                        rc = fail(p, "out of memory");
+                } else if (!strcmp(type->valuestring, "video_url")) {
+                    rc = parse_video_url(p, r, part);
+                    if (!rc && srv_buf_add(&b, "<|video|>", 9))
                         rc = fail(p, "out of memory");
                 } else if (!strcmp(type->valuestring, "input_audio")) {
                     rc = parse_input_audio(p, r, part);

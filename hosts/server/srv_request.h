@@ -20,14 +20,19 @@ typedef enum srv_endpoint {
 
 #define SRV_MEDIA_IMAGE 1
 #define SRV_MEDIA_AUDIO 2
+#define SRV_MEDIA_VIDEO 3 /* "video_url" part: a container (MP4/WebM/...) decoded by hosts/common */
 
 typedef struct srv_media {
     int kind; /* SRV_MEDIA_* */
     unsigned char *data;
     size_t size;
+    /* video only (0 = the library's defaults): optional fields of the video_url object */
+    int32_t frames, max_frames, frame_tokens;
+    double fps;
+    int no_audio;
 } srv_media;
 
-/* A chat message; content carries "<|image|>" / "<|audio|>" markers where its media go
+/* A chat message; content carries "<|image|>" / "<|audio|>" / "<|video|>" markers where its media go
  * (in order; the media themselves are in srv_request.media, in prompt order). */
 typedef struct srv_message {
     char role[16]; /* "system", "user", "model" */

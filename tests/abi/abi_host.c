@@ -86,7 +86,11 @@ static const struct member members[] = {
     MB(chat_format_json, "g4_chat_format_json"), MB(chat_parse, "g4_chat_parse"),
     MB(grammar_new, "g4_grammar_new"), MB(grammar_free, "g4_grammar_free"),
     MB(grammar_reset, "g4_grammar_reset"), MB(grammar_apply, "g4_grammar_apply"),
-    MB(grammar_accept, "g4_grammar_accept"), MB(grammar_is_complete, "g4_grammar_is_complete")
+    MB(grammar_accept, "g4_grammar_accept"), MB(grammar_is_complete, "g4_grammar_is_complete"),
+    /* 1.1: video */
+    MB(video_options_init_sized, "g4_video_options_init_sized"),
+    MB(video_sample, "g4_video_sample"), MB(embed_video_frame, "g4_embed_video_frame"),
+    MB(video_format, "g4_video_format")
 };
 #undef MB
 
