@@ -252,8 +252,9 @@ G4_API g4_status G4_CALL g4_chat_format(const g4_model *m, const g4_chat_message
  * transformers render the template to text and parse every special token in it.) Flags: those
  * of g4_chat_format, plus
  *   G4_CHAT_PARSE_SPECIAL_IN_CONTENT  parse control tokens in contents too (the old behaviour);
- *   G4_CHAT_MEDIA_MARKERS             "<|image|>" / "<|audio|>" in contents become the image /
- *                                     audio placeholder ids (for hosts that put media there).
+ *   G4_CHAT_MEDIA_MARKERS             "<|image|>" / "<|audio|>" / "<|video|>" in contents become
+ *                                     the image / audio / video placeholder ids (for hosts that
+ *                                     put media there).
  * Benign conversations get exactly the ids of g4_tokenize(g4_chat_format(...), PARSE_SPECIAL).
  * Output starts with BOS. Two-call pattern (tokens == NULL: *n_tokens = the count). */
 #define G4_CHAT_PARSE_SPECIAL_IN_CONTENT 0x4u

@@ -181,17 +181,17 @@ static g4_status tok_append(const g4_model *m, ids_buf *b, const char *text, siz
 }
 
 /* A message content: plain text (specials parsed only when asked), the media markers
- * "<|image|>" / "<|audio|>" as their placeholder ids when G4_CHAT_MEDIA_MARKERS is set. */
+ * "<|image|>" / "<|audio|>" / "<|video|>" as their placeholder ids when G4_CHAT_MEDIA_MARKERS is set. */
 static g4_status content_append(const g4_model *m, ids_buf *b, const char *text, size_t len, uint32_t flags)
 {
     const uint32_t tf = (flags & G4_CHAT_PARSE_SPECIAL_IN_CONTENT) ? G4_TOKENIZE_PARSE_SPECIAL : 0;
-    static const char *const mk[2] = {"<|image|>", "<|audio|>"};
-    const int32_t which_id[2] = {G4_TOKEN_IMAGE_SOFT, G4_TOKEN_AUDIO_SOFT};
+    static const char *const mk[3] = {"<|image|>", "<|audio|>", "<|video|>"};
+    const int32_t which_id[3] = {G4_TOKEN_IMAGE_SOFT, G4_TOKEN_AUDIO_SOFT, G4_TOKEN_VIDEO_SOFT};
     size_t pos = 0;
     while (flags & G4_CHAT_MEDIA_MARKERS) {
         size_t hit = len;
         int which = -1;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             size_t ml = strlen(mk[k]);
             for (size_t i = pos; i + ml <= hit; i++)
                 if (!memcmp(text + i, mk[k], ml)) {
