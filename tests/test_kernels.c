@@ -367,7 +367,7 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
 static void test_matmul(void)
 {
     const int64_t rows[] = {1, 3, 17, 257};
-    const int64_t toks[] = {1, 2, 7, 8, 33};
+    const int64_t toks[] = {1, 2, 4, 7, 8, 33};
     g4k_pool *pool = g4k_pool_new(2);
     for (int isa = 0; isa < 4; isa++) {
         const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
@@ -382,7 +382,7 @@ static void test_matmul(void)
                 cols[2] = 8;
             for (int ci = 0; ci < 4 && cols[ci]; ci++)
                 for (int ri = 0; ri < 4; ri++)
-                    for (int tt = 0; tt < 5; tt++) {
+                    for (int tt = 0; tt < 6; tt++) {
                         /* keep the big scalar cases few: long rows only with small products */
                         if (cols[ci] >= 768 && rows[ri] * toks[tt] > 257 * 8)
                             continue;
@@ -392,6 +392,59 @@ static void test_matmul(void)
         }
     }
     g4k_pool_free(pool);
+}
+
+/* A token's result must not depend on its batch: every small-batch (mvn) kernel gives, bit
+ * for bit, what the single-token (mv) kernel gives for each token alone. Speculative decoding
+ * relies on it (a verify batch scores each row as plain decoding would). */
+static void test_small_batch_invariance(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_K, G4_TYPE_Q6_K};
+    const int64_t n_rows = 37;
+    int checked = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            const uint32_t type = types[ti];
+            if (!k->mvn[type])
+                continue;
+            const g4q_traits *tr = g4q_traits_get(type);
+            for (int ci = 0; ci < 2; ci++) {
+                const int64_t n_cols = ci ? 3840 : 512; /* 3840: the 12B width */
+                const size_t rb = g4_type_row_bytes(type, n_cols);
+                uint8_t *w = xaligned(rb * (size_t)n_rows);
+                float *row = malloc(sizeof(float) * (size_t)n_cols);
+                for (int64_t r = 0; r < n_rows; r++) {
+                    for (int64_t i = 0; i < n_cols; i++)
+                        row[i] = grand();
+                    tr->quant(row, w + r * rb, n_cols);
+                }
+                const size_t arb = g4k_act_row_bytes(type, n_cols);
+                for (int64_t nt = 2; nt <= G4K_MVN_MAX_TOK; nt++) {
+                    float *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
+                    for (int64_t i = 0; i < n_cols * nt; i++)
+                        x[i] = grand();
+                    void *aq = xaligned(arb * (size_t)nt);
+                    g4k_quantize_act(type, x, n_cols, nt, aq);
+                    float *yb = malloc(sizeof(float) * (size_t)(n_rows * nt)), *y1 = malloc(sizeof(float) * (size_t)n_rows);
+                    k->mvn[type](n_cols, w, rb, n_rows, aq, arb, nt, yb, n_rows);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++) {
+                        k->mv[type](n_cols, w, rb, n_rows, (uint8_t *)aq + t * arb, arb, 1, y1, n_rows);
+                        bad += memcmp(y1, yb + t * n_rows, sizeof(float) * (size_t)n_rows) != 0;
+                    }
+                    CHECK(bad == 0, "mvn %s %s n_cols=%lld nt=%lld: %d token(s) differ from the single-token kernel",
+                          g4k_isa_name(k->isa), g4_type_get(type)->name, (long long)n_cols, (long long)nt, bad);
+                    checked++;
+                    free(x), free(aq), free(yb), free(y1);
+                }
+                free(w), free(row);
+            }
+        }
+    }
+    printf("small-batch invariance: %d cases\n", checked);
 }
 
 static void test_f32act_and_get_row(void)
@@ -617,5 +670,6 @@ int main(int argc, char **argv)
     test_f32act_and_get_row();
     test_qact();
     test_matmul();
+    test_small_batch_invariance();
     return T_DONE("test_kernels");
 }
