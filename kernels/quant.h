@@ -136,7 +136,7 @@ typedef struct g4k_kernels {
 #define G4K_MVN_MAX_TOK 8
 
 /* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
-#define G4K_GEMM_MIN_TOK 8
+#define G4K_GEMM_MIN_TOK (G4K_MVN_MAX_TOK + 1) /* verify batches (<= 8 rows) never take the GEMM */
 
 /* Each ISA translation unit overrides the entries it accelerates. */
 void g4k_fill_scalar(g4k_kernels *k);

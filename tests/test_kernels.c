@@ -444,6 +444,46 @@ static void test_small_batch_invariance(void)
             }
         }
     }
+    /* The same through g4k_matmul for every quantized type the decoder streams, with the pool:
+     * up to G4K_MVN_MAX_TOK tokens, a token's row equals its single-token result. */
+    const uint32_t all[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_1, G4_TYPE_Q5_0, G4_TYPE_Q8_0, G4_TYPE_Q4_K,
+                            G4_TYPE_Q5_K, G4_TYPE_Q6_K, G4_TYPE_IQ4_NL, G4_TYPE_IQ4_XS};
+    g4k_pool *pool = g4k_pool_new(2);
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t ti = 0; ti < sizeof all / sizeof all[0]; ti++) {
+            const uint32_t type = all[ti];
+            const g4q_traits *tr = g4q_traits_get(type);
+            const int64_t n_cols = 768, n_rows = 300, nt = G4K_MVN_MAX_TOK;
+            const size_t rb = g4_type_row_bytes(type, n_cols);
+            uint8_t *w = xaligned(rb * (size_t)n_rows);
+            float *row = malloc(sizeof(float) * (size_t)n_cols), *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
+            float *yb = malloc(sizeof(float) * (size_t)(n_rows * nt)), *y1 = malloc(sizeof(float) * (size_t)n_rows);
+            for (int64_t r = 0; r < n_rows; r++) {
+                for (int64_t i = 0; i < n_cols; i++)
+                    row[i] = grand();
+                tr->quant(row, w + r * rb, n_cols);
+            }
+            for (int64_t i = 0; i < n_cols * nt; i++)
+                x[i] = grand();
+            const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+            for (int64_t n = 2; n <= nt; n += nt - 2) {
+                g4k_matmul_with(k, pool, &m, x, n, yb);
+                int bad = 0;
+                for (int64_t t = 0; t < n; t++) {
+                    g4k_matmul_with(k, pool, &m, x + t * n_cols, 1, y1);
+                    bad += memcmp(y1, yb + t * n_rows, sizeof(float) * (size_t)n_rows) != 0;
+                }
+                CHECK(bad == 0, "matmul %s %s n_tok=%lld: %d token(s) differ from single-token steps", g4k_isa_name(k->isa),
+                      g4_type_get(type)->name, (long long)n, bad);
+                checked++;
+            }
+            free(w), free(row), free(x), free(yb), free(y1);
+        }
+    }
+    g4k_pool_free(pool);
     printf("small-batch invariance: %d cases\n", checked);
 }
 
