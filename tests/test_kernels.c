@@ -487,6 +487,52 @@ static void test_small_batch_invariance(void)
     printf("small-batch invariance: %d cases\n", checked);
 }
 
+/* g4k_matmul_rows: each selected row's value equals g4k_matmul's for that row (any order,
+ * repeats allowed); a bad row index is refused without touching y. */
+static void test_matmul_rows(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q8_0, G4_TYPE_Q4_K, G4_TYPE_Q6_K};
+    const int64_t n_cols = 1024, n_rows = 700;
+    g4k_pool *pool = g4k_pool_new(2);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const uint32_t type = types[ti];
+        const size_t rb = g4_type_row_bytes(type, n_cols);
+        uint8_t *w = xaligned(rb * (size_t)n_rows);
+        float *row = malloc(sizeof(float) * (size_t)n_cols), *x = malloc(sizeof(float) * (size_t)n_cols);
+        float *yall = malloc(sizeof(float) * (size_t)n_rows), *ysel = malloc(sizeof(float) * 600);
+        int32_t sel[600];
+        for (int64_t r = 0; r < n_rows; r++) {
+            for (int64_t i = 0; i < n_cols; i++)
+                row[i] = grand();
+            g4k_quantize(type, row, w + r * rb, n_cols);
+        }
+        for (int64_t i = 0; i < n_cols; i++)
+            x[i] = grand();
+        for (int i = 0; i < 600; i++)
+            sel[i] = (int32_t)(rng() % (uint64_t)n_rows);
+        const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+        g4k_matmul(NULL, &m, x, 1, yall);
+        for (int pass = 0; pass < 2; pass++) {
+            const int64_t n_sel = pass ? 600 : 7; /* 600: split over the pool */
+            CHECK(g4k_matmul_rows(pass ? pool : NULL, &m, sel, n_sel, x, ysel) == 0, "matmul_rows %s",
+                  g4_type_get(type)->name);
+            int bad = 0;
+            for (int64_t i = 0; i < n_sel; i++)
+                bad += memcmp(&ysel[i], &yall[sel[i]], sizeof(float)) != 0;
+            CHECK(bad == 0, "matmul_rows %s n_sel=%lld: %d value(s) differ from g4k_matmul", g4_type_get(type)->name,
+                  (long long)n_sel, bad);
+        }
+        sel[3] = (int32_t)n_rows;
+        ysel[0] = 12345.0f;
+        CHECK(g4k_matmul_rows(NULL, &m, sel, 7, x, ysel) == -1 && ysel[0] == 12345.0f,
+              "matmul_rows refuses row %lld of %lld", (long long)n_rows, (long long)n_rows);
+        sel[3] = -1;
+        CHECK(g4k_matmul_rows(NULL, &m, sel, 7, x, ysel) == -1, "matmul_rows refuses row -1");
+        free(w), free(row), free(x), free(yall), free(ysel);
+    }
+    g4k_pool_free(pool);
+}
+
 static void test_f32act_and_get_row(void)
 {
     const int64_t n = 512, nr = 9, nt = 3;
@@ -711,5 +757,6 @@ int main(int argc, char **argv)
     test_qact();
     test_matmul();
     test_small_batch_invariance();
+    test_matmul_rows();
     return T_DONE("test_kernels");
 }
