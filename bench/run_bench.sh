@@ -141,6 +141,8 @@ for shape in $SHAPES; do
     done
   done
 done
+# ---- 5b. speculative decoding rows (12B shape): bench/spec_bench.sh -----------------------------
+. "$ROOT/bench/spec_bench.sh"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 6. extras: tokenizer throughput, kernel micro-benchmarks -------------------------------
@@ -209,6 +211,7 @@ END {
   for (i = 1; i <= n; i++) printf "%s%s\n", row[i], i < n ? "," : "" > out
   printf "],\n\"tokenizer\":\"%s\",\n\"kernels\":\"%s\"\n}\n", jstr(ENVIRON["TOK_LINE"]), jstr(ENVIRON["KERN_LINE"]) > out
 }'
+spec_merge "$OUT"
 echo
 echo "decode GB/s = decode_bytes_per_token x tg t/s (weights read per token: every matrix once, tied LM head"
 echo "included, embedding gathers excluded); %bw = that / measured read bandwidth at the same thread count."

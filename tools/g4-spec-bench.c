@@ -21,11 +21,13 @@
  *
  * --clock cpu times with the process CPU clock instead of the wall clock: with --threads 1 it
  * is far steadier than wall time on a shared machine (a preempted step does not count). --json
- * FILE writes the figures for bench/run_bench.sh.
+ * FILE writes the figures as JSON lines for bench/run_bench.sh: one "run" row, one "verify_cost"
+ * row per batch size, one "speculative" row per (alpha, k), labelled with --label (the format)
+ * and compared with --llama-tps (llama.cpp's plain decode tokens/s in the same run).
  *
  * usage: g4-spec-bench --model M.gguf [--draft D.gguf] [--threads N] [--prompt N] [--reps N]
  *                      [--kmax K] [--draft-cost F] [--gen N] [--gen-reps R] [--k K]
- *                      [--alphas A,B,..] [--clock wall|cpu] [--json FILE] */
+ *                      [--alphas A,B,..] [--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +182,8 @@ int main(int argc, char **argv)
     int threads = 0, prompt = 64, reps = 9, kmax = 4;
     double draft_cost = -1.0;
     int n_gen = 0, gen_reps = 3, k_fixed = 3;
-    const char *alphas_s = "0,0.5,0.7,0.9", *json = NULL;
+    const char *alphas_s = "0,0.5,0.7,0.9", *json = NULL, *label = "";
+    double llama_tps = 0.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--model") && v) model = argv[++i];
@@ -195,11 +198,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--k") && v) k_fixed = atoi(argv[++i]);
         else if (!strcmp(a, "--alphas") && v) alphas_s = argv[++i];
         else if (!strcmp(a, "--json") && v) json = argv[++i];
+        else if (!strcmp(a, "--label") && v) label = argv[++i];
+        else if (!strcmp(a, "--llama-tps") && v) llama_tps = atof(argv[++i]);
         else if (!strcmp(a, "--clock") && v) g_clock = !strcmp(argv[++i], "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
         else {
             fprintf(stderr, "usage: %s --model M.gguf [--draft D.gguf] [--threads N] [--prompt N] [--reps N] "
                             "[--kmax K] [--draft-cost F] [--gen N] [--gen-reps R] [--k K] [--alphas A,B,..] "
-                            "[--clock wall|cpu] [--json FILE]\n", argv[0]);
+                            "[--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X]\n", argv[0]);
             return 2;
         }
     }
@@ -348,23 +353,28 @@ int main(int argc, char **argv)
             fprintf(stderr, "g4-spec-bench: cannot write %s\n", json);
             return 1;
         }
-        fprintf(f, "{\"threads\":%d,\"isa\":\"%s\",\"clock\":\"%s\",\"decode_step_ms\":%.4f,"
-                   "\"drafter_step_vs_decode\":%.5f,\"drafter\":\"%s\",\"verify_cost\":[",
-                info.n_threads, info.isa, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", t1 * 1e3, d, dsrc);
+        char llama[32] = "null";
+        if (llama_tps > 0.0)
+            snprintf(llama, sizeof llama, "%.4f", llama_tps);
+        fprintf(f, "{\"row\":\"run\",\"type\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"clock\":\"%s\","
+                   "\"decode_step_ms\":%.4f,\"drafter_step_vs_decode\":%.5f,\"drafter\":\"%s\",\"gen_tokens\":%d,"
+                   "\"plain_tokens_per_s\":%.4f,\"llama_tokens_per_s\":%s}\n",
+                label, info.n_threads, info.isa, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", t1 * 1e3, d, dsrc, n_gen,
+                plain_tps, llama);
         for (int k = 1; k <= kmax; k++)
-            fprintf(f, "%s{\"n_tokens\":%d,\"cost_vs_decode_step\":%.4f}", k > 1 ? "," : "", k + 1, c[k]);
-        fprintf(f, "],\"gen_tokens\":%d,\"plain_tokens_per_s\":%.4f,\"speculative\":[", n_gen, plain_tps);
+            fprintf(f, "{\"row\":\"verify_cost\",\"type\":\"%s\",\"threads\":%d,\"n_tokens\":%d,"
+                       "\"cost_vs_decode_step\":%.4f}\n", label, info.n_threads, k + 1, c[k]);
         for (int i = 0; i < n_rows; i++) {
-            fprintf(f, "%s{\"alpha\":%.2f,\"k\":", i ? "," : "", rows[i].alpha);
-            if (rows[i].k < 0)
-                fprintf(f, "\"adaptive\"");
-            else
-                fprintf(f, "%d", rows[i].k);
-            fprintf(f, ",\"tokens_per_s\":%.4f,\"speedup_vs_plain\":%.4f,\"acceptance\":%.4f,"
-                       "\"tokens_per_target_step\":%.4f}",
-                    rows[i].tps, rows[i].tps / plain_tps, rows[i].acc, rows[i].per_step);
+            char kb[16], vs[32] = "null";
+            snprintf(kb, sizeof kb, rows[i].k < 0 ? "\"adaptive\"" : "%d", rows[i].k);
+            if (llama_tps > 0.0)
+                snprintf(vs, sizeof vs, "%.4f", rows[i].tps / llama_tps);
+            fprintf(f, "{\"row\":\"speculative\",\"type\":\"%s\",\"threads\":%d,\"alpha\":%.2f,\"k\":%s,"
+                       "\"tokens_per_s\":%.4f,\"speedup_vs_plain\":%.4f,\"speedup_vs_llama\":%s,\"acceptance\":%.4f,"
+                       "\"tokens_per_target_step\":%.4f}\n",
+                    label, info.n_threads, rows[i].alpha, kb, rows[i].tps, rows[i].tps / plain_tps, vs, rows[i].acc,
+                    rows[i].per_step);
         }
-        fprintf(f, "]}\n");
         fclose(f);
     }
     g4_session_free(s);
