@@ -25,7 +25,7 @@
  * Adaptive k (n_draft = -1): start at 3; a round that accepts every draft grows k by one (up to
  * 7); a partial acceptance sets k to accepted + 1 (what would just have sufficed); a round that
  * accepts nothing shrinks k by one, and two such rounds in a row drop it to 1. When drafts keep
- * failing at k = 1 (ADAPT_GIVE_UP rounds in a row), drafting pauses: the next ADAPT_PAUSE_MIN steps
+ * failing (ADAPT_GIVE_UP rounds in a row accept nothing), drafting pauses: the next ADAPT_PAUSE_MIN steps
  * draft nothing (a verify round costs more than a plain step, so a drafter that is never right
  * must not slow decoding down), then one k = 1 round probes again; each failed probe doubles
  * the pause (up to ADAPT_PAUSE_MAX), any accepted draft ends the pausing. */
@@ -39,7 +39,7 @@
 #define GEN_STATS_V1_SIZE sizeof(g4_generate_stats)
 #define ADAPT_START 3
 #define ADAPT_MAX 7        /* = DRAFT_MAX */
-#define ADAPT_GIVE_UP 3    /* rounds in a row without an accepted draft before pausing */
+#define ADAPT_GIVE_UP 2    /* rounds in a row without an accepted draft before pausing */
 #define ADAPT_PAUSE_MIN 2  /* plain steps of the first pause */
 #define ADAPT_PAUSE_MAX 32
 /* Fixed n_draft larger than this is clamped. A verify batch of up to 8 rows (G4K_MVN_MAX_TOK)
