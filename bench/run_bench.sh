@@ -184,6 +184,8 @@ if [ "${BENCH_NOISY:-1}" != 0 ]; then
     done
   done
 fi
+# ---- 5b. speculative decoding rows (12B shape): bench/spec_bench.sh -----------------------------
+. "$ROOT/bench/spec_bench.sh"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 6. extras: tokenizer throughput, kernel micro-benchmarks -------------------------------
@@ -282,6 +284,7 @@ if [ -n "$NOISY" ]; then
   { sed '$d' "$OUT"; printf ',"noisy_neighbour":[\n'; cat "$OUT.noisy"; printf ']\n}\n'; } > "$OUT.tmp" &&
     mv "$OUT.tmp" "$OUT" && rm -f "$OUT.noisy"
 fi
+spec_merge "$OUT"
 echo
 echo "decode GB/s = decode_bytes_per_token x tg t/s (weights read per token: every matrix once, tied LM head"
 echo "included, embedding gathers excluded); %bw = that / measured read bandwidth at the same thread count."

@@ -78,6 +78,12 @@ void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_t
  * the reference path used by the conformance runner's --exact mode and by tests. */
 void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
 
+/* y[i] = W[rows[i]] . x for i < n_sel, one token, quantized weights (activations quantized as
+ * g4k_matmul does, each value equal to g4k_matmul's for that row): heads that need only some
+ * rows. Returns 0, or -1 (bad type or row index, or no scratch memory; y untouched then). */
+int g4k_matmul_rows(g4k_pool *pool, const g4k_matrix *w, const int32_t *rows, int64_t n_sel, const float *x,
+                    float *y);
+
 /* Dequantize row r of w into dst[n_cols] (embedding lookups, tests). Returns 0, -1 on bad type. */
 int g4k_get_row(const g4k_matrix *w, int64_t r, float *dst);
 

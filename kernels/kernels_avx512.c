@@ -15,5 +15,6 @@ void g4k_fill_avx512(g4k_kernels *k)
     fill_x86(k);
     fill_zmm_q4(k);
     g4k_fill_avx512_mv(k);
+    g4k_fill_avx512_mvn(k);
     g4k_fill_avx512_gemm(k);
 }

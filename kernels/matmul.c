@@ -100,10 +100,17 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
     if (n_tok == 1 && k->mv[w->type]) {
         c.mm = k->mv[w->type];
         tb = 1;
-    } else if (n_tok < G4K_GEMM_MIN_TOK && k->mv[w->type]) {
-        /* 2..7 tokens (MTP verification, short prompts): the decode kernel once per token over
+    } else if (n_tok <= G4K_MVN_MAX_TOK && k->mvn[w->type]) {
+        /* 2..8 tokens with a small-batch kernel: one pass over the weights, every block decoded
+         * once for the whole batch (the row chunks need not fit L2: nothing is re-read) */
+        c.mm = k->mvn[w->type];
+        tb = n_tok;
+    } else if (n_tok <= G4K_MVN_MAX_TOK && k->mv[w->type]) {
+        /* 2..8 tokens (MTP verification, short prompts): the decode kernel once per token over
          * L2-sized row chunks, so the weights come from memory once and from L2 for the other
-         * tokens. Measured 2-4x faster than the 4-token tiles or the GEMM at these sizes. */
+         * tokens. Measured 2-4x faster than the 4-token tiles or the GEMM at these sizes, and
+         * each token's result is bit-identical to a single-token step (speculative decoding's
+         * verify batches, up to 8 rows, rely on it). */
         c.mm = k->mv[w->type];
         tb = 1;
         small_batch = 1;

@@ -127,10 +127,16 @@ typedef struct g4k_kernels {
     g4k_mm_fn gemm[G4_TYPE_COUNT]; /* nt >= G4K_GEMM_MIN_TOK (prefill) specialisation; NULL: mm */
     g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
+    /* 2..G4K_MVN_MAX_TOK tokens (MTP verification): each weight block decoded once for all the
+     * tokens, results bit-identical to mv per token; NULL: mv per token over L2-sized chunks */
+    g4k_mm_fn mvn[G4_TYPE_COUNT];
 } g4k_kernels;
 
+/* Largest token count the mvn entries take (a verify batch of 1 + 7 drafts). */
+#define G4K_MVN_MAX_TOK 8
+
 /* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
-#define G4K_GEMM_MIN_TOK 8
+#define G4K_GEMM_MIN_TOK (G4K_MVN_MAX_TOK + 1) /* verify batches (<= 8 rows) never take the GEMM */
 
 /* Each ISA translation unit overrides the entries it accelerates. */
 void g4k_fill_scalar(g4k_kernels *k);
@@ -143,6 +149,7 @@ void g4k_fill_avx2_qact(g4k_kernels *k);
 void g4k_fill_avx512_gemm(g4k_kernels *k);
 void g4k_fill_neon_mm(g4k_kernels *k);
 void g4k_fill_avx512_mv(g4k_kernels *k);
+void g4k_fill_avx512_mvn(g4k_kernels *k);
 void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.

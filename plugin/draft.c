@@ -16,6 +16,7 @@ void g4_draft_ws_free(g4_draft_ws *w)
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         free(f[i]);
     free(w->sel);
+    free(w->rows);
     free(w);
 }
 
@@ -35,6 +36,7 @@ g4_status g4_draft_ws_get(g4_session *s, g4_draft_ws **out)
     /* sparse head: centroid scores, then top_k clusters of V/C tokens */
     size_t nl = d->n_centroids ? (size_t)d->n_centroids + (size_t)d->centroid_top_k * (size_t)(d->n_vocab / d->n_centroids)
                                : (size_t)d->n_vocab;
+    const size_t nl_alloc = nl + (d->n_centroids ? da : 0); /* sparse head: + one dequantized row */
     w->n_ctx = s->n_ctx;
     w->u = falloc(2 * dt);
     w->x = falloc(da);
@@ -46,11 +48,12 @@ g4_status g4_draft_ws_get(g4_session *s, g4_draft_ws **out)
     w->ff_gate = falloc((size_t)d->max_ff);
     w->ff_up = falloc((size_t)d->max_ff);
     w->h = falloc(dt);
-    w->logits = falloc(nl);
+    w->logits = falloc(nl_alloc);
     w->scores = falloc((size_t)d->n_head * (size_t)s->n_ctx);
     w->sel = malloc(sizeof(int32_t) * (size_t)(d->centroid_top_k > 0 ? d->centroid_top_k : 1));
+    w->rows = malloc(sizeof(int32_t) * (nl > (size_t)d->n_centroids ? nl - (size_t)d->n_centroids : 1));
     if (!w->u || !w->x || !w->a || !w->o || !w->xn || !w->q || !w->att || !w->ff_gate || !w->ff_up || !w->h ||
-        !w->logits || !w->scores || !w->sel) {
+        !w->logits || !w->scores || !w->sel || !w->rows) {
         g4_draft_ws_free(w);
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for the drafter's scratch");
     }
@@ -141,35 +144,50 @@ static int32_t argmax_lowest(const float *x, int32_t n)
 /* Centroid-masked head (HF use_ordered_embeddings): score the clusters, keep the top_k (ties:
  * lowest cluster), compute logits only for their tokens; every other token sits below them
  * (HF fills min - 1), so the argmax is the best selected token (ties: lowest token id). */
-static int32_t sparse_argmax(g4_session *s, const g4_drafter *d, g4_draft_ws *w)
+static g4_status sparse_argmax(g4_session *s, const g4_drafter *d, g4_draft_ws *w, int32_t *out_tok)
 {
     const int32_t C = d->n_centroids, K = d->centroid_top_k, per = d->n_vocab / C;
     float *cs = w->logits, *row = w->logits + C;
     g4_linear(s, &d->centroids, w->xn, 1, cs);
-    for (int32_t k = 0; k < K; k++) { /* K is small (32): selection by repeated scan */
-        int32_t best = -1;
-        for (int32_t c = 0; c < C; c++) {
-            int taken = 0;
-            for (int32_t j = 0; j < k && !taken; j++)
-                taken = w->sel[j] == c;
-            if (!taken && (best < 0 || cs[c] > cs[best]))
-                best = c;
+    /* top K clusters in one pass: sel[] sorted by score (desc), equal scores by index (asc), so
+     * ties at the boundary keep the lowest clusters */
+    int32_t n = 0;
+    for (int32_t c = 0; c < C; c++) {
+        if (n == K && !(cs[c] > cs[w->sel[K - 1]]))
+            continue;
+        int32_t j = n < K ? n++ : K - 1;
+        for (; j > 0 && cs[c] > cs[w->sel[j - 1]]; j--)
+            w->sel[j] = w->sel[j - 1];
+        w->sel[j] = c;
+    }
+    const int32_t n_rows = K * per;
+    for (int32_t k = 0; k < K; k++)
+        memcpy(w->rows + (size_t)k * per, d->ordering + (size_t)w->sel[k] * per, (size_t)per * sizeof(int32_t));
+    const uint32_t ty = d->tok_embd.type;
+    if (!s->m->exact && ty != G4_TYPE_F32 && ty != G4_TYPE_F16 && ty != G4_TYPE_BF16) {
+        /* quantized head: the selected rows through the decode kernel, as g4_linear would */
+        if (g4k_matmul_rows(s->pool, &d->tok_embd, w->rows, n_rows, w->xn, row) != 0)
+            return g4_fail(G4_ERR_OUT_OF_MEMORY, "drafter: out of memory scoring the selected clusters");
+    } else {
+        /* float head (and --exact): f32 dot per row, as g4_linear's f32 path; `row` doubles as the
+         * dequantized row, so keep the scores in place behind it */
+        for (int32_t i = 0; i < n_rows; i++) {
+            g4k_get_row(&d->tok_embd, w->rows[i], row + n_rows);
+            row[i] = g4_dot_f32(row + n_rows, w->xn, d->n_embd);
         }
-        w->sel[k] = best;
     }
     int32_t best_tok = -1;
     float best = -INFINITY;
-    for (int32_t k = 0; k < K; k++)
-        for (int32_t i = 0; i < per; i++) {
-            int32_t t = d->ordering[(size_t)w->sel[k] * per + i];
-            g4k_get_row(&d->tok_embd, t, row);
-            float v = g4_dot_f32(row, w->xn, d->n_embd);
-            if (best_tok < 0 || v > best || (v == best && t < best_tok)) {
-                best = v;
-                best_tok = t;
-            }
+    for (int32_t i = 0; i < n_rows; i++) {
+        const int32_t t = w->rows[i];
+        const float v = row[i];
+        if (best_tok < 0 || v > best || (v == best && t < best_tok)) {
+            best = v;
+            best_tok = t;
         }
-    return best_tok;
+    }
+    *out_tok = best_tok;
+    return G4_OK;
 }
 
 /* ---- one step ------------------------------------------------------------------------------ */
@@ -231,7 +249,9 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
 
     g4_rmsnorm(w->x, d->output_norm, 1, da, eps, w->xn);
     if (d->n_centroids) {
-        *out_tok = sparse_argmax(s, d, w);
+        g4_status st = sparse_argmax(s, d, w, out_tok);
+        if (st)
+            return st;
     } else {
         g4_linear(s, &d->tok_embd, w->xn, 1, w->logits); /* E_a . xn, no softcap */
         *out_tok = argmax_lowest(w->logits, d->n_vocab);

@@ -65,6 +65,7 @@ typedef struct g4_draft_ws {
     float *logits;   /* [n_vocab] (or [n_centroids] + selected rows for the sparse head) */
     float *scores;   /* [nq, n_ctx] attention scores */
     int32_t *sel;    /* [top_k] chosen clusters */
+    int32_t *rows;   /* [top_k * n_vocab / n_centroids] their tokens (sparse head) */
     int32_t n_ctx;
 } g4_draft_ws;
 

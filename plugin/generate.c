@@ -23,8 +23,12 @@
  * sampling emits the very same tokens as plain sampling (greedy is the temperature-0 case).
  *
  * Adaptive k (n_draft = -1): start at 3; a round that accepts every draft grows k by one (up to
- * 8); a partial acceptance sets k to accepted + 1 (what would just have sufficed); a round that
- * accepts nothing shrinks k by one, and two such rounds in a row drop it to 1. */
+ * 7); a partial acceptance sets k to accepted + 1 (what would just have sufficed); a round that
+ * accepts nothing shrinks k by one, and two such rounds in a row drop it to 1. When drafts keep
+ * failing (ADAPT_GIVE_UP rounds in a row accept nothing), drafting pauses: the next ADAPT_PAUSE_MIN steps
+ * draft nothing (a verify round costs more than a plain step, so a drafter that is never right
+ * must not slow decoding down), then one k = 1 round probes again; each failed probe doubles
+ * the pause (up to ADAPT_PAUSE_MAX), any accepted draft ends the pausing. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +39,15 @@
 #define GEN_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_generate_params, user_data)
 #define GEN_STATS_V1_SIZE G4_V1_0_SIZE(g4_generate_stats, seconds)
 #define ADAPT_START 3
-#define ADAPT_MAX 8
-#define DRAFT_MAX 64 /* fixed n_draft larger than this is clamped: verify cost grows, gains do not */
+#define ADAPT_MAX 7        /* = DRAFT_MAX */
+#define ADAPT_GIVE_UP 2    /* rounds in a row without an accepted draft before pausing */
+#define ADAPT_PAUSE_MIN 2  /* plain steps of the first pause */
+#define ADAPT_PAUSE_MAX 32
+/* Fixed n_draft larger than this is clamped. A verify batch of up to 8 rows (G4K_MVN_MAX_TOK)
+ * runs kernels that score each row bit for bit as a single-token step would; larger batches
+ * take the prefill GEMM, whose different rounding could flip a near-tie and make drafted greedy
+ * output differ from plain greedy output. (Gains beyond 7 drafts are small anyway.) */
+#define DRAFT_MAX 7
 
 static void generate_params_defaults(g4_generate_params *p)
 {
@@ -192,6 +203,7 @@ static g4_status run(gen *g)
         return g4_fail(G4_ERR_STATE, "g4_generate: the last g4_step must request logits for its last position");
     const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
     int32_t x, k_adapt = ADAPT_START, misses = 0;
+    int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN; /* adaptive k: plain steps left, next pause */
     g4_status st = choose(g, lg, &x);
     if (st)
         return st;
@@ -199,7 +211,9 @@ static g4_status run(gen *g)
     while (!g->stop) {
         if (cancelled(s))
             return g4_fail(G4_ERR_CANCELLED, "g4_generate cancelled after %d tokens", g->st.n_generated);
-        const int32_t k = drafting ? next_k(g, k_adapt) : 0;
+        const int32_t k = drafting && pause == 0 ? next_k(g, k_adapt) : 0;
+        if (pause > 0)
+            pause--;
         const int32_t n_past0 = s->n_past;
         int32_t nd = 0;
         g->batch[0] = x;
@@ -240,7 +254,13 @@ static g4_status run(gen *g)
             } else {
                 misses++;
                 k_adapt = misses >= 2 || k_adapt <= 1 ? 1 : k_adapt - 1;
+                if (misses >= ADAPT_GIVE_UP) {
+                    pause = pause_len;
+                    pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
+                }
             }
+            if (i > 0)
+                pause_len = ADAPT_PAUSE_MIN;
         }
     }
     return G4_OK;

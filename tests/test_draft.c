@@ -213,6 +213,20 @@ static g4_status oracle_propose(void *ctx, g4_session *s, int32_t last, int32_t 
     return G4_OK;
 }
 
+/* A proposer that is never right: the plain continuation shifted by one token id. */
+static g4_status wrong_propose(void *ctx, g4_session *s, int32_t last, int32_t k, int32_t *out, int32_t *n_out)
+{
+    const oracle *o = ctx;
+    int32_t idx = g4_session_n_past(s) - o->T;
+    (void)last;
+    for (int32_t i = 0; i < k; i++) {
+        int32_t j = idx + 1 + i;
+        out[i] = ((j < o->n_plain ? o->plain[j] : 7) + 1) % 262144;
+    }
+    *n_out = k;
+    return G4_OK;
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
 
 static void test_reference(g4_model *m, const ref *r)
@@ -388,6 +402,26 @@ static void test_spec_equals_plain(g4_model *m)
     }
     CHECK(equal == cases && equal_oracle == cases, "%d/%d, %d/%d", equal, cases, equal_oracle, cases);
     CHECK(accepted_any > cases / 2, "the oracle was accepted in only %d cases", accepted_any);
+
+    /* adaptive k with drafts that are never right: drafting pauses (doubling pauses between
+     * single-draft probes), so nearly every step is a plain one; fixed k keeps drafting */
+    {
+        int32_t prompt[5] = {2, 17, 300, 4000, 50000};
+        sink plain = {.stop_at = -1}, ad = {.stop_at = -1}, fx = {.stop_at = -1};
+        g4_generate_stats a, o, f;
+        gen(s, prompt, 5, 48, 0, NULL, NULL, &plain, &a);
+        oracle oc = {plain.tok, 5, plain.n, 1};
+        g4_proposer pr = {wrong_propose, &oc};
+        g4_status e1 = gen(s, prompt, 5, 48, -1, NULL, &pr, &ad, &o);
+        g4_status e2 = gen(s, prompt, 5, 48, 2, NULL, &pr, &fx, &f);
+        CHECK(!e1 && !e2 && ad.n == 48 && fx.n == 48 && memcmp(plain.tok, ad.tok, sizeof(int32_t) * 48) == 0 &&
+                  memcmp(plain.tok, fx.tok, sizeof(int32_t) * 48) == 0,
+              "never-right drafts: output differs from plain (%s)", g4_last_error());
+        CHECK(o.n_accepted == 0 && o.n_drafted <= 12 && o.n_target_steps == 47,
+              "adaptive k with never-right drafts: %d drafted (want <= 12: pauses), %d accepted, %d steps", o.n_drafted,
+              o.n_accepted, o.n_target_steps);
+        CHECK(f.n_drafted >= 2 * 45, "fixed k = 2 drafts every round: %d", f.n_drafted);
+    }
 
     /* sampling: speculative == plain with the same seed (every considered row draws once) */
     g4_sampler_params smp;

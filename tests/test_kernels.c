@@ -367,7 +367,7 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
 static void test_matmul(void)
 {
     const int64_t rows[] = {1, 3, 17, 257};
-    const int64_t toks[] = {1, 2, 7, 8, 33};
+    const int64_t toks[] = {1, 2, 4, 7, 8, 33};
     g4k_pool *pool = g4k_pool_new(2);
     for (int isa = 0; isa < 4; isa++) {
         const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
@@ -382,7 +382,7 @@ static void test_matmul(void)
                 cols[2] = 8;
             for (int ci = 0; ci < 4 && cols[ci]; ci++)
                 for (int ri = 0; ri < 4; ri++)
-                    for (int tt = 0; tt < 5; tt++) {
+                    for (int tt = 0; tt < 6; tt++) {
                         /* keep the big scalar cases few: long rows only with small products */
                         if (cols[ci] >= 768 && rows[ri] * toks[tt] > 257 * 8)
                             continue;
@@ -390,6 +390,145 @@ static void test_matmul(void)
                                     (ri == 2 && be != 1) ? (int)g4_type_get(type)->block_bytes : 0);
                     }
         }
+    }
+    g4k_pool_free(pool);
+}
+
+/* A token's result must not depend on its batch: every small-batch (mvn) kernel gives, bit
+ * for bit, what the single-token (mv) kernel gives for each token alone. Speculative decoding
+ * relies on it (a verify batch scores each row as plain decoding would). */
+static void test_small_batch_invariance(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_K, G4_TYPE_Q6_K};
+    const int64_t n_rows = 37;
+    int checked = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            const uint32_t type = types[ti];
+            if (!k->mvn[type])
+                continue;
+            const g4q_traits *tr = g4q_traits_get(type);
+            for (int ci = 0; ci < 2; ci++) {
+                const int64_t n_cols = ci ? 3840 : 512; /* 3840: the 12B width */
+                const size_t rb = g4_type_row_bytes(type, n_cols);
+                uint8_t *w = xaligned(rb * (size_t)n_rows);
+                float *row = malloc(sizeof(float) * (size_t)n_cols);
+                for (int64_t r = 0; r < n_rows; r++) {
+                    for (int64_t i = 0; i < n_cols; i++)
+                        row[i] = grand();
+                    tr->quant(row, w + r * rb, n_cols);
+                }
+                const size_t arb = g4k_act_row_bytes(type, n_cols);
+                for (int64_t nt = 2; nt <= G4K_MVN_MAX_TOK; nt++) {
+                    float *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
+                    for (int64_t i = 0; i < n_cols * nt; i++)
+                        x[i] = grand();
+                    void *aq = xaligned(arb * (size_t)nt);
+                    g4k_quantize_act(type, x, n_cols, nt, aq);
+                    float *yb = malloc(sizeof(float) * (size_t)(n_rows * nt)), *y1 = malloc(sizeof(float) * (size_t)n_rows);
+                    k->mvn[type](n_cols, w, rb, n_rows, aq, arb, nt, yb, n_rows);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++) {
+                        k->mv[type](n_cols, w, rb, n_rows, (uint8_t *)aq + t * arb, arb, 1, y1, n_rows);
+                        bad += memcmp(y1, yb + t * n_rows, sizeof(float) * (size_t)n_rows) != 0;
+                    }
+                    CHECK(bad == 0, "mvn %s %s n_cols=%lld nt=%lld: %d token(s) differ from the single-token kernel",
+                          g4k_isa_name(k->isa), g4_type_get(type)->name, (long long)n_cols, (long long)nt, bad);
+                    checked++;
+                    free(x), free(aq), free(yb), free(y1);
+                }
+                free(w), free(row);
+            }
+        }
+    }
+    /* The same through g4k_matmul for every quantized type the decoder streams, with the pool:
+     * up to G4K_MVN_MAX_TOK tokens, a token's row equals its single-token result. */
+    const uint32_t all[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_1, G4_TYPE_Q5_0, G4_TYPE_Q8_0, G4_TYPE_Q4_K,
+                            G4_TYPE_Q5_K, G4_TYPE_Q6_K, G4_TYPE_IQ4_NL, G4_TYPE_IQ4_XS};
+    g4k_pool *pool = g4k_pool_new(2);
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t ti = 0; ti < sizeof all / sizeof all[0]; ti++) {
+            const uint32_t type = all[ti];
+            const g4q_traits *tr = g4q_traits_get(type);
+            const int64_t n_cols = 768, n_rows = 300, nt = G4K_MVN_MAX_TOK;
+            const size_t rb = g4_type_row_bytes(type, n_cols);
+            uint8_t *w = xaligned(rb * (size_t)n_rows);
+            float *row = malloc(sizeof(float) * (size_t)n_cols), *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
+            float *yb = malloc(sizeof(float) * (size_t)(n_rows * nt)), *y1 = malloc(sizeof(float) * (size_t)n_rows);
+            for (int64_t r = 0; r < n_rows; r++) {
+                for (int64_t i = 0; i < n_cols; i++)
+                    row[i] = grand();
+                tr->quant(row, w + r * rb, n_cols);
+            }
+            for (int64_t i = 0; i < n_cols * nt; i++)
+                x[i] = grand();
+            const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+            for (int64_t n = 2; n <= nt; n += nt - 2) {
+                g4k_matmul_with(k, pool, &m, x, n, yb);
+                int bad = 0;
+                for (int64_t t = 0; t < n; t++) {
+                    g4k_matmul_with(k, pool, &m, x + t * n_cols, 1, y1);
+                    bad += memcmp(y1, yb + t * n_rows, sizeof(float) * (size_t)n_rows) != 0;
+                }
+                CHECK(bad == 0, "matmul %s %s n_tok=%lld: %d token(s) differ from single-token steps", g4k_isa_name(k->isa),
+                      g4_type_get(type)->name, (long long)n, bad);
+                checked++;
+            }
+            free(w), free(row), free(x), free(yb), free(y1);
+        }
+    }
+    g4k_pool_free(pool);
+    printf("small-batch invariance: %d cases\n", checked);
+}
+
+/* g4k_matmul_rows: each selected row's value equals g4k_matmul's for that row (any order,
+ * repeats allowed); a bad row index is refused without touching y. */
+static void test_matmul_rows(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q8_0, G4_TYPE_Q4_K, G4_TYPE_Q6_K};
+    const int64_t n_cols = 1024, n_rows = 700;
+    g4k_pool *pool = g4k_pool_new(2);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const uint32_t type = types[ti];
+        const size_t rb = g4_type_row_bytes(type, n_cols);
+        uint8_t *w = xaligned(rb * (size_t)n_rows);
+        float *row = malloc(sizeof(float) * (size_t)n_cols), *x = malloc(sizeof(float) * (size_t)n_cols);
+        float *yall = malloc(sizeof(float) * (size_t)n_rows), *ysel = malloc(sizeof(float) * 600);
+        int32_t sel[600];
+        for (int64_t r = 0; r < n_rows; r++) {
+            for (int64_t i = 0; i < n_cols; i++)
+                row[i] = grand();
+            g4k_quantize(type, row, w + r * rb, n_cols);
+        }
+        for (int64_t i = 0; i < n_cols; i++)
+            x[i] = grand();
+        for (int i = 0; i < 600; i++)
+            sel[i] = (int32_t)(rng() % (uint64_t)n_rows);
+        const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+        g4k_matmul(NULL, &m, x, 1, yall);
+        for (int pass = 0; pass < 2; pass++) {
+            const int64_t n_sel = pass ? 600 : 7; /* 600: split over the pool */
+            CHECK(g4k_matmul_rows(pass ? pool : NULL, &m, sel, n_sel, x, ysel) == 0, "matmul_rows %s",
+                  g4_type_get(type)->name);
+            int bad = 0;
+            for (int64_t i = 0; i < n_sel; i++)
+                bad += memcmp(&ysel[i], &yall[sel[i]], sizeof(float)) != 0;
+            CHECK(bad == 0, "matmul_rows %s n_sel=%lld: %d value(s) differ from g4k_matmul", g4_type_get(type)->name,
+                  (long long)n_sel, bad);
+        }
+        sel[3] = (int32_t)n_rows;
+        ysel[0] = 12345.0f;
+        CHECK(g4k_matmul_rows(NULL, &m, sel, 7, x, ysel) == -1 && ysel[0] == 12345.0f,
+              "matmul_rows refuses row %lld of %lld", (long long)n_rows, (long long)n_rows);
+        sel[3] = -1;
+        CHECK(g4k_matmul_rows(NULL, &m, sel, 7, x, ysel) == -1, "matmul_rows refuses row -1");
+        free(w), free(row), free(x), free(yall), free(ysel);
     }
     g4k_pool_free(pool);
 }
@@ -675,5 +814,7 @@ int main(int argc, char **argv)
     test_qact();
     test_matmul();
     test_matmul_busy_pool();
+    test_small_batch_invariance();
+    test_matmul_rows();
     return T_DONE("test_kernels");
 }

@@ -10,20 +10,39 @@
  *   speedup           S(k, a) = E(k, a) t1 / C(k)
  * (i.i.d. acceptance is the usual model; real acceptance falls along a round.)
  *
+ * With --gen N it also measures end to end: tokens/s of g4_generate (greedy, N tokens) plain,
+ * and speculative with an ORACLE proposer for each acceptance rate alpha (--alphas), at a fixed
+ * k (--k) and with adaptive k. The oracle is a benchmark device: the drafter's real step runs
+ * (g4_draft, so its cost is paid), then its proposals are replaced by the target's known greedy
+ * continuation, each token corrupted with probability 1 - alpha, so acceptance is i.i.d. alpha
+ * per token whatever the random weights. It goes through g4_generate_with (plugin/draft.h),
+ * which the library does not export: no host can reach it. Every speculative run must emit
+ * exactly the plain greedy tokens (checked; exit 1 otherwise).
+ *
+ * --clock cpu times with the process CPU clock instead of the wall clock: with --threads 1 it
+ * is far steadier than wall time on a shared machine (a preempted step does not count). --json
+ * FILE writes the figures as JSON lines for bench/run_bench.sh: one "run" row, one "verify_cost"
+ * row per batch size, one "speculative" row per (alpha, k), labelled with --label (the format)
+ * and compared with --llama-tps (llama.cpp's plain decode tokens/s in the same run).
+ *
  * usage: g4-spec-bench --model M.gguf [--draft D.gguf] [--threads N] [--prompt N] [--reps N]
- *                      [--kmax K] [--draft-cost F] */
+ *                      [--kmax K] [--draft-cost F] [--gen N] [--gen-reps R] [--k K]
+ *                      [--alphas A,B,..] [--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "draft.h" /* g4_generate_with, g4_proposer: internal, not exported */
 #include "g4plug.h"
+
+static clockid_t g_clock = CLOCK_MONOTONIC;
 
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(g_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -70,11 +89,101 @@ static double time_step(g4_session *s, int32_t n, int reps, uint8_t *want, int32
     return m;
 }
 
+/* ---- end to end: g4_generate, plain and with the oracle proposer ----------------------------- */
+
+typedef struct oracle {
+    const int32_t *plain; /* plain[i]: the i-th token plain greedy decoding emits */
+    int32_t n_plain, start; /* start: n_past when generation began */
+    double alpha;
+    int real_drafter;     /* run the drafter's step (its cost) before overriding its proposals */
+    uint64_t rng;
+} oracle;
+
+static double u01(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return (double)(*x >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static g4_status oracle_propose(void *ctx, g4_session *s, int32_t last, int32_t k, int32_t *out, int32_t *n_out)
+{
+    oracle *o = ctx;
+    *n_out = 0;
+    if (o->real_drafter) {
+        g4_status st = g4_draft(s, last, k, out, n_out);
+        if (st)
+            return st;
+    }
+    const int32_t idx = g4_session_n_past(s) - o->start; /* `last` is plain[idx] */
+    if (idx < 0 || idx >= o->n_plain || o->plain[idx] != last) {
+        fprintf(stderr, "g4-spec-bench: oracle out of step at %d\n", idx);
+        return G4_ERR_INTERNAL;
+    }
+    for (int32_t i = 0; i < k; i++) {
+        const int32_t j = idx + 1 + i;
+        int32_t t = j < o->n_plain ? o->plain[j] : 0;
+        if (u01(&o->rng) >= o->alpha)
+            t = (t + 1 + (int32_t)(u01(&o->rng) * 1000.0)) % 262144; /* never t itself */
+        out[i] = t;
+    }
+    *n_out = k;
+    return G4_OK;
+}
+
+typedef struct sink {
+    int32_t *tok;
+    int32_t n, cap;
+} sink;
+
+static int32_t on_token(void *ud, int32_t tok)
+{
+    sink *k = ud;
+    if (k->n < k->cap)
+        k->tok[k->n++] = tok;
+    return 1;
+}
+
+/* Tokens/s of one g4_generate of n_gen tokens after the prompt (re-stepping its last token). */
+static double gen_once(g4_session *s, const int32_t *prompt, int32_t P, int32_t n_gen, int32_t n_draft,
+                       const g4_proposer *prop, sink *out, g4_generate_stats *st)
+{
+    if (g4_session_truncate(s, P - 1) != G4_OK)
+        die("g4_session_truncate");
+    g4_batch b;
+    g4_batch_init(&b);
+    b.n_tokens = 1;
+    b.tokens = prompt + P - 1;
+    if (g4_step(s, &b) != G4_OK)
+        die("g4_step");
+    g4_generate_params p;
+    g4_generate_params_init(&p);
+    p.max_tokens = n_gen;
+    p.n_draft = n_draft;
+    p.stop_at_eog = 0;
+    p.on_token = on_token;
+    p.user_data = out;
+    out->n = 0;
+    memset(st, 0, sizeof *st);
+    st->struct_size = sizeof *st;
+    const double t0 = now();
+    if (g4_generate_with(s, &p, st, prop) != G4_OK)
+        die("g4_generate");
+    return st->n_generated / (now() - t0);
+}
+
+typedef struct spec_row {
+    double alpha, tps, acc, per_step;
+    int32_t k; /* -1: adaptive */
+} spec_row;
+
 int main(int argc, char **argv)
 {
     const char *model = NULL, *draft = NULL;
     int threads = 0, prompt = 64, reps = 9, kmax = 4;
     double draft_cost = -1.0;
+    int n_gen = 0, gen_reps = 3, k_fixed = 3;
+    const char *alphas_s = "0,0.5,0.7,0.9", *json = NULL, *label = "";
+    double llama_tps = 0.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--model") && v) model = argv[++i];
@@ -84,14 +193,24 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
         else if (!strcmp(a, "--kmax") && v) kmax = atoi(argv[++i]);
         else if (!strcmp(a, "--draft-cost") && v) draft_cost = atof(argv[++i]);
+        else if (!strcmp(a, "--gen") && v) n_gen = atoi(argv[++i]);
+        else if (!strcmp(a, "--gen-reps") && v) gen_reps = atoi(argv[++i]);
+        else if (!strcmp(a, "--k") && v) k_fixed = atoi(argv[++i]);
+        else if (!strcmp(a, "--alphas") && v) alphas_s = argv[++i];
+        else if (!strcmp(a, "--json") && v) json = argv[++i];
+        else if (!strcmp(a, "--label") && v) label = argv[++i];
+        else if (!strcmp(a, "--llama-tps") && v) llama_tps = atof(argv[++i]);
+        else if (!strcmp(a, "--clock") && v) g_clock = !strcmp(argv[++i], "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
         else {
             fprintf(stderr, "usage: %s --model M.gguf [--draft D.gguf] [--threads N] [--prompt N] [--reps N] "
-                            "[--kmax K] [--draft-cost F]\n", argv[0]);
+                            "[--kmax K] [--draft-cost F] [--gen N] [--gen-reps R] [--k K] [--alphas A,B,..] "
+                            "[--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X]\n", argv[0]);
             return 2;
         }
     }
-    if (!model || prompt < 1 || reps < 1 || kmax < 1 || kmax > 16) {
-        fprintf(stderr, "g4-spec-bench: --model is required (prompt >= 1, reps >= 1, 1 <= kmax <= 16)\n");
+    if (!model || prompt < 1 || reps < 1 || kmax < 1 || kmax > 16 || n_gen < 0 || gen_reps < 1 || k_fixed < 1 ||
+        k_fixed > 16) {
+        fprintf(stderr, "g4-spec-bench: --model is required (prompt >= 1, reps >= 1, 1 <= kmax, k <= 16, gen >= 0)\n");
         return 2;
     }
     g4_load_params lp;
@@ -99,7 +218,7 @@ int main(int argc, char **argv)
     lp.model = model;
     lp.draft = draft;
     lp.n_threads = threads;
-    lp.n_ctx = prompt + 64;
+    lp.n_ctx = prompt + 64 + n_gen;
     g4_model *m;
     if (g4_load(&lp, &m) != G4_OK)
         die("g4_load");
@@ -172,6 +291,91 @@ int main(int argc, char **argv)
             printf("  %6.3f", E / (c[k] + k * d));
         }
         printf("\n");
+    }
+
+    /* ---- end to end ---- */
+    double plain_tps = 0.0;
+    spec_row rows[64];
+    int n_rows = 0;
+    if (n_gen > 0) {
+        sink plain = {malloc(sizeof(int32_t) * (size_t)n_gen), 0, n_gen};
+        sink got = {malloc(sizeof(int32_t) * (size_t)n_gen), 0, n_gen};
+        double *t = malloc(sizeof(double) * (size_t)gen_reps);
+        g4_generate_stats st;
+        gen_once(s, toks, prompt, n_gen, 0, NULL, &plain, &st); /* warm-up; the oracle's text */
+        for (int r = 0; r < gen_reps; r++)
+            t[r] = gen_once(s, toks, prompt, n_gen, 0, NULL, &got, &st);
+        plain_tps = median(t, gen_reps);
+        printf("\ng4_generate, %d tokens, greedy, median of %d: plain %.2f tokens/s%s\n", n_gen, gen_reps, plain_tps,
+               draft ? "" : " (no --draft: the oracle's proposals cost nothing)");
+        printf("  alpha      k   tokens/s   speedup   accepted   tokens/target step\n");
+        const int ks[2] = {k_fixed, -1};
+        for (const char *a = alphas_s; *a && n_rows < 62;) {
+            char *end;
+            const double alpha = strtod(a, &end);
+            if (end == a)
+                break;
+            for (int ki = 0; ki < 2; ki++) {
+                spec_row *row = &rows[n_rows++];
+                row->alpha = alpha;
+                row->k = ks[ki];
+                double acc_sum = 0.0, per_sum = 0.0;
+                for (int r = 0; r < gen_reps; r++) {
+                    oracle o = {plain.tok, plain.n, prompt, alpha, draft != NULL, 0x9E3779B97F4A7C15ull + (uint64_t)r};
+                    g4_proposer pr = {oracle_propose, &o};
+                    t[r] = gen_once(s, toks, prompt, n_gen, ks[ki], &pr, &got, &st);
+                    if (got.n != plain.n || memcmp(got.tok, plain.tok, sizeof(int32_t) * (size_t)plain.n)) {
+                        fprintf(stderr, "g4-spec-bench: speculative output (alpha %.2f, k %d) differs from plain greedy\n",
+                                alpha, ks[ki]);
+                        return 1;
+                    }
+                    acc_sum += st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0.0;
+                    per_sum += (double)st.n_generated / (st.n_target_steps ? st.n_target_steps : 1);
+                }
+                row->tps = median(t, gen_reps);
+                row->acc = acc_sum / gen_reps;
+                row->per_step = per_sum / gen_reps;
+                char kb[16];
+                snprintf(kb, sizeof kb, row->k < 0 ? "adaptive" : "%d", row->k);
+                printf("  %5.2f  %8s   %8.2f   %6.3f     %6.3f      %6.3f\n", alpha, kb, row->tps, row->tps / plain_tps,
+                       row->acc, row->per_step);
+            }
+            a = *end == ',' ? end + 1 : end;
+        }
+        free(plain.tok);
+        free(got.tok);
+        free(t);
+    }
+
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f) {
+            fprintf(stderr, "g4-spec-bench: cannot write %s\n", json);
+            return 1;
+        }
+        char llama[32] = "null";
+        if (llama_tps > 0.0)
+            snprintf(llama, sizeof llama, "%.4f", llama_tps);
+        fprintf(f, "{\"row\":\"run\",\"type\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"clock\":\"%s\","
+                   "\"decode_step_ms\":%.4f,\"drafter_step_vs_decode\":%.5f,\"drafter\":\"%s\",\"gen_tokens\":%d,"
+                   "\"plain_tokens_per_s\":%.4f,\"llama_tokens_per_s\":%s}\n",
+                label, info.n_threads, info.isa, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", t1 * 1e3, d, dsrc, n_gen,
+                plain_tps, llama);
+        for (int k = 1; k <= kmax; k++)
+            fprintf(f, "{\"row\":\"verify_cost\",\"type\":\"%s\",\"threads\":%d,\"n_tokens\":%d,"
+                       "\"cost_vs_decode_step\":%.4f}\n", label, info.n_threads, k + 1, c[k]);
+        for (int i = 0; i < n_rows; i++) {
+            char kb[16], vs[32] = "null";
+            snprintf(kb, sizeof kb, rows[i].k < 0 ? "\"adaptive\"" : "%d", rows[i].k);
+            if (llama_tps > 0.0)
+                snprintf(vs, sizeof vs, "%.4f", rows[i].tps / llama_tps);
+            fprintf(f, "{\"row\":\"speculative\",\"type\":\"%s\",\"threads\":%d,\"alpha\":%.2f,\"k\":%s,"
+                       "\"tokens_per_s\":%.4f,\"speedup_vs_plain\":%.4f,\"speedup_vs_llama\":%s,\"acceptance\":%.4f,"
+                       "\"tokens_per_target_step\":%.4f}\n",
+                    label, info.n_threads, rows[i].alpha, kb, rows[i].tps, rows[i].tps / plain_tps, vs, rows[i].acc,
+                    rows[i].per_step);
+        }
+        fclose(f);
     }
     g4_session_free(s);
     g4_model_free(m);

@@ -12,6 +12,8 @@
  *   --mmproj OUT   the matching 12B Unified projector (clip, gemma4uv + gemma4ua, F32); also
  *                  for --shape 12b (width 3840: the real projector's shape, for video benchmarks)
  *   --draft OUT    the matching MTP drafter (gemma4-assistant, 2 layers, hidden 32)
+ * --draft also works with --shape 12b: a drafter shaped like a real 12B assistant (4 layers,
+ * hidden 1024, FFN 4096, 8 heads, centroid head 2048 x 128 / top 32; see k_12b_draft).
  * (-o may then be left out: each file can be made by its own invocation.) Output is
  * byte-identical for the same arguments and vocab file. --layers N keeps the first
  * N decoder layers and rewrites every per-layer key (block_count, head_count_kv[],
@@ -87,6 +89,16 @@ static const shape k_shapes[] = {
 static const shape k_tiny_draft = {"tiny-assistant", "tiny", 2, 32, 128, 128, 4, 2, 1, 2, 1, 128,
                                    2, 0, 0, 0, 0, 8192, 32, 64, 1};
 
+/* The 12B's MTP drafter, shaped like a real assistant (gemma4-architecture.md §1.4, §7.2): 4 layers
+ * (3 sliding + 1 full) reading the target's caches, hidden 1024 (the 31B assistant's reported
+ * width; the E2B/E4B ones use 256, so 1024 is the conservative, costlier choice for a 3840-wide
+ * target), FFN 4096 (4x, the Gemma ratio), 8 query heads (the least multiple of the 12B's 8
+ * sliding KV heads) of 256 / 512, window 1024 as the target, and the centroid-masked head of the
+ * E2B/E4B assistants: 2048 clusters of 128 tokens, top 32 scored per step (HF defaults). */
+static const shape k_12b_draft = {"12b-assistant", "12B", 4, 1024, 4096, 4096, 8, 8, 1, 4, 1, 1024,
+                                  4, 0, 0, 0, 0, 262144, 0, 0, 0};
+#define DRAFT_CENTROIDS 2048
+
 /* ---- types ---------------------------------------------------------------------------------- */
 typedef struct ftype {
     const char *name;
@@ -124,7 +136,7 @@ static uint32_t fallback(uint32_t t, int64_t ncols)
 static int use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 /* ---- tensor plan ---------------------------------------------------------------------------- */
-enum { INIT_GAUSS, INIT_NORM, INIT_ONE, INIT_ROPE, INIT_BIAS };
+enum { INIT_GAUSS, INIT_NORM, INIT_ONE, INIT_ROPE, INIT_BIAS, INIT_PERM };
 typedef struct tplan {
     char name[64];
     int n_dims;
@@ -171,6 +183,7 @@ typedef struct cfg {
     int n_layer, pure;
     uint64_t seed;
     int d_out;       /* drafter: the target's width (nextn projections); 0 for a model */
+    int centroids;   /* drafter: masked_embd_centroids rows (0: full-vocabulary head) */
     float emb_sigma; /* tiny: token_embd standard deviation */
 } cfg;
 
@@ -295,6 +308,14 @@ static void build_plan(const cfg *c)
         add("nextn.post_projection.weight", 2, s->d, c->d_out, 1, fallback(base, s->d), INIT_GAUSS);
         add("nextn.pre_projection.weight", 2, 2 * (int64_t)c->d_out, s->d, 1,
             fallback(base, 2 * (int64_t)c->d_out), INIT_GAUSS);
+    }
+    if (c->centroids) {
+        /* HF use_ordered_embeddings: cluster scores, and the vocabulary listed cluster by
+         * cluster (a fixed pseudo-random permutation). One step reads the centroids and the
+         * top-k clusters' rows of token_embd, not the whole head. */
+        add("masked_embd_centroids.weight", 2, s->d, c->centroids, 1, fallback(base, s->d), INIT_GAUSS);
+        add("masked_embd_ordering", 1, N_VOCAB, 1, 1, G4_TYPE_I32, INIT_PERM)->touched = 0.0;
+        te->touched = 32.0 / c->centroids;
     }
     if (s->ple) {
         add("per_layer_model_proj.weight", 2, s->d, (int64_t)L * s->ple, 1, flt, INIT_GAUSS);
@@ -634,6 +655,14 @@ static void write_tensor(wbuf *w, const tplan *t, uint64_t seed, unsigned char *
     rseed(&r, seed, t->name);
     size_t rb = g4_type_row_bytes(t->type, t->ne[0]);
     int64_t nrows = t->ne[1] * t->ne[2];
+    if (t->init == INIT_PERM) {
+        /* i -> (i * odd) mod 2^18 is a permutation of the 262144 ids */
+        for (int64_t i = 0; i < t->ne[0]; i++) {
+            int32_t v = (int32_t)(((uint64_t)i * 40503u + 977u) % (uint64_t)t->ne[0]);
+            w_bytes(w, &v, 4);
+        }
+        return;
+    }
     if (t->init == INIT_ROPE) {
         /* proportional RoPE on full layers: a quarter of the frequency pairs rotated (64 of 256
          * for a 512 head); the rest get a huge divisor, i.e. no rotation */
@@ -958,10 +987,10 @@ int main(int argc, char **argv)
             c.f = &k_ftypes[i];
     if (!c.s || !c.f)
         usage();
-    /* The projector exists for the 12B Unified layout: tiny, and (for video/image benchmarks)
-     * the real 12b shape, whose encoder-free embedder is the same at width 3840. */
-    if ((draft_out && !c.s->tiny) || (mmproj_out && !c.s->tiny && strcmp(shape_s, "12b") != 0)) {
-        fprintf(stderr, "g4-synth: --draft is only made for --shape tiny, --mmproj for tiny and 12b\n");
+    /* The projector and the drafter exist for the tiny shape and the real 12b one (the 12B
+     * Unified's encoder-free embedder; a 12B-shaped assistant for the speculative benchmark). */
+    if ((draft_out || mmproj_out) && !c.s->tiny && strcmp(shape_s, "12b") != 0) {
+        fprintf(stderr, "g4-synth: --draft and --mmproj are only made for --shape tiny and 12b\n");
         return 2;
     }
     if (c.n_layer <= 0 || c.n_layer > c.s->n_layer)
@@ -1023,21 +1052,23 @@ int main(int argc, char **argv)
 
     if (draft_out) {
         cfg dc = c;
-        dc.s = &k_tiny_draft;
-        dc.n_layer = k_tiny_draft.n_layer;
+        dc.s = s->tiny ? &k_tiny_draft : &k_12b_draft;
+        dc.n_layer = dc.s->n_layer;
         dc.d_out = s->d;
+        dc.centroids = s->tiny ? 0 : DRAFT_CENTROIDS;
         build_plan(&dc);
         uint64_t data_bytes, touched, n_params;
         plan_totals(&data_bytes, &touched, &n_params);
         char name[160], label[64];
-        snprintf(name, sizeof name, "g4-synth Gemma 4 tiny assistant %s seed %llu (RANDOM weights)",
-                 c.f->name, (unsigned long long)c.seed);
+        snprintf(name, sizeof name, "g4-synth Gemma 4 %s assistant %s seed %llu (RANDOM weights)",
+                 s->label, c.f->name, (unsigned long long)c.seed);
         size_label(label, sizeof label, n_params, s->tiny);
         model_meta mm = {&dc, "gemma4-assistant", name, label, &vk};
         uint64_t data_start = write_gguf(draft_out, emit_model_kvs, &mm, c.seed ^ SALT_DRAFT);
-        printf("{\"draft\":\"%s\",\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu}\n",
+        printf("{\"draft\":\"%s\",\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu,"
+               "\"step_bytes\":%llu}\n",
                draft_out, nT, (unsigned long long)n_params,
-               (unsigned long long)(data_start + data_bytes));
+               (unsigned long long)(data_start + data_bytes), (unsigned long long)touched);
     }
 
     if (mmproj_out) {
