@@ -65,6 +65,12 @@ int g4k_type_supported(uint32_t type);
  * weight's matching 8-bit format (documented per format in kernels/README.md). */
 void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
 
+/* Opt-in lower-precision prefill: like g4k_matmul, but float weights may multiply activations
+ * rounded to 16 bits where the CPU has a faster 16-bit dot product (today: BF16 weights with
+ * AVX512-BF16 vdpbf16ps, relative error <= 2^-9 per product, about 2x the f32 FMA rate). Where
+ * no such kernel exists it is exactly g4k_matmul. Never used by default (conformance). */
+void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
+
 /* Same as g4k_matmul but with every activation kept in f32 (no activation quantization):
  * the reference path used by the conformance runner's --exact mode and by tests. */
 void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);

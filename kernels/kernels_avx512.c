@@ -16,4 +16,5 @@ void g4k_fill_avx512(g4k_kernels *k)
     fill_zmm_q4(k);
     g4k_fill_avx512_mv(k);
     g4k_fill_avx512_gemm(k);
+    g4k_fill_avx512_gemm_flt(k);
 }

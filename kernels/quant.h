@@ -125,6 +125,9 @@ typedef struct g4k_kernels {
     g4k_mm_fn mm[G4_TYPE_COUNT];   /* any nt; NULL: no matmul for this type */
     g4k_mm_fn mv[G4_TYPE_COUNT];   /* nt == 1 (decode) specialisation; NULL: use mm */
     g4k_mm_fn gemm[G4_TYPE_COUNT]; /* nt >= G4K_GEMM_MIN_TOK (prefill) specialisation; NULL: mm */
+    /* Opt-in prefill variant that rounds f32 activations to 16 bits (vdpbf16ps for BF16
+     * weights): used only by g4k_matmul_lowp; NULL: gemm. */
+    g4k_mm_fn gemm_lowp[G4_TYPE_COUNT];
     g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
 } g4k_kernels;
@@ -144,6 +147,8 @@ void g4k_fill_avx512_gemm(g4k_kernels *k);
 void g4k_fill_neon_mm(g4k_kernels *k);
 void g4k_fill_avx512_mv(g4k_kernels *k);
 void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
+void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gemm_flt_x86.h) */
+void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
@@ -168,6 +173,8 @@ const g4k_kernels *g4k_kernels_active(void);
 /* g4k_matmul with an explicit table. */
 void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
                      int64_t n_tok, float *y);
+void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                          int64_t n_tok, float *y);
 /* Bytes of one activation row of n elements for a weight type's act_type. */
 size_t g4k_act_row_bytes(uint32_t wtype, int64_t n);
 /* Quantize n_tok activation rows for weight type wtype (scalar; act rows g4k_act_row_bytes apart). */

@@ -284,7 +284,7 @@ static void fill_random_blocks(uint32_t type, uint8_t *dst, int64_t n)
 static int g_fail_mm; /* caps the failure output */
 
 static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int64_t n_cols, int64_t n_rows,
-                        int64_t n_tok, int pad)
+                        int64_t n_tok, int pad, int lowp)
 {
     const g4q_traits *tr = g4q_traits_get(type);
     const size_t rb = g4_type_row_bytes(type, n_cols), stride = rb + (size_t)pad;
@@ -320,7 +320,7 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
     const g4k_matrix m = {w, type, n_cols, n_rows, stride};
     for (int64_t i = 0; i < n_rows * n_tok; i++)
         y[i] = NAN;
-    g4k_matmul_with(k, pool, &m, x, n_tok, y);
+    (lowp ? g4k_matmul_lowp_with : g4k_matmul_with)(k, pool, &m, x, n_tok, y);
     int bad = 0;
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < n_rows; r++) {
@@ -339,8 +339,9 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
             double tol = 2e-5 * mag + 1e-6;
             if (tr->act_type == G4_TYPE_Q8_1)
                 tol += 0x1p-10 * amag * wmax;
-            /* BF16 prefill with AVX512-BF16 rounds activations to bf16 (rel. error <= 2^-9) */
-            if (type == G4_TYPE_BF16 && n_tok >= G4K_GEMM_MIN_TOK && k->gemm[type])
+            /* the opt-in BF16 prefill with AVX512-BF16 rounds activations to bf16 (rel. error
+             * <= 2^-9 per product); the default path keeps them f32 */
+            if (lowp && type == G4_TYPE_BF16 && n_tok >= G4K_GEMM_MIN_TOK && k->gemm_lowp[type])
                 tol += 0x1p-8 * mag;
             const double got = y[t * n_rows + r];
             if (!(fabs(got - refq) <= tol))
@@ -355,8 +356,9 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
                 break;
             }
         }
-    CHECK(bad == 0, "matmul %s %s n_cols=%lld n_rows=%lld n_tok=%lld pad=%d pool=%d", g4k_isa_name(k->isa),
-          g4_type_get(type)->name, (long long)n_cols, (long long)n_rows, (long long)n_tok, pad, pool != NULL);
+    CHECK(bad == 0, "matmul%s %s %s n_cols=%lld n_rows=%lld n_tok=%lld pad=%d pool=%d", lowp ? "_lowp" : "",
+          g4k_isa_name(k->isa), g4_type_get(type)->name, (long long)n_cols, (long long)n_rows, (long long)n_tok, pad,
+          pool != NULL);
     free(w);
     free(wf);
     free(x);
@@ -387,7 +389,10 @@ static void test_matmul(void)
                         if (cols[ci] >= 768 && rows[ri] * toks[tt] > 257 * 8)
                             continue;
                         run_mm_case(k, (ri + tt) % 2 ? pool : NULL, type, cols[ci], rows[ri], toks[tt],
-                                    (ri == 2 && be != 1) ? (int)g4_type_get(type)->block_bytes : 0);
+                                    (ri == 2 && be != 1) ? (int)g4_type_get(type)->block_bytes : 0, 0);
+                        /* the opt-in 16-bit-activation path, where a level has one */
+                        if (k->gemm_lowp[type] && toks[tt] >= G4K_GEMM_MIN_TOK)
+                            run_mm_case(k, (ri + tt) % 2 ? pool : NULL, type, cols[ci], rows[ri], toks[tt], 0, 1);
                     }
         }
     }
