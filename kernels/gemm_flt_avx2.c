@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #define VW 8
+#define RV 2
 #define TB 6
 typedef __m256 vec;
 #define vzero() _mm256_setzero_ps()
@@ -12,13 +13,5 @@ typedef __m256 vec;
 #define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define vstore(p, v) _mm256_store_ps(p, v)
 #define vstoreu(p, v) _mm256_storeu_ps(p, v)
-static inline __attribute__((always_inline)) vec cvt_f16_chunk(const unsigned char *p)
-{
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-static inline __attribute__((always_inline)) vec cvt_bf16_chunk(const unsigned char *p)
-{
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
-}
 #define GEMM_FLT_FILL g4k_fill_avx2_gemm_flt
 #include "gemm_flt_x86.h"

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #define VW 16
+#define RV 2
 #define TB 12
 typedef __m512 vec;
 #define vzero() _mm512_setzero_ps()
@@ -16,13 +17,5 @@ typedef __m512 vec;
 #define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define vstore(p, v) _mm512_store_ps(p, v)
 #define vstoreu(p, v) _mm512_storeu_ps(p, v)
-static inline __attribute__((always_inline)) vec cvt_f16_chunk(const unsigned char *p)
-{
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-}
-static inline __attribute__((always_inline)) vec cvt_bf16_chunk(const unsigned char *p)
-{
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
-}
 #define GEMM_FLT_FILL g4k_fill_avx512_gemm_flt
 #include "gemm_flt_x86.h"
