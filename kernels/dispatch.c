@@ -106,3 +106,7 @@ const g4k_kernels *g4k_kernels_active(void)
     pthread_once(&g_once, init_once);
     return &g_tables[g_active];
 }
+
+float g4k_exp_sub_sum(float *x, int64_t n, float m) { return g4k_kernels_active()->exp_sub_sum(x, n, m); }
+void g4k_softmax(float *x, int64_t n) { g4k_kernels_active()->softmax(x, n); }
+void g4k_geglu_tanh(float *g, const float *u, int64_t n) { g4k_kernels_active()->geglu_tanh(g, u, n); }

@@ -85,6 +85,16 @@ int g4k_dequantize(uint32_t type, const void *src, float *dst, int64_t n);
  * if the type has no quantizer. n must be a multiple of the block size. */
 size_t g4k_quantize(uint32_t type, const float *src, void *dst, int64_t n);
 
+/* Softmax exponentials: x[i] = exp(x[i] - m) for i < n, returns their sum (f32). Vectorised
+ * where the level has it (within 2 ulp of expf; x[i] - m below -87.3, -inf included, gives 0),
+ * libm's expf on the scalar level. */
+float g4k_exp_sub_sum(float *x, int64_t n, float m);
+/* In-place row softmax (max-subtracted), same exponentials. */
+void g4k_softmax(float *x, int64_t n);
+/* g[i] = gelu_tanh(g[i]) * u[i] (gelu_pytorch_tanh; vectorised levels use the equivalent
+ * logistic form z·sigmoid(2c(z + 0.044715 z^3)), within a few ulp of the tanhf formula). */
+void g4k_geglu_tanh(float *g, const float *u, int64_t n);
+
 /* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
 float g4k_f16_to_f32(uint16_t h);
 uint16_t g4k_f32_to_f16(float f);

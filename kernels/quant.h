@@ -130,6 +130,9 @@ typedef struct g4k_kernels {
     g4k_mm_fn gemm_lowp[G4_TYPE_COUNT];
     g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
+    float (*exp_sub_sum)(float *x, int64_t n, float m); /* g4k_exp_sub_sum */
+    void (*softmax)(float *x, int64_t n);                 /* g4k_softmax */
+    void (*geglu_tanh)(float *g, const float *u, int64_t n); /* g4k_geglu_tanh */
 } g4k_kernels;
 
 /* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
@@ -149,6 +152,7 @@ void g4k_fill_avx512_mv(g4k_kernels *k);
 void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
 void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gemm_flt_x86.h) */
 void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
+void g4k_fill_avx2_exp(g4k_kernels *k); /* softmax exponentials (exp_avx2.c) */
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content

@@ -611,6 +611,90 @@ static int bench(int argc, char **argv)
     return 0;
 }
 
+/* Every level's softmax exponentials against libm: <= 4 ulp-ish (5e-7 relative) per element,
+ * exact zeros below the underflow threshold and for -inf (masked scores), odd tails. */
+static void test_exp_sub_sum(void)
+{
+    float x[67], ref[67];
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0;
+        for (int n = 1; n <= 67 && !bad; n += 3) {
+            for (int i = 0; i < n; i++) {
+                x[i] = i % 11 == 5 ? -INFINITY : i % 13 == 7 ? -100.f : (float)(grand() * 5.0); /* |x| <= 60 */
+                ref[i] = i % 11 == 5 ? 0.f : expf(x[i] - 3.5f);
+            }
+            double rs = 0;
+            for (int i = 0; i < n; i++)
+                rs += ref[i];
+            const float s = k->exp_sub_sum(x, n, 3.5f);
+            for (int i = 0; i < n; i++)
+                if (!(fabsf(x[i] - ref[i]) <= 5e-7f * ref[i] + 1e-37f) || (ref[i] == 0.f && x[i] != 0.f))
+                    bad++;
+            if (!(fabs(s - rs) <= 1e-5 * rs + 1e-30)) /* f32 sums: n·eps */
+                bad++;
+        }
+        CHECK(bad == 0, "exp_sub_sum %s matches expf", g4k_isa_name((g4k_isa)isa));
+    }
+}
+
+/* Row softmax and the tanh-GELU gate against double references on every level. */
+static void test_softmax_geglu(void)
+{
+    enum { N = 301 };
+    static float x[N], g[N], u[N];
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0;
+        for (int n = 1; n <= N; n += 50) {
+            double m = -1e300, sum = 0;
+            for (int i = 0; i < n; i++) {
+                x[i] = i % 17 == 3 ? -INFINITY : (float)(grand() * 4.0);
+                m = x[i] > m ? x[i] : m;
+            }
+            for (int i = 0; i < n; i++)
+                sum += exp((double)x[i] - m);
+            double ref[N], tol[N];
+            for (int i = 0; i < n; i++) { /* + the f32 rounding of x - m, amplified by exp */
+                ref[i] = exp((double)x[i] - m) / sum;
+                tol[i] = ref[i] > 0 ? (2e-6 + 1.2e-7 * fabs((double)x[i] - m)) * ref[i] : 0.0;
+            }
+            k->softmax(x, n);
+            for (int i = 0; i < n; i++)
+                if (!(fabs(x[i] - ref[i]) <= tol[i])) {
+                    if (bad++ < 3)
+                        fprintf(stderr, "  softmax %s n=%d i=%d got %g ref %g\n", g4k_isa_name((g4k_isa)isa), n, i, x[i], ref[i]);
+                }
+            for (int i = 0; i < n; i++) {
+                g[i] = (float)(grand() * 3.0);
+                u[i] = (float)grand();
+            }
+            g[0] = 0.f;
+            if (n > 2) {
+                g[1] = -30.f; /* deep negative tail: ~0 */
+                g[2] = 30.f;  /* identity */
+            }
+            double gref[N], gtol[N];
+            for (int i = 0; i < n; i++) { /* the scalar tanhf form cancels for z < 0: ~eps·|z·u| */
+                const double z = g[i];
+                gref[i] = 0.5 * z * (1.0 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z))) * u[i];
+                gtol[i] = 1e-6 * fabs(gref[i]) + 4e-7 * fabs(z * u[i]);
+            }
+            k->geglu_tanh(g, u, n);
+            for (int i = 0; i < n; i++)
+                if (!(fabs(g[i] - gref[i]) <= gtol[i])) {
+                    if (bad++ < 3)
+                        fprintf(stderr, "  geglu %s n=%d i=%d got %g ref %g\n", g4k_isa_name((g4k_isa)isa), n, i, g[i], gref[i]);
+                }
+        }
+        CHECK(bad == 0, "softmax / geglu_tanh %s match double references", g4k_isa_name((g4k_isa)isa));
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--bench"))
@@ -622,5 +706,7 @@ int main(int argc, char **argv)
     test_f32act_and_get_row();
     test_qact();
     test_matmul();
+    test_exp_sub_sum();
+    test_softmax_geglu();
     return T_DONE("test_kernels");
 }
