@@ -109,11 +109,19 @@ HAVE_MHD := $(shell pkg-config --exists libmicrohttpd libcjson 2>/dev/null && ec
 HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance $(if $(HAVE_MHD),$(BUILD)/g4-server)
 
 .PHONY: all lib deps test test-full run bench clean fuzz tsan dist
-all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
+all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx $(BUILD)/tests/abi_host_v1_0
 
 lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
 
-$(BUILD)/%.o: %.c
+# The compile flags are part of every object's inputs: when they change (a library found or lost
+# by pkg-config, another CC or OPT), everything rebuilds instead of mixing stale objects.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+  $(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' >$(FLAGS_STAMP))
+endif
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
@@ -175,6 +183,12 @@ $(BUILD)/tests/abi_host_cxx: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
+
+# A host compiled against the frozen 1.0 header, run against this library (ABI stability).
+$(BUILD)/tests/abi_host_v1_0: tests/abi/abi_host_v1_0.c tests/abi/g4plug_1_0.h | lib
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -Itests/abi $(SANFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh

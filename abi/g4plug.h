@@ -9,6 +9,10 @@
  *  - Every parameter struct starts with `uint32_t struct_size`; fill it with sizeof(struct) (the
  *    *_init helpers do). A larger struct_size than the library knows is accepted when the unknown
  *    tail is zero; a smaller one is accepted when it covers at least the version-1.0 fields.
+ *  - g4_X_init(p) is a macro over g4_X_init_sized(p, sizeof *p) (since 1.1, as zlib's
+ *    deflateInit passes the caller's sizeof): the library never writes past the caller's struct.
+ *    The plain 1.0 functions of the same names still exist for hosts that dlsym them or call
+ *    them through the 1.0 members of g4_api_v1; they fill exactly the 1.0 layout.
  *  - Pointers passed in are borrowed for the duration of the call only, unless stated.
  *    Pointers returned by the library are owned by it and valid until the stated event.
  *  - A g4_model is immutable after g4_load and may be shared by any number of threads.
@@ -58,7 +62,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define G4_ABI_VERSION_MAJOR 1
-#define G4_ABI_VERSION_MINOR 0
+#define G4_ABI_VERSION_MINOR 1
 /* (major << 16) | minor. A host built against major M works with any library of major M and
  * minor >= the minor it needs (check g4_abi_version() at run time). */
 #define G4_ABI_VERSION ((G4_ABI_VERSION_MAJOR << 16) | G4_ABI_VERSION_MINOR)
@@ -145,6 +149,10 @@ typedef struct g4_load_params {
 
 /* Fill defaults (sets struct_size). */
 G4_API void G4_CALL g4_load_params_init(g4_load_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_load_params_init_sized(g4_load_params *p, size_t size);
+#define g4_load_params_init(p) g4_load_params_init_sized((p), sizeof *(p))
 
 /* Load a model. On success *out receives a new handle (free with g4_model_free). */
 G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out);
@@ -246,6 +254,10 @@ typedef struct g4_image_options {
     int32_t max_soft_tokens; /* 70, 140, 280 (default when 0), 560 or 1120 */
 } g4_image_options;
 G4_API void G4_CALL g4_image_options_init(g4_image_options *o);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_image_options_init_sized(g4_image_options *o, size_t size);
+#define g4_image_options_init(o) g4_image_options_init_sized((o), sizeof *(o))
 
 /* Image soft tokens from 8-bit RGB pixels (row stride in bytes, >= 3*width).
  * Output: n_tokens rows of n_embd floats, to be passed in a g4_batch at positions whose token is
@@ -281,6 +293,10 @@ typedef struct g4_session_params {
     uint32_t flags;     /* reserved, 0 */
 } g4_session_params;
 G4_API void G4_CALL g4_session_params_init(g4_session_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_session_params_init_sized(g4_session_params *p, size_t size);
+#define g4_session_params_init(p) g4_session_params_init_sized((p), sizeof *(p))
 
 G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_params *p,
                                         g4_session **out);
@@ -327,6 +343,10 @@ typedef struct g4_batch {
     int32_t reserved;
 } g4_batch;
 G4_API void G4_CALL g4_batch_init(g4_batch *b);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_batch_init_sized(g4_batch *b, size_t size);
+#define g4_batch_init(b) g4_batch_init_sized((b), sizeof *(b))
 
 /* Run the model over the batch, appending to the cache. On error the cache is unchanged.
  * G4_ERR_CONTEXT_FULL if n_past + n_tokens > n_ctx; G4_ERR_INVALID_ARGUMENT for an
@@ -354,6 +374,10 @@ typedef struct g4_sampler_params {
     uint64_t seed;          /* same seed + same logits => same tokens */
 } g4_sampler_params;
 G4_API void G4_CALL g4_sampler_params_init(g4_sampler_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_sampler_params_init_sized(g4_sampler_params *p, size_t size);
+#define g4_sampler_params_init(p) g4_sampler_params_init_sized((p), sizeof *(p))
 
 G4_API g4_status G4_CALL g4_sampler_new(const g4_sampler_params *p, g4_sampler **out);
 G4_API void G4_CALL g4_sampler_free(g4_sampler *smp);
@@ -396,6 +420,10 @@ typedef struct g4_generate_params {
     void *user_data;
 } g4_generate_params;
 G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_generate_params_init_sized(g4_generate_params *p, size_t size);
+#define g4_generate_params_init(p) g4_generate_params_init_sized((p), sizeof *(p))
 
 typedef struct g4_generate_stats {
     uint32_t struct_size;
@@ -496,6 +524,14 @@ typedef struct g4_api_v1 {
     g4_status(G4_CALL *session_capture_layers)(g4_session *, int32_t);
     const float *(G4_CALL *captured_layer)(const g4_session *, int32_t, int32_t);
     g4_status(G4_CALL *manifest_check)(const char *, size_t);
+    /* 1.1: struct initialisers that take the caller's sizeof (prefer these to the 1.0 members
+     * above, which fill only the 1.0 layout) */
+    g4_status(G4_CALL *load_params_init_sized)(g4_load_params *, size_t);
+    g4_status(G4_CALL *image_options_init_sized)(g4_image_options *, size_t);
+    g4_status(G4_CALL *session_params_init_sized)(g4_session_params *, size_t);
+    g4_status(G4_CALL *batch_init_sized)(g4_batch *, size_t);
+    g4_status(G4_CALL *sampler_params_init_sized)(g4_sampler_params *, size_t);
+    g4_status(G4_CALL *generate_params_init_sized)(g4_generate_params *, size_t);
 } g4_api_v1;
 
 /* *out receives a static table for ABI major version `major` (only 1 exists).

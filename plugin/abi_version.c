@@ -61,6 +61,13 @@ static const g4_api_v1 k_api_v1 = {
     g4_session_capture_layers,
     g4_captured_layer,
     g4_manifest_check,
+    /* 1.1 */
+    g4_load_params_init_sized,
+    g4_image_options_init_sized,
+    g4_session_params_init_sized,
+    g4_batch_init_sized,
+    g4_sampler_params_init_sized,
+    g4_generate_params_init_sized,
 };
 
 G4_API g4_status G4_CALL g4_get_api(uint32_t major, const void **out)

@@ -165,7 +165,7 @@ typedef struct common {
 static g4_model *try_load_model(const common *c, uint32_t flags, g4_status *st_out)
 {
     g4_load_params p;
-    A->load_params_init(&p);
+    G4DL_INIT(A, load_params, &p);
     p.model = c->model;
     p.mmproj = c->mmproj;
     p.draft = c->draft;
@@ -417,7 +417,7 @@ static g4_status embed_media(const g4_model *m, const char *path, int is_img, fl
     info.struct_size = sizeof info;
     A->model_get_info(m, &info);
     g4_image_options io;
-    A->image_options_init(&io);
+    G4DL_INIT(A, image_options, &io);
     g4_status st = is_img ? A->embed_image_file(m, bytes, fsize, &io, NULL, 0, &n_tok)
                           : A->embed_audio_file(m, bytes, fsize, NULL, 0, &n_tok);
     float *e = NULL;
@@ -530,7 +530,7 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     memset(want, 0, p->n);
     want[p->n - 1] = G4_OUT_LOGITS | G4_OUT_HIDDEN; /* the drafter reads the hidden state too */
     g4_batch b;
-    A->batch_init(&b);
+    G4DL_INIT(A, batch, &b);
     b.n_tokens = (int32_t)p->n;
     b.tokens = p->ids;
     b.want = want;
@@ -560,7 +560,7 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     str.m = m;
     str.quiet = quiet;
     g4_generate_params gp;
-    A->generate_params_init(&gp);
+    G4DL_INIT(A, generate_params, &gp);
     gp.max_tokens = n_predict;
     gp.n_draft = n_draft;
     gp.sampling = sp;
@@ -623,7 +623,7 @@ static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, 
     prompt p;
     build_prompt(m, o, msgs, n_msgs, &p);
     g4_sampler_params sp;
-    A->sampler_params_init(&sp);
+    G4DL_INIT(A, sampler_params, &sp);
     sp.temperature = o->temp;
     sp.seed = o->seed_set ? o->seed : (uint64_t)time(NULL);
     run_result r;
@@ -745,7 +745,7 @@ static int cmd_generate(gen_opts *o, int interactive)
     open_library(o->c.lib, 1);
     g4_model *m = load_model(&o->c, 0);
     g4_session_params sp;
-    A->session_params_init(&sp);
+    G4DL_INIT(A, session_params, &sp);
     sp.n_ctx = o->c.n_ctx;
     sp.n_threads = o->c.threads;
     g4_session *s = NULL;
@@ -938,7 +938,7 @@ static int cmd_demo(gen_opts *o)
            t_load, o->c.mmproj ? " + projector" : "", o->c.draft ? " + drafter" : "");
 
     g4_session_params spp;
-    A->session_params_init(&spp);
+    G4DL_INIT(A, session_params, &spp);
     spp.n_ctx = o->c.n_ctx;
     spp.n_threads = o->c.threads;
     g4_session *s = NULL;
@@ -949,7 +949,7 @@ static int cmd_demo(gen_opts *o)
 
     /* fixed seed: the demo prints the same tokens every run */
     g4_sampler_params sp;
-    A->sampler_params_init(&sp);
+    G4DL_INIT(A, sampler_params, &sp);
     sp.temperature = o->temp;
     sp.seed = o->seed_set ? o->seed : 42;
     int n_predict = o->n_predict_set && o->n_predict > 0 ? o->n_predict : 32; /* a few seconds */
@@ -1161,7 +1161,7 @@ static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
     open_library(c->lib, 1);
     g4_model *m = load_model(c, 0);
     g4_session_params sp;
-    A->session_params_init(&sp);
+    G4DL_INIT(A, session_params, &sp);
     sp.n_ctx = n_pp + n_tg + 1;
     sp.n_threads = c->threads;
     g4_session *s = NULL;
@@ -1179,7 +1179,7 @@ static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
     for (int r = 0; r < reps + 1; r++) { /* the first round warms caches and page-ins */
         A->session_reset(s);
         g4_batch b;
-        A->batch_init(&b);
+        G4DL_INIT(A, batch, &b);
         b.n_tokens = n_pp;
         b.tokens = ids;
         double t0 = now_s();

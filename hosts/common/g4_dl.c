@@ -143,6 +143,13 @@ static const struct {
     M(draft, "g4_draft"), M(generate_params_init, "g4_generate_params_init"),
     M(generate, "g4_generate"), M(session_capture_layers, "g4_session_capture_layers"),
     M(captured_layer, "g4_captured_layer"), M(manifest_check, "g4_manifest_check"),
+    /* 1.1 */
+    M(load_params_init_sized, "g4_load_params_init_sized"),
+    M(image_options_init_sized, "g4_image_options_init_sized"),
+    M(session_params_init_sized, "g4_session_params_init_sized"),
+    M(batch_init_sized, "g4_batch_init_sized"),
+    M(sampler_params_init_sized, "g4_sampler_params_init_sized"),
+    M(generate_params_init_sized, "g4_generate_params_init_sized"),
 };
 #undef M
 

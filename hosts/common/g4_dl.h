@@ -15,6 +15,7 @@
 #define G4_DL_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "g4plug.h"
 
@@ -31,6 +32,16 @@ typedef struct g4dl {
  * nonzero with a NUL-terminated message in err (at most n bytes) listing what was tried.
  * When g4_get_api is missing, members are looked up one by one; absent ones stay NULL. */
 int g4dl_open(const char *path_or_null, g4dl *out, char *err, size_t n);
+
+/* Initialise a parameter struct for this host's own sizeof: through the 1.1 sized initialiser
+ * when the library has one, else (a 1.0 library) zeroed and filled in its 1.0 layout, which is
+ * all such a library reads. kind: load_params, image_options, session_params, batch,
+ * sampler_params, generate_params. */
+#define G4DL_HAS(api, member) \
+    ((api)->struct_size >= offsetof(g4_api_v1, member) + sizeof((api)->member) && (api)->member)
+#define G4DL_INIT(api, kind, p) \
+    (G4DL_HAS(api, kind##_init_sized) ? (void)(api)->kind##_init_sized((p), sizeof *(p)) \
+                                      : (memset((p), 0, sizeof *(p)), (api)->kind##_init(p)))
 
 /* Look up any exported symbol by name (NULL if absent). */
 void *g4dl_sym(const g4dl *d, const char *name);

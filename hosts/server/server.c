@@ -666,7 +666,7 @@ static void *loader(void *arg)
     srv *S = arg;
     const g4_api_v1 *A = S->A;
     g4_load_params p;
-    A->load_params_init(&p);
+    G4DL_INIT(A, load_params, &p);
     p.model = S->cfg.model;
     p.mmproj = S->cfg.mmproj;
     p.draft = S->cfg.draft;
@@ -692,7 +692,7 @@ static void *loader(void *arg)
     A->model_get_info(m, &S->info);
     for (int i = 0; i < S->cfg.n_parallel; i++) {
         g4_session_params sp;
-        A->session_params_init(&sp);
+        G4DL_INIT(A, session_params, &sp);
         sp.n_ctx = S->cfg.n_ctx;
         sp.n_threads = S->cfg.n_threads;
         S->slots[i].id = i;

@@ -195,7 +195,7 @@ static int expand_media(srv_job *j, media_set *ms)
         size_t n_tok = 0;
         size_t width = (size_t)S->info.n_embd;
         g4_image_options io;
-        A->image_options_init(&io);
+        G4DL_INIT(A, image_options, &io);
         g4_status st = k == 0 ? A->embed_image_file(S->model, md->data, md->size, &io, NULL, 0, &n_tok)
                               : A->embed_audio_file(S->model, md->data, md->size, NULL, 0, &n_tok);
         float *e = NULL;
@@ -478,7 +478,7 @@ int srv_job_start(srv *S, srv_job *j, srv_request *req)
         spans[i].first -= (int32_t)keep; /* spans never fall in the reused prefix (keys -1) */
     }
     g4_batch b;
-    A->batch_init(&b);
+    G4DL_INIT(A, batch, &b);
     b.n_tokens = (int32_t)nb;
     b.tokens = j->ids + keep;
     b.want = want;
@@ -611,7 +611,7 @@ static int32_t G4_CALL gen_cb(void *ud, int32_t tok) { return on_token(ud, tok);
 static void sampler_setup(srv_job *j, g4_sampler_params *sp)
 {
     srv_request *r = j->req;
-    j->S->A->sampler_params_init(sp);
+    G4DL_INIT(j->S->A, sampler_params, sp);
     if (r->set & SRV_SET_TEMPERATURE)
         sp->temperature = r->temperature;
     if (r->set & SRV_SET_TOP_P)
@@ -646,7 +646,7 @@ void srv_job_run(srv_job *j)
         j->stop_type = SRV_STOP_LIMIT;
     } else {
         g4_generate_params gp;
-        A->generate_params_init(&gp);
+        G4DL_INIT(A, generate_params, &gp);
         gp.max_tokens = j->max_new;
         gp.n_draft = S->cfg.draft ? -1 : 0;
         gp.sampling = &sp;
