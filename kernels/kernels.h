@@ -95,6 +95,13 @@ void g4k_softmax(float *x, int64_t n);
  * logistic form z·sigmoid(2c(z + 0.044715 z^3)), within a few ulp of the tanhf formula). */
 void g4k_geglu_tanh(float *g, const float *u, int64_t n);
 
+/* KV-cache rows (the attention's one interface to the cache's storage type): a row of n
+ * elements stored as `type` (F32, F16, BF16, Q8_0 — g4k_row_type_supported; n a multiple of 8,
+ * and of 32 for Q8_0), written with g4k_quantize. dot(row, q), and o += w · row. */
+int g4k_row_type_supported(uint32_t type);
+float g4k_row_dot(uint32_t type, const void *row, const float *q, int64_t n);
+void g4k_row_axpy(uint32_t type, const void *row, float w, float *o, int64_t n);
+
 /* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
 float g4k_f16_to_f32(uint16_t h);
 uint16_t g4k_f32_to_f16(float f);

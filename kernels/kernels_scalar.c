@@ -94,8 +94,46 @@ static void geglu_tanh(float *g, const float *u, int64_t n)
     }
 }
 
+/* KV-cache rows: dequantize 32 at a time (Q8_0's block), then f32. n: multiple of 32 for Q8_0. */
+#define KV_ROW(T, TYPE)                                                                            \
+    static float row_dot_##T(const void *row, const float *q, int64_t n)                          \
+    {                                                                                              \
+        float buf[32], s = 0.f;                                                                    \
+        const size_t cb = g4_type_row_bytes(TYPE, 32);                                             \
+        for (int64_t k = 0; k < n; k += 32) {                                                      \
+            const int64_t len = n - k < 32 ? n - k : 32;                                           \
+            g4q_traits_get(TYPE)->dequant((const uint8_t *)row + (size_t)(k / 32) * cb, buf, len); \
+            for (int64_t i = 0; i < len; i++)                                                      \
+                s += buf[i] * q[k + i];                                                            \
+        }                                                                                          \
+        return s;                                                                                  \
+    }                                                                                              \
+    static void row_axpy_##T(const void *row, float w, float *o, int64_t n)                       \
+    {                                                                                              \
+        float buf[32];                                                                             \
+        const size_t cb = g4_type_row_bytes(TYPE, 32);                                             \
+        for (int64_t k = 0; k < n; k += 32) {                                                      \
+            const int64_t len = n - k < 32 ? n - k : 32;                                           \
+            g4q_traits_get(TYPE)->dequant((const uint8_t *)row + (size_t)(k / 32) * cb, buf, len); \
+            for (int64_t i = 0; i < len; i++)                                                      \
+                o[k + i] += w * buf[i];                                                            \
+        }                                                                                          \
+    }
+KV_ROW(f32, G4_TYPE_F32)
+KV_ROW(f16, G4_TYPE_F16)
+KV_ROW(bf16, G4_TYPE_BF16)
+KV_ROW(q8_0, G4_TYPE_Q8_0)
+
 void g4k_fill_scalar(g4k_kernels *k)
 {
+    k->row_dot[G4_TYPE_F32] = row_dot_f32;
+    k->row_dot[G4_TYPE_F16] = row_dot_f16;
+    k->row_dot[G4_TYPE_BF16] = row_dot_bf16;
+    k->row_dot[G4_TYPE_Q8_0] = row_dot_q8_0;
+    k->row_axpy[G4_TYPE_F32] = row_axpy_f32;
+    k->row_axpy[G4_TYPE_F16] = row_axpy_f16;
+    k->row_axpy[G4_TYPE_BF16] = row_axpy_bf16;
+    k->row_axpy[G4_TYPE_Q8_0] = row_axpy_q8_0;
     k->exp_sub_sum = exp_sub_sum;
     k->softmax = softmax;
     k->geglu_tanh = geglu_tanh;

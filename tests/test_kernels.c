@@ -695,6 +695,45 @@ static void test_softmax_geglu(void)
     }
 }
 
+/* KV-cache row kernels on every level against the dequantized row (f32 sums: 1e-5 relative). */
+static void test_kv_rows(void)
+{
+    const uint32_t types[] = {G4_TYPE_F32, G4_TYPE_F16, G4_TYPE_BF16, G4_TYPE_Q8_0};
+    enum { N = 256 };
+    static float src[N], deq[N], q[N], o[N], oref[N];
+    static uint8_t row[N * 4];
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+            for (int n = 32; n <= N; n += 96) { /* 32, 128, 224 */
+                const uint32_t type = types[ti];
+                for (int i = 0; i < n; i++) {
+                    src[i] = grand();
+                    q[i] = grand();
+                    o[i] = oref[i] = grand();
+                }
+                CHECK(g4k_quantize(type, src, row, n) == g4_type_row_bytes(type, n), "kv row quantize");
+                g4k_dequantize(type, row, deq, n);
+                double ref = 0, mag = 0;
+                for (int i = 0; i < n; i++) {
+                    ref += (double)deq[i] * q[i];
+                    mag += fabs((double)deq[i] * q[i]);
+                    oref[i] += 0.37f * deq[i];
+                }
+                if (!(fabs(k->row_dot[type](row, q, n) - ref) <= 1e-5 * mag + 1e-6))
+                    bad++;
+                k->row_axpy[type](row, 0.37f, o, n);
+                for (int i = 0; i < n; i++)
+                    if (!(fabsf(o[i] - oref[i]) <= 1e-6f * (fabsf(oref[i]) + 1.f)))
+                        bad++;
+            }
+        CHECK(bad == 0, "kv row dot/axpy %s", g4k_isa_name((g4k_isa)isa));
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--bench"))
@@ -708,5 +747,6 @@ int main(int argc, char **argv)
     test_matmul();
     test_exp_sub_sum();
     test_softmax_geglu();
+    test_kv_rows();
     return T_DONE("test_kernels");
 }
