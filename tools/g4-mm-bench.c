@@ -5,7 +5,9 @@
  * and the E2B towers (gemma4v 768 x 16 layers; gemma4a conformer 1024 x 12; LM width 1536), F16
  * matrices like published mmprojs, then times one 280-token image (960x672) and 10 s of audio at
  * 1 and 2 threads (wall and process CPU seconds).
- *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] */
+ * --json prints one line per measurement with test names embed_image_{12bu,e2b}_280,
+ * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them).
+ *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +84,16 @@ static int synth_e2b(const char *path)
 }
 
 static double g_audio_s = 10;
+static int g_json; /* --json: one JSON line per measurement (bench/run_bench.sh collects them) */
 
-static void bench(const char *label, const char *path, int reps, const int *threads, int n_thr)
+static void json_row(const char *test, int threads, int64_t n_tok, double wall, double cpu)
+{
+    if (g_json)
+        printf("{\"engine\":\"g4plug\",\"test\":\"%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
+               "\"cpu_s\":%.4f}\n", test, threads, (long long)n_tok, wall, cpu);
+}
+
+static void bench(const char *label, const char *key, const char *path, int reps, const int *threads, int n_thr)
 {
     char err[256] = "";
     g4_gguf *g = g4_gguf_open(path, 0, err, sizeof err);
@@ -119,9 +129,32 @@ static void bench(const char *label, const char *path, int reps, const int *thre
             cpu_i = c1 - c0 < cpu_i ? c1 - c0 : cpu_i;
             cpu_a = c2 - c1 < cpu_a ? c2 - c1 : cpu_a;
         }
-        printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
-               "%8.3f s (cpu %.3f s)\n",
-               label, threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
+        if (!g_json)
+            printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
+                   "%8.3f s (cpu %.3f s)\n",
+                   label, threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
+        char test[64];
+        snprintf(test, sizeof test, "embed_image_%s_280", key);
+        json_row(test, threads[t], ni, best_i, cpu_i);
+        snprintf(test, sizeof test, "embed_audio_%s_%gs", key, (double)NS / 16000);
+        json_row(test, threads[t], na, best_a, cpu_a);
+        if (!strcmp(key, "12bu")) { /* the 12B Unified projector also at its largest budget */
+            int64_t nb = g4_mmproj_image_tokens(mp, W, H, 1120);
+            float *ob = malloc(sizeof(float) * (size_t)(nb > 0 ? nb : 1) * E);
+            double bw = 1e30, bc = 1e30;
+            for (int r = 0; r < reps && ob && nb > 0; r++) {
+                double t0 = now(), c0 = cpu_now();
+                if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 1120, ob, err, sizeof err) != G4_OK)
+                    fprintf(stderr, "image: %s\n", err);
+                bw = now() - t0 < bw ? now() - t0 : bw;
+                bc = cpu_now() - c0 < bc ? cpu_now() - c0 : bc;
+            }
+            if (!g_json)
+                printf("%-22s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n", label,
+                       threads[t], (long long)nb, bw, bc);
+            json_row("embed_image_12bu_1120", threads[t], nb, bw, bc);
+            free(ob);
+        }
         fflush(stdout);
         g4k_pool_free(pool);
     }
@@ -137,6 +170,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
             dir = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            g_json = 1;
         else if (!strcmp(argv[i], "--audio-s") && i + 1 < argc)
             g_audio_s = atof(argv[++i]) > 0 && atof(argv[i]) <= 600 ? atof(argv[i]) : 10;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -149,7 +184,7 @@ int main(int argc, char **argv)
                     break;
             }
         } else {
-            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS]\n");
+            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] [--json]\n");
             return 2;
         }
     }
@@ -165,8 +200,9 @@ int main(int argc, char **argv)
         return 1;
     if (access(pe, R_OK) != 0 && synth_e2b(pe) != 0)
         return 1;
-    printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
-    bench("12B unified (uv/ua)", pu, reps, threads, n_thr);
-    bench("E2B towers (v/a)", pe, reps, threads, n_thr);
+    if (!g_json)
+        printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
+    bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
+    bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
     return 0;
 }
