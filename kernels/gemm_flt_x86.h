@@ -102,7 +102,7 @@ GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const in
             for (int v = 0; v < RV; v++)
                 vstoreu(y + t * ys + v * VW, acc[t][v]);
     } else {
-        float tmp[RG];
+        _Alignas(64) float tmp[RG]; /* vstore is an aligned store */
 #pragma GCC unroll 16
         for (int t = 0; t < TN; t++) {
 #pragma GCC unroll 16
