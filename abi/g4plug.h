@@ -410,7 +410,15 @@ typedef struct g4_session_params {
     int32_t n_ctx;      /* 0: the model's n_ctx_default */
     int32_t n_threads;  /* 0: the model's thread count */
     uint32_t flags;     /* reserved, 0 */
+    /* 1.1: KV cache storage types, G4_KV_TYPE_* (ggml type ids). The default 0 is f32 (exact);
+     * f16/bf16 halve the cache, q8_0 (head dims multiples of 32) takes 34/128 of f32. */
+    int32_t kv_type_k;
+    int32_t kv_type_v;
 } g4_session_params;
+#define G4_KV_TYPE_F32 0
+#define G4_KV_TYPE_F16 1
+#define G4_KV_TYPE_Q8_0 8
+#define G4_KV_TYPE_BF16 30
 G4_API void G4_CALL g4_session_params_init(g4_session_params *p);
 /* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
  * when size is smaller than the 1.0 layout. */

@@ -7,6 +7,9 @@
 #   BENCH_LAYERS=6       keep the first N layers (default 6 for the default matrix: 12B -> ~1.6 GB)
 #   BENCH_THREADS="1 2"  thread counts; BENCH_REPS=3 repetitions (plus one warm-up)
 #   BENCH_PP=512 BENCH_TG=128
+#   BENCH_LONG=1         long-context rows: pp4096 (+ pp16384 under BENCH_FULL) and tg$TG_at_4096 with an
+#                        f16 KV cache on both engines (llama.cpp's default); BENCH_LONG=0 skips them
+#   BENCH_MEDIA=1        image/audio embedding rows from g4-mm-bench (embed_image_e2b_280, ...); 0 skips
 #   BENCH_PEER_VERSION=3.22.1   @node-llama-cpp/linux-x64 version (npm), installed into BUILD/peer
 set -e
 BUILD=${1:-build}
@@ -110,6 +113,8 @@ jget() { # jget KEY JSONLINE -> value (numbers and plain strings)
 # E4B Q4_K_M row at all threads (a real model's depth, where the LM head is not half the bytes);
 # BENCH_EXTRA="" drops it, BENCH_EXTRA="e4b:0:q4_k_m:all 12b:0:q4_0:2" changes it.
 ENTRIES=""
+RESULTS=""
+LONG_LINES=""
 for shape in $SHAPES; do
   for type in $TYPES; do ENTRIES="$ENTRIES $shape:$LAYERS:$type:all"; done
 done
@@ -152,6 +157,25 @@ for ent in $ENTRIES; do
       ltg=$(printf '%s\n' "$L" | grep "\"test\":\"tg$TG\"" || true)
       gpp=$(printf '%s\n' "$G" | grep "\"test\":\"pp$PP\"" || true)
       gtg=$(printf '%s\n' "$G" | grep "\"test\":\"tg$TG\"" || true)
+      if [ "${BENCH_LONG:-1}" = 1 ]; then
+        LPPS="4096"; [ "$FULL" = 1 ] && LPPS="4096 16384"
+        for lpp in $LPPS; do
+          log "$tag  threads=$t  pp$lpp (llama.cpp, g4plug)"
+          LONG_LINES="$LONG_LINES$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps 1 \
+                --pp "$lpp" --tg 0 || true)
+"
+          [ "$G4_STATE" = ok ] && LONG_LINES="$LONG_LINES$("$BENCH" --engine g4plug --lib "$G4LIB" --model "$f" \
+                --threads "$t" --reps 1 --pp "$lpp" --tg 0 || true)
+"
+        done
+        log "$tag  threads=$t  tg${TG}_at_4096, f16 KV (llama.cpp, g4plug)"
+        LONG_LINES="$LONG_LINES$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps 1 \
+              --pp 0 --tg "$TG" --depth 4096 || true)
+"
+        [ "$G4_STATE" = ok ] && LONG_LINES="$LONG_LINES$("$BENCH" --engine g4plug --lib "$G4LIB" --model "$f" \
+              --threads "$t" --reps 1 --pp 0 --tg "$TG" --depth 4096 --cache-type f16 || true)
+"
+      fi
       RESULTS="$RESULTS$shape|$type|$nl|$t|$fbytes|$dbytes|$(jget avg_ts "$lpp")|$(jget stddev_ts "$lpp")|$(jget avg_ts "$ltg")|$(jget stddev_ts "$ltg")|$(jget avg_ts "$gpp")|$(jget stddev_ts "$gpp")|$(jget avg_ts "$gtg")|$(jget stddev_ts "$gtg")|$(bw_of "$t")|$(jget cpu_util "$ltg")|$(jget variant "$ltg")|$(jget variant "$gtg")
 "
     done
@@ -188,7 +212,13 @@ fi
 . "$ROOT/bench/spec_bench.sh"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# ---- 6. extras: tokenizer throughput, kernel micro-benchmarks -------------------------------
+# ---- 6. extras: image/audio embedding, tokenizer throughput, kernel micro-benchmarks ---------
+MEDIA_LINES=""
+if [ "${BENCH_MEDIA:-1}" = 1 ] && [ -x "$BUILD/tools/g4-mm-bench" ]; then
+  log "image / audio embedding (g4-mm-bench, real-size F16 projectors)"
+  MEDIA_LINES=$("$BUILD/tools/g4-mm-bench" --out-dir "$BUILD" --threads "$(echo $THREADS | tr ' ' ',')" \
+                --audio-s 30 --json 2>/dev/null || true)
+fi
 TOK_LINE=""
 if [ -x "$BUILD/tools/g4-tokenize" ]; then
   TOK_LINE=$("$BUILD/tools/g4-tokenize" "$VOCAB" --bench 1 2>&1 | tr '\n' ' ' || true)
@@ -209,7 +239,8 @@ if [ -x "$BUILD/tools/g4-grammar-bench" ] && [ -n "$GF" ] && [ "$G4_STATE" = ok 
 fi
 
 # ---- 7. table and build/bench.json ------------------------------------------------------------
-export TOK_LINE KERN_LINE BW_LINES
+LONG_LINES=$(printf '%s' "$LONG_LINES" | grep '^{' || true)
+export TOK_LINE KERN_LINE BW_LINES LONG_LINES MEDIA_LINES
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 VARIANT=$(printf '%s' "$RESULTS" | awk -F'|' '$17 != "" { print $17; exit }')
 printf '%s' "$RESULTS" | awk -F'|' -v g4state="$G4_STATE" -v pp="$PP" -v tg="$TG" \
@@ -262,7 +293,10 @@ END {
     peerver, rel, variant > out
   printf "\"g4plug\":\"%s\",\n\"reps\":%d,\n\"results\":[\n", g4state, reps > out
   for (i = 1; i <= n; i++) printf "%s%s\n", row[i], i < n ? "," : "" > out
-  printf "],\n\"tokenizer\":\"%s\",\n\"kernels\":\"%s\"\n}\n", jstr(ENVIRON["TOK_LINE"]), jstr(ENVIRON["KERN_LINE"]) > out
+  ll = ENVIRON["LONG_LINES"]; gsub(/\n/, ",\n", ll)
+  ml = ENVIRON["MEDIA_LINES"]; gsub(/\n/, ",\n", ml)
+  printf "],\n\"long\":[\n%s\n],\n\"media\":[\n%s\n],\n", ll, ml > out
+  printf "\"tokenizer\":\"%s\",\n\"kernels\":\"%s\"\n}\n", jstr(ENVIRON["TOK_LINE"]), jstr(ENVIRON["KERN_LINE"]) > out
 }'
 # noisy-neighbour rows: printed, and added to bench.json as "noisy_neighbour"
 if [ -n "$NOISY" ]; then
@@ -289,6 +323,8 @@ echo
 echo "decode GB/s = decode_bytes_per_token x tg t/s (weights read per token: every matrix once, tied LM head"
 echo "included, embedding gathers excluded); %bw = that / measured read bandwidth at the same thread count."
 echo "peer: @node-llama-cpp/linux-x64 $PEER_PKG_VER (llama.cpp $LLAMA_RELEASE), CPU backend $VARIANT; bandwidth: $BW_TOOL"
+[ -n "$LONG_LINES" ] && printf 'long context:\n%s\n' "$LONG_LINES" | sed -n 's/.*"engine":"\([^"]*\)".*"test":"\([^"]*\)".*"threads":\([0-9]*\).*"avg_ts":\([0-9.]*\).*/  \1 \2 t=\3 \4 t\/s/p'
+[ -n "$MEDIA_LINES" ] && printf 'media:\n%s\n' "$MEDIA_LINES"
 [ -n "$TOK_LINE" ] && echo "tokenizer: $TOK_LINE"
 [ -n "$GRAMMAR_LINE" ] && echo "grammar (JSON schema, per generated token; decode = one 1-token g4_step): $GRAMMAR_LINE"
 echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER on $NPROC CPUs; raw: $RAW; summary: $OUT ($(($(date +%s) - T0)) s)"

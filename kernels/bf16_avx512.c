@@ -91,4 +91,4 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
     }
 }
 
-void g4k_fill_avx512_bf16(g4k_kernels *k) { k->gemm[G4_TYPE_BF16] = gemm_bf16; }
+void g4k_fill_avx512_bf16(g4k_kernels *k) { k->gemm_lowp[G4_TYPE_BF16] = gemm_bf16; }

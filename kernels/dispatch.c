@@ -106,3 +106,19 @@ const g4k_kernels *g4k_kernels_active(void)
     pthread_once(&g_once, init_once);
     return &g_tables[g_active];
 }
+
+float g4k_exp_sub_sum(float *x, int64_t n, float m) { return g4k_kernels_active()->exp_sub_sum(x, n, m); }
+void g4k_softmax(float *x, int64_t n) { g4k_kernels_active()->softmax(x, n); }
+void g4k_geglu_tanh(float *g, const float *u, int64_t n) { g4k_kernels_active()->geglu_tanh(g, u, n); }
+float g4k_row_dot(uint32_t type, const void *row, const float *q, int64_t n)
+{
+    return g4k_kernels_active()->row_dot[type](row, q, n);
+}
+void g4k_row_axpy(uint32_t type, const void *row, float w, float *o, int64_t n)
+{
+    g4k_kernels_active()->row_axpy[type](row, w, o, n);
+}
+int g4k_row_type_supported(uint32_t type)
+{
+    return type == G4_TYPE_F32 || type == G4_TYPE_F16 || type == G4_TYPE_BF16 || type == G4_TYPE_Q8_0;
+}

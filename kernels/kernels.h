@@ -74,6 +74,12 @@ int g4k_type_supported(uint32_t type);
  * weight's matching 8-bit format (documented per format in kernels/README.md). */
 void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
 
+/* Opt-in lower-precision prefill: like g4k_matmul, but float weights may multiply activations
+ * rounded to 16 bits where the CPU has a faster 16-bit dot product (today: BF16 weights with
+ * AVX512-BF16 vdpbf16ps, relative error <= 2^-9 per product, about 2x the f32 FMA rate). Where
+ * no such kernel exists it is exactly g4k_matmul. Never used by default (conformance). */
+void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
+
 /* Same as g4k_matmul but with every activation kept in f32 (no activation quantization):
  * the reference path used by the conformance runner's --exact mode and by tests. */
 void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
@@ -93,6 +99,23 @@ int g4k_dequantize(uint32_t type, const void *src, float *dst, int64_t n);
 /* Scalar reference quantizers (used by tools/g4-quantize and tests). Return bytes written or 0
  * if the type has no quantizer. n must be a multiple of the block size. */
 size_t g4k_quantize(uint32_t type, const float *src, void *dst, int64_t n);
+
+/* Softmax exponentials: x[i] = exp(x[i] - m) for i < n, returns their sum (f32). Vectorised
+ * where the level has it (within 2 ulp of expf; x[i] - m below -87.3, -inf included, gives 0),
+ * libm's expf on the scalar level. */
+float g4k_exp_sub_sum(float *x, int64_t n, float m);
+/* In-place row softmax (max-subtracted), same exponentials. */
+void g4k_softmax(float *x, int64_t n);
+/* g[i] = gelu_tanh(g[i]) * u[i] (gelu_pytorch_tanh; vectorised levels use the equivalent
+ * logistic form z·sigmoid(2c(z + 0.044715 z^3)), within a few ulp of the tanhf formula). */
+void g4k_geglu_tanh(float *g, const float *u, int64_t n);
+
+/* KV-cache rows (the attention's one interface to the cache's storage type): a row of n
+ * elements stored as `type` (F32, F16, BF16, Q8_0 — g4k_row_type_supported; n a multiple of 8,
+ * and of 32 for Q8_0), written with g4k_quantize. dot(row, q), and o += w · row. */
+int g4k_row_type_supported(uint32_t type);
+float g4k_row_dot(uint32_t type, const void *row, const float *q, int64_t n);
+void g4k_row_axpy(uint32_t type, const void *row, float w, float *o, int64_t n);
 
 /* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
 float g4k_f16_to_f32(uint16_t h);

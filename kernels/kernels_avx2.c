@@ -7,4 +7,7 @@ void g4k_fill_avx2(g4k_kernels *k)
     fill_x86(k);
     g4k_fill_avx2_mv(k);
     g4k_fill_avx2_qact(k);
+    g4k_fill_avx2_gemm_flt(k);
+    g4k_fill_avx2_exp(k);
+    g4k_fill_avx2_kvrow(k);
 }

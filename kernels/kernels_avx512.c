@@ -17,4 +17,5 @@ void g4k_fill_avx512(g4k_kernels *k)
     g4k_fill_avx512_mv(k);
     g4k_fill_avx512_mvn(k);
     g4k_fill_avx512_gemm(k);
+    g4k_fill_avx512_gemm_flt(k);
 }

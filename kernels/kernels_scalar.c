@@ -1,6 +1,8 @@
 /* Scalar kernel table: the portable fallback and the reference the SIMD tables are tested
  * against. Quantized types use their integer dot against the paired activation format; plain
  * types (and Q2_K/Q3_K) dequantize 256 weights at a time into a stack buffer and dot in f32. */
+#include <math.h>
+
 #include "quant.h"
 
 static float dot_f32(int64_t n, const float *a, const float *b)
@@ -66,8 +68,75 @@ MM_DEQ(bf16, G4_TYPE_BF16)
 MM_DEQ(q2_K, G4_TYPE_Q2_K)
 MM_DEQ(q3_K, G4_TYPE_Q3_K)
 
+static float exp_sub_sum(float *x, int64_t n, float m)
+{
+    float s = 0.f;
+    for (int64_t i = 0; i < n; i++)
+        s += (x[i] = expf(x[i] - m));
+    return s;
+}
+
+static void softmax(float *x, int64_t n)
+{
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    const float inv = n > 0 ? 1.0f / exp_sub_sum(x, n, m) : 0.f;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+static void geglu_tanh(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float z = g[i];
+        g[i] = 0.5f * z * (1.0f + tanhf(0.7978845608028654f * (z + 0.044715f * z * z * z))) * u[i];
+    }
+}
+
+/* KV-cache rows: dequantize 32 at a time (Q8_0's block), then f32. n: multiple of 32 for Q8_0. */
+#define KV_ROW(T, TYPE)                                                                            \
+    static float row_dot_##T(const void *row, const float *q, int64_t n)                          \
+    {                                                                                              \
+        float buf[32], s = 0.f;                                                                    \
+        const size_t cb = g4_type_row_bytes(TYPE, 32);                                             \
+        for (int64_t k = 0; k < n; k += 32) {                                                      \
+            const int64_t len = n - k < 32 ? n - k : 32;                                           \
+            g4q_traits_get(TYPE)->dequant((const uint8_t *)row + (size_t)(k / 32) * cb, buf, len); \
+            for (int64_t i = 0; i < len; i++)                                                      \
+                s += buf[i] * q[k + i];                                                            \
+        }                                                                                          \
+        return s;                                                                                  \
+    }                                                                                              \
+    static void row_axpy_##T(const void *row, float w, float *o, int64_t n)                       \
+    {                                                                                              \
+        float buf[32];                                                                             \
+        const size_t cb = g4_type_row_bytes(TYPE, 32);                                             \
+        for (int64_t k = 0; k < n; k += 32) {                                                      \
+            const int64_t len = n - k < 32 ? n - k : 32;                                           \
+            g4q_traits_get(TYPE)->dequant((const uint8_t *)row + (size_t)(k / 32) * cb, buf, len); \
+            for (int64_t i = 0; i < len; i++)                                                      \
+                o[k + i] += w * buf[i];                                                            \
+        }                                                                                          \
+    }
+KV_ROW(f32, G4_TYPE_F32)
+KV_ROW(f16, G4_TYPE_F16)
+KV_ROW(bf16, G4_TYPE_BF16)
+KV_ROW(q8_0, G4_TYPE_Q8_0)
+
 void g4k_fill_scalar(g4k_kernels *k)
 {
+    k->row_dot[G4_TYPE_F32] = row_dot_f32;
+    k->row_dot[G4_TYPE_F16] = row_dot_f16;
+    k->row_dot[G4_TYPE_BF16] = row_dot_bf16;
+    k->row_dot[G4_TYPE_Q8_0] = row_dot_q8_0;
+    k->row_axpy[G4_TYPE_F32] = row_axpy_f32;
+    k->row_axpy[G4_TYPE_F16] = row_axpy_f16;
+    k->row_axpy[G4_TYPE_BF16] = row_axpy_bf16;
+    k->row_axpy[G4_TYPE_Q8_0] = row_axpy_q8_0;
+    k->exp_sub_sum = exp_sub_sum;
+    k->softmax = softmax;
+    k->geglu_tanh = geglu_tanh;
     k->isa = G4K_ISA_SCALAR;
     k->dot_f32 = dot_f32;
     k->mm[G4_TYPE_F32] = mm_f32;

@@ -72,8 +72,8 @@ static void quant_task(void *arg, int ith, int nth)
         g4k_quantize_act(c->wtype, c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
 }
 
-void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
-                     int64_t n_tok, float *y)
+static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                       int64_t n_tok, float *y)
 {
     const g4q_traits *t = g4q_traits_get(w->type);
     if (!t || !k->mm[w->type] || n_tok <= 0 || w->n_rows <= 0)
@@ -117,7 +117,7 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
     } else if (n_tok >= G4K_GEMM_MIN_TOK && k->gemm[w->type]) {
         /* The gemm kernel tiles tokens itself and decodes each weight row once per call:
          * hand it as many tokens as possible (bounded so its activation panel stays ~L2/L3). */
-        c.mm = k->gemm[w->type];
+        c.mm = lowp && k->gemm_lowp[w->type] ? k->gemm_lowp[w->type] : k->gemm[w->type];
         tb = (int64_t)(4 * l2_bytes() / (arb ? arb : 1));
         tb = tb < 64 ? 64 : tb > 1024 ? 1024 : tb & ~(int64_t)15;
     } else {
@@ -145,9 +145,26 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
         mm_task(&c, 0, 1);
 }
 
+void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok,
+                     float *y)
+{
+    matmul_run(k, 0, pool, w, x, n_tok, y);
+}
+
+void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                          int64_t n_tok, float *y)
+{
+    matmul_run(k, 1, pool, w, x, n_tok, y);
+}
+
 void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
 {
-    g4k_matmul_with(g4k_kernels_active(), pool, w, x, n_tok, y);
+    matmul_run(g4k_kernels_active(), 0, pool, w, x, n_tok, y);
+}
+
+void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
+{
+    matmul_run(g4k_kernels_active(), 1, pool, w, x, n_tok, y);
 }
 
 int g4k_type_supported(uint32_t type)

@@ -125,11 +125,20 @@ typedef struct g4k_kernels {
     g4k_mm_fn mm[G4_TYPE_COUNT];   /* any nt; NULL: no matmul for this type */
     g4k_mm_fn mv[G4_TYPE_COUNT];   /* nt == 1 (decode) specialisation; NULL: use mm */
     g4k_mm_fn gemm[G4_TYPE_COUNT]; /* nt >= G4K_GEMM_MIN_TOK (prefill) specialisation; NULL: mm */
+    /* Opt-in prefill variant that rounds f32 activations to 16 bits (vdpbf16ps for BF16
+     * weights): used only by g4k_matmul_lowp; NULL: gemm. */
+    g4k_mm_fn gemm_lowp[G4_TYPE_COUNT];
     g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
     /* 2..G4K_MVN_MAX_TOK tokens (MTP verification): each weight block decoded once for all the
      * tokens, results bit-identical to mv per token; NULL: mv per token over L2-sized chunks */
     g4k_mm_fn mvn[G4_TYPE_COUNT];
+    float (*exp_sub_sum)(float *x, int64_t n, float m); /* g4k_exp_sub_sum */
+    void (*softmax)(float *x, int64_t n);                 /* g4k_softmax */
+    void (*geglu_tanh)(float *g, const float *u, int64_t n); /* g4k_geglu_tanh */
+    /* KV-cache rows (g4k_row_dot / g4k_row_axpy), indexed by the row's type */
+    float (*row_dot[G4_TYPE_COUNT])(const void *row, const float *q, int64_t n);
+    void (*row_axpy[G4_TYPE_COUNT])(const void *row, float w, float *o, int64_t n);
 } g4k_kernels;
 
 /* Largest token count the mvn entries take (a verify batch of 1 + 7 drafts). */
@@ -151,6 +160,10 @@ void g4k_fill_neon_mm(g4k_kernels *k);
 void g4k_fill_avx512_mv(g4k_kernels *k);
 void g4k_fill_avx512_mvn(g4k_kernels *k);
 void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
+void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gemm_flt_x86.h) */
+void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
+void g4k_fill_avx2_exp(g4k_kernels *k); /* softmax exponentials (exp_avx2.c) */
+void g4k_fill_avx2_kvrow(g4k_kernels *k); /* KV-cache row dot / axpy (kvrow_avx2.c) */
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
@@ -175,6 +188,8 @@ const g4k_kernels *g4k_kernels_active(void);
 /* g4k_matmul with an explicit table. */
 void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
                      int64_t n_tok, float *y);
+void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                          int64_t n_tok, float *y);
 /* Bytes of one activation row of n elements for a weight type's act_type. */
 size_t g4k_act_row_bytes(uint32_t wtype, int64_t n);
 /* Quantize n_tok activation rows for weight type wtype (scalar; act rows g4k_act_row_bytes apart). */

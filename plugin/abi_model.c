@@ -209,7 +209,7 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
     *out = NULL;
     if (!g4_model_live(m))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_new: model is NULL or not a live handle");
-    g4_session_opts o = {0, 0, 0, -1};
+    g4_session_opts o = {0, 0, 0, -1, G4_TYPE_F32, G4_TYPE_F32};
     g4_session_params in;
     if (p) {
         session_params_defaults(&in);
@@ -224,11 +224,19 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
             return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_params.flags is reserved and must be 0");
         o.n_ctx = p->n_ctx;
         o.n_threads = p->n_threads;
+        char kerr[160];
+        if (p->kv_type_k < 0 || p->kv_type_v < 0 || g4_kv_type_check(m, (uint32_t)p->kv_type_k, kerr, sizeof kerr) ||
+            g4_kv_type_check(m, (uint32_t)p->kv_type_v, kerr, sizeof kerr))
+            return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_params.kv_type_k/v (%d/%d): %s", p->kv_type_k,
+                           p->kv_type_v, p->kv_type_k < 0 || p->kv_type_v < 0 ? "negative" : kerr);
+        o.kv_type_k = (uint32_t)p->kv_type_k;
+        o.kv_type_v = (uint32_t)p->kv_type_v;
     }
     /* Refuse a context whose KV cache cannot fit before allocating it (as g4_load does). */
     if (!m->vocab_only && !(m->flags & G4_LOAD_NO_MEMCHECK)) {
         int32_t n_ctx = o.n_ctx > 0 ? o.n_ctx : m->n_ctx_default;
-        uint64_t need = g4_model_kv_bytes(m, n_ctx, NULL, NULL) + g4_model_scratch_bytes(m);
+        uint64_t need =
+            g4_model_kv_bytes_typed(m, n_ctx, o.kv_type_k, o.kv_type_v, NULL, NULL) + g4_model_scratch_bytes(m);
         uint64_t limit = m->max_memory ? m->max_memory : g4_physical_ram();
         if (limit && need > limit)
             return g4_fail(G4_ERR_OUT_OF_MEMORY,

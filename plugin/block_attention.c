@@ -60,9 +60,12 @@ static void attn_task(void *p, int ith, int nth)
         float *o = j->out + (size_t)it * hd;
         int32_t lo, hi;
         key_range(j, t, &lo, &hi);
+        const uint32_t tk = j->kv->type_k, tv = j->kv->type_v;
+        const size_t ok = g4_kv_head_off(tk, g, hd), ov = g4_kv_head_off(tv, g, hd);
         float mx = -INFINITY;
         for (int32_t kp = lo; kp <= hi; kp++) {
-            float v = g4_dot_f32(q, g4_kv_k(j->kv, kp) + (size_t)g * hd, hd);
+            float v = tk == G4_TYPE_F32 ? g4_dot_f32(q, (const float *)(g4_kv_k(j->kv, kp) + ok), hd)
+                                        : g4k_row_dot(tk, g4_kv_k(j->kv, kp) + ok, q, hd);
             sc[kp - lo] = v;
             if (v > mx)
                 mx = v;
@@ -76,10 +79,14 @@ static void attn_task(void *p, int ith, int nth)
         float inv = 1.0f / sum;
         memset(o, 0, (size_t)hd * sizeof(float));
         for (int32_t kp = lo; kp <= hi; kp++) {
-            const float *v = g4_kv_v(j->kv, kp) + (size_t)g * hd;
             float w = sc[kp - lo] * inv;
-            for (int32_t d = 0; d < hd; d++)
-                o[d] += w * v[d];
+            if (tv == G4_TYPE_F32) { /* the f32 cache keeps its exact 1.0 arithmetic */
+                const float *v = (const float *)(g4_kv_v(j->kv, kp) + ov);
+                for (int32_t d = 0; d < hd; d++)
+                    o[d] += w * v[d];
+            } else {
+                g4k_row_axpy(tv, g4_kv_v(j->kv, kp) + ov, w, o, hd);
+            }
         }
     }
 }
@@ -106,10 +113,10 @@ void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float
         g4_rope(m, L->type, sc->k, n, nkv, hd, c->pos0);
         g4_rmsnorm(sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
         g4_kv_layer *kv = &s->kv.layers[l];
-        size_t row = (size_t)nkv * hd * sizeof(float);
-        for (int32_t t = 0; t < n; t++) {
-            memcpy(g4_kv_k(kv, c->pos0 + t), sc->k + (size_t)t * nkv * hd, row);
-            memcpy(g4_kv_v(kv, c->pos0 + t), sc->v + (size_t)t * nkv * hd, row);
+        const int64_t row = (int64_t)nkv * hd;
+        for (int32_t t = 0; t < n; t++) { /* F32: a copy; F16/BF16 round (RNE), Q8_0 quantizes */
+            g4k_quantize(kv->type_k, sc->k + (size_t)t * row, g4_kv_k(kv, c->pos0 + t), row);
+            g4k_quantize(kv->type_v, sc->v + (size_t)t * row, g4_kv_v(kv, c->pos0 + t), row);
         }
     }
 

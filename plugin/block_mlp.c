@@ -9,8 +9,7 @@ typedef struct geglu_ctx {
 static void geglu_range(void *p, int64_t i0, int64_t i1)
 {
     geglu_ctx *c = p;
-    for (int64_t i = i0; i < i1; i++)
-        c->gate[i] = g4_gelu_tanh(c->gate[i]) * c->up[i];
+    g4k_geglu_tanh(c->gate + i0, c->up + i0, i1 - i0); /* vectorised (scalar tanhf was ~20 ns a value) */
 }
 
 void g4_geglu(g4_session *s, float *gate, const float *up, int64_t n)

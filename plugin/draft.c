@@ -85,14 +85,15 @@ static void dattn_task(void *p, int ith, int nth)
 {
     const dattn_job *j = p;
     const g4_kv_view *kv = j->kv;
-    const int32_t hd = j->hd, group = j->nq / kv->n_head_kv, row = kv->n_head_kv * hd;
+    const int32_t hd = j->hd, group = j->nq / kv->n_head_kv;
     for (int32_t h = ith; h < j->nq; h += nth) {
         const float *q = j->q + (size_t)h * hd;
         float *o = j->out + (size_t)h * hd, *sc = j->scores + (size_t)h * j->stride;
-        const size_t g = (size_t)(h / group) * hd;
+        const size_t ok = g4_kv_head_off(kv->type_k, h / group, hd), ov = g4_kv_head_off(kv->type_v, h / group, hd);
         float mx = -INFINITY;
         for (int32_t kp = j->lo; kp <= j->hi; kp++) {
-            float v = g4_dot_f32(q, kv->k + (size_t)(kp % kv->cap) * row + g, hd);
+            const uint8_t *kr = kv->k + (size_t)(kp % kv->cap) * kv->rb_k + ok;
+            float v = kv->type_k == G4_TYPE_F32 ? g4_dot_f32(q, (const float *)kr, hd) : g4k_row_dot(kv->type_k, kr, q, hd);
             sc[kp - j->lo] = v;
             mx = v > mx ? v : mx;
         }
@@ -105,10 +106,15 @@ static void dattn_task(void *p, int ith, int nth)
         const float inv = 1.0f / sum;
         memset(o, 0, (size_t)hd * sizeof(float));
         for (int32_t kp = j->lo; kp <= j->hi; kp++) {
-            const float *v = kv->v + (size_t)(kp % kv->cap) * row + g;
+            const uint8_t *vr = kv->v + (size_t)(kp % kv->cap) * kv->rb_v + ov;
             const float wgt = sc[kp - j->lo] * inv;
-            for (int32_t i = 0; i < hd; i++)
-                o[i] += wgt * v[i];
+            if (kv->type_v == G4_TYPE_F32) {
+                const float *v = (const float *)vr;
+                for (int32_t i = 0; i < hd; i++)
+                    o[i] += wgt * v[i];
+            } else {
+                g4k_row_axpy(kv->type_v, vr, wgt, o, hd);
+            }
         }
     }
 }

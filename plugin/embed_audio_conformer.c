@@ -118,9 +118,7 @@ static void attn_blocks(void *ctx, int64_t i0, int64_t i1)
                 w[c] = ok ? l : INVALID_LOGIT; /* masked_fill, not add */
                 mx = w[c] > mx ? w[c] : mx;
             }
-            float sum = 0.0f;
-            for (int c = 0; c < CTX; c++)
-                sum += (w[c] = expf(w[c] - mx));
+            const float sum = g4k_exp_sub_sum(w, CTX, mx);
             float *o = j->out + i * d + h * hd;
             memset(o, 0, sizeof(float) * (size_t)hd);
             for (int c = 0; c < CTX; c++) {
@@ -259,7 +257,7 @@ static void norm_rows(void *ctx, int64_t i0, int64_t i1)
         float *a = j->a + i * d;
         const float *x = j->x + i * d;
         for (int c = 0; c < d; c++)
-            a[c] = fminf(fmaxf(x[c], -GRAD_CLIP), GRAD_CLIP);
+            a[c] = g4_clampf(x[c], -GRAD_CLIP, GRAD_CLIP);
         g4_rmsnorm(a, j->norm, 1, d, j->A->eps, a);
     }
 }
@@ -272,7 +270,7 @@ static void add_norm_rows(void *ctx, int64_t i0, int64_t i1)
     for (int64_t i = i0; i < i1; i++) {
         float *o = j->o + i * d, *x = j->x + i * d;
         for (int c = 0; c < d; c++)
-            o[c] = fminf(fmaxf(o[c], -GRAD_CLIP), GRAD_CLIP);
+            o[c] = g4_clampf(o[c], -GRAD_CLIP, GRAD_CLIP);
         g4_rmsnorm(o, j->norm, 1, d, j->A->eps, o);
         for (int c = 0; c < d; c++)
             x[c] += j->scale * o[c];
@@ -292,11 +290,11 @@ static void clin_run(g4k_pool *pool, const g4_clin *L, float *x, int64_t n, floa
 {
     if (L->clamp_in) /* x is scratch owned by the caller: clamp in place */
         for (size_t i = 0; i < (size_t)n * (size_t)L->w.n_cols; i++)
-            x[i] = fminf(fmaxf(x[i], L->in_min), L->in_max);
+            x[i] = g4_clampf(x[i], L->in_min, L->in_max);
     g4k_matmul(pool, &L->w, x, n, y);
     if (L->clamp_out)
         for (size_t i = 0; i < (size_t)n * (size_t)L->w.n_rows; i++)
-            y[i] = fminf(fmaxf(y[i], L->out_min), L->out_max);
+            y[i] = g4_clampf(y[i], L->out_min, L->out_max);
 }
 
 static void ffn(g4k_pool *pool, at_job *j, int which)
@@ -374,7 +372,7 @@ static void dwconv_rows(void *ctx, int64_t i0, int64_t i1)
                 if (tt >= 0)
                     s += j->L->conv_dw[c * K + k] * j->a[tt * d + c];
             }
-            o[c] = fminf(fmaxf(s, -GRAD_CLIP), GRAD_CLIP);
+            o[c] = g4_clampf(s, -GRAD_CLIP, GRAD_CLIP);
         }
         g4_rmsnorm(o, j->L->conv_norm, 1, d, A->eps, o);
         for (int c = 0; c < d; c++)
@@ -400,7 +398,7 @@ static void out_norm_rows(void *ctx, int64_t i0, int64_t i1)
     at_job *j = ctx;
     const int d = j->A->d;
     for (int64_t i = i0 * d; i < i1 * d; i++)
-        j->x[i] = fminf(fmaxf(j->x[i], -GRAD_CLIP), GRAD_CLIP);
+        j->x[i] = g4_clampf(j->x[i], -GRAD_CLIP, GRAD_CLIP);
     g4_rmsnorm(j->x + i0 * d, j->L->norm_out, i1 - i0, d, j->A->eps, j->x + i0 * d);
 }
 

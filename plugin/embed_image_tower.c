@@ -22,8 +22,8 @@
 #include "mmproj.h"
 #include "model.h"
 
-#define ROW_BLOCK 128   /* rows per MLP / patch-embedding batch */
-#define QUERY_BLOCK 128 /* query rows per attention score block */
+#define ROW_BLOCK 512   /* rows per MLP / patch-embedding batch (GEMM weight panels reused 512x) */
+#define QUERY_BLOCK 256 /* query rows per attention score block */
 
 
 int64_t g4_vtower_image_tokens(const g4_mmproj *p, int w, int h, int max_soft_tokens)
@@ -88,14 +88,14 @@ static void clin_run(g4k_pool *pool, const g4_clin *L, const float *x, int64_t n
     if (L->clamp_in) {
         size_t m = (size_t)n * (size_t)L->w.n_cols;
         for (size_t i = 0; i < m; i++)
-            tmp[i] = fminf(fmaxf(x[i], L->in_min), L->in_max);
+            tmp[i] = g4_clampf(x[i], L->in_min, L->in_max);
         in = tmp;
     }
     g4k_matmul(pool, &L->w, in, n, y);
     if (L->clamp_out) {
         size_t m = (size_t)n * (size_t)L->w.n_rows;
         for (size_t i = 0; i < m; i++)
-            y[i] = fminf(fmaxf(y[i], L->out_min), L->out_max);
+            y[i] = g4_clampf(y[i], L->out_min, L->out_max);
     }
 }
 
@@ -173,20 +173,8 @@ static void qkv_heads(void *ctx, int64_t i0, int64_t i1)
 static void softmax_rows(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
-    for (int64_t i = i0; i < i1; i++) {
-        float *s = j->s + i * j->n;
-        float mx = -INFINITY;
-        for (int64_t c = 0; c < j->n; c++)
-            mx = s[c] > mx ? s[c] : mx;
-        double sum = 0.0;
-        for (int64_t c = 0; c < j->n; c++) {
-            s[c] = expf(s[c] - mx);
-            sum += s[c];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int64_t c = 0; c < j->n; c++)
-            s[c] *= inv;
-    }
+    for (int64_t i = i0; i < i1; i++)
+        g4k_softmax(j->s + i * j->n, j->n);
 }
 
 /* o += rms(t; post) for rows [i0, i1) of the block starting at r0. */
@@ -214,9 +202,8 @@ static void norm_ffn(void *ctx, int64_t i0, int64_t i1)
 static void geglu(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
-    const int ff = j->V->ff;
-    for (int64_t i = i0 * ff; i < i1 * ff; i++)
-        j->o[i] = g4_gelu_tanh(j->o[i]) * j->u[i];
+    const int64_t ff = j->V->ff;
+    g4k_geglu_tanh(j->o + i0 * ff, j->u + i0 * ff, (i1 - i0) * ff);
 }
 
 /* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights". */

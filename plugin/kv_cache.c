@@ -7,11 +7,28 @@
 
 static int ring_wraps(const g4_kv_cache *kv) { return kv->n_swa > 0 && kv->swa_cap < kv->n_ctx; }
 
-static int alloc_layer(g4_kv_layer *L, int32_t cap, int32_t row)
+size_t g4_kv_row_bytes(uint32_t type, int64_t n) { return g4_type_row_bytes(type, n); }
+
+int g4_kv_type_check(const g4_model *m, uint32_t type, char *err, size_t errlen)
 {
-    size_t n = (size_t)cap * (size_t)row;
-    L->k = malloc(n * sizeof(float));
-    L->v = malloc(n * sizeof(float));
+    if (!g4k_row_type_supported(type))
+        return g4_errbuf(err, errlen, -1, "KV cache type %u is not one of f32, f16, bf16, q8_0", type);
+    if (type == G4_TYPE_Q8_0 && m->layers)
+        for (int32_t l = 0; l < m->hp.n_layer; l++)
+            if (m->layers[l].head_dim % 32)
+                return g4_errbuf(err, errlen, -1, "KV cache type q8_0 needs head dims that are multiples of 32 "
+                                 "(layer %d has %d)", l, m->layers[l].head_dim);
+    return 0;
+}
+
+static int alloc_layer(g4_kv_layer *L, int32_t cap, int32_t row, uint32_t type_k, uint32_t type_v)
+{
+    L->type_k = type_k;
+    L->type_v = type_v;
+    L->rb_k = g4_kv_row_bytes(type_k, row);
+    L->rb_v = g4_kv_row_bytes(type_v, row);
+    L->k = malloc((size_t)cap * L->rb_k);
+    L->v = malloc((size_t)cap * L->rb_v);
     L->cap = cap;
     L->row = row;
     if (!L->k || !L->v) {
@@ -23,9 +40,12 @@ static int alloc_layer(g4_kv_layer *L, int32_t cap, int32_t row)
     return 0;
 }
 
-int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_cap)
+int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_cap, uint32_t type_k,
+               uint32_t type_v)
 {
     memset(kv, 0, sizeof *kv);
+    kv->type_k = type_k;
+    kv->type_v = type_v;
     const g4_hparams *hp = &m->hp;
     kv->n_layer = hp->n_layer;
     kv->n_ctx = n_ctx;
@@ -42,7 +62,7 @@ int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_ca
         if (L->kv_src != l)
             continue; /* KV-shared: reads its producer's cache */
         int32_t cap = L->type == G4_LAYER_SLIDING ? kv->swa_cap : n_ctx;
-        if (alloc_layer(&kv->layers[l], cap, L->n_head_kv * L->head_dim) != 0) {
+        if (alloc_layer(&kv->layers[l], cap, L->n_head_kv * L->head_dim, type_k, type_v) != 0) {
             g4_kv_free(kv);
             return -1;
         }
@@ -76,7 +96,7 @@ int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
         const g4_kv_layer *L = &kv->layers[l];
         if (!L->k || L->cap != kv->swa_cap || L->cap == kv->n_ctx)
             continue;
-        if (alloc_layer(&nl[l], cap, L->row) != 0) {
+        if (alloc_layer(&nl[l], cap, L->row, L->type_k, L->type_v) != 0) {
             for (int32_t j = 0; j < kv->n_layer; j++) {
                 free(nl[j].k);
                 free(nl[j].v);
@@ -91,8 +111,8 @@ int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
         if (!nl[l].k)
             continue;
         for (int32_t p = lo; p < n_past; p++) {
-            memcpy(g4_kv_k(&nl[l], p), g4_kv_k(L, p), (size_t)L->row * sizeof(float));
-            memcpy(g4_kv_v(&nl[l], p), g4_kv_v(L, p), (size_t)L->row * sizeof(float));
+            memcpy(g4_kv_k(&nl[l], p), g4_kv_k(L, p), L->rb_k);
+            memcpy(g4_kv_v(&nl[l], p), g4_kv_v(L, p), L->rb_v);
         }
         free(L->k);
         free(L->v);

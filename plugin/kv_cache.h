@@ -1,6 +1,9 @@
-/* Per-session f32 KV cache (spec §2.9).
+/* Per-session KV cache (spec §2.9).
  *
- * Each layer that owns a cache stores K and V as rows of n_head_kv*head_dim floats; position p
+ * Each layer that owns a cache stores K and V as rows of n_head_kv*head_dim elements in the
+ * session's cache types (F32 default, F16, BF16 or Q8_0; K and V may differ), written with
+ * g4k_quantize and read only through the kernels' row interface (g4k_row_dot / g4k_row_axpy)
+ * at the byte offset g4_kv_head_off gives a KV head; position p
  * lives in row p % cap. Full layers get cap = n_ctx (never wraps). Sliding layers get a ring of
  * cap = window - 1 + (largest chunk) + rollback margin rows (or n_ctx if that is smaller): a
  * chunk of m tokens overwrites the rows of positions up to m + margin older than the window
@@ -14,9 +17,11 @@
 #include <stdint.h>
 
 typedef struct g4_kv_layer {
-    float *k, *v;    /* [cap][row] each; NULL for layers that do not own a cache */
+    uint8_t *k, *v;  /* [cap][row] each; NULL for layers that do not own a cache */
     int32_t cap;     /* rows */
-    int32_t row;     /* floats per row = n_head_kv * head_dim */
+    int32_t row;     /* elements per row = n_head_kv * head_dim */
+    uint32_t type_k, type_v;   /* g4_type: F32, F16, BF16, Q8_0 */
+    size_t rb_k, rb_v;         /* bytes per row */
 } g4_kv_layer;
 
 typedef struct g4_kv_cache {
@@ -26,12 +31,15 @@ typedef struct g4_kv_cache {
     int32_t n_swa;       /* window (0: no sliding layers) */
     int32_t swa_cap;     /* rows of every sliding ring */
     int32_t lo;          /* oldest position the sliding rings still hold */
+    uint32_t type_k, type_v;
 } g4_kv_cache;
 
 /* A read-only view of one layer's cache, for the MTP drafter. Row of position p: p % cap,
  * valid for pos_lo <= p < pos_hi. */
 typedef struct g4_kv_view {
-    const float *k, *v;
+    const uint8_t *k, *v;
+    uint32_t type_k, type_v;
+    size_t rb_k, rb_v;   /* bytes per row (all KV heads) */
     int32_t cap, n_head_kv, head_dim;
     int32_t pos_lo, pos_hi;
     int32_t type;        /* G4_LAYER_SLIDING / G4_LAYER_FULL */
@@ -40,8 +48,15 @@ typedef struct g4_kv_view {
 
 struct g4_model;
 
-/* 0 on success, -1 on allocation failure (nothing left allocated). */
-int g4_kv_init(g4_kv_cache *kv, const struct g4_model *m, int32_t n_ctx, int32_t swa_cap);
+/* 0 on success, -1 on allocation failure (nothing left allocated). type_k / type_v must pass
+ * g4_kv_type_check. */
+int g4_kv_init(g4_kv_cache *kv, const struct g4_model *m, int32_t n_ctx, int32_t swa_cap, uint32_t type_k,
+               uint32_t type_v);
+/* 0 if `type` can hold this model's K/V rows (F32, F16, BF16; Q8_0 needs head dims that are
+ * multiples of 32), else -1 with a message in err. */
+int g4_kv_type_check(const struct g4_model *m, uint32_t type, char *err, size_t errlen);
+/* Bytes of one row of n elements in a cache type. */
+size_t g4_kv_row_bytes(uint32_t type, int64_t n);
 void g4_kv_free(g4_kv_cache *kv);
 /* Grow the sliding rings to at least `cap` rows, keeping positions [lo, n_past). 0 / -1. */
 int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past);
@@ -53,13 +68,18 @@ void g4_kv_note_write(g4_kv_cache *kv, int32_t pos0, int32_t n);
 int32_t g4_kv_min_rollback(const g4_kv_cache *kv, int32_t n_past);
 void g4_kv_reset(g4_kv_cache *kv);
 
-static inline float *g4_kv_k(const g4_kv_layer *L, int32_t pos)
+static inline uint8_t *g4_kv_k(const g4_kv_layer *L, int32_t pos)
 {
-    return L->k + (size_t)(pos % L->cap) * (size_t)L->row;
+    return L->k + (size_t)(pos % L->cap) * L->rb_k;
 }
-static inline float *g4_kv_v(const g4_kv_layer *L, int32_t pos)
+static inline uint8_t *g4_kv_v(const g4_kv_layer *L, int32_t pos)
 {
-    return L->v + (size_t)(pos % L->cap) * (size_t)L->row;
+    return L->v + (size_t)(pos % L->cap) * L->rb_v;
+}
+/* Byte offset of KV head g (head_dim hd) inside a row of `type`. */
+static inline size_t g4_kv_head_off(uint32_t type, int32_t g, int32_t hd)
+{
+    return g4_kv_row_bytes(type, (int64_t)g * hd);
 }
 
 #endif

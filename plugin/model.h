@@ -131,6 +131,9 @@ int32_t g4_model_last_kv_layer(const g4_model *m, int32_t type);
 /* Bytes of one session's KV cache at n_ctx (sliding rings sized as g4_session_new sizes them),
  * and the part of it that grows per position; plus an estimate of its scratch buffers. */
 uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed);
+/* The same for a cache whose K and V rows are stored as type_k / type_v. */
+uint64_t g4_model_kv_bytes_typed(const g4_model *m, int32_t n_ctx, uint32_t type_k, uint32_t type_v,
+                                 uint64_t *per_token, uint64_t *fixed);
 uint64_t g4_model_scratch_bytes(const g4_model *m);
 uint64_t g4_physical_ram(void); /* bytes of RAM, 0 if unknown */
 
@@ -149,6 +152,7 @@ typedef struct g4_session_opts {
     int32_t n_threads;       /* 0: model default */
     int32_t n_ubatch;        /* tokens per internal forward chunk; 0: G4_DEFAULT_UBATCH */
     int32_t rollback_margin; /* extra ring rows for rollback beyond one chunk; <0: default */
+    uint32_t kv_type_k, kv_type_v; /* g4_type of the KV cache rows (0 = F32) */
 } g4_session_opts;
 
 #define G4_DEFAULT_UBATCH 512
@@ -288,6 +292,14 @@ static inline int g4_session_live(const g4_session *s) { return s && s->magic ==
 
 /* Attention dot product over a head: 8 independent partial sums (vectorizes, and the fixed
  * summation order keeps results independent of how work is split across threads). */
+/* fminf(fmaxf(x, lo), hi) (NaN -> lo, like it) written so the compiler vectorises the loops
+ * around it: libm's fminf/fmaxf are calls without -ffinite-math-only. */
+static inline float g4_clampf(float x, float lo, float hi)
+{
+    x = x > lo ? x : lo;
+    return x < hi ? x : hi;
+}
+
 static inline float g4_dot_f32(const float *a, const float *b, int32_t n)
 {
     float acc[8] = {0};

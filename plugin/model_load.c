@@ -547,6 +547,12 @@ fail:
 
 uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token, uint64_t *fixed)
 {
+    return g4_model_kv_bytes_typed(m, n_ctx, G4_TYPE_F32, G4_TYPE_F32, per_token, fixed);
+}
+
+uint64_t g4_model_kv_bytes_typed(const g4_model *m, int32_t n_ctx, uint32_t type_k, uint32_t type_v,
+                                 uint64_t *per_token, uint64_t *fixed)
+{
     const g4_hparams *hp = &m->hp;
     /* Mirrors g4_session_new: full layers keep n_ctx rows, sliding layers a ring of
      * window - 1 + one chunk + the rollback margin (or n_ctx if smaller). */
@@ -558,7 +564,8 @@ uint64_t g4_model_kv_bytes(const g4_model *m, int32_t n_ctx, uint64_t *per_token
         const g4_layer *L = &m->layers[l];
         if (L->kv_src != l)
             continue; /* KV-shared: stores nothing */
-        uint64_t row = 2ull * (uint64_t)L->n_head_kv * (uint64_t)L->head_dim * sizeof(float);
+        const int64_t n = (int64_t)L->n_head_kv * L->head_dim;
+        uint64_t row = (uint64_t)g4_kv_row_bytes(type_k, n) + (uint64_t)g4_kv_row_bytes(type_v, n);
         if (L->type == G4_LAYER_FULL)
             pt += row;
         else

@@ -155,7 +155,12 @@ g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_sess
         goto fail;
     }
     int32_t swa_cap = m->hp.n_swa - 1 + s->n_ubatch + s->rollback_margin;
-    if (g4_kv_init(&s->kv, m, s->n_ctx, swa_cap) != 0) {
+    char kerr[160];
+    if (g4_kv_type_check(m, o->kv_type_k, kerr, sizeof kerr) || g4_kv_type_check(m, o->kv_type_v, kerr, sizeof kerr)) {
+        st = g4_fail(G4_ERR_INVALID_ARGUMENT, "%s", kerr);
+        goto fail;
+    }
+    if (g4_kv_init(&s->kv, m, s->n_ctx, swa_cap, o->kv_type_k, o->kv_type_v) != 0) {
         st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d positions", s->n_ctx);
         goto fail;
     }
@@ -371,6 +376,10 @@ g4_status g4_session_kv_view(const g4_session *s, int32_t layer, g4_kv_view *out
     const g4_kv_layer *kv = &s->kv.layers[L->kv_src];
     out->k = kv->k;
     out->v = kv->v;
+    out->type_k = kv->type_k;
+    out->type_v = kv->type_v;
+    out->rb_k = kv->rb_k;
+    out->rb_v = kv->rb_v;
     out->cap = kv->cap;
     out->n_head_kv = L->n_head_kv;
     out->head_dim = L->head_dim;

@@ -284,7 +284,7 @@ static void fill_random_blocks(uint32_t type, uint8_t *dst, int64_t n)
 static int g_fail_mm; /* caps the failure output */
 
 static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int64_t n_cols, int64_t n_rows,
-                        int64_t n_tok, int pad)
+                        int64_t n_tok, int pad, int lowp)
 {
     const g4q_traits *tr = g4q_traits_get(type);
     const size_t rb = g4_type_row_bytes(type, n_cols), stride = rb + (size_t)pad;
@@ -320,7 +320,7 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
     const g4k_matrix m = {w, type, n_cols, n_rows, stride};
     for (int64_t i = 0; i < n_rows * n_tok; i++)
         y[i] = NAN;
-    g4k_matmul_with(k, pool, &m, x, n_tok, y);
+    (lowp ? g4k_matmul_lowp_with : g4k_matmul_with)(k, pool, &m, x, n_tok, y);
     int bad = 0;
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < n_rows; r++) {
@@ -339,8 +339,9 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
             double tol = 2e-5 * mag + 1e-6;
             if (tr->act_type == G4_TYPE_Q8_1)
                 tol += 0x1p-10 * amag * wmax;
-            /* BF16 prefill with AVX512-BF16 rounds activations to bf16 (rel. error <= 2^-9) */
-            if (type == G4_TYPE_BF16 && n_tok >= G4K_GEMM_MIN_TOK && k->gemm[type])
+            /* the opt-in BF16 prefill with AVX512-BF16 rounds activations to bf16 (rel. error
+             * <= 2^-9 per product); the default path keeps them f32 */
+            if (lowp && type == G4_TYPE_BF16 && n_tok >= G4K_GEMM_MIN_TOK && k->gemm_lowp[type])
                 tol += 0x1p-8 * mag;
             const double got = y[t * n_rows + r];
             if (!(fabs(got - refq) <= tol))
@@ -355,8 +356,9 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
                 break;
             }
         }
-    CHECK(bad == 0, "matmul %s %s n_cols=%lld n_rows=%lld n_tok=%lld pad=%d pool=%d", g4k_isa_name(k->isa),
-          g4_type_get(type)->name, (long long)n_cols, (long long)n_rows, (long long)n_tok, pad, pool != NULL);
+    CHECK(bad == 0, "matmul%s %s %s n_cols=%lld n_rows=%lld n_tok=%lld pad=%d pool=%d", lowp ? "_lowp" : "",
+          g4k_isa_name(k->isa), g4_type_get(type)->name, (long long)n_cols, (long long)n_rows, (long long)n_tok, pad,
+          pool != NULL);
     free(w);
     free(wf);
     free(x);
@@ -387,7 +389,10 @@ static void test_matmul(void)
                         if (cols[ci] >= 768 && rows[ri] * toks[tt] > 257 * 8)
                             continue;
                         run_mm_case(k, (ri + tt) % 2 ? pool : NULL, type, cols[ci], rows[ri], toks[tt],
-                                    (ri == 2 && be != 1) ? (int)g4_type_get(type)->block_bytes : 0);
+                                    (ri == 2 && be != 1) ? (int)g4_type_get(type)->block_bytes : 0, 0);
+                        /* the opt-in 16-bit-activation path, where a level has one */
+                        if (k->gemm_lowp[type] && toks[tt] >= G4K_GEMM_MIN_TOK)
+                            run_mm_case(k, (ri + tt) % 2 ? pool : NULL, type, cols[ci], rows[ri], toks[tt], 0, 1);
                     }
         }
     }
@@ -802,6 +807,129 @@ static void test_matmul_busy_pool(void)
     free(x);
 }
 
+/* Every level's softmax exponentials against libm: <= 4 ulp-ish (5e-7 relative) per element,
+ * exact zeros below the underflow threshold and for -inf (masked scores), odd tails. */
+static void test_exp_sub_sum(void)
+{
+    float x[67], ref[67];
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0;
+        for (int n = 1; n <= 67 && !bad; n += 3) {
+            for (int i = 0; i < n; i++) {
+                x[i] = i % 11 == 5 ? -INFINITY : i % 13 == 7 ? -100.f : (float)(grand() * 5.0); /* |x| <= 60 */
+                ref[i] = i % 11 == 5 ? 0.f : expf(x[i] - 3.5f);
+            }
+            double rs = 0;
+            for (int i = 0; i < n; i++)
+                rs += ref[i];
+            const float s = k->exp_sub_sum(x, n, 3.5f);
+            for (int i = 0; i < n; i++)
+                if (!(fabsf(x[i] - ref[i]) <= 5e-7f * ref[i] + 1e-37f) || (ref[i] == 0.f && x[i] != 0.f))
+                    bad++;
+            if (!(fabs(s - rs) <= 1e-5 * rs + 1e-30)) /* f32 sums: n·eps */
+                bad++;
+        }
+        CHECK(bad == 0, "exp_sub_sum %s matches expf", g4k_isa_name((g4k_isa)isa));
+    }
+}
+
+/* Row softmax and the tanh-GELU gate against double references on every level. */
+static void test_softmax_geglu(void)
+{
+    enum { N = 301 };
+    static float x[N], g[N], u[N];
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0;
+        for (int n = 1; n <= N; n += 50) {
+            double m = -1e300, sum = 0;
+            for (int i = 0; i < n; i++) {
+                x[i] = i % 17 == 3 ? -INFINITY : (float)(grand() * 4.0);
+                m = x[i] > m ? x[i] : m;
+            }
+            for (int i = 0; i < n; i++)
+                sum += exp((double)x[i] - m);
+            double ref[N], tol[N];
+            for (int i = 0; i < n; i++) { /* + the f32 rounding of x - m, amplified by exp */
+                ref[i] = exp((double)x[i] - m) / sum;
+                tol[i] = ref[i] > 0 ? (2e-6 + 1.2e-7 * fabs((double)x[i] - m)) * ref[i] : 0.0;
+            }
+            k->softmax(x, n);
+            for (int i = 0; i < n; i++)
+                if (!(fabs(x[i] - ref[i]) <= tol[i])) {
+                    if (bad++ < 3)
+                        fprintf(stderr, "  softmax %s n=%d i=%d got %g ref %g\n", g4k_isa_name((g4k_isa)isa), n, i, x[i], ref[i]);
+                }
+            for (int i = 0; i < n; i++) {
+                g[i] = (float)(grand() * 3.0);
+                u[i] = (float)grand();
+            }
+            g[0] = 0.f;
+            if (n > 2) {
+                g[1] = -30.f; /* deep negative tail: ~0 */
+                g[2] = 30.f;  /* identity */
+            }
+            double gref[N], gtol[N];
+            for (int i = 0; i < n; i++) { /* the scalar tanhf form cancels for z < 0: ~eps·|z·u| */
+                const double z = g[i];
+                gref[i] = 0.5 * z * (1.0 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z))) * u[i];
+                gtol[i] = 1e-6 * fabs(gref[i]) + 4e-7 * fabs(z * u[i]);
+            }
+            k->geglu_tanh(g, u, n);
+            for (int i = 0; i < n; i++)
+                if (!(fabs(g[i] - gref[i]) <= gtol[i])) {
+                    if (bad++ < 3)
+                        fprintf(stderr, "  geglu %s n=%d i=%d got %g ref %g\n", g4k_isa_name((g4k_isa)isa), n, i, g[i], gref[i]);
+                }
+        }
+        CHECK(bad == 0, "softmax / geglu_tanh %s match double references", g4k_isa_name((g4k_isa)isa));
+    }
+}
+
+/* KV-cache row kernels on every level against the dequantized row (f32 sums: 1e-5 relative). */
+static void test_kv_rows(void)
+{
+    const uint32_t types[] = {G4_TYPE_F32, G4_TYPE_F16, G4_TYPE_BF16, G4_TYPE_Q8_0};
+    enum { N = 256 };
+    static float src[N], deq[N], q[N], o[N], oref[N];
+    static uint8_t row[N * 4];
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+            for (int n = 32; n <= N; n += 96) { /* 32, 128, 224 */
+                const uint32_t type = types[ti];
+                for (int i = 0; i < n; i++) {
+                    src[i] = grand();
+                    q[i] = grand();
+                    o[i] = oref[i] = grand();
+                }
+                CHECK(g4k_quantize(type, src, row, n) == g4_type_row_bytes(type, n), "kv row quantize");
+                g4k_dequantize(type, row, deq, n);
+                double ref = 0, mag = 0;
+                for (int i = 0; i < n; i++) {
+                    ref += (double)deq[i] * q[i];
+                    mag += fabs((double)deq[i] * q[i]);
+                    oref[i] += 0.37f * deq[i];
+                }
+                if (!(fabs(k->row_dot[type](row, q, n) - ref) <= 1e-5 * mag + 1e-6))
+                    bad++;
+                k->row_axpy[type](row, 0.37f, o, n);
+                for (int i = 0; i < n; i++)
+                    if (!(fabsf(o[i] - oref[i]) <= 1e-6f * (fabsf(oref[i]) + 1.f)))
+                        bad++;
+            }
+        CHECK(bad == 0, "kv row dot/axpy %s", g4k_isa_name((g4k_isa)isa));
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--bench"))
@@ -816,5 +944,8 @@ int main(int argc, char **argv)
     test_matmul_busy_pool();
     test_small_batch_invariance();
     test_matmul_rows();
+    test_exp_sub_sum();
+    test_softmax_geglu();
+    test_kv_rows();
     return T_DONE("test_kernels");
 }

@@ -67,7 +67,7 @@ static g4_model *load(const char *file)
 
 static g4_session *session(const g4_model *m, int32_t n_ctx, int32_t ubatch, int32_t margin)
 {
-    g4_session_opts o = {n_ctx, 2, ubatch, margin};
+    g4_session_opts o = {n_ctx, 2, ubatch, margin, 0, 0};
     g4_session *s = NULL;
     g4_status st = g4_session_create(m, &o, &s);
     CHECK(st == G4_OK, "session: %s", g4_last_error());

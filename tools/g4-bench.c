@@ -32,6 +32,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,13 +357,26 @@ static void g4_ctx_free(engine *e)
     G.sess = NULL;
 }
 
+static int g_cache_type = -1; /* g4plug's KV cache type (G4_KV_TYPE_*); -1: the library's default */
+
 static int g4_ctx_new(engine *e, int n_ctx, int n_threads)
 {
     g4_ctx_free(e);
     g4_session_params sp;
-    G.api->session_params_init(&sp);
+    const int sized = G.api->struct_size >= offsetof(g4_api_v1, session_params_init_sized) + sizeof(void *) &&
+                      G.api->session_params_init_sized;
+    if (sized)
+        G.api->session_params_init_sized(&sp, sizeof sp);
+    else
+        G.api->session_params_init(&sp);
     sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
+    if (g_cache_type >= 0 && !sized) {
+        fprintf(stderr, "g4-bench: --cache-type needs an ABI 1.1 library\n");
+        return -1;
+    }
+    if (g_cache_type >= 0)
+        sp.kv_type_k = sp.kv_type_v = g_cache_type;
     g4_status st = G.api->session_new(G.model, &sp, &G.sess);
     if (st != G4_OK) {
         fprintf(stderr, "g4-bench: g4_session_new: %s\n", g4_err(st));
@@ -478,10 +492,13 @@ static int g4_load_engine(engine *e, const char *lib, const char *model_path, in
 
 static int run_prompt(engine *e, int n_prompt, int32_t *buf)
 {
-    /* llama-bench: batches of n_batch (2048) tokens; pp512 is a single batch */
+    /* llama-bench: batches of n_batch (2048) tokens; pp512 is a single batch, pp4096 two */
     for (int i = 0; i < n_prompt; i++)
         buf[i] = (i == 0 && e->add_bos) ? e->bos : rand_token(e->n_vocab);
-    return e->decode(e, buf, n_prompt);
+    for (int i = 0; i < n_prompt; i += 2048)
+        if (e->decode(e, buf + i, n_prompt - i < 2048 ? n_prompt - i : 2048) != 0)
+            return -1;
+    return 0;
 }
 
 static int run_gen(engine *e, int n_gen)
@@ -606,17 +623,20 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: g4-bench --engine g4plug|llama --lib PATH --model F.gguf [--threads N]\n"
-            "                [--pp 512] [--tg 128] [--reps 5] [--no-warmup] [--no-mmap] [-v]\n"
+            "                [--pp 512] [--tg 128] [--depth 0] [--cache-type f32|f16|bf16|q8_0]\n"
+            "                [--reps 5] [--no-warmup] [--no-mmap] [-v]\n"
             "       g4-bench --membw [--threads N] [--mib 1024]\n"
             "  --lib: g4plug: path of libg4plug.so; llama: the folder holding libllama*.so\n"
-            "  --pp 0 / --tg 0 skip that test\n");
+            "  --pp 0 / --tg 0 skip that test\n"
+            "  --depth N: tg runs after an (untimed) N-token prompt; the test is named tgT_at_N\n"
+            "  --cache-type: g4plug's KV cache (llama.cpp's default is f16); default: the library's (f32)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *eng = NULL, *lib = NULL, *model = NULL;
-    int threads = 1, pp = 512, tg = 128, reps = 5, warmup = 1, do_bw = 0;
+    int threads = 1, pp = 512, tg = 128, reps = 5, warmup = 1, do_bw = 0, depth = 0;
     size_t mib = 1024;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -634,6 +654,14 @@ int main(int argc, char **argv)
             pp = atoi(v);
         else if (ARG("--tg"))
             tg = atoi(v);
+        else if (ARG("--depth"))
+            depth = atoi(v);
+        else if (ARG("--cache-type")) {
+            g_cache_type = !strcmp(v, "f32") ? 0 : !strcmp(v, "f16") ? 1 : !strcmp(v, "bf16") ? 30
+                         : !strcmp(v, "q8_0") ? 8 : -2;
+            if (g_cache_type == -2)
+                usage();
+        }
         else if (ARG("--reps") || ARG("-r"))
             reps = atoi(v);
         else if (ARG("--mib"))
@@ -650,7 +678,7 @@ int main(int argc, char **argv)
             usage();
 #undef ARG
     }
-    if (threads < 1 || threads > 256 || reps < 1 || reps > 64 || pp < 0 || tg < 0)
+    if (threads < 1 || threads > 256 || reps < 1 || reps > 64 || pp < 0 || tg < 0 || depth < 0 || depth > (1 << 20))
         usage();
     if (do_bw)
         return membw(threads, mib);
@@ -698,22 +726,30 @@ int main(int argc, char **argv)
         e.ctx_free(&e);
     }
     if (tg > 0 && !rc) {
-        if (e.ctx_new(&e, tg, threads) != 0)
+        int32_t *pbuf = depth ? malloc(sizeof(int32_t) * (size_t)depth) : NULL;
+        if ((depth && !pbuf) || e.ctx_new(&e, depth + tg, threads) != 0)
             die("could not create a context of %s positions", "tg");
         if (warmup && run_gen(&e, 1) != 0)
             rc = 1;
-        double c0 = cpu_s();
+        double cpu = 0;
         for (int r = 0; r < reps && !rc; r++) {
             e.clear(&e);
-            double t0 = now_s();
-            if (run_gen(&e, tg) != 0)
+            if (depth && run_prompt(&e, depth, pbuf) != 0) /* untimed context fill */
+                rc = 1;
+            double c0 = cpu_s(), t0 = now_s();
+            if (!rc && run_gen(&e, tg) != 0)
                 rc = 1;
             secs[r] = now_s() - t0;
+            cpu += cpu_s() - c0;
         }
+        free(pbuf);
         if (!rc) {
-            char name[32];
-            snprintf(name, sizeof name, "tg%d", tg);
-            report(&e, base, name, tg, threads, secs, reps, cpu_s() - c0);
+            char name[48];
+            if (depth)
+                snprintf(name, sizeof name, "tg%d_at_%d", tg, depth);
+            else
+                snprintf(name, sizeof name, "tg%d", tg);
+            report(&e, base, name, tg, threads, secs, reps, cpu);
         }
         e.ctx_free(&e);
     }

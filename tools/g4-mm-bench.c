@@ -4,7 +4,10 @@
  * (gemma4uv/gemma4ua: patch dense 6912 -> 3840, pos table [2, 1120, 3840], projections to 3840)
  * and the E2B towers (gemma4v 768 x 16 layers; gemma4a conformer 1024 x 12; LM width 1536), F16
  * matrices like published mmprojs, then times one 280-token image (960x672) and 10 s of audio at
- * 1 and 2 threads.   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] */
+ * 1 and 2 threads (wall and process CPU seconds).
+ * --json prints one line per measurement with test names embed_image_{12bu,e2b}_280,
+ * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them).
+ *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,15 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of the whole process (all pool threads): on a shared, loaded machine the wall
+ * time says little, CPU time / threads is what an idle machine would show (barring waits). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -71,7 +83,17 @@ static int synth_e2b(const char *path)
     return mm_synth_write(&c, path);
 }
 
-static void bench(const char *label, const char *path, int reps, const int *threads, int n_thr)
+static double g_audio_s = 10;
+static int g_json; /* --json: one JSON line per measurement (bench/run_bench.sh collects them) */
+
+static void json_row(const char *test, int threads, int64_t n_tok, double wall, double cpu)
+{
+    if (g_json)
+        printf("{\"engine\":\"g4plug\",\"test\":\"%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
+               "\"cpu_s\":%.4f}\n", test, threads, (long long)n_tok, wall, cpu);
+}
+
+static void bench(const char *label, const char *key, const char *path, int reps, const int *threads, int n_thr)
 {
     char err[256] = "";
     g4_gguf *g = g4_gguf_open(path, 0, err, sizeof err);
@@ -85,7 +107,7 @@ static void bench(const char *label, const char *path, int reps, const int *thre
     uint8_t *rgb = malloc((size_t)W * H * 3);
     for (size_t i = 0; i < (size_t)W * H * 3; i++)
         rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
-    const size_t NS = 160000; /* 10 s at 16 kHz */
+    const size_t NS = (size_t)(g_audio_s * 16000); /* --audio-s seconds at 16 kHz (default 10) */
     float *pcm = malloc(sizeof(float) * NS);
     for (size_t i = 0; i < NS; i++)
         pcm[i] = 0.3f * (float)((i * 7919) % 200) / 200.0f - 0.15f;
@@ -93,20 +115,46 @@ static void bench(const char *label, const char *path, int reps, const int *thre
     float *out = malloc(sizeof(float) * (size_t)(ni > na ? ni : na) * E);
     for (int t = 0; t < n_thr; t++) {
         g4k_pool *pool = g4k_pool_new(threads[t]);
-        double best_i = 1e30, best_a = 1e30;
+        double best_i = 1e30, best_a = 1e30, cpu_i = 1e30, cpu_a = 1e30;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = now(), c0 = cpu_now();
             if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "image: %s\n", err);
-            double t1 = now();
+            double t1 = now(), c1 = cpu_now();
             if (g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "audio: %s\n", err);
-            double t2 = now();
+            double t2 = now(), c2 = cpu_now();
             best_i = t1 - t0 < best_i ? t1 - t0 : best_i;
             best_a = t2 - t1 < best_a ? t2 - t1 : best_a;
+            cpu_i = c1 - c0 < cpu_i ? c1 - c0 : cpu_i;
+            cpu_a = c2 - c1 < cpu_a ? c2 - c1 : cpu_a;
         }
-        printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s   audio 10 s (%lld tokens) %8.3f s\n",
-               label, threads[t], (long long)ni, best_i, (long long)na, best_a);
+        if (!g_json)
+            printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
+                   "%8.3f s (cpu %.3f s)\n",
+                   label, threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
+        char test[64];
+        snprintf(test, sizeof test, "embed_image_%s_280", key);
+        json_row(test, threads[t], ni, best_i, cpu_i);
+        snprintf(test, sizeof test, "embed_audio_%s_%gs", key, (double)NS / 16000);
+        json_row(test, threads[t], na, best_a, cpu_a);
+        if (!strcmp(key, "12bu")) { /* the 12B Unified projector also at its largest budget */
+            int64_t nb = g4_mmproj_image_tokens(mp, W, H, 1120);
+            float *ob = malloc(sizeof(float) * (size_t)(nb > 0 ? nb : 1) * E);
+            double bw = 1e30, bc = 1e30;
+            for (int r = 0; r < reps && ob && nb > 0; r++) {
+                double t0 = now(), c0 = cpu_now();
+                if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 1120, ob, err, sizeof err) != G4_OK)
+                    fprintf(stderr, "image: %s\n", err);
+                bw = now() - t0 < bw ? now() - t0 : bw;
+                bc = cpu_now() - c0 < bc ? cpu_now() - c0 : bc;
+            }
+            if (!g_json)
+                printf("%-22s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n", label,
+                       threads[t], (long long)nb, bw, bc);
+            json_row("embed_image_12bu_1120", threads[t], nb, bw, bc);
+            free(ob);
+        }
         fflush(stdout);
         g4k_pool_free(pool);
     }
@@ -122,6 +170,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
             dir = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            g_json = 1;
+        else if (!strcmp(argv[i], "--audio-s") && i + 1 < argc)
+            g_audio_s = atof(argv[++i]) > 0 && atof(argv[i]) <= 600 ? atof(argv[i]) : 10;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -132,7 +184,7 @@ int main(int argc, char **argv)
                     break;
             }
         } else {
-            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2]\n");
+            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] [--json]\n");
             return 2;
         }
     }
@@ -148,8 +200,9 @@ int main(int argc, char **argv)
         return 1;
     if (access(pe, R_OK) != 0 && synth_e2b(pe) != 0)
         return 1;
-    printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
-    bench("12B unified (uv/ua)", pu, reps, threads, n_thr);
-    bench("E2B towers (v/a)", pe, reps, threads, n_thr);
+    if (!g_json)
+        printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
+    bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
+    bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
 #endif
 
 #include "cli_video.h"
+#include "cache_type.h"
 #include "g4_dl.h"
 #include "install_lmstudio.h"
 
@@ -176,7 +178,30 @@ static int32_t G4_CALL progress_bar(void *ud, float p)
 typedef struct common {
     const char *model, *mmproj, *draft, *lib;
     int threads, n_ctx;
+    const char *cache_k, *cache_v; /* --cache-type-k / -v; NULL: f16 (G4_HOST_DEFAULT_CACHE_TYPE) */
 } common;
+
+static int cache_type_of(const char *name, const char *opt)
+{
+    if (!name)
+        return G4_HOST_DEFAULT_CACHE_TYPE;
+    int t = g4_cache_type_parse(name);
+    if (t < 0)
+        fatal(2, "%s %s: expected f32, f16, bf16 or q8_0", opt, name);
+    return t;
+}
+
+/* Session parameters from the common options: context, threads, KV cache types. */
+static void session_params_from(const common *c, g4_session_params *sp)
+{
+    G4DL_INIT(A, session_params, sp);
+    sp->n_ctx = c->n_ctx;
+    sp->n_threads = c->threads;
+    if (sp->struct_size >= offsetof(g4_session_params, kv_type_v) + sizeof sp->kv_type_v) { /* 1.1 library */
+        sp->kv_type_k = cache_type_of(c->cache_k, "--cache-type-k");
+        sp->kv_type_v = cache_type_of(c->cache_v, "--cache-type-v");
+    }
+}
 
 /* Loads c->model (+ mmproj, draft); on failure returns NULL with *st set and the library's
  * message in A->last_error(). */
@@ -802,6 +827,8 @@ static const char *k_usage =
     "  --seed S             sampling seed (default: time)\n"
     "  --threads N          worker threads (default: performance cores)\n"
     "  --ctx N              context size (default: the model's, at most 8192)\n"
+    "  --cache-type-k T     KV cache type for K: f16 (default, as llama.cpp), f32, bf16, q8_0\n"
+    "  --cache-type-v T     the same for V (-ctk / -ctv also work)\n"
     "  --chat               wrap PROMPT as a user turn: <|turn>user\\n...<turn|>\\n<|turn>model\\n\n"
     "  --special-in-content parse control tokens typed into chat messages (unsafe: text can fake\n"
     "                       a turn; by default only the template's own markers are special)\n"
@@ -865,6 +892,10 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
         c->threads = (int)parse_long(a, VAL(), 0, 4096);
     else if (!strcmp(a, "--ctx") || !strcmp(a, "-c"))
         c->n_ctx = (int)parse_long(a, VAL(), 0, 1 << 24);
+    else if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk"))
+        cache_type_of(c->cache_k = VAL(), a); /* checked now, used at session creation */
+    else if (!strcmp(a, "--cache-type-v") || !strcmp(a, "-ctv"))
+        cache_type_of(c->cache_v = VAL(), a);
     else if (g && (!strcmp(a, "-p") || !strcmp(a, "--prompt")))
         g->prompt = VAL();
     else if (g && (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))) {
@@ -923,9 +954,7 @@ static int cmd_generate(gen_opts *o, int interactive)
     open_library(o->c.lib, 1);
     g4_model *m = load_model(&o->c, 0);
     g4_session_params sp;
-    G4DL_INIT(A, session_params, &sp);
-    sp.n_ctx = o->c.n_ctx;
-    sp.n_threads = o->c.threads;
+    session_params_from(&o->c, &sp);
     g4_session *s = NULL;
     g4_status st = A->session_new(m, &sp, &s);
     if (st != G4_OK)
@@ -1117,9 +1146,7 @@ static int cmd_demo(gen_opts *o)
            t_load, o->c.mmproj ? " + projector" : "", o->c.draft ? " + drafter" : "");
 
     g4_session_params spp;
-    G4DL_INIT(A, session_params, &spp);
-    spp.n_ctx = o->c.n_ctx;
-    spp.n_threads = o->c.threads;
+    session_params_from(&o->c, &spp);
     g4_session *s = NULL;
     st = A->session_new(m, &spp, &s);
     if (st != G4_OK)
@@ -1333,6 +1360,20 @@ static int cmd_info(common *c)
            "memory estimate", in.mem_estimate / 1073741824.0, in.n_ctx_default,
            in.weight_bytes / 1073741824.0, in.kv_bytes_fixed / 1048576.0, in.kv_bytes_per_token / 1024.0);
     const char *tmpl = A->chat_template ? A->chat_template(m) : NULL;
+    {
+        const int tk = cache_type_of(c->cache_k, "--cache-type-k"), tv = cache_type_of(c->cache_v, "--cache-type-v");
+        /* the library reports f32 rows; every Gemma 4 head dim is a multiple of 32, so the
+         * other types scale them exactly */
+        const double r = (g4_cache_type_ratio(tk) + g4_cache_type_ratio(tv)) / 2;
+        const double w = in.weight_bytes / 1073741824.0;
+        printf("  %-28s K %s, V %s: %.1f MiB + %.1f KiB/position; at %d positions %.2f GiB, at 32768 %.2f GiB "
+               "(+ weights %.2f GiB = %.2f GiB)\n",
+               "KV cache (g4 default f16)", g4_cache_type_name(tk), g4_cache_type_name(tv),
+               r * in.kv_bytes_fixed / 1048576.0, r * in.kv_bytes_per_token / 1024.0, in.n_ctx_default,
+               r * (in.kv_bytes_fixed + (double)in.kv_bytes_per_token * in.n_ctx_default) / 1073741824.0,
+               r * (in.kv_bytes_fixed + (double)in.kv_bytes_per_token * 32768) / 1073741824.0, w,
+               w + r * (in.kv_bytes_fixed + (double)in.kv_bytes_per_token * 32768) / 1073741824.0);
+    }
     printf("  %-28s %s\n", "chat template", tmpl ? "yes" : "none (Gemma 4 default used)");
 
     printf("metadata:\n");
@@ -1364,9 +1405,8 @@ static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
     open_library(c->lib, 1);
     g4_model *m = load_model(c, 0);
     g4_session_params sp;
-    G4DL_INIT(A, session_params, &sp);
+    session_params_from(c, &sp);
     sp.n_ctx = n_pp + n_tg + 1;
-    sp.n_threads = c->threads;
     g4_session *s = NULL;
     g4_status st = A->session_new(m, &sp, &s);
     if (st != G4_OK)

@@ -9,6 +9,7 @@
  * mutable state exist.
  */
 #include <errno.h>
+#include <stddef.h>
 #ifdef _WIN32
 #include "srv_os_win32.h" /* Winsock, and sigwait & co. over a console control handler */
 #else
@@ -813,6 +814,10 @@ static void *loader(void *arg)
         G4DL_INIT(A, session_params, &sp);
         sp.n_ctx = S->cfg.n_ctx;
         sp.n_threads = S->cfg.n_threads;
+        if (sp.struct_size >= offsetof(g4_session_params, kv_type_v) + sizeof sp.kv_type_v) { /* 1.1 library */
+            sp.kv_type_k = S->cfg.cache_k;
+            sp.kv_type_v = S->cfg.cache_v;
+        }
         S->slots[i].id = i;
         st = A->session_new(m, &sp, &S->slots[i].sess);
         if (st != G4_OK) {
@@ -862,6 +867,8 @@ static const char *k_usage =
     "  -c,  --ctx-size N        context per slot (default: the model's, at most 8192)\n"
     "  -t,  --threads N         worker threads per step (default: performance cores)\n"
     "  -np, --parallel N        concurrent slots (default 1)\n"
+    "  -ctk, --cache-type-k T   KV cache type for K: f16 (default), f32, bf16, q8_0\n"
+    "  -ctv, --cache-type-v T   the same for V\n"
     "       --queue N           requests that may wait for a slot (default 32; then 503)\n"
     "       --api-key KEY       require 'Authorization: Bearer KEY' (also $G4_API_KEY)\n"
     "       --timeout S         per-request time limit and idle connection timeout (default 600)\n"
@@ -965,7 +972,16 @@ static void parse_args(int argc, char **argv, srv_config *c)
             c->n_ctx = (int)num_arg(a, VAL(), 0, 1 << 24);
         else if (IS("-t", "--threads"))
             c->n_threads = (int)num_arg(a, VAL(), -1, 4096);
-        else if (IS("-np", "--parallel"))
+        else if (IS("-ctk", "--cache-type-k") || IS("-ctv", "--cache-type-v")) {
+            const char *v = VAL();
+            int t = g4_cache_type_parse(v);
+            if (t < 0)
+                usage_exit(2, "bad cache type for %s (f32, f16, bf16, q8_0)", a);
+            if (IS("-ctk", "--cache-type-k"))
+                c->cache_k = t;
+            else
+                c->cache_v = t;
+        } else if (IS("-np", "--parallel"))
             c->n_parallel = (int)num_arg(a, VAL(), -1, 256);
         else if (IS("--queue", "--queue"))
             c->queue_max = (int)num_arg(a, VAL(), 0, 100000);
@@ -1062,6 +1078,7 @@ int main(int argc, char **argv)
     c->host = "127.0.0.1";
     c->port = 8080;
     c->n_parallel = 1;
+    c->cache_k = c->cache_v = G4_HOST_DEFAULT_CACHE_TYPE;
     c->queue_max = 32;
     c->timeout_s = 600;
     c->max_conn = 64;

@@ -1,0 +1,216 @@
+/* Prefill GEMM for float weights (F32, F16, BF16) × f32 activations, exact f32 products with
+ * FMA: the path of the vision tower, the audio conformer and the 12B-Unified patch embedder
+ * (their matrices are F16/BF16/F32 in published mmprojs) and of the towers' attention (K and
+ * V^T as F32 "weights"). Included by gemm_flt_avx512.c (VW = 16) and gemm_flt_avx2.c (VW = 8).
+ *
+ * Rows go in vector lanes, tokens are broadcast: each call converts a panel of weight rows
+ * (half of L2) once into f32 groups of RG = RV·VW rows stored k-major (group[k][RG]), so the
+ * micro-kernel loads RG weights of one column with RV aligned loads and FMAs them against TB
+ * broadcast activations (TB tokens × 2 vectors of accumulators). The activations are read in
+ * place (no copy) and each output row group is two contiguous stores per token. Results are
+ * sequential f32 sums over k like the scalar reference (only FMA rounding differs).
+ *
+ * The includer defines: VW, RV (vectors per row group), TB, vec, vzero(), vload(p), vbcast(p),
+ * vfma(a, b, c), vstore(p, v), vstoreu(p, v), and GEMM_FLT_FILL (the fill function's name);
+ * packing uses 256-bit AVX2 + F16C on both levels. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant.h"
+#include "topology.h"
+
+#define GF_AI static inline __attribute__((always_inline))
+#define RG (RV * VW) /* rows per group */
+
+/* One group: rows [0, nrow) of w (stride ws, element size es) into dst[k * RG + r] as f32;
+ * missing rows are zero. 8 rows × 8 columns at a time: 8 loads (converted by ld8), one 8×8
+ * transpose in ymm registers, 8 contiguous stores (the column-strided scalar stores this
+ * replaces cost as much as the micro-kernel at 16 tokens). */
+typedef __m256 (*gf_ld8_fn)(const uint8_t *p);
+
+GF_AI void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) {
+        u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h + 0], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h + 0], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int es, gf_ld8_fn ld8,
+                      float (*ld1)(const uint8_t *), float *dst)
+{
+    const int64_t n8 = n & ~(int64_t)7;
+    for (int64_t r0 = 0; r0 < RG; r0 += 8) {
+        const uint8_t *rows[8];
+        int valid[8];
+        for (int i = 0; i < 8; i++) {
+            valid[i] = r0 + i < nrow;
+            rows[i] = w + (size_t)(valid[i] ? r0 + i : 0) * ws;
+        }
+        for (int64_t k = 0; k < n8; k += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++)
+                v[i] = valid[i] ? ld8(rows[i] + (size_t)k * es) : _mm256_setzero_ps();
+            transpose8(v);
+            for (int i = 0; i < 8; i++)
+                _mm256_storeu_ps(dst + (k + i) * RG + r0, v[i]);
+        }
+        for (int64_t k = n8; k < n; k++)
+            for (int i = 0; i < 8; i++)
+                dst[k * RG + r0 + i] = valid[i] ? ld1(rows[i] + (size_t)k * es) : 0.f;
+    }
+}
+
+/* TN tokens × RG rows over the whole k range. */
+GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const int TN, float *y, int64_t ys,
+                 int64_t nrow)
+{
+    vec acc[TB][RV];
+#pragma GCC unroll 16
+    for (int t = 0; t < TN; t++)
+#pragma GCC unroll 16
+        for (int v = 0; v < RV; v++)
+            acc[t][v] = vzero();
+    for (int64_t k = 0; k < n; k++) {
+        vec wv[RV];
+#pragma GCC unroll 16
+        for (int v = 0; v < RV; v++)
+            wv[v] = vload(wp + k * RG + v * VW);
+#pragma GCC unroll 16
+        for (int t = 0; t < TN; t++) {
+            const vec b = vbcast(x + (size_t)t * xs + k);
+#pragma GCC unroll 16
+            for (int v = 0; v < RV; v++)
+                acc[t][v] = vfma(wv[v], b, acc[t][v]);
+        }
+    }
+    if (nrow == RG) {
+#pragma GCC unroll 16
+        for (int t = 0; t < TN; t++)
+#pragma GCC unroll 16
+            for (int v = 0; v < RV; v++)
+                vstoreu(y + t * ys + v * VW, acc[t][v]);
+    } else {
+        _Alignas(64) float tmp[RG]; /* vstore is an aligned store */
+#pragma GCC unroll 16
+        for (int t = 0; t < TN; t++) {
+#pragma GCC unroll 16
+            for (int v = 0; v < RV; v++)
+                vstore(tmp + v * VW, acc[t][v]);
+            memcpy(y + t * ys, tmp, sizeof(float) * (size_t)nrow);
+        }
+    }
+}
+
+static void micro_any(int64_t n, const float *wp, const float *x, size_t xs, int tn, float *y, int64_t ys,
+                      int64_t nrow)
+{
+    switch (tn) {
+#define GF_CASE(N)                                                                                 \
+    case N: micro(n, wp, x, xs, N, y, ys, nrow); break;
+    GF_CASE(1) GF_CASE(2) GF_CASE(3) GF_CASE(4) GF_CASE(5)
+#if TB > 6
+    GF_CASE(6) GF_CASE(7)
+#endif
+#if TB > 8
+    GF_CASE(8) GF_CASE(9) GF_CASE(10) GF_CASE(11)
+#endif
+#if TB != 6 && TB != 8 && TB != 12
+#error "TB must be 6, 8 or 12"
+#endif
+#undef GF_CASE
+    default: micro(n, wp, x, xs, TB, y, ys, nrow); break;
+    }
+}
+
+GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                    float *y, int64_t ys, int es, gf_ld8_fn ld, float (*ld1)(const uint8_t *))
+{
+    /* panel: as many row groups as fit in half of L2 (f32), at least one */
+    const int64_t l2 = g4k_topology_cache_bytes(2);
+    const size_t half = l2 < (512 << 10) ? (256u << 10) : l2 > (4 << 20) ? (2u << 20) : (size_t)l2 / 2;
+    const size_t gbytes = (size_t)n * RG * sizeof(float);
+    int64_t gp = (int64_t)(half / gbytes);
+    gp = gp < 1 ? 1 : gp;
+    const int64_t ngroups = (nr + RG - 1) / RG;
+    gp = gp > ngroups ? ngroups : gp;
+    float *panel = g4k_scratch(G4K_SCRATCH_GEMM_W, gbytes * (size_t)gp);
+    if (!panel)
+        return;
+    const float *x = a;
+    const size_t xs = as / sizeof(float);
+    for (int64_t g0 = 0; g0 < ngroups; g0 += gp) {
+        const int64_t ng = ngroups - g0 < gp ? ngroups - g0 : gp;
+        for (int64_t g = 0; g < ng; g++) {
+            const int64_t r0 = (g0 + g) * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
+            pack_group(n, (const uint8_t *)w + (size_t)r0 * ws, ws, nrow, es, ld, ld1,
+                       panel + (size_t)g * n * RG);
+        }
+        for (int64_t t0 = 0; t0 < nt; t0 += TB) {
+            const int tn = (int)(nt - t0 < TB ? nt - t0 : TB);
+            for (int64_t g = 0; g < ng; g++) {
+                const int64_t r0 = (g0 + g) * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
+                micro_any(n, panel + (size_t)g * n * RG, x + (size_t)t0 * xs, xs, tn, y + t0 * ys + r0, ys, nrow);
+            }
+        }
+    }
+}
+
+static float gf_ld1_f32(const uint8_t *p)
+{
+    float f;
+    memcpy(&f, p, 4);
+    return f;
+}
+static float gf_ld1_f16(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return g4k_f16_to_f32(h);
+}
+static float gf_ld1_bf16(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return g4k_bf16_to_f32(h);
+}
+static __m256 gf_ld8_f32(const uint8_t *p) { return _mm256_loadu_ps((const float *)p); }
+static __m256 gf_ld8_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static __m256 gf_ld8_bf16(const uint8_t *p)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+static void gemm_f32w(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                      float *y, int64_t ys)
+{
+    gemm_flt(n, w, ws, nr, a, as, nt, y, ys, 4, gf_ld8_f32, gf_ld1_f32);
+}
+static void gemm_f16w(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                      float *y, int64_t ys)
+{
+    gemm_flt(n, w, ws, nr, a, as, nt, y, ys, 2, gf_ld8_f16, gf_ld1_f16);
+}
+static void gemm_bf16w(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                       float *y, int64_t ys)
+{
+    gemm_flt(n, w, ws, nr, a, as, nt, y, ys, 2, gf_ld8_bf16, gf_ld1_bf16);
+}
+
+void GEMM_FLT_FILL(g4k_kernels *k)
+{
+    k->gemm[G4_TYPE_F32] = gemm_f32w;
+    k->gemm[G4_TYPE_F16] = gemm_f16w;
+    k->gemm[G4_TYPE_BF16] = gemm_bf16w;
+}
