@@ -297,6 +297,7 @@ typedef struct gen_opts {
     const char *prompt, *image, *audio;
     int n_predict, chat, seed_set, n_predict_set, temp_set;
     int special_in_content; /* parse control tokens typed into chat messages (old behaviour) */
+    int media_markers;      /* <|image|>/<|audio|> in the text are placeholders (set with media) */
     float temp;
     uint64_t seed;
 } gen_opts;
@@ -638,7 +639,8 @@ static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *m
             cm[i].role = msgs[i].role;
             cm[i].content = msgs[i].content;
         }
-        uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT | (o->image || o->audio ? G4_CHAT_MEDIA_MARKERS : 0) |
+        uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT |
+                      (o->image || o->audio || o->media_markers ? G4_CHAT_MEDIA_MARKERS : 0) |
                       (o->special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
         size_t nt = 0;
         g4_status st = A->chat_tokenize(m, cm, n_msgs, fl, NULL, 0, &nt);
@@ -1081,6 +1083,7 @@ static int cmd_demo(gen_opts *o)
         chat_msg mmsg = {"user", mm_text};
         gen_opts plain = *o;
         plain.image = plain.audio = NULL;
+        plain.media_markers = 1; /* the media are spliced in below */
         build_prompt(m, &plain, &mmsg, 1, &p);
         if (have_img)
             splice_media(m, &p, 1, ie, in_tok);
