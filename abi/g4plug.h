@@ -323,8 +323,9 @@ G4_API g4_status G4_CALL g4_embed_audio(const g4_model *m, const float *samples,
                                         int32_t sample_rate, float *out, size_t out_cap,
                                         size_t *n_tokens);
 
-/* Decode an image file (PNG/JPEG) or audio file (WAV/FLAC/OGG/MP3) held in memory and embed it:
- * a convenience for hosts that have file bytes. Same output conventions. */
+/* Decode an image file (PNG/JPEG) or audio file (WAV; FLAC, OGG and MP3 are recognised and refused
+ * with G4_ERR_UNSUPPORTED) held in memory and embed it: a convenience for hosts that have file
+ * bytes. Same output conventions. */
 G4_API g4_status G4_CALL g4_embed_image_file(const g4_model *m, const void *bytes, size_t size,
                                              const g4_image_options *opt, float *out,
                                              size_t out_cap, size_t *n_tokens);

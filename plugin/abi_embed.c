@@ -134,14 +134,16 @@ g4_status g4_embed_audio_mm(const g4_mmproj *p, g4k_pool *pool, const float *sam
                        G4_AUDIO_MIN_RATE, G4_AUDIO_MAX_RATE);
     if (n_samples > ((size_t)1 << 40))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_embed_audio: %zu samples is too long", n_samples);
-    for (size_t i = 0; i < n_samples; i++)
-        if (!isfinite(samples[i]))
-            return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_embed_audio: sample %zu is %s", i,
-                           isnan(samples[i]) ? "NaN" : "infinite");
     int64_t n_tok = g4_mmproj_audio_tokens(p, n_16k(n_samples, sample_rate));
     g4_status st;
     if (!two_call(&st, n_tok, g4_mmproj_n_embd(p), out, out_cap, n_tokens))
         return st;
+    /* (not in the sizing call, which does not read the samples) NaN or Inf would make every
+     * output NaN or empty */
+    for (size_t i = 0; i < n_samples; i++)
+        if (!isfinite(samples[i]))
+            return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_embed_audio: sample %zu is %s", i,
+                           isnan(samples[i]) ? "NaN" : "infinite");
     char err[ERRLEN] = "";
     float *res = NULL;
     const float *x = samples;

@@ -77,6 +77,9 @@ static float *embed_alloc(const suite *s, const embed_case *e, size_t *n_floats)
     return out;
 }
 
+/* Embeds per thread per round: all of them, or 4 with --quick (ThreadSanitizer, scripts/tsan.sh). */
+static int g_per_thread = N_EMBEDS;
+
 static uint64_t lcg(uint64_t *s)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -88,11 +91,15 @@ static void make_cases(suite *s)
     uint64_t seed = 77;
     static const int sizes[N_IMAGES][2] = {{64, 48}, {97, 61}, {128, 128}, {40, 160}};
     static const size_t lens[N_AUDIO] = {16000, 8123, 24000, 3200};
+    /* --quick (ThreadSanitizer): smaller inputs, the same code paths */
+    static const int qsizes[N_IMAGES][2] = {{32, 24}, {45, 31}, {48, 48}, {24, 64}};
+    static const size_t qlens[N_AUDIO] = {4000, 3123, 4800, 3200};
+    const int quick = g_per_thread < N_EMBEDS;
     int k = 0;
     for (int i = 0; i < N_IMAGES; i++, k++) {
         embed_case *e = &s->c[k];
         e->kind = 0;
-        e->w = sizes[i][0], e->h = sizes[i][1];
+        e->w = quick ? qsizes[i][0] : sizes[i][0], e->h = quick ? qsizes[i][1] : sizes[i][1];
         e->rgb = malloc(3 * (size_t)e->w * e->h);
         for (size_t j = 0; j < 3 * (size_t)e->w * e->h; j++)
             e->rgb[j] = (uint8_t)lcg(&seed);
@@ -100,7 +107,7 @@ static void make_cases(suite *s)
     for (int i = 0; i < N_AUDIO; i++, k++) {
         embed_case *e = &s->c[k];
         e->kind = 1;
-        e->ns = lens[i];
+        e->ns = quick ? qlens[i] : lens[i];
         e->pcm = malloc(sizeof(float) * e->ns);
         for (size_t j = 0; j < e->ns; j++)
             e->pcm[j] = (float)((double)lcg(&seed) / 2147483648.0 - 1.0) * 0.5f;
@@ -136,7 +143,7 @@ static void *worker(void *arg)
     const th_arg *a = arg;
     suite *s = a->s;
     for (int r = 0; r < ROUNDS; r++)
-        for (int i = 0; i < N_EMBEDS; i++) {
+        for (int i = 0; i < g_per_thread; i++) {
             /* each thread walks the cases from its own offset, so different work overlaps */
             const embed_case *e = &s->c[(i + a->th * 3 + r) % N_EMBEDS];
             if (!e->want)
@@ -193,8 +200,8 @@ static void run_suite(suite *s)
     CHECK(atomic_load(&s->errors) == 0, "%s: %d concurrent embeds failed", s->name, atomic_load(&s->errors));
     CHECK(atomic_load(&s->mismatches) == 0,
           "%s: %d of %d concurrent embeds differ from the sequential results", s->name,
-          atomic_load(&s->mismatches), started * ROUNDS * have);
-    printf("%s: %d threads x %d embeds, %d mismatches\n", s->name, started, ROUNDS * have,
+          atomic_load(&s->mismatches), started * ROUNDS * g_per_thread);
+    printf("%s: %d cases, %d threads x %d embeds, %d mismatches\n", s->name, have, started, ROUNDS * g_per_thread,
            atomic_load(&s->mismatches));
     free_cases(s);
 }
@@ -209,8 +216,10 @@ static g4_status load(const char *model, const char *mmproj, g4_model **m)
     return g4_load(&p, m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--quick"))
+        g_per_thread = 4;
     char model[1024], mmproj[1024], err[256] = "";
     const char *fx = t_fixtures();
     CHECK(g4k_init(err, sizeof err) == 0, "g4k_init: %s", err);

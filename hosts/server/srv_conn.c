@@ -15,6 +15,10 @@
 
 #include <microhttpd.h>
 
+#ifndef POLLRDHUP /* Linux-only: elsewhere a closed peer shows as POLLHUP (or not until a write) */
+#define POLLRDHUP 0
+#endif
+
 static double mono_now(void)
 {
     struct timespec ts;
@@ -194,7 +198,7 @@ static void *watch_main(void *arg)
     while (!atomic_load(&w->stop)) {
         /* POLLRDHUP: the peer closed (or shut down its writing side); data that a keep-alive
          * client sends ahead is not an event here, so the loop never spins on it. */
-        struct pollfd p = {.fd = w->fd, .events = POLLRDHUP};
+        struct pollfd p = {.fd = w->fd, .events = (short)POLLRDHUP};
         int r = poll(&p, 1, 100);
         if (r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
             atomic_store(&w->closed, 1);
