@@ -211,7 +211,7 @@ lmstudio() {
 for TARGET in ${G4_DIST_TARGETS:-linux-x86_64 linux-aarch64 windows-x86_64}; do
   echo "== $TARGET"
   case $TARGET in windows-*) ext=zip ;; *) ext=tar.gz ;; esac
-  a=$ROOT/$DIST/g4plug-$VERSION-$TARGET.$ext
+  a=$(cd "$DIST" && pwd)/g4plug-$VERSION-$TARGET.$ext
   [ -f "$a" ] || { bad "$TARGET: $a missing"; continue; }
   u=$TMP/unpack-$TARGET
   mkdir -p "$u"
