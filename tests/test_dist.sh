@@ -33,8 +33,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 pass=0
 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+ok() { pass=$((pass + 1)); printf "ok   %s\n" "$*"; }
+bad() { fail=$((fail + 1)); printf "FAIL %s\n" "$*"; }
 
 # run() as tests/conformance_cases.sh expects it: count the "N passed, N failed" line.
 run() {
@@ -158,7 +158,8 @@ server_chat() {
       -d "{\"messages\":[{\"role\":\"user\",\"content\":\"$q\"}],\"temperature\":0,\"max_tokens\":8}" \
       "http://127.0.0.1:$port/v1/chat/completions")
     got=$(python3 "$ROOT/tests/server_check.py" get "$TMP/chat.json" choices.0.message.content 2>/dev/null)
-    want=$(cd "$TMP" && $G4_EXEC "$d/g4$G4_EXE" generate -m "$MODEL" -p "$q" --chat --temp 0 -n 8 2>/dev/null)
+    # (tr: g4.exe's stdout is in text mode, so its final newline is CRLF)
+    want=$(cd "$TMP" && $G4_EXEC "$d/g4$G4_EXE" generate -m "$MODEL" -p "$q" --chat --temp 0 -n 8 2>/dev/null | tr -d '\r')
     if [ "$code" = 200 ] && [ "$got" = "$want" ]; then
       ok "$TARGET g4-server chat completion = g4 generate --chat ($(printf %s "$got" | wc -c) bytes)"
     else
@@ -210,7 +211,7 @@ lmstudio() {
 for TARGET in ${G4_DIST_TARGETS:-linux-x86_64 linux-aarch64 windows-x86_64}; do
   echo "== $TARGET"
   case $TARGET in windows-*) ext=zip ;; *) ext=tar.gz ;; esac
-  a=$ROOT/$DIST/g4plug-$VERSION-$TARGET.$ext
+  a=$(cd "$DIST" && pwd)/g4plug-$VERSION-$TARGET.$ext
   [ -f "$a" ] || { bad "$TARGET: $a missing"; continue; }
   u=$TMP/unpack-$TARGET
   mkdir -p "$u"

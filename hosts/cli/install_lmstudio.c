@@ -94,6 +94,8 @@ static int make_dir(const char *p)
 {
     wchar_t *w = wide(p);
     int rc = w && (CreateDirectoryW(w, NULL) || GetLastError() == ERROR_ALREADY_EXISTS) ? 0 : -1;
+    if (rc != 0) /* the messages print strerror(errno) */
+        errno = !w ? ENOMEM : GetLastError() == ERROR_ACCESS_DENIED ? EACCES : ENOENT;
     free(w);
     return rc;
 }
@@ -101,6 +103,8 @@ static int replace_file(const char *from, const char *to)
 {
     wchar_t *a = wide(from), *b = wide(to);
     int rc = a && b && MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING) ? 0 : -1;
+    if (rc != 0)
+        errno = EACCES;
     free(a);
     free(b);
     return rc;
