@@ -109,11 +109,19 @@ HAVE_MHD := $(shell pkg-config --exists libmicrohttpd libcjson 2>/dev/null && ec
 HOST_BINS := $(BUILD)/g4 $(BUILD)/g4-conformance $(if $(HAVE_MHD),$(BUILD)/g4-server)
 
 .PHONY: all lib deps test test-full run bench clean fuzz tsan dist
-all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx
+all: lib $(HOST_BINS) $(TEST_BINS) $(TOOL_BINS) $(BUILD)/tests/abi_host_c89 $(BUILD)/tests/abi_host_cxx $(BUILD)/tests/abi_host_v1_0
 
 lib: $(LIB) $(LIB_LINKS) $(ARCHIVE)
 
-$(BUILD)/%.o: %.c
+# The compile flags are part of every object's inputs: when they change (a library found or lost
+# by pkg-config, another CC or OPT), everything rebuilds instead of mixing stale objects.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+  $(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' >$(FLAGS_STAMP))
+endif
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
@@ -191,6 +199,12 @@ $(BUILD)/tests/abi_host_cxx: tests/abi/abi_host.c abi/g4plug.h | lib
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(if $(filter clang,$(CC)),clang++,c++) -x c++ -std=c++11 -Wall -Wextra -Werror -Iabi $(SANFLAGS) -o $@ $< -ldl
+
+# A host compiled against the frozen 1.0 header, run against this library (ABI stability).
+$(BUILD)/tests/abi_host_v1_0: tests/abi/abi_host_v1_0.c tests/abi/g4plug_1_0.h | lib
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -Werror -Itests/abi $(SANFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh
@@ -345,3 +359,37 @@ $(DEFAULT_DIR)/demo-audio.wav: $(BUILD)/tools/g4-demo-media
 	$(call say,GEN,$@)
 	$(Q)$< --wav $@
 -include $(shell find $(WIN) -name '*.d' 2>/dev/null)
+
+# ---- Release prerequisites, full-featured Windows build, engine packs (packaging/README.md) -----
+# make dist-deps  cross compilers, qemu-user, wine, arm64 dpkg architecture, deb-src entries
+#                 (packaging/dist-deps.sh; `make dist` and `make test-dist` run it first)
+# make win-deps   hwloc, cJSON, libpng+zlib, libjpeg-turbo, libmicrohttpd for mingw-w64 from
+#                 Debian's source packages, cached in $(WIN_DEPS) (packaging/win-deps.sh)
+# Absolute, so that a second tree (tests/test_dist.sh's rebuild) can share the cache.
+WIN_DEPS ?= $(CURDIR)/build-win-deps
+.PHONY: dist-deps win-deps
+dist-deps:
+	@sh packaging/dist-deps.sh
+win-deps: dist-deps
+	@sh packaging/win-deps.sh $(WIN_DEPS)
+dist-linux-x86_64 dist-linux-aarch64: dist-deps
+$(WIN_OBJS) $(WIN)/g4.exe $(WIN)/g4-conformance.exe $(WIN)/g4-server.exe: | win-deps
+# The permissive libraries are linked statically into g4plug.dll (it still imports only system
+# DLLs); libmicrohttpd (LGPL) stays a DLL beside g4-server.exe.
+WIN_CPPFLAGS += -isystem $(WIN_DEPS)/include -DG4_HAVE_HWLOC=1 -DG4_HAVE_CJSON=1 -DG4_HAVE_PNG=1 -DG4_HAVE_JPEG=1 \
+  -DCJSON_HIDE_SYMBOLS
+$(WIN)/g4plug.dll: WIN_LDFLAGS += -L$(WIN_DEPS)/lib -lhwloc -lpng16 -ljpeg -lz -lcjson
+win: $(WIN)/g4-server.exe
+$(WIN)/g4-server.exe: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(WIN_CC) -D_GNU_SOURCE -D__USE_MINGW_ANSI_STDIO=1 -D_WIN32_WINNT=0x0A00 -DCJSON_HIDE_SYMBOLS -Iabi -Ihosts/common \
+	  -isystem $(WIN_DEPS)/include -isystem $(WIN_DEPS)/include/cjson $(WIN_CFLAGS) -o $@ $(filter %.c,$^) \
+	  $(WIN_DEPS)/lib/libcjson.a $(WIN_DEPS)/lib/libmicrohttpd.dll.a -lws2_32 $(WIN_LDFLAGS)
+	$(Q)cp $(WIN_DEPS)/bin/libmicrohttpd-12.dll $(WIN)/
+# Release Linux builds: g4-server finds the libmicrohttpd shipped beside it (packaging/dist.sh).
+ifneq ($(filter build-x86_64 build-aarch64,$(BUILD)),)
+$(BUILD)/g4-server: LDFLAGS += -Wl,-rpath,'$$ORIGIN'
+endif
+test-dist: dist-deps
+$(WIN)/g4plug.dll: $(wildcard $(WIN_DEPS)/lib/*.a)

@@ -9,6 +9,10 @@
  *  - Every parameter struct starts with `uint32_t struct_size`; fill it with sizeof(struct) (the
  *    *_init helpers do). A larger struct_size than the library knows is accepted when the unknown
  *    tail is zero; a smaller one is accepted when it covers at least the version-1.0 fields.
+ *  - g4_X_init(p) is a macro over g4_X_init_sized(p, sizeof *p) (since 1.1, as zlib's
+ *    deflateInit passes the caller's sizeof): the library never writes past the caller's struct.
+ *    The plain 1.0 functions of the same names still exist for hosts that dlsym them or call
+ *    them through the 1.0 members of g4_api_v1; they fill exactly the 1.0 layout.
  *  - Pointers passed in are borrowed for the duration of the call only, unless stated.
  *    Pointers returned by the library are owned by it and valid until the stated event.
  *  - A g4_model is immutable after g4_load and may be shared by any number of threads.
@@ -145,6 +149,10 @@ typedef struct g4_load_params {
 
 /* Fill defaults (sets struct_size). */
 G4_API void G4_CALL g4_load_params_init(g4_load_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_load_params_init_sized(g4_load_params *p, size_t size);
+#define g4_load_params_init(p) g4_load_params_init_sized((p), sizeof *(p))
 
 /* Load a model. On success *out receives a new handle (free with g4_model_free). */
 G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out);
@@ -238,6 +246,22 @@ typedef struct g4_chat_message {
 G4_API g4_status G4_CALL g4_chat_format(const g4_model *m, const g4_chat_message *msgs, size_t n,
                                         uint32_t flags, char *buf, size_t cap, size_t *len);
 
+/* 1.1: special-token safe chat prompts. The same conversation as g4_chat_format, tokenized with
+ * the template's own markers (<bos>, <|turn>, <turn|>, ...) as control tokens and each message
+ * content as plain text: a user cannot fake a turn by typing "<|turn>system". (llama-server and
+ * transformers render the template to text and parse every special token in it.) Flags: those
+ * of g4_chat_format, plus
+ *   G4_CHAT_PARSE_SPECIAL_IN_CONTENT  parse control tokens in contents too (the old behaviour);
+ *   G4_CHAT_MEDIA_MARKERS             "<|image|>" / "<|audio|>" in contents become the image /
+ *                                     audio placeholder ids (for hosts that put media there);
+ *                                     since the video additions also "<|video|>".
+ * Benign conversations get exactly the ids of g4_tokenize(g4_chat_format(...), PARSE_SPECIAL).
+ * Output starts with BOS. Two-call pattern (tokens == NULL: *n_tokens = the count). */
+#define G4_CHAT_PARSE_SPECIAL_IN_CONTENT 0x4u
+#define G4_CHAT_MEDIA_MARKERS 0x8u
+G4_API g4_status G4_CALL g4_chat_tokenize(const g4_model *m, const g4_chat_message *msgs, size_t n,
+                                          uint32_t flags, int32_t *tokens, size_t cap, size_t *n_tokens);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Multimodal embeddings                                                                       */
 /* ------------------------------------------------------------------------------------------ */
@@ -247,6 +271,10 @@ typedef struct g4_image_options {
     int32_t max_soft_tokens; /* 70, 140, 280 (default when 0), 560 or 1120 */
 } g4_image_options;
 G4_API void G4_CALL g4_image_options_init(g4_image_options *o);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_image_options_init_sized(g4_image_options *o, size_t size);
+#define g4_image_options_init(o) g4_image_options_init_sized((o), sizeof *(o))
 
 /* Image soft tokens from 8-bit RGB pixels (row stride in bytes, >= 3*width).
  * Output: n_tokens rows of n_embd floats, to be passed in a g4_batch at positions whose token is
@@ -301,8 +329,9 @@ typedef struct g4_video_options {
     uint32_t flags;       /* G4_VIDEO_* */
     uint32_t reserved;
 } g4_video_options;
-/* Fill defaults; size is sizeof the caller's struct (use the macro). Writes at most size bytes. */
-G4_API void G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size);
+/* Fills defaults in the first `size` bytes only (size = the host's sizeof; use the macro);
+ * G4_ERR_INVALID_ARGUMENT (nothing written) when size is smaller than this 1.1 layout. */
+G4_API g4_status G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size);
 #define g4_video_options_init(o) g4_video_options_init_sized((o), sizeof *(o))
 
 /* The frames to show of a stream of n_source_frames frames at source_fps (<= 0: 24, as the
@@ -352,6 +381,10 @@ typedef struct g4_session_params {
     uint32_t flags;     /* reserved, 0 */
 } g4_session_params;
 G4_API void G4_CALL g4_session_params_init(g4_session_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_session_params_init_sized(g4_session_params *p, size_t size);
+#define g4_session_params_init(p) g4_session_params_init_sized((p), sizeof *(p))
 
 G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_params *p,
                                         g4_session **out);
@@ -399,6 +432,10 @@ typedef struct g4_batch {
     int32_t reserved;
 } g4_batch;
 G4_API void G4_CALL g4_batch_init(g4_batch *b);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_batch_init_sized(g4_batch *b, size_t size);
+#define g4_batch_init(b) g4_batch_init_sized((b), sizeof *(b))
 
 /* Run the model over the batch, appending to the cache. On error the cache is unchanged.
  * G4_ERR_CONTEXT_FULL if n_past + n_tokens > n_ctx; G4_ERR_INVALID_ARGUMENT for an
@@ -426,6 +463,10 @@ typedef struct g4_sampler_params {
     uint64_t seed;          /* same seed + same logits => same tokens */
 } g4_sampler_params;
 G4_API void G4_CALL g4_sampler_params_init(g4_sampler_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_sampler_params_init_sized(g4_sampler_params *p, size_t size);
+#define g4_sampler_params_init(p) g4_sampler_params_init_sized((p), sizeof *(p))
 
 G4_API g4_status G4_CALL g4_sampler_new(const g4_sampler_params *p, g4_sampler **out);
 G4_API void G4_CALL g4_sampler_free(g4_sampler *smp);
@@ -468,6 +509,10 @@ typedef struct g4_generate_params {
     void *user_data;
 } g4_generate_params;
 G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p);
+/* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
+ * when size is smaller than the 1.0 layout. */
+G4_API g4_status G4_CALL g4_generate_params_init_sized(g4_generate_params *p, size_t size);
+#define g4_generate_params_init(p) g4_generate_params_init_sized((p), sizeof *(p))
 
 typedef struct g4_generate_stats {
     uint32_t struct_size;
@@ -568,8 +613,19 @@ typedef struct g4_api_v1 {
     g4_status(G4_CALL *session_capture_layers)(g4_session *, int32_t);
     const float *(G4_CALL *captured_layer)(const g4_session *, int32_t, int32_t);
     g4_status(G4_CALL *manifest_check)(const char *, size_t);
+    /* 1.1: struct initialisers that take the caller's sizeof (prefer these to the 1.0 members
+     * above, which fill only the 1.0 layout) */
+    g4_status(G4_CALL *load_params_init_sized)(g4_load_params *, size_t);
+    g4_status(G4_CALL *image_options_init_sized)(g4_image_options *, size_t);
+    g4_status(G4_CALL *session_params_init_sized)(g4_session_params *, size_t);
+    g4_status(G4_CALL *batch_init_sized)(g4_batch *, size_t);
+    g4_status(G4_CALL *sampler_params_init_sized)(g4_sampler_params *, size_t);
+    g4_status(G4_CALL *generate_params_init_sized)(g4_generate_params *, size_t);
+    /* 1.1: special-token safe chat prompts */
+    g4_status(G4_CALL *chat_tokenize)(const g4_model *, const g4_chat_message *, size_t, uint32_t,
+                                      int32_t *, size_t, size_t *);
     /* 1.1: video */
-    void(G4_CALL *video_options_init_sized)(g4_video_options *, size_t);
+    g4_status(G4_CALL *video_options_init_sized)(g4_video_options *, size_t);
     g4_status(G4_CALL *video_sample)(const g4_video_options *, int64_t, double, int64_t *,
                                      double *, size_t, size_t *);
     g4_status(G4_CALL *embed_video_frame)(const g4_model *, const uint8_t *, int32_t, int32_t,
@@ -578,6 +634,11 @@ typedef struct g4_api_v1 {
     g4_status(G4_CALL *video_format)(const g4_model *, const g4_video_layout *, char *, size_t,
                                      size_t *);
 } g4_api_v1;
+
+/* 1 if the table t (from g4_get_api) has `member`: members added after 1.0 exist only in
+ * libraries of that minor version or later. */
+#define G4_API_HAS(t, member) \
+    ((t)->struct_size >= offsetof(g4_api_v1, member) + sizeof((t)->member) && (t)->member != NULL)
 
 /* *out receives a static table for ABI major version `major` (only 1 exists).
  * G4_ERR_UNSUPPORTED for an unknown major. */

@@ -106,21 +106,37 @@ for t in $THREADS; do log "memory read bandwidth, $t thread(s): $(bw_of "$t") GB
 jget() { # jget KEY JSONLINE -> value (numbers and plain strings)
   printf '%s\n' "$2" | sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -1
 }
-RESULTS=""
+# Entries shape:layers:type:threads ("all" = $THREADS). The default matrix adds one full-depth
+# E4B Q4_K_M row at all threads (a real model's depth, where the LM head is not half the bytes);
+# BENCH_EXTRA="" drops it, BENCH_EXTRA="e4b:0:q4_k_m:all 12b:0:q4_0:2" changes it.
+ENTRIES=""
 for shape in $SHAPES; do
-  for type in $TYPES; do
-    tag=$shape-${type}
-    [ "$LAYERS" -gt 0 ] 2>/dev/null && tag=$shape-L$LAYERS-$type
-    f=$MODELS/$tag.gguf
-    if [ ! -f "$f" ] || [ ! -f "$f.json" ]; then
-      log "synthesising $f"
-      "$SYNTH" --shape "$shape" --type "$type" --layers "$LAYERS" --vocab "$VOCAB" -o "$f" > "$f.json"
-    fi
+  for type in $TYPES; do ENTRIES="$ENTRIES $shape:$LAYERS:$type:all"; done
+done
+[ "$FULL" = 1 ] || ENTRIES="$ENTRIES ${BENCH_EXTRA-e4b:0:q4_k_m:$NPROC}"
+model_file() { # model_file SHAPE LAYERS TYPE -> path (synthesised on first use, with its .json)
+  _tag=$1-$3
+  [ "$2" -gt 0 ] 2>/dev/null && _tag=$1-L$2-$3
+  _f=$MODELS/$_tag.gguf
+  if [ ! -f "$_f" ] || [ ! -f "$_f.json" ]; then
+    log "synthesising $_f"
+    "$SYNTH" --shape "$1" --type "$3" --layers "$2" --vocab "$VOCAB" -o "$_f" > "$_f.json"
+  fi
+  printf '%s' "$_f"
+}
+RESULTS=""
+for ent in $ENTRIES; do
+    set -- $(printf '%s' "$ent" | tr ':' ' ')
+    shape=$1 type=$3
+    ent_threads=$THREADS
+    [ "$4" = all ] || ent_threads=$4
+    f=$(model_file "$1" "$2" "$3")
+    tag=$(basename "$f" .gguf)
     meta=$(cat "$f.json")
     fbytes=$(jget file_bytes "$meta")
     dbytes=$(jget decode_bytes_per_token "$meta")
     nl=$(jget layers "$meta")
-    for t in $THREADS; do
+    for t in $ent_threads; do
       log "$tag  threads=$t  (llama.cpp)"
       L=$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps "$REPS" \
             --pp "$PP" --tg "$TG" || true)
@@ -139,8 +155,35 @@ for shape in $SHAPES; do
       RESULTS="$RESULTS$shape|$type|$nl|$t|$fbytes|$dbytes|$(jget avg_ts "$lpp")|$(jget stddev_ts "$lpp")|$(jget avg_ts "$ltg")|$(jget stddev_ts "$ltg")|$(jget avg_ts "$gpp")|$(jget stddev_ts "$gpp")|$(jget avg_ts "$gtg")|$(jget stddev_ts "$gtg")|$(bw_of "$t")|$(jget cpu_util "$ltg")|$(jget variant "$ltg")|$(jget variant "$gtg")
 "
     done
-  done
 done
+
+# ---- 5b. noisy neighbour: a single-threaded busy loop runs while each engine decodes with all ---
+# threads (a laptop runs a browser beside the model). BENCH_NOISY=0 skips it.
+NOISY=""
+if [ "${BENCH_NOISY:-1}" != 0 ]; then
+  for shape in $SHAPES; do
+    for type in $TYPES; do
+      f=$(model_file "$shape" "$LAYERS" "$type")
+      t=$NPROC
+      sh -c 'while :; do :; done' &
+      BUSY=$!
+      log "$(basename "$f" .gguf)  threads=$t  with a busy neighbour (pid $BUSY)  (llama.cpp)"
+      L=$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps "$REPS" --pp 0 --tg "$TG" || true)
+      G=""
+      if [ "$G4_STATE" = ok ]; then
+        log "$(basename "$f" .gguf)  threads=$t  with a busy neighbour  (g4plug)"
+        G=$("$BENCH" --engine g4plug --lib "$G4LIB" --model "$f" --threads "$t" --reps "$REPS" --pp 0 --tg "$TG" || true)
+      fi
+      kill "$BUSY" 2>/dev/null || true
+      wait "$BUSY" 2>/dev/null || true
+      printf '%s\n%s\n' "$L" "$G" | sed -n 's/^{/{"noisy_neighbour":1,/p' >> "$RAW"
+      quiet=$(printf '%s' "$RESULTS" | awk -F'|' -v s="$shape" -v ty="$type" -v t="$t" -v nl="$LAYERS" \
+        '$1 == s && $2 == ty && $4 == t && (nl <= 0 || $3 == nl) { print $13 "|" $9; exit }')
+      NOISY="$NOISY$shape|$type|$t|$(jget avg_ts "$L")|$(jget stddev_ts "$L")|$(jget avg_ts "$G")|$(jget stddev_ts "$G")|$quiet
+"
+    done
+  done
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 6. extras: tokenizer throughput, kernel micro-benchmarks -------------------------------
@@ -209,6 +252,26 @@ END {
   for (i = 1; i <= n; i++) printf "%s%s\n", row[i], i < n ? "," : "" > out
   printf "],\n\"tokenizer\":\"%s\",\n\"kernels\":\"%s\"\n}\n", jstr(ENVIRON["TOK_LINE"]), jstr(ENVIRON["KERN_LINE"]) > out
 }'
+# noisy-neighbour rows: printed, and added to bench.json as "noisy_neighbour"
+if [ -n "$NOISY" ]; then
+  printf '%s' "$NOISY" | awk -F'|' -v tg="$TG" -v out="$OUT" '
+    function num(x) { return x == "" ? "null" : x }
+    function r(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.3f", a / b) }
+    BEGIN { printf "\nnoisy neighbour (one busy core), tg%s t/s:\n%-8s %-7s %2s | %-14s %-14s | %9s %9s\n", tg,
+              "shape", "type", "t", "llama", "g4plug", "g4/llama", "g4/quiet" }
+    { n++; rl = r($6, $4); rq = r($6, $8)
+      printf "%-8s %-7s %2d | %-14s %-14s | %9s %9s\n", $1, $2, $3,
+        $4 == "" ? "-" : sprintf("%.2f±%.2f", $4, $5), $6 == "" ? "-" : sprintf("%.2f±%.2f", $6, $7),
+        rl == "" ? "-" : rl, rq == "" ? "-" : rq
+      row[n] = sprintf("{\"shape\":\"%s\",\"type\":\"%s\",\"threads\":%d,\"busy_threads\":1," \
+        "\"llama_tg\":{\"avg_ts\":%s,\"stddev_ts\":%s},\"g4plug_tg\":{\"avg_ts\":%s,\"stddev_ts\":%s}," \
+        "\"g4plug_quiet_tg\":%s,\"llama_quiet_tg\":%s,\"g4plug_over_llama\":%s,\"g4plug_over_own_quiet\":%s}",
+        $1, $2, $3, num($4), num($5), num($6), num($7), num($8), num($9), num(rl), num(rq)) }
+    END { s = ""; for (i = 1; i <= n; i++) s = s (i > 1 ? ",\n" : "") row[i]; print s > (out ".noisy") }'
+  # splice the rows in before the closing brace of bench.json
+  { sed '$d' "$OUT"; printf ',"noisy_neighbour":[\n'; cat "$OUT.noisy"; printf ']\n}\n'; } > "$OUT.tmp" &&
+    mv "$OUT.tmp" "$OUT" && rm -f "$OUT.noisy"
+fi
 echo
 echo "decode GB/s = decode_bytes_per_token x tg t/s (weights read per token: every matrix once, tied LM head"
 echo "included, embedding gathers excluded); %bw = that / measured read bandwidth at the same thread count."

@@ -300,7 +300,7 @@ static g4_status load_model(run *R)
 {
     const g4_api_v1 *a = R->api;
     g4_load_params p;
-    a->load_params_init(&p);
+    G4DL_INIT(a, load_params, &p);
     p.model = R->o.model;
     p.mmproj = R->o.mmproj;
     p.draft = R->o.draft;
@@ -326,7 +326,7 @@ static g4_status load_model(run *R)
 static int run_session(run *R, int32_t n_ctx, g4_session **s)
 {
     g4_session_params sp;
-    R->api->session_params_init(&sp);
+    G4DL_INIT(R->api, session_params, &sp);
     sp.n_ctx = n_ctx;
     sp.n_threads = R->o.threads;
     return R->api->session_new(R->m, &sp, s);
@@ -339,7 +339,7 @@ static g4_status step_last(run *R, g4_session *s, const int32_t *tok, int32_t n)
     memset(want, 0, (size_t)n);
     want[n - 1] = G4_OUT_LOGITS | G4_OUT_HIDDEN;
     g4_batch b;
-    R->api->batch_init(&b);
+    G4DL_INIT(R->api, batch, &b);
     b.n_tokens = n;
     b.tokens = tok;
     b.want = want;
@@ -463,7 +463,7 @@ static int prepare_media(run *R, const char *P, const int32_t *ids, int64_t T, m
         snprintf(key, sizeof key, "%.200s.max_soft_tokens", P);
         if (g4_gguf_get_i64(R->r.g, key, &v) == 0)
             max_soft = v;
-        a->image_options_init(&io);
+        G4DL_INIT(a, image_options, &io);
         io.max_soft_tokens = (int32_t)max_soft;
         resize = png_needs_resize(bytes, fsize, max_soft) == 1;
     }
@@ -631,7 +631,7 @@ static void run_prompt_case(run *R, const char *P)
     uint8_t *want = xmalloc((size_t)T);
     memset(want, G4_OUT_LOGITS | G4_OUT_HIDDEN, (size_t)T);
     g4_batch b;
-    a->batch_init(&b);
+    G4DL_INIT(a, batch, &b);
     b.n_tokens = (int32_t)T;
     b.tokens = ids;
     b.want = want;
@@ -1103,7 +1103,7 @@ static void run_mtp_case(run *R)
         if (st == G4_OK)
             st = step_last(R, s, prompt, (int32_t)T);
         g4_generate_params gp;
-        a->generate_params_init(&gp);
+        G4DL_INIT(a, generate_params, &gp);
         gp.max_tokens = (int32_t)N;
         gp.n_draft = DRAFT_K;
         gp.stop_at_eog = 0; /* the plain greedy reference does not stop either */

@@ -36,10 +36,19 @@ void g4k_pool_free(g4k_pool *p);
 int g4k_pool_size(const g4k_pool *p);
 
 /* Runs fn(ctx, ith, nth) on every thread of the pool (ith in [0, nth)), the caller being thread 0;
- * returns when all are done. Not reentrant: one run at a time per pool. A NULL pool runs inline
- * with nth = 1. */
+ * returns when all are done. One run at a time per pool: a run asked for while the pool is busy
+ * (nested in a task, or from another thread sharing the pool, e.g. concurrent embedders on one
+ * model) executes inline on the calling thread as fn(ctx, 0, 1), as does a NULL pool. So a task
+ * must split its work by the (ith, nth) it is given, never by g4k_pool_size(). */
 typedef void (*g4k_task_fn)(void *ctx, int ith, int nth);
 void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx);
+
+/* Same contract, except that a worker which has not started by the time the caller has finished
+ * its own share no longer holds the run up: the caller runs that ith itself (so one thread may
+ * run several ith, one after the other). For tasks that do not use g4k_pool_barrier and do not
+ * care which thread runs an ith: the decode path's matmuls and loops, so that a busy core beside
+ * the model slows a step down by its share instead of by a scheduler time slice per run. */
+void g4k_pool_run_elastic(g4k_pool *p, g4k_task_fn fn, void *ctx);
 
 /* Kernels allocate their scratch lazily; when that fails they skip their work. This returns 1
  * (and clears the record) if any kernel run on this thread or on the pool's workers since the

@@ -23,16 +23,17 @@ typedef struct {
     size_t a_stride;
     int64_t n_tok, tok_block, chunk_rows, n_chunks;
     float *y;
-    atomic_llong next;
+    atomic_llong next; /* chunks taken beyond the first nth (see mm_task) */
 } mm_ctx;
 
 static void mm_task(void *arg, int ith, int nth)
 {
     mm_ctx *c = arg;
-    (void)nth;
     const g4k_matrix *w = c->w;
-    /* First chunk is ith (no contention on the common case), then pull from the counter. */
-    for (int64_t ch = ith; ch < c->n_chunks; ch = atomic_fetch_add(&c->next, 1)) {
+    /* First chunk is ith (no contention on the common case), then pull from the counter. The
+     * counter is relative to the nth this run really has: a run on a pool that another thread
+     * is using executes inline as (0, 1), and must then take chunks 1, 2, ... itself. */
+    for (int64_t ch = ith; ch < c->n_chunks; ch = nth + atomic_fetch_add(&c->next, 1)) {
         const int64_t r0 = ch * c->chunk_rows;
         const int64_t nr = w->n_rows - r0 < c->chunk_rows ? w->n_rows - r0 : c->chunk_rows;
         if (c->n_tok == 1) {
@@ -87,7 +88,7 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
             return;
         q_ctx qc = {w->type, k->qact[t->act_type], x, n, n_tok, abuf, arb};
         if (n_tok >= 4 && pool)
-            g4k_pool_run(pool, quant_task, &qc);
+            g4k_pool_run_elastic(pool, quant_task, &qc);
         else
             quant_task(&qc, 0, 1);
         act = abuf;
@@ -130,9 +131,9 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
         cr = 16;
     c.chunk_rows = cr;
     c.n_chunks = (w->n_rows + cr - 1) / cr;
-    atomic_init(&c.next, nth);
+    atomic_init(&c.next, 0);
     if (nth > 1 && c.n_chunks > 1)
-        g4k_pool_run(pool, mm_task, &c);
+        g4k_pool_run_elastic(pool, mm_task, &c);
     else
         mm_task(&c, 0, 1);
 }
@@ -160,14 +161,13 @@ typedef struct {
 static void f32act_task(void *arg, int ith, int nth)
 {
     f32_ctx *c = arg;
-    (void)nth;
     const g4k_matrix *w = c->w;
     const g4q_traits *t = g4q_traits_get(w->type);
     float *row = g4k_scratch(G4K_SCRATCH_ROW, (size_t)w->n_cols * sizeof *row);
     if (!row)
         return;
     const int64_t chunk = 16;
-    for (int64_t ch = ith; ch * chunk < w->n_rows; ch = atomic_fetch_add(&c->next, 1))
+    for (int64_t ch = ith; ch * chunk < w->n_rows; ch = nth + atomic_fetch_add(&c->next, 1)) /* as mm_task */
         for (int64_t r = ch * chunk; r < w->n_rows && r < (ch + 1) * chunk; r++) {
             t->dequant((const uint8_t *)w->data + r * w->row_bytes, row, w->n_cols);
             for (int64_t i = 0; i < c->n_tok; i++)
@@ -181,9 +181,9 @@ void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int6
         return;
     f32_ctx c = {.w = w, .x = x, .n_tok = n_tok, .y = y, .dot = g4k_kernels_active()->dot_f32};
     const int nth = g4k_pool_size(pool);
-    atomic_init(&c.next, nth);
+    atomic_init(&c.next, 0);
     if (nth > 1 && w->n_rows > 16)
-        g4k_pool_run(pool, f32act_task, &c);
+        g4k_pool_run_elastic(pool, f32act_task, &c);
     else
         f32act_task(&c, 0, 1);
 }

@@ -50,6 +50,40 @@ static float q8_0_row(int64_t ng, const g4q_q8_0 *x, const q8_act4 *A)
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+/* Two rows at once, sharing the activation state (four zmm + scales per group). */
+static void q8_0_row2(int64_t ng, const g4q_q8_0 *x, const g4q_q8_0 *z, const q8_act4 *A, float *y0, float *y1)
+{
+    const __m512i x80 = _mm512_set1_epi8((char)0x80);
+    const __m512i i01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++, x += 4, z += 4) {
+        const __m512i a01 = A[g].a01, a23 = A[g].a23, init01 = A[g].init01, init23 = A[g].init23;
+        const __m128 da = A[g].da;
+#define Q8_ROW(x, acc)                                                                                           \
+    do {                                                                                                         \
+        __m512i w01 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));                      \
+        w01 = _mm512_inserti64x4(w01, _mm256_loadu_si256((const __m256i *)x[1].qs), 1);                         \
+        __m512i w23 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2].qs));                      \
+        w23 = _mm512_inserti64x4(w23, _mm256_loadu_si256((const __m256i *)x[3].qs), 1);                          \
+        const __m512i s01 = _mm512_dpbusd_epi32(init01, _mm512_xor_si512(w01, x80), a01);                        \
+        const __m512i s23 = _mm512_dpbusd_epi32(init23, _mm512_xor_si512(w23, x80), a23);                        \
+        __m128i dh = _mm_cvtsi32_si128(x[0].d);                                                                  \
+        dh = _mm_insert_epi16(dh, x[1].d, 1);                                                                    \
+        dh = _mm_insert_epi16(dh, x[2].d, 2);                                                                    \
+        dh = _mm_insert_epi16(dh, x[3].d, 3);                                                                    \
+        const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), da));                             \
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, dw), acc);                     \
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, dw), acc);                     \
+    } while (0)
+        Q8_ROW(x, acc0);
+        Q8_ROW(z, acc1);
+#undef Q8_ROW
+    }
+    *y0 = _mm512_reduce_add_ps(acc0);
+    *y1 = _mm512_reduce_add_ps(acc1);
+}
+
 static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
                     int64_t ys)
 {
@@ -74,7 +108,20 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         A[g].da = _mm_set_ps(h2f(b[3].d), h2f(b[2].d), h2f(b[1].d), h2f(b[0].d));
     }
     const int64_t tail = ng * 4;
-    for (int64_t r = 0; r < nr; r++) {
+    int64_t r = 0;
+    for (; r + 1 < nr; r += 2) {
+        const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
+        const g4q_q8_0 *z = (const g4q_q8_0 *)((const uint8_t *)w + (r + 1) * ws);
+        float s0, s1;
+        q8_0_row2(ng, x, z, A, &s0, &s1);
+        for (int64_t b = tail; b < nb; b++) { /* < 4 leftover blocks */
+            s0 += g4q_dot_q8_0(32, &x[b], &q[b]);
+            s1 += g4q_dot_q8_0(32, &z[b], &q[b]);
+        }
+        y[r] = s0;
+        y[r + 1] = s1;
+    }
+    for (; r < nr; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
         float s = q8_0_row(ng, x, A);
         for (int64_t b = tail; b < nb; b++) /* < 4 leftover blocks */
@@ -158,12 +205,15 @@ static void mv_q5_K(int64_t n, const void *w, size_t ws, int64_t nr, const void 
 static float q6_K_row(int64_t nb, const g4q_q6_K *x, const g4q_q8_K *q)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    const __m512i lane4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    const __m512i four = _mm512_set1_epi32(4);
+    /* word w of the m-th zmm of a block belongs to scale 4m + w / 8 */
+    const __m512i sidx0 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i four = _mm512_set1_epi16(4);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m512i p = _mm512_setzero_si512(), idx = lane4;
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m512i scw = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc8));
+        __m512i p = _mm512_setzero_si512(), idx = sidx0;
         for (int h = 0; h < 2; h++) {
             const __m512i L = _mm512_loadu_si512(x[i].ql + 64 * h);
             const __m256i hh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
@@ -171,25 +221,73 @@ static float q6_K_row(int64_t nb, const g4q_q6_K *x, const g4q_q8_K *q)
             const __m512i wlo = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30));
             const __m512i whi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4), _mm512_and_si512(H, m30));
             const __m512i a0 = _mm512_loadu_si512(q[i].qs + 128 * h), a1 = _mm512_loadu_si512(q[i].qs + 128 * h + 64);
-            const __m512i z = _mm512_setzero_si512();
-            p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, wlo, a0), _mm512_permutexvar_epi32(idx, sc)));
-            idx = _mm512_add_epi32(idx, four);
-            p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, whi, a1), _mm512_permutexvar_epi32(idx, sc)));
-            idx = _mm512_add_epi32(idx, four);
+            /* u6 x s8 pairs -> i16 (|.| <= 2*63*128, no saturation), then x scale -> i32 */
+            p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(wlo, a0), _mm512_permutexvar_epi16(idx, scw));
+            idx = _mm512_add_epi16(idx, four);
+            p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(whi, a1), _mm512_permutexvar_epi16(idx, scw));
+            idx = _mm512_add_epi16(idx, four);
         }
         const __m256i bs = _mm256_loadu_si256((const __m256i *)q[i].bsums);
-        const __m256i mm = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales)), bs);
+        const __m256i mm = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), bs);
         p = _mm512_sub_epi32(p, _mm512_zextsi256_si512(_mm256_slli_epi32(mm, 5)));
         acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * q[i].d), _mm512_cvtepi32_ps(p), acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
 
+/* Two rows at once, sharing the activation loads (4 zmm per block) between them. */
+static void q6_K_row2(int64_t nb, const g4q_q6_K *x0, const g4q_q6_K *x1, const g4q_q8_K *q, float *y0, float *y1)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i sidx0 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i four = _mm512_set1_epi16(4);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m128i sc80 = _mm_loadu_si128((const __m128i *)x0[i].scales);
+        const __m128i sc81 = _mm_loadu_si128((const __m128i *)x1[i].scales);
+        const __m512i scw0 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc80));
+        const __m512i scw1 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(sc81));
+        __m512i p0 = _mm512_setzero_si512(), p1 = _mm512_setzero_si512(), idx = sidx0;
+        for (int h = 0; h < 2; h++) {
+            const __m512i a0 = _mm512_loadu_si512(q[i].qs + 128 * h), a1 = _mm512_loadu_si512(q[i].qs + 128 * h + 64);
+            const __m512i idx1 = _mm512_add_epi16(idx, four);
+#define Q6_HALF(x, scw, p)                                                                                          \
+    do {                                                                                                            \
+        const __m512i L = _mm512_loadu_si512(x[i].ql + 64 * h);                                                     \
+        const __m256i hh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));                                 \
+        const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(hh), _mm256_srli_epi16(hh, 2), 1);              \
+        const __m512i wlo = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30)); \
+        const __m512i whi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4), _mm512_and_si512(H, m30)); \
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(wlo, a0), _mm512_permutexvar_epi16(idx, scw));              \
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(whi, a1), _mm512_permutexvar_epi16(idx1, scw));             \
+    } while (0)
+            Q6_HALF(x0, scw0, p0);
+            Q6_HALF(x1, scw1, p1);
+#undef Q6_HALF
+            idx = _mm512_add_epi16(idx1, four);
+        }
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)q[i].bsums);
+        const __m256i mm0 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc80), bs);
+        const __m256i mm1 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc81), bs);
+        p0 = _mm512_sub_epi32(p0, _mm512_zextsi256_si512(_mm256_slli_epi32(mm0, 5)));
+        p1 = _mm512_sub_epi32(p1, _mm512_zextsi256_si512(_mm256_slli_epi32(mm1, 5)));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x0[i].d) * q[i].d), _mm512_cvtepi32_ps(p0), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x1[i].d) * q[i].d), _mm512_cvtepi32_ps(p1), acc1);
+    }
+    *y0 = _mm512_reduce_add_ps(acc0);
+    *y1 = _mm512_reduce_add_ps(acc1);
+}
+
 static void mv_q6_K(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
                     int64_t ys)
 {
     (void)as, (void)nt, (void)ys;
-    for (int64_t r = 0; r < nr; r++)
+    int64_t r = 0;
+    for (; r + 1 < nr; r += 2)
+        q6_K_row2(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws),
+                  (const g4q_q6_K *)((const uint8_t *)w + (r + 1) * ws), a, y + r, y + r + 1);
+    if (r < nr)
         y[r] = q6_K_row(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws), a);
 }
 

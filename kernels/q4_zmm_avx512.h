@@ -14,29 +14,72 @@
  * The activation is pre-arranged once per call into lane order (lo, hi, -8·Σa per lane). */
 typedef struct {
     __m512i lo, hi, init;
-    __m128 da;
+    __m512 da; /* lane i: the activation scale of block i / 4 */
 } q4_0_act4;
 
+/* Four 18-byte blocks (72 bytes) per step, gathered with two word permutes instead of eight
+ * 128-bit inserts: the nibbles sit at words 9k+1..9k+8 of the group (k = block), the scales at
+ * words 9k. One 64-byte load plus an 8-byte load cover the group; nothing is read past it. */
 static float q4_0_row(int64_t ng, const g4q_q4_0 *x, const q4_0_act4 *A)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i pidx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++, x += 4) {
-        __m512i raw = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x[0].qs));
-        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[1].qs), 1);
-        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[2].qs), 2);
-        raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[3].qs), 3);
-        const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-        const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g].init, lo, A[g].lo), hi, A[g].hi);
-        __m128i dh = _mm_cvtsi32_si128(x[0].d);
-        dh = _mm_insert_epi16(dh, x[1].d, 1);
-        dh = _mm_insert_epi16(dh, x[2].d, 2);
-        dh = _mm_insert_epi16(dh, x[3].d, 3);
-        const __m128 dw = _mm_mul_ps(_mm_cvtph_ps(dh), A[g].da);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(dw)), acc);
+    const __m512i qidx = _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19,
+                                          17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t g = 0;
+    for (; g + 1 < ng; g += 2, x += 8) {
+        const __m512i v0 = _mm512_loadu_si512(x), t0 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
+        const __m512i v1 = _mm512_loadu_si512(x + 4), t1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)(x + 4) + 64)));
+        const __m512i r0 = _mm512_permutex2var_epi16(v0, qidx, t0), r1 = _mm512_permutex2var_epi16(v1, qidx, t1);
+        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g].init, _mm512_and_si512(r0, m4), A[g].lo),
+                                               _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), A[g].hi);
+        const __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g + 1].init, _mm512_and_si512(r1, m4), A[g + 1].lo),
+                                               _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), A[g + 1].hi);
+        const __m512 d0 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v0)));
+        const __m512 d1 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v1)));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, A[g].da), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(d1, A[g + 1].da), acc1);
     }
-    return _mm512_reduce_add_ps(acc);
+    if (g < ng) {
+        const __m512i v0 = _mm512_loadu_si512(x), t0 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
+        const __m512i r0 = _mm512_permutex2var_epi16(v0, qidx, t0);
+        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g].init, _mm512_and_si512(r0, m4), A[g].lo),
+                                               _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), A[g].hi);
+        const __m512 d0 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v0)));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, A[g].da), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* Two rows at once: each activation group is loaded once for both (one row alone is bound by
+ * loads: four zmm of activation state per 72 bytes of weights). */
+static void q4_0_row2(int64_t ng, const g4q_q4_0 *x, const g4q_q4_0 *z, const q4_0_act4 *A, float *y0, float *y1)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i qidx = _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19,
+                                          17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++, x += 4, z += 4) {
+        const __m512i lo = A[g].lo, hi = A[g].hi, init = A[g].init;
+        const __m512 da = A[g].da;
+        const __m512i v0 = _mm512_loadu_si512(x), t0 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
+        const __m512i v1 = _mm512_loadu_si512(z), t1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)z + 64)));
+        const __m512i r0 = _mm512_permutex2var_epi16(v0, qidx, t0), r1 = _mm512_permutex2var_epi16(v1, qidx, t1);
+        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, _mm512_and_si512(r0, m4), lo),
+                                               _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), hi);
+        const __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, _mm512_and_si512(r1, m4), lo),
+                                               _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), hi);
+        const __m512 d0 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v0)));
+        const __m512 d1 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v1)));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, da), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(d1, da), acc1);
+    }
+    *y0 = _mm512_reduce_add_ps(acc0);
+    *y1 = _mm512_reduce_add_ps(acc1);
 }
 
 static void zmm_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
@@ -63,9 +106,16 @@ static void zmm_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void
         A[g].lo = lo;
         A[g].hi = hi;
         A[g].init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(asum, 3));
-        A[g].da = _mm_set_ps(h2f(q[4 * g + 3].d), h2f(q[4 * g + 2].d), h2f(q[4 * g + 1].d), h2f(q[4 * g].d));
+        A[g].da = _mm512_set_ps(h2f(q[4 * g + 3].d), h2f(q[4 * g + 3].d), h2f(q[4 * g + 3].d), h2f(q[4 * g + 3].d),
+                                h2f(q[4 * g + 2].d), h2f(q[4 * g + 2].d), h2f(q[4 * g + 2].d), h2f(q[4 * g + 2].d),
+                                h2f(q[4 * g + 1].d), h2f(q[4 * g + 1].d), h2f(q[4 * g + 1].d), h2f(q[4 * g + 1].d),
+                                h2f(q[4 * g].d), h2f(q[4 * g].d), h2f(q[4 * g].d), h2f(q[4 * g].d));
     }
-    for (int64_t r = 0; r < nr; r++)
+    int64_t r = 0;
+    for (; r + 1 < nr; r += 2)
+        q4_0_row2(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), (const g4q_q4_0 *)((const uint8_t *)w + (r + 1) * ws),
+                  A, y + r, y + r + 1);
+    if (r < nr)
         y[r] = q4_0_row(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), A);
 }
 
@@ -83,29 +133,39 @@ typedef struct {
 static float q4_K_row(int64_t nb, const g4q_q4_K *x, const q4k_act *A)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i i02 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i i13 = _mm512_add_epi32(i02, _mm512_set1_epi32(1));
-    const __m512i i46 = _mm512_add_epi32(i02, _mm512_set1_epi32(4));
-    const __m512i i57 = _mm512_add_epi32(i02, _mm512_set1_epi32(5));
+    /* byte-shuffle index: the low 256 bits of zmm k take scale word s_lo(k), the high s_hi(k)
+     * (word j = bytes 2j, 2j+1 of each lane) */
+    const __m512i i02 = _mm512_set_epi16(0x0504, 0x0504, 0x0504, 0x0504, 0x0504, 0x0504, 0x0504, 0x0504,
+                                         0x0504, 0x0504, 0x0504, 0x0504, 0x0504, 0x0504, 0x0504, 0x0504,
+                                         0x0100, 0x0100, 0x0100, 0x0100, 0x0100, 0x0100, 0x0100, 0x0100,
+                                         0x0100, 0x0100, 0x0100, 0x0100, 0x0100, 0x0100, 0x0100, 0x0100);
+    const __m512i i13 = _mm512_add_epi16(i02, _mm512_set1_epi16(0x0202));
+    const __m512i i46 = _mm512_add_epi16(i02, _mm512_set1_epi16(0x0808));
+    const __m512i i57 = _mm512_add_epi16(i02, _mm512_set1_epi16(0x0A0A));
     __m512 acc = _mm512_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m128i sm = kq_scales_mins(x[i].scales);
-        const __m512i sc = _mm512_cvtepu8_epi32(sm);
+        /* the 8 scales as words in every 128-bit lane; in-lane byte shuffles pick each one */
+        const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
         const __m512i qa = _mm512_loadu_si512(x[i].qs), qb = _mm512_loadu_si512(x[i].qs + 64);
-        const __m512i z = _mm512_setzero_si512();
-        __m512i p = _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(qa, m4), A[i].a[0]),
-                                       _mm512_permutexvar_epi32(i02, sc));
-        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), A[i].a[1]),
-                                                   _mm512_permutexvar_epi32(i13, sc)));
-        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(qb, m4), A[i].a[2]),
-                                                   _mm512_permutexvar_epi32(i46, sc)));
-        p = _mm512_add_epi32(p, _mm512_mullo_epi32(_mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), A[i].a[3]),
-                                                   _mm512_permutexvar_epi32(i57, sc)));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[i].d) * A[i].d), _mm512_cvtepi32_ps(p), acc);
+        /* u4 x s8 pairs -> i16 (no saturation), then x 6-bit scale -> i32 */
+        __m512i p = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), A[i].a[0]),
+                                        _mm512_shuffle_epi8(sc, i02));
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), A[i].a[1]),
+                                _mm512_shuffle_epi8(sc, i13));
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), A[i].a[2]),
+                                _mm512_shuffle_epi8(sc, i46));
+        p = _mm512_dpwssd_epi32(p, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), A[i].a[3]),
+                                _mm512_shuffle_epi8(sc, i57));
+        /* d and dmin (adjacent halves) converted and scaled together */
+        uint32_t ddm;
+        memcpy(&ddm, &x[i].d, sizeof ddm);
+        const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)ddm)), _mm_set1_ps(A[i].d));
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(p), acc);
         /* min term: Σ m_j · Σa_j */
         const __m128i pm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), A[i].bsum8);
-        accm = _mm_fmadd_ps(_mm_set1_ps(h2f(x[i].dmin) * A[i].d), _mm_cvtepi32_ps(pm), accm);
+        accm = _mm_fmadd_ps(_mm_permute_ps(dd, 0x55), _mm_cvtepi32_ps(pm), accm);
     }
     __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     m = _mm_add_ss(m, _mm_movehdup_ps(m));

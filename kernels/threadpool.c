@@ -77,6 +77,14 @@ struct g4k_pool {
     void *ctx;
     atomic_int stop;
 
+    /* Which workers still may join the current run: generation << 32 | STRICT | bit i for
+     * worker i not yet started. A worker claims its share by clearing its bit (CAS) before it
+     * reads fn/ctx; an elastic run's caller, done with its own share, clears the rest and runs
+     * those shares itself, so a descheduled worker (a busy neighbour on its core) does not hold
+     * every run of a decode step up. Strict runs (g4k_pool_run: barriers allowed) wait for all. */
+    _Alignas(CACHE_LINE) _Atomic uint64_t claim;
+    unsigned run_gen;       /* caller-owned generation of the claim word */
+
     waitword done;          /* workers finished in the current run */
     waitword bar_gen;       /* barrier generation */
     _Alignas(CACHE_LINE) atomic_int bar_count;
@@ -194,16 +202,39 @@ static unsigned bump_and_wake(g4k_pool *p, waitword *w)
 }
 
 /* ---- workers -------------------------------------------------------------------------- */
+#define CLAIM_STRICT ((uint64_t)1 << 31)
+#define CLAIM_GEN(c) ((unsigned)((c) >> 32))
+#define ELASTIC_MAX 32 /* workers 1..31 have a bit in the claim word */
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     g4k_pool *p = w->pool;
-    unsigned seen = 0; /* gen starts at 0; the caller never bumps it twice without waiting for
-                          every worker, so each wake-up is exactly one run (or the stop). */
+    const uint64_t bit = (uint64_t)1 << w->ith;
+    unsigned seen = 0;     /* last value of the wake word */
+    unsigned handled = 0;  /* last claim generation this worker has dealt with */
     for (;;) {
         seen = wait_change(p, &p->gen, seen);
         if (atomic_load_explicit(&p->stop, memory_order_relaxed))
             break;
+        /* The claim word is published before the wake word, and an elastic run may be over
+         * (its share taken by the caller) before this worker gets here: only a generation not
+         * yet handled, and only a share this worker claims, is run. */
+        uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+        if (CLAIM_GEN(c) == handled)
+            continue;
+        handled = CLAIM_GEN(c);
+        if (!(c & CLAIM_STRICT)) {
+            int mine = 0;
+            while ((c & bit) && CLAIM_GEN(c) == handled)
+                if (atomic_compare_exchange_weak_explicit(&p->claim, &c, c & ~bit, memory_order_acq_rel,
+                                                          memory_order_acquire)) {
+                    mine = 1;
+                    break;
+                }
+            if (!mine)
+                continue;
+        }
         p->fn(p->ctx, w->ith, p->n);
         if (g4k_scratch_take_failure())
             atomic_store_explicit(&p->alloc_failed, 1, memory_order_relaxed);
@@ -339,7 +370,7 @@ static void noop_task(void *ctx, int ith, int nth)
     (void)nth;
 }
 
-void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx)
+static void pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx, int elastic)
 {
     if (!fn)
         fn = noop_task;
@@ -348,22 +379,45 @@ void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx)
         return;
     }
     /* A nested run (from inside a task) or a concurrent one from another thread would
-     * deadlock or corrupt the run in progress: run it inline on this thread instead. */
-    if (atomic_exchange_explicit(&p->busy, 1, memory_order_acquire)) {
+     * deadlock or corrupt the run in progress: run it inline on this thread instead. A run
+     * nested in an inline run stays inline too, even if the pool has meanwhile become free:
+     * this thread's barriers are no-ops for this pool until the inline run ends. */
+    if (tls_inline_pool == p || atomic_exchange_explicit(&p->busy, 1, memory_order_acquire)) {
         const g4k_pool *saved = tls_inline_pool;
         tls_inline_pool = p;
         fn(ctx, 0, 1);
         tls_inline_pool = saved;
         return;
     }
+    if (p->n > ELASTIC_MAX)
+        elastic = 0;
     p->fn = fn;
     p->ctx = ctx;
     atomic_store_explicit(&p->done.v, 0, memory_order_relaxed);
+    const uint64_t all = elastic ? ((((uint64_t)1 << p->n) - 1) & ~(uint64_t)1) : CLAIM_STRICT;
+    if (++p->run_gen == 0)
+        p->run_gen = 1; /* 0 is every worker's initial "handled" */
+    const uint64_t gen_bits = (uint64_t)p->run_gen << 32;
+    atomic_store_explicit(&p->claim, gen_bits | all, memory_order_release);
     bump_and_wake(p, &p->gen); /* seq_cst: also the release that publishes fn/ctx/done */
     fn(ctx, 0, p->n);
-    wait_value(p, &p->done, (unsigned)(p->n - 1));
+    unsigned joined = (unsigned)(p->n - 1);
+    if (elastic) {
+        /* Close the run: shares nobody has claimed yet are run here, on this thread. */
+        uint64_t left = atomic_exchange_explicit(&p->claim, gen_bits, memory_order_acq_rel) & all;
+        for (int i = 1; i < p->n; i++)
+            if (left & ((uint64_t)1 << i)) {
+                joined--;
+                fn(ctx, i, p->n);
+            }
+    }
+    wait_value(p, &p->done, joined);
     atomic_store_explicit(&p->busy, 0, memory_order_release);
 }
+
+void g4k_pool_run(g4k_pool *p, g4k_task_fn fn, void *ctx) { pool_run(p, fn, ctx, 0); }
+
+void g4k_pool_run_elastic(g4k_pool *p, g4k_task_fn fn, void *ctx) { pool_run(p, fn, ctx, 1); }
 
 int g4k_take_alloc_failure(g4k_pool *p)
 {

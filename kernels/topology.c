@@ -24,7 +24,9 @@
 
 #if G4_HAVE_HWLOC
 #include <hwloc.h>
+#ifdef __linux__ /* cpu_set_t <-> hwloc bitmap, used only on Linux (Windows build: no sched.h) */
 #include <hwloc/glibc-sched.h>
+#endif
 #endif
 
 #define MAX_CPUS 8192 /* logical CPU numbers we look at (cpu_set_t alone stops at 1024) */

@@ -8,7 +8,13 @@
 set -e
 DIR=${1:-build-aarch64-sysroot}
 PKGS="libhwloc-dev libhwloc15 libudev1 libcjson-dev libcjson1 libpng-dev libpng16-16 zlib1g-dev zlib1g libjpeg62-turbo-dev libjpeg62-turbo libjpeg-dev"
-[ -f "$DIR/.complete" ] && exit 0
+# g4-server: libmicrohttpd, and what its pkg-config file (Requires.private: gnutls -> nettle,
+# hogweed, libtasn1, libidn2, p11-kit-1) and the linker (-rpath-link) need.
+PKGS="$PKGS libmicrohttpd-dev libmicrohttpd12 libgnutls28-dev libgnutls30 nettle-dev libnettle8 libhogweed6
+libtasn1-6-dev libtasn1-6 libidn2-dev libidn2-0 libp11-kit-dev libp11-kit0 libgmp10 libunistring2 libffi8"
+PKGS=$(echo $PKGS)
+# .complete records the package list: a sysroot made from an older list is made again.
+[ -f "$DIR/.complete" ] && [ "$(cat "$DIR/.complete")" = "$PKGS" ] && exit 0
 dpkg --print-foreign-architectures | grep -qx arm64 || { echo "aarch64-sysroot: arm64 is not a dpkg architecture here" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,5 +29,5 @@ mkdir -p "$DIR"
 for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$DIR"; done
 # Debian's .pc files say prefix=/usr; PKG_CONFIG_SYSROOT_DIR re-roots them. The -dev
 # symlinks (libhwloc.so -> libhwloc.so.15...) are relative, so they work in place.
-touch "$DIR/.complete"
+echo "$PKGS" >"$DIR/.complete"
 echo "aarch64-sysroot: $(ls "$tmp"/*.deb | wc -l) packages in $DIR"

@@ -23,7 +23,7 @@ export SOURCE_DATE_EPOCH
 AARCH64_SYSROOT=${AARCH64_SYSROOT:-$ROOT/build-aarch64-sysroot}
 # Libraries we ship next to libg4plug when it links them; everything else (glibc, libz, libudev,
 # the Windows system DLLs) is the target system's.
-BUNDLE='libhwloc\.so\..*|libcjson\.so\..*|libpng16\.so\..*|libjpeg\.so\..*' # regex
+BUNDLE='libhwloc\.so\..*|libcjson\.so\..*|libpng16\.so\..*|libjpeg\.so\..*|libmicrohttpd\.so\..*' # regex
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 STAGE_ROOT=$(mktemp -d)
@@ -68,9 +68,10 @@ stage_linux() { # stage_linux TARGET BUILD DIR
       echo "dist: $b/$x missing" >&2; exit 1
     fi
   done
-  # Dependencies next to the library: its RUNPATH is $ORIGIN.
+  # Dependencies next to the library and g4-server: their RUNPATH is $ORIGIN.
   bundled=""
-  for n in $(needed "$d/$lib"); do
+  for n in $(needed "$d/$lib"; [ -f "$d/g4-server" ] && needed "$d/g4-server"); do
+    case " $bundled " in *" $n "*) continue ;; esac
     echo "$n" | grep -Eqx "$BUNDLE" || continue
     src=""
     for ld in $libdirs; do [ -e "$ld/$n" ] && { src=$ld/$n; break; }; done
@@ -79,15 +80,23 @@ stage_linux() { # stage_linux TARGET BUILD DIR
     $strip --strip-debug "$d/$n"
     bundled="$bundled $n"
   done
-  floor=$(glibc_floor "$d/$lib" "$d/g4" "$d/g4-conformance" $(for n in $bundled; do echo "$d/$n"; done))
+  floor=$(glibc_floor "$d/$lib" "$d/g4" "$d/g4-conformance" $([ -f "$d/g4-server" ] && echo "$d/g4-server") \
+    $(for n in $bundled; do echo "$d/$n"; done))
   features="hwloc topology: $(case $bundled in *hwloc*) echo yes;; *) echo "no (sysfs fallback)";; esac); "
   features="$features PNG/JPEG decoding: $(case $bundled in *png*) echo yes;; *) echo no;; esac); "
   features="$features cJSON (g4_manifest_check): $(case $bundled in *cjson*) echo yes;; *) echo no;; esac)"
   requires="Linux $(echo "$t" | sed 's/linux-//') with glibc >= $floor (the highest GLIBC_ symbol version required,
 from \`objdump -T\`). Also needed from the system: $(needed "$d/$lib" | grep -Evx "$BUNDLE" | tr '\n' ' ')
-(and whatever the bundled libraries need: libz.so.1 for libpng, libudev.so.1 for hwloc)."
+(and whatever the bundled libraries need: libz.so.1 for libpng, libudev.so.1 for hwloc,
+libgnutls.so.30 for libmicrohttpd)."
+  [ -f "$d/g4-server" ] && features="$features; g4-server (llama-server compatible): yes"
   BUNDLED=$bundled
 }
+
+# pe_imports FILE: the DLLs a PE file imports.
+pe_imports() { x86_64-w64-mingw32-objdump -p "$1" | awk '/DLL Name:/ {print $3}' | sort -u; }
+# pe_has FILE SYMBOL: whether an (unstripped) PE file defines SYMBOL, i.e. linked that library in.
+pe_has() { x86_64-w64-mingw32-nm "$1" 2>/dev/null | grep -q " [Tt] $2\$"; }
 
 stage_windows() { # stage_windows TARGET BUILD DIR
   t=$1 b=$2 d=$3
@@ -96,19 +105,32 @@ stage_windows() { # stage_windows TARGET BUILD DIR
       install_file "$b/$x" "$d/$x" 755
       x86_64-w64-mingw32-strip --strip-debug "$d/$x"
     elif [ "$x" = g4-server.exe ]; then
-      note "$t: no g4-server.exe (the server needs libmicrohttpd, not built for Windows): skipped"
+      note "$t: no g4-server.exe (the server needs libmicrohttpd: make win-deps): skipped"
     else
       echo "dist: $b/$x missing" >&2; exit 1
     fi
   done
+  # DLLs the programs import that the build put beside them (libmicrohttpd-12.dll); everything
+  # else they import is a Windows system DLL.
+  BUNDLED=""
+  for x in "$d"/*.exe "$d"/*.dll; do
+    for n in $(pe_imports "$x"); do
+      [ -f "$b/$n" ] && [ ! -f "$d/$n" ] || continue
+      install_file "$b/$n" "$d/$n" 755
+      x86_64-w64-mingw32-strip --strip-debug "$d/$n"
+      BUNDLED="$BUNDLED $n"
+    done
+  done
   install_file "$b/libg4plug.dll.a" "$d/libg4plug.dll.a" 644
   install_file abi/g4plug.def "$d/g4plug.def" 644
-  dlls=$(x86_64-w64-mingw32-objdump -p "$d/g4plug.dll" | awk '/DLL Name:/ {print $3}' | sort -u | tr '\n' ' ')
-  features="hwloc topology: no (processor count from GetActiveProcessorCount); PNG/JPEG decoding: no;
-cJSON (g4_manifest_check): no (returns G4_ERR_UNSUPPORTED)"
-  requires="Windows 10 or later, x86_64. g4plug.dll imports only system DLLs ($dlls): libgcc and
-winpthreads are linked statically, the C runtime is msvcrt.dll."
-  BUNDLED=""
+  dlls=$(pe_imports "$d/g4plug.dll" | tr '\n' ' ' | sed 's/ $//')
+  yes_no() { if pe_has "$b/g4plug.dll" "$1"; then echo "yes$2"; else echo "no$3"; fi; }
+  features="hwloc topology: $(yes_no hwloc_topology_init " (static)" " (processor count from GetActiveProcessorCount)");
+PNG/JPEG decoding: $(yes_no png_create_read_struct " (libpng + zlib, libjpeg-turbo; static)" "");
+cJSON (g4_manifest_check): $(yes_no cJSON_Parse " (static)" " (returns G4_ERR_UNSUPPORTED)")"
+  [ -f "$d/g4-server.exe" ] && features="$features; g4-server.exe (llama-server compatible): yes"
+  requires="Windows 10 or later, x86_64. g4plug.dll imports only system DLLs ($dlls): libgcc,
+winpthreads and the libraries listed below are linked statically, the C runtime is msvcrt.dll."
 }
 
 stage_macos() { # stage_macos TARGET BUILD DIR: build.sh already signed; stripping would break it
@@ -146,6 +168,13 @@ notices() {
       libpng*) add libpng libpng "libpng license; $n, shipped alongside" ;;
       libjpeg*) add libjpeg-turbo libjpeg-turbo "IJG + BSD-3-Clause + zlib; $n, shipped alongside" ;;
       mingw-w64) add "mingw-w64 runtime and winpthreads" mingw-w64 "MIT/BSD/ZPL, public domain; linked statically" ;;
+      win-static) # linked into g4plug.dll / g4-server.exe (packaging/win-deps.sh)
+        add hwloc hwloc "BSD-3-Clause; linked statically into g4plug.dll"
+        add cJSON cJSON "MIT; linked statically into g4plug.dll and g4-server.exe"
+        add libpng libpng "libpng license; linked statically into g4plug.dll"
+        add zlib zlib "zlib license; linked statically into g4plug.dll"
+        add libjpeg-turbo libjpeg-turbo "IJG + BSD-3-Clause + zlib; linked statically into g4plug.dll" ;;
+      libmicrohttpd*) add libmicrohttpd libmicrohttpd "LGPL-2.1-or-later; $n, shipped alongside g4-server, replaceable" ;;
     esac
   done
   echo "* The Gemma 4 vocabulary data embedded in the library is Google's, under Apache-2.0." \
@@ -200,7 +229,9 @@ for target; do
   mkdir -p "$d/include" "$d/pkgconfig"
   case $target in
     linux-*) stage_linux "$target" "$b" "$d"; libflag=-lg4plug ;;
-    windows-*) stage_windows "$target" "$b" "$d"; libflag=-lg4plug; BUNDLED="mingw-w64" ;;
+    windows-*) stage_windows "$target" "$b" "$d"; libflag=-lg4plug
+      pe_has "$b/g4plug.dll" hwloc_topology_init && BUNDLED="$BUNDLED win-static"
+      BUNDLED="$BUNDLED mingw-w64" ;;
     macos-*) stage_macos "$target" "$b" "$d"; libflag=-lg4plug ;;
   esac
   install_file abi/g4plug.h "$d/include/g4plug.h" 644
@@ -234,8 +265,23 @@ EOF
   else
     note "$target: no manifest/manifest.json on this branch: manifest.json, backend-manifest.json skipped"
   fi
+  # LM Studio engine pack: the archive folder itself (packaging/lmstudio-pack.py)
+  srv=$(case $target in windows-*) echo g4-server.exe ;; *) echo g4-server ;; esac)
+  if [ -f "$d/backend-manifest.json" ] && [ -f "$d/$srv" ]; then
+    python3 packaging/lmstudio-pack.py "$d" "$srv" "$VERSION" "$target"
+  else
+    note "$target: no backend-manifest.json or $srv: LM Studio pack files skipped"
+  fi
   sed -e "s|@VERSION@|$VERSION|g" -e "s|@TARGET@|$target|g" packaging/README.dist.md >"$d/README.md.tmp"
-  REQ=$requires FEAT=$features BUND=${BUNDLED:-none} awk \
+  BUND=""
+  for n in ${BUNDLED:-none}; do
+    case $n in
+      win-static) n="hwloc, cJSON, libpng, zlib, libjpeg-turbo (linked into g4plug.dll)" ;;
+      mingw-w64) n="the mingw-w64 runtime (linked statically)" ;;
+    esac
+    BUND="${BUND:+$BUND; }$n"
+  done
+  REQ=$requires FEAT=$features BUND=$BUND awk \
     '{ gsub(/@REQUIRES@/, ENVIRON["REQ"]); gsub(/@FEATURES@/, ENVIRON["FEAT"]); gsub(/@BUNDLED@/, ENVIRON["BUND"]); print }' \
     "$d/README.md.tmp" >"$d/README.md"
   rm "$d/README.md.tmp"
@@ -255,3 +301,7 @@ done
   while IFS= read -r f; do sha256 "$f"; done >SHA256SUMS)
 note "$OUT/SHA256SUMS:"
 cat "$OUT/SHA256SUMS"
+echo "dist: archives:"
+(cd "$OUT" && for f in $(ls g4plug-"$VERSION"-*.tar.gz g4plug-"$VERSION"-*.zip 2>/dev/null | LC_ALL=C sort); do
+  printf '  %s  %s bytes (%s KiB)\n' "$OUT/$f" "$(wc -c <"$f")" "$(($(wc -c <"$f") / 1024))"
+done)

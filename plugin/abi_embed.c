@@ -3,6 +3,7 @@
  *
  * The work happens in the g4_embed_*_mm functions, which take the projector, pool and width
  * explicitly (tests call them directly); the ABI functions only fetch those from the model. */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,15 @@
 
 #define ERRLEN 256
 
+#define IMAGE_OPTIONS_V1_SIZE G4_V1_0_SIZE(g4_image_options, max_soft_tokens)
+
+static void image_options_defaults(g4_image_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->max_soft_tokens = G4_IMAGE_DEFAULT_SOFT_TOKENS;
+}
+
 static int budget_ok(int32_t s) { return s == 0 || s == 70 || s == 140 || s == 280 || s == 560 || s == 1120; }
 
 static g4_status get_budget(const g4_image_options *opt, int *S)
@@ -29,10 +39,12 @@ static g4_status get_budget(const g4_image_options *opt, int *S)
     *S = G4_IMAGE_DEFAULT_SOFT_TOKENS;
     if (!opt)
         return G4_OK;
-    g4_status st = g4_check_struct(opt, opt->struct_size, sizeof(g4_image_options),
-                                   sizeof(g4_image_options), "g4_image_options");
+    g4_image_options in;
+    image_options_defaults(&in);
+    g4_status st = g4_struct_in(&in, sizeof in, opt, IMAGE_OPTIONS_V1_SIZE, "g4_image_options");
     if (st != G4_OK)
         return st;
+    opt = &in;
     if (!budget_ok(opt->max_soft_tokens))
         return g4_fail(G4_ERR_INVALID_ARGUMENT,
                        "g4_image_options.max_soft_tokens is %d: use 70, 140, 280, 560 or 1120 "
@@ -122,6 +134,10 @@ g4_status g4_embed_audio_mm(const g4_mmproj *p, g4k_pool *pool, const float *sam
                        G4_AUDIO_MIN_RATE, G4_AUDIO_MAX_RATE);
     if (n_samples > ((size_t)1 << 40))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_embed_audio: %zu samples is too long", n_samples);
+    for (size_t i = 0; i < n_samples; i++)
+        if (!isfinite(samples[i]))
+            return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_embed_audio: sample %zu is %s", i,
+                           isnan(samples[i]) ? "NaN" : "infinite");
     int64_t n_tok = g4_mmproj_audio_tokens(p, n_16k(n_samples, sample_rate));
     g4_status st;
     if (!two_call(&st, n_tok, g4_mmproj_n_embd(p), out, out_cap, n_tokens))
@@ -198,14 +214,7 @@ g4_status g4_embed_audio_file_mm(const g4_mmproj *p, g4k_pool *pool, const void 
 }
 
 /* ---- the ABI ------------------------------------------------------------------------------- */
-G4_API void G4_CALL g4_image_options_init(g4_image_options *o)
-{
-    if (!o)
-        return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->max_soft_tokens = G4_IMAGE_DEFAULT_SOFT_TOKENS;
-}
+G4_DEFINE_STRUCT_INIT(g4_image_options, IMAGE_OPTIONS_V1_SIZE, image_options_defaults)
 
 /* The model's projector and pool; G4_ERR_* with the error set when there is none. */
 g4_status g4_abi_model_mm(const g4_model *m, const char *fn, const g4_mmproj **p, g4k_pool **pool)

@@ -5,22 +5,21 @@
 
 #include "model.h"
 
-#define LOAD_PARAMS_V1_SIZE sizeof(g4_load_params)
-#define SESSION_PARAMS_V1_SIZE sizeof(g4_session_params)
-#define MODEL_INFO_V1_SIZE sizeof(g4_model_info)
-#define BATCH_V1_SIZE sizeof(g4_batch)
+#define LOAD_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_load_params, max_memory)
+#define SESSION_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_session_params, flags)
+#define MODEL_INFO_V1_SIZE G4_V1_0_SIZE(g4_model_info, mem_estimate)
+#define BATCH_V1_SIZE G4_V1_0_SIZE(g4_batch, reserved)
 
 /* ---- models -------------------------------------------------------------------------------- */
 
-G4_API void G4_CALL g4_load_params_init(g4_load_params *p)
+static void load_params_defaults(g4_load_params *p)
 {
-    g4_clear_error();
-    if (!p)
-        return;
     memset(p, 0, sizeof *p);
     p->struct_size = (uint32_t)sizeof *p;
     p->log_level = G4_LOG_INFO;
 }
+
+G4_DEFINE_STRUCT_INIT(g4_load_params, LOAD_PARAMS_V1_SIZE, load_params_defaults)
 
 G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out)
 {
@@ -28,9 +27,12 @@ G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out)
     if (!out)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_load: out is NULL");
     *out = NULL;
-    g4_status st = g4_check_struct(p, p ? p->struct_size : 0, LOAD_PARAMS_V1_SIZE, sizeof *p, "g4_load_params");
+    g4_load_params in;
+    load_params_defaults(&in);
+    g4_status st = g4_struct_in(&in, sizeof in, p, LOAD_PARAMS_V1_SIZE, "g4_load_params");
     if (st)
         return st;
+    p = &in;
     if (!p->model || !*p->model)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_load_params.model is NULL or empty");
     if (p->n_threads < 0 || p->n_ctx < 0)
@@ -58,17 +60,12 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_get_info: model is NULL or not a live handle");
     /* An output struct: a newer host's larger struct is fine (we fill what we know and leave the
      * rest alone); an older host's smaller one gets only its prefix. */
-    if (!out)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_model_get_info: out is NULL");
-    if (out->struct_size < MODEL_INFO_V1_SIZE)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT,
-                       "g4_model_info.struct_size is %u, smaller than the 1.0 layout: set it to sizeof(g4_model_info)",
-                       (unsigned)out->struct_size);
-    uint32_t size = out->struct_size;
+    g4_status st = g4_check_out_struct(out, MODEL_INFO_V1_SIZE, "g4_model_info");
+    if (st)
+        return st;
     g4_model_info info, *host = out;
     memset(&info, 0, sizeof info);
     out = &info;
-    out->struct_size = size < sizeof *out ? size : (uint32_t)sizeof *out;
     out->capabilities = m->capabilities;
     if (m->draft)
         out->capabilities |= G4_MODEL_HAS_DRAFT;
@@ -90,7 +87,7 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
                             g4_model_scratch_bytes(m);
     }
     /* Write only what the host's struct holds (an older, smaller g4_model_info). */
-    memcpy(host, &info, out->struct_size);
+    g4_struct_out(host, &info, sizeof info);
     return G4_OK;
 }
 
@@ -196,14 +193,13 @@ G4_API g4_status G4_CALL g4_model_meta(const g4_model *m, const char *key, char 
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 
-G4_API void G4_CALL g4_session_params_init(g4_session_params *p)
+static void session_params_defaults(g4_session_params *p)
 {
-    g4_clear_error();
-    if (!p)
-        return;
     memset(p, 0, sizeof *p);
     p->struct_size = (uint32_t)sizeof *p;
 }
+
+G4_DEFINE_STRUCT_INIT(g4_session_params, SESSION_PARAMS_V1_SIZE, session_params_defaults)
 
 G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_params *p, g4_session **out)
 {
@@ -214,10 +210,13 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
     if (!g4_model_live(m))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_new: model is NULL or not a live handle");
     g4_session_opts o = {0, 0, 0, -1};
+    g4_session_params in;
     if (p) {
-        g4_status st = g4_check_struct(p, p->struct_size, SESSION_PARAMS_V1_SIZE, sizeof *p, "g4_session_params");
+        session_params_defaults(&in);
+        g4_status st = g4_struct_in(&in, sizeof in, p, SESSION_PARAMS_V1_SIZE, "g4_session_params");
         if (st)
             return st;
+        p = &in;
         if (p->n_ctx < 0 || p->n_threads < 0)
             return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_params: n_ctx (%d) and n_threads (%d) must be >= 0",
                            p->n_ctx, p->n_threads);
@@ -310,24 +309,25 @@ G4_API void G4_CALL g4_session_cancel(g4_session *s)
         atomic_store(&s->cancel, 1);
 }
 
-G4_API void G4_CALL g4_batch_init(g4_batch *b)
+static void batch_defaults(g4_batch *b)
 {
-    g4_clear_error();
-    if (!b)
-        return;
     memset(b, 0, sizeof *b);
     b->struct_size = (uint32_t)sizeof *b;
 }
+
+G4_DEFINE_STRUCT_INIT(g4_batch, BATCH_V1_SIZE, batch_defaults)
 
 G4_API g4_status G4_CALL g4_step(g4_session *s, const g4_batch *b)
 {
     g4_clear_error();
     if (!g4_session_live(s))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_step: session is NULL or not a live handle");
-    g4_status st = g4_check_struct(b, b ? b->struct_size : 0, BATCH_V1_SIZE, sizeof *b, "g4_batch");
+    g4_batch in;
+    batch_defaults(&in);
+    g4_status st = g4_struct_in(&in, sizeof in, b, BATCH_V1_SIZE, "g4_batch");
     if (st)
         return st;
-    return g4_session_step(s, b);
+    return g4_session_step(s, &in);
 }
 
 G4_API const float *G4_CALL g4_logits(const g4_session *s, int32_t i)

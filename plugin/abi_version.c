@@ -61,6 +61,15 @@ static const g4_api_v1 k_api_v1 = {
     g4_session_capture_layers,
     g4_captured_layer,
     g4_manifest_check,
+    /* 1.1 */
+    g4_load_params_init_sized,
+    g4_image_options_init_sized,
+    g4_session_params_init_sized,
+    g4_batch_init_sized,
+    g4_sampler_params_init_sized,
+    g4_generate_params_init_sized,
+    /* 1.1: special-token safe chat prompts */
+    g4_chat_tokenize,
     /* 1.1: video */
     g4_video_options_init_sized,
     g4_video_sample,

@@ -19,21 +19,16 @@
 #include "mmproj.h"
 #include "model.h"
 
-G4_API void G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size)
+/* A new struct in 1.1: its smallest accepted layout is the whole 1.1 struct. */
+G4_API g4_status G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size)
 {
-    if (!o || size < sizeof(uint32_t))
-        return;
+    g4_clear_error();
     g4_video_options d;
     memset(&d, 0, sizeof d);
     d.struct_size = sizeof d;
     d.n_frames = G4_VIDEO_DEFAULT_FRAMES;
     d.frame_tokens = G4_VIDEO_DEFAULT_FRAME_TOKENS;
-    /* zlib style: fill only what the caller's struct has room for; a larger struct gets its
-     * unknown tail zeroed, which is what the library accepts from newer hosts. */
-    size_t n = size < sizeof d ? size : sizeof d;
-    memset(o, 0, size);
-    memcpy(o, &d, n);
-    o->struct_size = (uint32_t)n;
+    return g4_struct_init(o, size, sizeof d, &d, sizeof d, "g4_video_options");
 }
 
 static int budget_ok(int32_t s) { return s == 0 || s == 70 || s == 140 || s == 280 || s == 560 || s == 1120; }

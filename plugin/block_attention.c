@@ -120,7 +120,7 @@ void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float
         .bidir = L->type == G4_LAYER_SLIDING && hp->bidir_vision,
     };
     if ((int64_t)n * nq > 1 && s->pool)
-        g4k_pool_run(s->pool, attn_task, &j);
+        g4k_pool_run_elastic(s->pool, attn_task, &j);
     else
         attn_task(&j, 0, 1);
 

@@ -57,29 +57,6 @@ G4_API const char *G4_CALL g4_status_name(g4_status s)
     }
 }
 
-g4_status g4_check_struct(const void *p, uint32_t struct_size, size_t min_size, size_t known_size,
-                          const char *what)
-{
-    if (!p)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "%s is NULL", what);
-    if (struct_size < min_size)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT,
-                       "%s.struct_size is %u, smaller than the smallest known layout (%zu): "
-                       "initialise it with the matching *_init function",
-                       what, (unsigned)struct_size, min_size);
-    /* A newer host may pass a larger struct: fine as long as it uses nothing we don't know. */
-    if (struct_size > known_size) {
-        const unsigned char *b = (const unsigned char *)p;
-        for (size_t i = known_size; i < struct_size; i++)
-            if (b[i])
-                return g4_fail(G4_ERR_UNSUPPORTED,
-                               "%s uses fields this library version does not know "
-                               "(struct_size %u > %zu)",
-                               what, (unsigned)struct_size, known_size);
-    }
-    return G4_OK;
-}
-
 void g4_log(const g4_logger *lg, int32_t level, const char *fmt, ...)
 {
     char msg[1024];

@@ -31,22 +31,22 @@
 
 #include "draft.h"
 
-#define GEN_PARAMS_V1_SIZE sizeof(g4_generate_params)
-#define GEN_STATS_V1_SIZE sizeof(g4_generate_stats)
+#define GEN_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_generate_params, user_data)
+#define GEN_STATS_V1_SIZE G4_V1_0_SIZE(g4_generate_stats, seconds)
 #define ADAPT_START 3
 #define ADAPT_MAX 8
 #define DRAFT_MAX 64 /* fixed n_draft larger than this is clamped: verify cost grows, gains do not */
 
-G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p)
+static void generate_params_defaults(g4_generate_params *p)
 {
-    if (!p)
-        return;
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->max_tokens = 256;
     p->n_draft = -1;
     p->stop_at_eog = 1;
 }
+
+G4_DEFINE_STRUCT_INIT(g4_generate_params, GEN_PARAMS_V1_SIZE, generate_params_defaults)
 
 /* ---- drafting ------------------------------------------------------------------------------ */
 
@@ -243,11 +243,13 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
     g4_clear_error();
     if (!g4_session_live(s))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: session is NULL or not a live handle");
-    g4_status st = g4_check_struct(p, p ? p->struct_size : 0, GEN_PARAMS_V1_SIZE, sizeof *p, "g4_generate_params");
+    g4_generate_params in;
+    generate_params_defaults(&in);
+    g4_status st = g4_struct_in(&in, sizeof in, p, GEN_PARAMS_V1_SIZE, "g4_generate_params");
     if (st)
         return st;
-    if (stats && (st = g4_check_struct(stats, stats->struct_size, GEN_STATS_V1_SIZE, sizeof *stats,
-                                       "g4_generate_stats")))
+    p = &in;
+    if (stats && (st = g4_check_out_struct(stats, GEN_STATS_V1_SIZE, "g4_generate_stats")))
         return st;
     if (p->max_tokens < 0 || p->n_draft < -1)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: max_tokens (%d) must be >= 0, n_draft (%d) >= -1",
@@ -277,10 +279,7 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     g.st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (stats) {
-        uint32_t size = stats->struct_size;
-        memcpy(stats, &g.st, size < sizeof g.st ? size : sizeof g.st);
-        stats->struct_size = size < sizeof g.st ? size : (uint32_t)sizeof g.st;
-    }
+    if (stats)
+        g4_struct_out(stats, &g.st, sizeof g.st);
     return st;
 }

@@ -743,11 +743,18 @@ static bool load_file(const char *path, unsigned flags, shard *s, errbuf *e)
     size_t size = (size_t)st.st_size;
     if (flags & G4_GGUF_NO_MMAP) {
         void *mem = NULL;
-        /* Page alignment keeps tensor data as aligned as it would be in a mapping. */
-        if (posix_memalign(&mem, 4096, size) != 0) {
+        /* Page alignment keeps tensor data as aligned as it would be in a mapping; 2 MiB
+         * alignment plus MADV_HUGEPAGE lets the kernel back the copy with huge pages, so a
+         * decode step's weight stream crosses no 4 KiB page (TLB, prefetcher) boundaries. */
+        size_t align = size >= ((size_t)8 << 20) ? ((size_t)2 << 20) : 4096;
+        if (posix_memalign(&mem, align, size) != 0) {
             close(fd);
             return fail(e, "out of memory reading '%s' (%zu bytes)", path, size);
         }
+#ifdef MADV_HUGEPAGE
+        if (align > 4096)
+            madvise(mem, size, MADV_HUGEPAGE); /* advice only */
+#endif
         size_t got = 0;
         while (got < size) {
             ssize_t r = read(fd, (char *)mem + got, size - got);
@@ -770,6 +777,13 @@ static bool load_file(const char *path, unsigned flags, shard *s, errbuf *e)
             close(fd);
             return fail(e, "cannot map '%s': %s", path, strerror(er));
         }
+#ifdef MADV_HUGEPAGE
+        /* Advice only. Where the page cache holds the file in large folios (ext4/xfs on Linux
+         * >= 6.x), the mapping then uses 2 MiB page-table entries: a decode step streams every
+         * weight once, and with 4 KiB pages it takes a TLB miss and a hardware-prefetcher
+         * restart every 4 KiB. (Observed: FilePmdMapped ~1.1 of 1.6 GB on the bench model.) */
+        madvise(map, size, MADV_HUGEPAGE);
+#endif
         s->base = map;
         s->backing = BACKING_MMAP;
     }

@@ -131,6 +131,8 @@ static int load_vision(g4_mmproj *p, const g4_gguf *g, char *err, size_t errlen)
     p->v_ln_eps = 1e-5f; /* the three LayerNorms are torch defaults (spec §8.2) */
     p->v_rms_eps = 1e-6f;
     g4_gguf_get_f32(g, "clip.vision.attention.layer_norm_epsilon", &p->v_rms_eps);
+    if (!(p->v_rms_eps > 0.0f && p->v_rms_eps < 1.0f)) /* NaN, Inf, 0 or negative: every output would be NaN or Inf */
+        return errf(err, errlen, "mmproj: layer_norm_epsilon %g is not in (0, 1)", (double)p->v_rms_eps), -1;
 
     const g4_gguf_tensor *dense = need(g, "v.patch_embd.weight", p->v_tile_len, -1, 1, err, errlen);
     if (!dense)
@@ -192,6 +194,8 @@ static int load_audio(g4_mmproj *p, const g4_gguf *g, char *err, size_t errlen)
                     emb, (long long)t->ne[0]), -1;
     p->a_rms_eps = 1e-6f;
     g4_gguf_get_f32(g, "clip.audio.attention.layer_norm_epsilon", &p->a_rms_eps);
+    if (!(p->a_rms_eps > 0.0f && p->a_rms_eps < 1.0f)) /* NaN, Inf, 0 or negative: every output would be NaN or Inf */
+        return errf(err, errlen, "mmproj: layer_norm_epsilon %g is not in (0, 1)", (double)p->a_rms_eps), -1;
     if (as_matrix(&p->aproj, t, err, errlen))
         return -1;
     p->has_audio = 1;
@@ -350,6 +354,8 @@ static int load_vtower(g4_mmproj *p, const g4_gguf *g, char *err, size_t errlen)
     V->ff = (int)g0->ne[1];
     V->eps = 1e-6f;
     g4_gguf_get_f32(g, "clip.vision.attention.layer_norm_epsilon", &V->eps);
+    if (!(V->eps > 0.0f && V->eps < 1.0f)) /* NaN, Inf, 0 or negative: every output would be NaN or Inf */
+        return errf(err, errlen, "mmproj: layer_norm_epsilon %g is not in (0, 1)", (double)V->eps), -1;
     V->theta = 100.0f; /* hard-coded in llama.cpp and HF (spec §9.3) */
     const g4_gguf_tensor *tp = need(g, "v.position_embd.weight", V->d, -1, 2, err, errlen);
     if (!tp || !(V->pos = f32_view(p, tp, err, errlen)))

@@ -19,6 +19,7 @@
 /* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
 struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
 void g4_model_vocab_free(struct g4_tokenizer *t);
+int32_t g4_model_vocab_n(const struct g4_tokenizer *t);
 
 #define ARCH "gemma4"
 
@@ -455,6 +456,15 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     if (!m->vocab_only) {
         if ((st = load_weights(&ld)))
             goto fail;
+        /* Every token the tokenizer can produce needs an embedding row: refuse at load what
+         * would otherwise fail only when a prompt holds such a token. */
+        int32_t n_tok_vocab = g4_model_vocab_n(m->tok);
+        if (n_tok_vocab > m->hp.n_vocab) {
+            st = g4_fail(G4_ERR_FORMAT,
+                         "%s: token_embd.weight has %d rows but the tokenizer has %d tokens",
+                         p->model, (int)m->hp.n_vocab, (int)n_tok_vocab);
+            goto fail;
+        }
         const char *draft_path = p->draft && *p->draft ? p->draft : (res->draft[0] ? res->draft : NULL);
         if (draft_path && (st = g4_drafter_load(m, draft_path, p->flags, &m->draft)))
             goto fail;

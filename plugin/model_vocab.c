@@ -5,6 +5,7 @@
 
 struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
 void g4_model_vocab_free(struct g4_tokenizer *t);
+int32_t g4_model_vocab_n(const struct g4_tokenizer *t);
 
 struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen)
 {
@@ -12,3 +13,5 @@ struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t err
 }
 
 void g4_model_vocab_free(struct g4_tokenizer *t) { g4_tokenizer_free(t); }
+
+int32_t g4_model_vocab_n(const struct g4_tokenizer *t) { return t ? g4_tokenizer_n_vocab(t) : 0; }

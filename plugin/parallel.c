@@ -24,5 +24,5 @@ void g4_parallel_for(g4k_pool *pool, int64_t n, g4_range_fn fn, void *ctx)
         return;
     }
     par_ctx c = {n, fn, ctx};
-    g4k_pool_run(pool, par_task, &c);
+    g4k_pool_run_elastic(pool, par_task, &c);
 }

@@ -21,10 +21,10 @@ struct g4_sampler {
     int32_t cap;
 };
 
-G4_API void G4_CALL g4_sampler_params_init(g4_sampler_params *p)
+#define SAMPLER_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_sampler_params, seed)
+
+static void sampler_params_defaults(g4_sampler_params *p)
 {
-    if (!p)
-        return;
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     /* Google's recommended Gemma sampling settings. */
@@ -36,6 +36,8 @@ G4_API void G4_CALL g4_sampler_params_init(g4_sampler_params *p)
     p->repeat_last_n = 64;
     p->seed = 0;
 }
+
+G4_DEFINE_STRUCT_INIT(g4_sampler_params, SAMPLER_PARAMS_V1_SIZE, sampler_params_defaults)
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -78,14 +80,9 @@ G4_API g4_status G4_CALL g4_sampler_new(const g4_sampler_params *p, g4_sampler *
     if (!out)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_sampler_new: out is NULL");
     *out = NULL;
-    g4_sampler_params_init(&def);
-    if (p) {
-        if ((st = g4_check_struct(p, p->struct_size, sizeof(g4_sampler_params), sizeof(g4_sampler_params),
-                                  "g4_sampler_params")) != G4_OK)
-            return st;
-        def = *p;
-        def.struct_size = sizeof def;
-    }
+    sampler_params_defaults(&def);
+    if (p && (st = g4_struct_in(&def, sizeof def, p, SAMPLER_PARAMS_V1_SIZE, "g4_sampler_params")) != G4_OK)
+        return st;
     if (!(def.temperature == def.temperature) || !(def.top_p == def.top_p) || !(def.min_p == def.min_p) ||
         !(def.repeat_penalty > 0.0f) || def.repeat_last_n < 0 || def.repeat_last_n > (1 << 20))
         return g4_fail(G4_ERR_INVALID_ARGUMENT,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # ThreadSanitizer run: builds the library with clang -fsanitize=thread into build-tsan/ (through
-# the Makefile, so the sources and flags are the library's own), links tests/tsan_sessions.c
-# against it and runs it time-bounded. Any TSan report, a failed check or a timeout fails.
+# the Makefile, so the sources and flags are the library's own), links tests/tsan_sessions.c and
+# tests/test_mm_concurrent.c against it and runs them time-bounded. Any TSan report, a failed check or a timeout fails.
 #   sh scripts/tsan.sh          env: TSAN_ITERS (per thread, default 40), TSAN_TIMEOUT (s, 170)
 set -u
 cd "$(dirname "$0")/.."
@@ -24,15 +24,24 @@ done
 clang -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Wall -Wextra -Werror \
   -Wno-unused-parameter $DEFS tests/tsan_sessions.c $B/libg4plug_internal.a $LIBS \
   -o $B/tsan_sessions || { echo "tsan: test build failed"; exit 1; }
-echo "== tsan: running $B/tsan_sessions"
-LOG=$B/tsan_sessions.log
-TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
-  timeout "${TSAN_TIMEOUT:-170}" $B/tsan_sessions >"$LOG" 2>&1
-rc=$?
-n_reports=$(grep -c "WARNING: ThreadSanitizer" "$LOG")
-grep -E "tsan_sessions|FAIL" "$LOG"
-if [ "$n_reports" -gt 0 ]; then
-  grep -A30 "WARNING: ThreadSanitizer" "$LOG" | head -120
-fi
-echo "tsan: exit $rc, $n_reports ThreadSanitizer report(s) (log: $LOG)"
-[ $rc -eq 0 ] && [ "$n_reports" -eq 0 ]
+# Concurrent embeds on one shared model must match the sequential results (issue #19 item 1).
+# shellcheck disable=SC2086
+clang -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Wall -Wextra -Werror \
+  -Wno-unused-parameter $DEFS tests/test_mm_concurrent.c $B/libg4plug_internal.a $LIBS \
+  -o $B/test_mm_concurrent || { echo "tsan: test build failed"; exit 1; }
+status=0
+for prog in tsan_sessions test_mm_concurrent; do
+  echo "== tsan: running $B/$prog"
+  LOG=$B/$prog.log
+  TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+    timeout "${TSAN_TIMEOUT:-170}" $B/$prog >"$LOG" 2>&1
+  rc=$?
+  n_reports=$(grep -c "WARNING: ThreadSanitizer" "$LOG")
+  grep -E "^$prog|^unified|^towers|FAIL" "$LOG"
+  if [ "$n_reports" -gt 0 ]; then
+    grep -A30 "WARNING: ThreadSanitizer" "$LOG" | head -120
+  fi
+  echo "tsan: $prog exit $rc, $n_reports ThreadSanitizer report(s) (log: $LOG)"
+  { [ $rc -eq 0 ] && [ "$n_reports" -eq 0 ]; } || status=1
+done
+exit $status

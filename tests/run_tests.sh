@@ -36,7 +36,7 @@ for t in tests/test_*.sh; do
   [ -f "$t" ] || continue
   run "$(basename "$t" .sh)" sh "$t" "$BUILD"
 done
-for h in abi_host_c89 abi_host_cxx; do
+for h in abi_host_c89 abi_host_cxx abi_host_v1_0; do
   [ -x "$BUILD/tests/$h" ] && run "$h" $G4_EXEC "$BUILD/tests/$h" "$BUILD/libg4plug.so"
 done
 run check_exports sh tests/check_exports.sh "$BUILD/libg4plug.so"

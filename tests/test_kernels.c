@@ -606,6 +606,63 @@ static int bench(int argc, char **argv)
     return 0;
 }
 
+/* A matmul asked for on a pool that is already running (another thread's run, or nested in a
+ * task, as with concurrent embedders sharing a model's pool) runs inline as (0, 1) and must
+ * still compute every row: equal, bit for bit, to the same matmul on a free pool. */
+typedef struct {
+    g4k_pool *pool;
+    const g4k_matrix *m;
+    const float *x;
+    int64_t n_tok;
+    float *y;
+} busy_mm;
+
+static void busy_mm_task(void *ctx, int ith, int nth)
+{
+    busy_mm *b = ctx;
+    (void)nth;
+    if (ith == 0) {
+        g4k_matmul(b->pool, b->m, b->x, b->n_tok, b->y);
+        g4k_matmul_f32act(b->pool, b->m, b->x, b->n_tok, b->y + b->m->n_rows * b->n_tok);
+    }
+}
+
+static void test_matmul_busy_pool(void)
+{
+    const int64_t n = 256, nr = 200;
+    const size_t rb = g4_type_row_bytes(G4_TYPE_Q8_0, n);
+    void *w = xaligned(rb * nr);
+    float *row = malloc(sizeof(float) * n), *x = malloc(sizeof(float) * n * 8);
+    for (int64_t r = 0; r < nr; r++) {
+        for (int64_t i = 0; i < n; i++)
+            row[i] = grand();
+        g4k_quantize(G4_TYPE_Q8_0, row, (uint8_t *)w + r * rb, n);
+    }
+    for (int64_t i = 0; i < n * 8; i++)
+        x[i] = grand();
+    const g4k_matrix m = {w, G4_TYPE_Q8_0, n, nr, rb};
+    g4k_pool *pool = g4k_pool_new(3);
+    const int64_t toks[3] = {1, 3, 8};
+    for (int k = 0; k < 3; k++) {
+        const int64_t nt = toks[k], ny = nr * nt;
+        float *want = malloc(sizeof(float) * 2 * ny), *got = malloc(sizeof(float) * 2 * ny);
+        g4k_matmul(pool, &m, x, nt, want);
+        g4k_matmul_f32act(pool, &m, x, nt, want + ny);
+        for (int64_t i = 0; i < 2 * ny; i++)
+            got[i] = NAN;
+        busy_mm b = {pool, &m, x, nt, got};
+        g4k_pool_run(pool, busy_mm_task, &b);
+        CHECK(!memcmp(want, got, sizeof(float) * 2 * ny),
+              "matmul on a busy pool (%lld tokens) equals the free-pool result", (long long)nt);
+        free(want);
+        free(got);
+    }
+    g4k_pool_free(pool);
+    free(w);
+    free(row);
+    free(x);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--bench"))
@@ -617,5 +674,6 @@ int main(int argc, char **argv)
     test_f32act_and_get_row();
     test_qact();
     test_matmul();
+    test_matmul_busy_pool();
     return T_DONE("test_kernels");
 }

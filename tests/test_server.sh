@@ -40,6 +40,10 @@ done
 command -v curl >/dev/null || { bad "curl is required"; finish; }
 
 T=$(mktemp -d)
+# g4-server wants JSON bodies labelled as such (a cross-site page cannot send that without a
+# CORS preflight): every curl below sends the header, through a curlrc of our own.
+printf 'header = "Content-Type: application/json"\n' >"$T/.curlrc"
+export CURL_HOME="$T"
 PID=""
 stop_server() { # stop_server [SIGNAL]: returns the server's exit status
   [ -n "$PID" ] || return 0

@@ -355,6 +355,71 @@ static void test_sleep_path(void)
     g4k_pool_free(p);
 }
 
+/* ---- elastic runs: every ith exactly once per run, whoever runs it ---- */
+typedef struct {
+    long slot[MAXT];     /* plain writes: TSan checks the hand-over from whichever thread ran ith */
+    pthread_t caller;
+    atomic_int taken;    /* ith > 0 run on the caller's thread (a share the caller took over) */
+    atomic_int bad_nth;
+    long round;
+    int want_nth;
+} elastic_ctx;
+
+static void elastic_task(void *vctx, int ith, int nth)
+{
+    elastic_ctx *c = vctx;
+    if (nth != c->want_nth || ith < 0 || ith >= nth || ith >= MAXT) {
+        atomic_fetch_add(&c->bad_nth, 1);
+        return;
+    }
+    c->slot[ith] = c->round;
+    if (ith > 0 && pthread_equal(pthread_self(), c->caller))
+        atomic_fetch_add(&c->taken, 1);
+}
+
+static void test_elastic(void)
+{
+    /* spin 0: workers sleep between runs, so the caller (whose own share is empty) usually
+     * closes a run before they wake and runs their shares itself: the take-over path */
+    for (int spin = 0; spin < 2; spin++) {
+        if (!spin)
+            setenv("G4_SPIN_US", "0", 1);
+        for (int n = 2; n <= 6; n++) {
+            g4k_pool *p = g4k_pool_new(n);
+            CHECK(p != NULL, "pool_new(%d)", n);
+            if (!p)
+                continue;
+            elastic_ctx c;
+            memset(&c, 0, sizeof c);
+            c.caller = pthread_self();
+            c.want_nth = n;
+            cover_ctx cc;
+            memset(&cc, 0, sizeof cc);
+            cc.want_nth = n;
+            int bad = 0, runs = 3000 / T_SCALE;
+            for (int r = 0; r < runs; r++) {
+                c.round = r + 1;
+                g4k_pool_run_elastic(p, elastic_task, &c);
+                for (int i = 0; i < n; i++)
+                    bad += c.slot[i] != r + 1;
+                if (r % 3 == 0) { /* strict runs interleaved: workers that missed a run rejoin */
+                    g4k_pool_run(p, cover_task, &cc);
+                    for (int i = 0; i < n; i++)
+                        bad += atomic_load(&cc.hits[i]) != r / 3 + 1;
+                }
+            }
+            CHECK(bad == 0, "elastic n=%d spin=%d: %d shares missing or run twice", n, spin, bad);
+            CHECK(atomic_load(&c.bad_nth) == 0 && atomic_load(&cc.bad_nth) == 0, "elastic n=%d: bad ith/nth", n);
+            if (!spin)
+                CHECK(atomic_load(&c.taken) > 0, "elastic n=%d: the caller never took a late worker's share "
+                      "in %d runs with sleeping workers", n, runs);
+            g4k_pool_free(p);
+        }
+        if (!spin)
+            unsetenv("G4_SPIN_US");
+    }
+}
+
 int main(void)
 {
     test_null_and_default();
@@ -366,5 +431,6 @@ int main(void)
     test_nested();
     test_binding();
     test_sleep_path();
+    test_elastic();
     return T_DONE("test_threadpool");
 }

@@ -93,7 +93,7 @@ if [ -x "$SRV" ] && command -v curl >/dev/null 2>&1; then
   URL="http://127.0.0.1:$PORT"; i=0
   while [ $i -lt 300 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" != 200 ]; do sleep 0.1; i=$((i+1)); done
   vreq() { printf '{"messages":[{"role":"user","content":[{"type":"video_url","video_url":%s},{"type":"text","text":"What happens?"}]}],"temperature":0,"max_tokens":2}' "$1" >"$T/v.json"
-           curl -s -m 120 -o "$T/vo.json" -w '%{http_code}' --data-binary @"$T/v.json" "$URL/v1/chat/completions"; }
+           curl -s -m 120 -H "Content-Type: application/json" -o "$T/vo.json" -w '%{http_code}' --data-binary @"$T/v.json" "$URL/v1/chat/completions"; }
   B64V=$(base64 <"$T/clip.mp4" | tr -d '\n')
   code=$(vreq "{\"url\":\"data:video/mp4;base64,$B64V\",\"frames\":4}")
   # 4 frames x 63 + 151 audio tokens + timestamps/markers + the chat turn
@@ -109,7 +109,7 @@ if [ -x "$SRV" ] && command -v curl >/dev/null 2>&1; then
   code=$(vreq "{\"url\":\"data:video/mp4;base64,$B64V\",\"frames\":7200}")
   [ "$code" = 400 ] && grep -q "needs" "$T/vo.json" && ok || bad "server video too long for the context: $code $(head -c 300 "$T/vo.json")"
   printf '{"messages":[{"role":"user","content":"see <|video|>"}]}' >"$T/v.json"
-  code=$(curl -s -m 60 -o "$T/vo.json" -w '%{http_code}' --data-binary @"$T/v.json" "$URL/v1/chat/completions")
+  code=$(curl -s -m 60 -H "Content-Type: application/json" -o "$T/vo.json" -w '%{http_code}' --data-binary @"$T/v.json" "$URL/v1/chat/completions")
   [ "$code" = 400 ] && ok || bad "server <|video|> marker injection: $code"
   kill $SPID 2>/dev/null; wait $SPID 2>/dev/null
 else

@@ -42,6 +42,7 @@
 #include "g4plug.h"
 
 static int g_verbose = 0;
+static int g_no_mmap = 0; /* g4plug: G4_LOAD_NO_MMAP */
 
 static double now_s(void)
 {
@@ -440,6 +441,8 @@ static int g4_load_engine(engine *e, const char *lib, const char *model_path, in
     G.api->load_params_init(&lp);
     lp.model = model_path;
     lp.n_threads = n_threads;
+    if (g_no_mmap)
+        lp.flags |= G4_LOAD_NO_MMAP;
     lp.log = g4_log_cb;
     lp.log_level = g_verbose ? G4_LOG_INFO : G4_LOG_ERROR;
     g4_status st = G.api->load(&lp, &G.model);
@@ -603,7 +606,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: g4-bench --engine g4plug|llama --lib PATH --model F.gguf [--threads N]\n"
-            "                [--pp 512] [--tg 128] [--reps 5] [--no-warmup] [-v]\n"
+            "                [--pp 512] [--tg 128] [--reps 5] [--no-warmup] [--no-mmap] [-v]\n"
             "       g4-bench --membw [--threads N] [--mib 1024]\n"
             "  --lib: g4plug: path of libg4plug.so; llama: the folder holding libllama*.so\n"
             "  --pp 0 / --tg 0 skip that test\n");
@@ -641,6 +644,8 @@ int main(int argc, char **argv)
             do_bw = 1;
         else if (strcmp(a, "-v") == 0)
             g_verbose = 1;
+        else if (strcmp(a, "--no-mmap") == 0)
+            g_no_mmap = 1; /* g4plug: read the weights into (huge-page) memory */
         else
             usage();
 #undef ARG

@@ -8,6 +8,8 @@
  *   g4 tokenize -m MODEL TEXT                  token ids and pieces
  */
 #include <errno.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +26,7 @@
 
 #include "cli_video.h"
 #include "g4_dl.h"
+#include "install_lmstudio.h"
 
 static g4dl g_dl;
 static const g4_api_v1 *A;
@@ -116,8 +119,22 @@ static unsigned char *read_all(FILE *f, size_t *size)
     return buf;
 }
 
+/* Largest image or audio file g4 reads (a 256 MiB WAV is about 70 minutes of 16-bit 16 kHz
+ * stereo at 48 kHz... more than the audio encoder takes in one prompt). */
+#define G4_CLI_MAX_MEDIA_BYTES ((long long)256 << 20)
+
 static unsigned char *read_file(const char *path, size_t *size)
 {
+    /* Media files only: a regular file of bounded size, checked before reading (/dev/zero, a
+     * FIFO or a huge file would otherwise be read until memory runs out). */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        fatal(2, "%s: %s", path, strerror(errno));
+    if ((sb.st_mode & S_IFMT) != S_IFREG)
+        fatal(2, "%s: not a regular file", path);
+    if ((long long)sb.st_size > G4_CLI_MAX_MEDIA_BYTES)
+        fatal(2, "%s: %lld bytes is more than the %lld-byte limit for media files", path,
+              (long long)sb.st_size, G4_CLI_MAX_MEDIA_BYTES);
     FILE *f = fopen(path, "rb");
     if (!f)
         fatal(2, "%s: %s", path, strerror(errno));
@@ -166,7 +183,7 @@ typedef struct common {
 static g4_model *try_load_model(const common *c, uint32_t flags, g4_status *st_out)
 {
     g4_load_params p;
-    A->load_params_init(&p);
+    G4DL_INIT(A, load_params, &p);
     p.model = c->model;
     p.mmproj = c->mmproj;
     p.draft = c->draft;
@@ -281,6 +298,7 @@ typedef struct gen_opts {
     common c;
     const char *prompt, *image, *audio;
     int n_predict, chat, seed_set, n_predict_set, temp_set;
+    int special_in_content; /* parse control tokens typed into chat messages (old behaviour) */
     cli_video_args video; /* --video and its options (hosts/cli/cli_video.c) */
     int show_prompt;
     float temp;
@@ -449,7 +467,7 @@ static g4_status embed_media(const g4_model *m, const char *path, int is_img, fl
     info.struct_size = sizeof info;
     A->model_get_info(m, &info);
     g4_image_options io;
-    A->image_options_init(&io);
+    G4DL_INIT(A, image_options, &io);
     g4_status st = is_img ? A->embed_image_file(m, bytes, fsize, &io, NULL, 0, &n_tok)
                           : A->embed_audio_file(m, bytes, fsize, NULL, 0, &n_tok);
     float *e = NULL;
@@ -558,9 +576,18 @@ static void add_media(const g4_model *m, prompt *p, const char *path, int is_img
     float *e = NULL;
     size_t n_tok = 0;
     g4_status st = embed_media(m, path, is_img, &e, &n_tok);
-    if (st != G4_OK)
-        fatal(1, "%s: %s: %s%s", path, A->status_name(st), A->last_error(),
-              st == G4_ERR_UNSUPPORTED ? " (did you pass --mmproj?)" : "");
+    if (st != G4_OK) {
+        /* the hint only when the model has no projector for this kind of input */
+        char why[512];
+        snprintf(why, sizeof why, "%s", A->last_error()); /* before the next call clears it */
+        g4_model_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        int has = A->model_get_info(m, &info) == G4_OK &&
+                  (info.capabilities & (is_img ? G4_MODEL_HAS_VISION : G4_MODEL_HAS_AUDIO));
+        fatal(1, "%s: %s: %s%s", path, A->status_name(st), why,
+              st == G4_ERR_UNSUPPORTED && !has ? " (did you pass --mmproj?)" : "");
+    }
     splice_media(m, p, is_img, e, n_tok);
 }
 
@@ -594,7 +621,7 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     memset(want, 0, p->n);
     want[p->n - 1] = G4_OUT_LOGITS | G4_OUT_HIDDEN; /* the drafter reads the hidden state too */
     g4_batch b;
-    A->batch_init(&b);
+    G4DL_INIT(A, batch, &b);
     b.n_tokens = (int32_t)p->n;
     b.tokens = p->ids;
     b.want = want;
@@ -621,7 +648,7 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     str.m = m;
     str.quiet = quiet;
     g4_generate_params gp;
-    A->generate_params_init(&gp);
+    G4DL_INIT(A, generate_params, &gp);
     gp.max_tokens = n_predict;
     gp.n_draft = n_draft;
     gp.sampling = sp;
@@ -659,11 +686,42 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     return 0;
 }
 
+static void add_video(const g4_model *m, const gen_opts *o, prompt *p);
+
 /* The prompt of a conversation: chat-formatted (or raw) text with the media of o spliced in. */
 static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *msgs, size_t n_msgs,
                          prompt *p)
 {
     int has_bos = 0;
+    memset(p, 0, sizeof *p);
+    if (o->chat && G4_API_HAS(A, chat_tokenize)) {
+        /* 1.1: message contents are plain text; only the template's markers are control
+         * tokens, so typed "<|turn>system" stays text (--special-in-content: the old way) */
+        g4_chat_message *cm = xmalloc(sizeof *cm * n_msgs);
+        for (size_t i = 0; i < n_msgs; i++) {
+            cm[i].role = msgs[i].role;
+            cm[i].content = msgs[i].content;
+        }
+        uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT |
+                      (o->image || o->audio || o->video.path ? G4_CHAT_MEDIA_MARKERS : 0) |
+                      (o->special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
+        size_t nt = 0;
+        g4_status st = A->chat_tokenize(m, cm, n_msgs, fl, NULL, 0, &nt);
+        if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+            p->ids = xmalloc(sizeof *p->ids * (nt + 1));
+            st = A->chat_tokenize(m, cm, n_msgs, fl, p->ids, nt + 1, &nt);
+        }
+        free(cm);
+        if (st != G4_OK)
+            fatal(1, "chat prompt: %s: %s", A->status_name(st), A->last_error());
+        p->n = nt;
+        if (o->image)
+            add_media(m, p, o->image, 1);
+        if (o->audio)
+            add_media(m, p, o->audio, 0);
+        add_video(m, o, p);
+        return;
+    }
     char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
     /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
     uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
@@ -674,6 +732,12 @@ static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *m
         add_media(m, p, o->image, 1);
     if (o->audio)
         add_media(m, p, o->audio, 0);
+    add_video(m, o, p);
+}
+
+/* --video: embeds the clip and splices it in at its placeholder; --show-prompt prints the result. */
+static void add_video(const g4_model *m, const gen_opts *o, prompt *p)
+{
     if (o->video.path) {
         g4_model_info mi;
         memset(&mi, 0, sizeof mi);
@@ -703,7 +767,7 @@ static char *generate_once(const g4_model *m, g4_session *s, const gen_opts *o, 
     prompt p;
     build_prompt(m, o, msgs, n_msgs, &p);
     g4_sampler_params sp;
-    A->sampler_params_init(&sp);
+    G4DL_INIT(A, sampler_params, &sp);
     sp.temperature = o->temp;
     sp.seed = o->seed_set ? o->seed : (uint64_t)time(NULL);
     run_result r;
@@ -740,6 +804,8 @@ static const char *k_usage =
     "  tokenize -m MODEL TEXT [--no-bos] [--no-special] [--ids]\n"
     "                                          show the tokens of TEXT\n"
     "  version                                 library and ABI versions\n"
+    "  install lmstudio [--home DIR]           copy this archive's engine pack into LM Studio\n"
+    "                                          (DIR/extensions/backends/; default ~/.lmstudio)\n"
     "\n"
     "generate options:\n"
     "  -m, --model PATH     GGUF model (or an LM Studio folder / Ollama name)\n"
@@ -750,14 +816,50 @@ static const char *k_usage =
     "  --threads N          worker threads (default: performance cores)\n"
     "  --ctx N              context size (default: the model's, at most 8192)\n"
     "  --chat               wrap PROMPT as a user turn: <|turn>user\\n...<turn|>\\n<|turn>model\\n\n"
+    "  --special-in-content parse control tokens typed into chat messages (unsafe: text can fake\n"
+    "                       a turn; by default only the template's own markers are special)\n"
     "  --draft PATH         MTP drafter: speculative decoding (same output, faster)\n"
     "  --mmproj PATH        vision/audio projector\n"
     "  --image FILE         PNG/JPEG to show the model (at <|image|> in PROMPT, else first)\n"
-    "  --audio FILE         WAV/FLAC/OGG/MP3 to play the model (at <|audio|>, else first)\n"
+    "  --audio FILE         WAV to play the model (at <|audio|>, else first)\n"
     CLI_VIDEO_USAGE
     "  --lib PATH           libg4plug to use (default: $G4PLUG_LIB, then next to g4)\n"
     "\n"
     "Ctrl-C stops generation (a second Ctrl-C exits). Timings go to stderr.\n";
+
+/* Numeric option values: the whole string must be a number in range ("-n abc", "-n 1e3" and
+ * "--temp nan" are errors, not the default or a prefix). */
+static long parse_long(const char *opt, const char *v, long lo, long hi)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        fatal(2, "%s: '%s' is not a whole number in [%ld, %ld]", opt, v, lo, hi);
+    return x;
+}
+
+static double parse_double(const char *opt, const char *v, double lo, double hi)
+{
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi)
+        fatal(2, "%s: '%s' is not a number in [%g, %g]", opt, v, lo, hi);
+    return x;
+}
+
+static uint64_t parse_u64(const char *opt, const char *v)
+{
+    char *end = NULL;
+    errno = 0;
+    if (*v == '-' || *v == '+' || *v == ' ')
+        fatal(2, "%s: '%s' is not an unsigned whole number", opt, v);
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end)
+        fatal(2, "%s: '%s' is not an unsigned whole number", opt, v);
+    return (uint64_t)x;
+}
 
 /* Parses the options shared by the subcommands. Returns 1 if argv[*i] was consumed. */
 static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
@@ -773,21 +875,21 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
     else if (!strcmp(a, "--lib"))
         c->lib = VAL();
     else if (!strcmp(a, "--threads") || !strcmp(a, "-t"))
-        c->threads = atoi(VAL());
+        c->threads = (int)parse_long(a, VAL(), 0, 4096);
     else if (!strcmp(a, "--ctx") || !strcmp(a, "-c"))
-        c->n_ctx = atoi(VAL());
+        c->n_ctx = (int)parse_long(a, VAL(), 0, 1 << 24);
     else if (g && (!strcmp(a, "-p") || !strcmp(a, "--prompt")))
         g->prompt = VAL();
     else if (g && (!strcmp(a, "-n") || !strcmp(a, "--n-predict"))) {
-        g->n_predict = atoi(VAL());
+        g->n_predict = (int)parse_long(a, VAL(), -1, 1 << 24);
         g->n_predict_set = 1;
     }
     else if (g && !strcmp(a, "--temp")) {
-        g->temp = (float)atof(VAL());
+        g->temp = (float)parse_double(a, VAL(), 0.0, 100.0);
         g->temp_set = 1;
     }
     else if (g && !strcmp(a, "--seed")) {
-        g->seed = strtoull(VAL(), NULL, 10);
+        g->seed = parse_u64(a, VAL());
         g->seed_set = 1;
     } else if (g && !strcmp(a, "--image"))
         g->image = VAL();
@@ -795,6 +897,8 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
         g->audio = VAL();
     else if (g && !strcmp(a, "--chat"))
         g->chat = 1;
+    else if (g && !strcmp(a, "--special-in-content"))
+        g->special_in_content = 1;
     else if (g && !strcmp(a, "--show-prompt"))
         g->show_prompt = 1;
     else if (g && cli_video_parse(argc, argv, i, &g->video))
@@ -832,7 +936,7 @@ static int cmd_generate(gen_opts *o, int interactive)
     open_library(o->c.lib, 1);
     g4_model *m = load_model(&o->c, 0);
     g4_session_params sp;
-    A->session_params_init(&sp);
+    G4DL_INIT(A, session_params, &sp);
     sp.n_ctx = o->c.n_ctx;
     sp.n_threads = o->c.threads;
     g4_session *s = NULL;
@@ -1026,7 +1130,7 @@ static int cmd_demo(gen_opts *o)
            t_load, o->c.mmproj ? " + projector" : "", o->c.draft ? " + drafter" : "");
 
     g4_session_params spp;
-    A->session_params_init(&spp);
+    G4DL_INIT(A, session_params, &spp);
     spp.n_ctx = o->c.n_ctx;
     spp.n_threads = o->c.threads;
     g4_session *s = NULL;
@@ -1037,7 +1141,7 @@ static int cmd_demo(gen_opts *o)
 
     /* fixed seed: the demo prints the same tokens every run */
     g4_sampler_params sp;
-    A->sampler_params_init(&sp);
+    G4DL_INIT(A, sampler_params, &sp);
     sp.temperature = o->temp;
     sp.seed = o->seed_set ? o->seed : 42;
     int n_predict = o->n_predict_set && o->n_predict > 0 ? o->n_predict : 32; /* a few seconds */
@@ -1178,6 +1282,25 @@ static int cmd_demo(gen_opts *o)
     return 0;
 }
 
+/* Text from a file or a model (metadata, token pieces): control bytes (ESC, CR, BEL, ...) are
+ * written as escapes, so a hostile GGUF cannot drive the terminal (as g4-gguf-dump does). */
+static void print_escaped(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n')
+            fputs("\\n", stdout);
+        else if (ch == '\t')
+            fputs("\\t", stdout);
+        else if (ch == '\r')
+            fputs("\\r", stdout);
+        else if (ch < 0x20 || ch == 0x7f)
+            printf("\\x%02x", ch);
+        else
+            putchar(ch);
+    }
+}
+
 static void print_meta(const g4_model *m, const char *key)
 {
     char buf[512];
@@ -1186,7 +1309,9 @@ static void print_meta(const g4_model *m, const char *key)
     if (st != G4_OK && st != G4_ERR_BUFFER_TOO_SMALL)
         return; /* absent keys are simply not shown */
     buf[sizeof buf - 1] = '\0';
-    printf("  %-40s %s%s\n", key, buf, len >= sizeof buf ? " ..." : "");
+    printf("  %-40s ", key);
+    print_escaped(buf, strlen(buf));
+    printf("%s\n", len >= sizeof buf ? " ..." : "");
 }
 
 static int cmd_info(common *c)
@@ -1202,7 +1327,9 @@ static int cmd_info(common *c)
     if (st != G4_OK)
         fatal(1, "info: %s: %s", A->status_name(st), A->last_error());
     printf("%s\n", c->model);
-    printf("  %-28s %s\n", "name", in.name);
+    printf("  %-28s ", "name");
+    print_escaped(in.name, strnlen(in.name, sizeof in.name));
+    putchar('\n');
     printf("  %-28s %s (%s)\n", "architecture", in.arch, in.variant);
     printf("  %-28s %.2f B (%.1f MiB of weights)\n", "parameters", in.n_params / 1e9,
            in.weight_bytes / 1048576.0);
@@ -1249,7 +1376,7 @@ static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
     open_library(c->lib, 1);
     g4_model *m = load_model(c, 0);
     g4_session_params sp;
-    A->session_params_init(&sp);
+    G4DL_INIT(A, session_params, &sp);
     sp.n_ctx = n_pp + n_tg + 1;
     sp.n_threads = c->threads;
     g4_session *s = NULL;
@@ -1267,7 +1394,7 @@ static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
     for (int r = 0; r < reps + 1; r++) { /* the first round warms caches and page-ins */
         A->session_reset(s);
         g4_batch b;
-        A->batch_init(&b);
+        G4DL_INIT(A, batch, &b);
         b.n_tokens = n_pp;
         b.tokens = ids;
         double t0 = now_s();
@@ -1303,23 +1430,6 @@ static int cmd_bench(common *c, int n_pp, int n_tg, int reps)
     A->session_free(s);
     A->model_free(m);
     return 0;
-}
-
-static void print_escaped(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\n')
-            fputs("\\n", stdout);
-        else if (ch == '\t')
-            fputs("\\t", stdout);
-        else if (ch == '\r')
-            fputs("\\r", stdout);
-        else if (ch < 0x20)
-            printf("\\x%02x", ch);
-        else
-            putchar(ch);
-    }
 }
 
 static int cmd_tokenize(common *c, const char *text, int bos, int special, int ids_only)
@@ -1361,6 +1471,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "install")) /* its own options: hosts/cli/install_lmstudio.c */
+        return g4_install_main(argc - 1, argv + 1);
     gen_opts g;
     memset(&g, 0, sizeof g);
     g.temp = 0.8f;
@@ -1378,9 +1490,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ids"))
             ids_only = 1;
         else if ((!strcmp(a, "--pp") || !strcmp(a, "--tg") || !strcmp(a, "--reps")) && i + 1 < argc) {
-            int v = atoi(argv[++i]);
-            if (v < 0 || v > 1 << 20)
-                fatal(2, "%s %d is out of range", a, v);
+            int v = (int)parse_long(a, argv[++i], 0, 1 << 20);
             *(!strcmp(a, "--pp") ? &n_pp : !strcmp(a, "--tg") ? &n_tg : &reps) = v;
         }
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

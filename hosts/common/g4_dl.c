@@ -143,6 +143,15 @@ static const struct {
     M(draft, "g4_draft"), M(generate_params_init, "g4_generate_params_init"),
     M(generate, "g4_generate"), M(session_capture_layers, "g4_session_capture_layers"),
     M(captured_layer, "g4_captured_layer"), M(manifest_check, "g4_manifest_check"),
+    /* 1.1 */
+    M(load_params_init_sized, "g4_load_params_init_sized"),
+    M(image_options_init_sized, "g4_image_options_init_sized"),
+    M(session_params_init_sized, "g4_session_params_init_sized"),
+    M(batch_init_sized, "g4_batch_init_sized"),
+    M(sampler_params_init_sized, "g4_sampler_params_init_sized"),
+    M(generate_params_init_sized, "g4_generate_params_init_sized"),
+    /* 1.1: special-token safe chat prompts */
+    M(chat_tokenize, "g4_chat_tokenize"),
 };
 #undef M
 
@@ -245,8 +254,9 @@ int g4dl_open(const char *path_or_null, g4dl *d, char *err, size_t n)
     const void *table = NULL;
     if (get_api && get_api(1, &table) == G4_OK && table) {
         const g4_api_v1 *t = (const g4_api_v1 *)table;
-        /* A table smaller than the 1.0 layout cannot be used member by member. */
-        if (t->struct_size < sizeof(g4_api_v1) || (t->abi_version >> 16) != 1) {
+        /* A table smaller than the 1.0 layout cannot be used member by member; later members
+         * are checked with G4_API_HAS where they are used. */
+        if (t->struct_size < offsetof(g4_api_v1, chat_tokenize) || (t->abi_version >> 16) != 1) {
             snprintf(err, n, "%s: g4_get_api(1) returned a table of size %u, version 0x%x",
                      d->path, (unsigned)t->struct_size, (unsigned)t->abi_version);
             g4dl_close(d);
@@ -275,3 +285,5 @@ void g4dl_close(g4dl *d)
         d->api = NULL;
     }
 }
+
+int g4dl_exe_dir(char *buf, size_t n) { return exe_dir(buf, n); }

@@ -15,6 +15,7 @@
 #define G4_DL_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "g4plug.h"
 
@@ -32,9 +33,20 @@ typedef struct g4dl {
  * When g4_get_api is missing, members are looked up one by one; absent ones stay NULL. */
 int g4dl_open(const char *path_or_null, g4dl *out, char *err, size_t n);
 
+/* Initialise a parameter struct for this host's own sizeof: through the 1.1 sized initialiser
+ * when the library has one, else (a 1.0 library) zeroed and filled in its 1.0 layout, which is
+ * all such a library reads. kind: load_params, image_options, session_params, batch,
+ * sampler_params, generate_params. */
+#define G4DL_INIT(api, kind, p) \
+    (G4_API_HAS(api, kind##_init_sized) ? (void)(api)->kind##_init_sized((p), sizeof *(p)) \
+                                      : (memset((p), 0, sizeof *(p)), (api)->kind##_init(p)))
+
 /* Look up any exported symbol by name (NULL if absent). */
 void *g4dl_sym(const g4dl *d, const char *name);
 
 void g4dl_close(g4dl *d);
+
+/* The folder of the running executable (UTF-8, no trailing separator). 0 on success. */
+int g4dl_exe_dir(char *buf, size_t n);
 
 #endif

@@ -9,13 +9,17 @@
  * mutable state exist.
  */
 #include <errno.h>
+#ifdef _WIN32
+#include "srv_os_win32.h" /* Winsock, and sigwait & co. over a console control handler */
+#else
 #include <netdb.h>
+#include <sys/socket.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +46,7 @@ static MHD_RESULT send_text(struct MHD_Connection *c, unsigned code, const char 
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(r, "Server", "g4-server");
+    srv_conn_add_cors(c, r);
     MHD_RESULT ret = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     return ret;
@@ -117,20 +122,23 @@ static cJSON *add_text(cJSON *o, const char *name, const char *s, size_t n)
 typedef struct conn {
     srv_buf body;
     int too_big;
+    uint64_t reserved; /* bytes of the memory budget this request holds (srv_budget.c) */
 } conn;
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    srv *S = cls;
     conn *k = *con_cls;
     if (k) {
+        srv_budget_give(&S->budget, k->reserved);
         free(k->body.s);
         free(k);
     }
     *con_cls = NULL;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    srv_conns_answered(&S->conns, ci ? ci->socket_context : NULL);
 }
 
 /* ---- auth --------------------------------------------------------------------------------- */
@@ -249,6 +257,7 @@ typedef struct stream {
     srv_buf out; /* formatted SSE bytes not yet handed to MHD */
     size_t off;
     int started, finished;
+    srv_watch *watch; /* cancels the generation when the client goes away */
 } stream;
 
 static void *stream_worker(void *arg)
@@ -375,6 +384,7 @@ static void stream_free(void *cls)
 {
     stream *st = cls;
     srv_job *j = &st->job;
+    srv_watch_stop(st->watch);
     pthread_mutex_lock(&j->mu);
     int running = j->has_thread && !j->done;
     j->abandoned = 1;
@@ -391,6 +401,23 @@ static void stream_free(void *cls)
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
+/* The watcher's cancel: the job's slot is fixed while it generates. */
+static void cancel_job(void *ctx)
+{
+    srv_job *j = ctx;
+    if (j->slot && j->slot->sess)
+        j->S->A->session_cancel(j->slot->sess);
+}
+
+/* Bytes of text a request asks to tokenize (message contents or the prompt). */
+static size_t request_text_bytes(const srv_request *r)
+{
+    size_t n = r->prompt ? strlen(r->prompt) : 0;
+    for (size_t i = 0; i < r->n_msgs; i++)
+        n += r->msgs[i].content ? strlen(r->msgs[i].content) : 0;
+    return n;
+}
+
 static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint ep, conn *k)
 {
     stream *st = calloc(1, sizeof *st);
@@ -399,6 +426,17 @@ static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint
     st->S = S;
     char err[512];
     if (srv_request_parse(ep, k->body.s, k->body.n, &S->lim, &st->req, err, sizeof err) != 0) {
+        free(st);
+        return send_error(c, 400, "invalid_request_error", err);
+    }
+    /* A text that cannot fit the context whatever its tokens are is refused before it is
+     * tokenized: no token is longer than max_piece_bytes. */
+    size_t text_bytes = request_text_bytes(&st->req);
+    if (S->max_piece_bytes > 0 && text_bytes / (size_t)S->max_piece_bytes >= (size_t)S->n_ctx_slot) {
+        snprintf(err, sizeof err,
+                 "the prompt text (%zu bytes, at least %zu tokens) exceeds the context size (%d tokens)",
+                 text_bytes, text_bytes / (size_t)S->max_piece_bytes, S->n_ctx_slot);
+        srv_request_free(&st->req);
         free(st);
         return send_error(c, 400, "invalid_request_error", err);
     }
@@ -412,7 +450,10 @@ static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint
         return ret;
     }
     if (!st->req.stream) {
+        /* a client that closes the connection cancels its generation (srv_conn.c) */
+        srv_watch *w = srv_watch_start(srv_conn_fd(c), cancel_job, j);
         srv_job_run(j);
+        srv_watch_stop(w);
         MHD_RESULT ret = j->http_status ? send_error(c, (unsigned)j->http_status, j->err_type, j->errmsg)
                                         : send_json(c, 200, final_json(S, j, st->id));
         srv_job_finish(j);
@@ -427,6 +468,7 @@ static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint
         return send_error(c, 500, "server_error", "cannot start a worker thread");
     }
     j->has_thread = 1;
+    st->watch = srv_watch_start(srv_conn_fd(c), cancel_job, j);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader,
                                                                st, stream_free);
     if (!r) {
@@ -436,6 +478,7 @@ static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "Server", "g4-server");
+    srv_conn_add_cors(c, r);
     MHD_RESULT ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ret;
@@ -544,7 +587,7 @@ static MHD_RESULT handle_props(srv *S, struct MHD_Connection *c)
     cJSON_AddNumberToObject(g, "n_ctx", S->n_ctx_slot);
     cJSON_AddNumberToObject(o, "total_slots", S->cfg.n_parallel);
     cJSON_AddStringToObject(o, "model_alias", S->model_id);
-    cJSON_AddStringToObject(o, "model_path", S->cfg.model);
+    cJSON_AddStringToObject(o, "model_path", S->model_id); /* the alias: never the server's file system */
     const char *tmpl = S->A->chat_template ? S->A->chat_template(S->model) : NULL;
     cJSON_AddStringToObject(o, "chat_template", tmpl ? tmpl : "");
     cJSON *mod = cJSON_AddObjectToObject(o, "modalities");
@@ -575,6 +618,14 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
             k->too_big = 1;
             return send_error(c, 413, "invalid_request_error", "request body too large");
         }
+        if (!strcmp(method, "OPTIONS"))
+            return srv_conn_preflight(c);
+        char herr[256];
+        int hs = srv_conn_check_headers(c, method, !S->cfg.any_content_type, herr, sizeof herr);
+        if (hs) {
+            k->too_big = 1; /* discard the body */
+            return send_error(c, (unsigned)hs, "invalid_request_error", herr);
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -583,15 +634,36 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
             free(k->body.s);
             memset(&k->body, 0, sizeof k->body);
         }
+        /* the body counts against the server's memory budget as it arrives */
+        if (!k->too_big && srv_budget_take(&S->budget, *upload_data_size) == 0) {
+            k->reserved += *upload_data_size;
+        } else if (!k->too_big) {
+            k->too_big = 2; /* budget spent: 503 below */
+            free(k->body.s);
+            memset(&k->body, 0, sizeof k->body);
+        }
         if (!k->too_big && srv_buf_add(&k->body, upload_data, *upload_data_size))
             k->too_big = 1;
         *upload_data_size = 0; /* consumed (or discarded) */
         return MHD_YES;
     }
+    {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        srv_conns_received(&S->conns, ci ? ci->socket_context : NULL); /* no receive deadline now */
+    }
+    if (k->too_big == 2)
+        return send_error(c, 503, "unavailable_error", "server memory budget exhausted, retry later");
     if (k->too_big)
         return send_error(c, 413, "invalid_request_error", "request body too large");
     if (!k->body.s && srv_buf_add(&k->body, "", 0))
         return MHD_NO;
+    /* Reserve the estimated work for this body (parse, tokenization) before doing it. */
+    uint64_t est = srv_budget_estimate(k->body.n);
+    if (est > k->reserved) {
+        if (srv_budget_take(&S->budget, est - k->reserved) != 0)
+            return send_error(c, 503, "unavailable_error", "server memory budget exhausted, retry later");
+        k->reserved = est;
+    }
 
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/health") || !strcmp(url, "/v1/health")) {
@@ -666,7 +738,7 @@ static void *loader(void *arg)
     srv *S = arg;
     const g4_api_v1 *A = S->A;
     g4_load_params p;
-    A->load_params_init(&p);
+    G4DL_INIT(A, load_params, &p);
     p.model = S->cfg.model;
     p.mmproj = S->cfg.mmproj;
     p.draft = S->cfg.draft;
@@ -692,7 +764,7 @@ static void *loader(void *arg)
     A->model_get_info(m, &S->info);
     for (int i = 0; i < S->cfg.n_parallel; i++) {
         g4_session_params sp;
-        A->session_params_init(&sp);
+        G4DL_INIT(A, session_params, &sp);
         sp.n_ctx = S->cfg.n_ctx;
         sp.n_threads = S->cfg.n_threads;
         S->slots[i].id = i;
@@ -704,6 +776,15 @@ static void *loader(void *arg)
         }
     }
     S->n_ctx_slot = A->session_n_ctx(S->slots[0].sess);
+    /* The longest token text: a text of B bytes has at least B / that many tokens. */
+    int32_t nv = A->vocab_size(m);
+    for (int32_t t = 0; t < nv; t++) {
+        char piece[8];
+        size_t plen = 0;
+        g4_status ps = A->token_to_piece(m, t, 0, piece, sizeof piece, &plen);
+        if ((ps == G4_OK || ps == G4_ERR_BUFFER_TOO_SMALL) && (int)plen > S->max_piece_bytes)
+            S->max_piece_bytes = (int)plen;
+    }
     fprintf(stderr, "g4-server: model %s loaded (%s, %s, %d slots x %d context, %s%s)\n", S->model_id,
             S->info.variant, S->info.isa, S->cfg.n_parallel, S->n_ctx_slot,
             S->info.capabilities & G4_MODEL_HAS_VISION ? "vision " : "",
@@ -736,6 +817,16 @@ static const char *k_usage =
     "       --timeout S         per-request time limit and idle connection timeout (default 600)\n"
     "       --max-body BYTES    largest request body (default 33554432; then 413)\n"
     "       --max-conn N        simultaneous connections (default 64)\n"
+    "       --recv-timeout S    a whole request (headers and body) must arrive within S seconds\n"
+    "                           (default 30; 0 = no limit); near --max-conn the slowest\n"
+    "                           receiver is dropped to keep room for new connections\n"
+    "       --mem-budget MIB    memory all requests in flight may reserve (default: half the\n"
+    "                           RAM, at most 8192; 0 = unlimited); then 503\n"
+    "       --cors-origin O     allow browser pages from origin O ('*' = any) to call the API\n"
+    "                           (default: no CORS, cross-site pages get no answers)\n"
+    "       --any-content-type  accept POST bodies not labelled application/json (unsafe)\n"
+    "       --special-in-content  parse control tokens typed into chat messages, as\n"
+    "                           llama-server does (unsafe: a user can fake a system turn)\n"
     "  -a,  --alias NAME        model id reported by /v1/models\n"
     "       --no-mmap, --mlock  weight loading\n"
     "       --lib PATH          libg4plug to use (default: $G4PLUG_LIB, next to g4-server, ...)\n"
@@ -816,11 +907,22 @@ static void parse_args(int argc, char **argv, srv_config *c)
         else if (IS("--timeout", "-to"))
             c->timeout_s = (int)num_arg(a, VAL(), 0, 1 << 24);
         else if (IS("--max-body", "--max-body"))
-            c->max_body = (size_t)num_arg(a, VAL(), 1024, 1L << 40);
+            /* 1 TiB where long has 64 bits; LONG_MAX on Windows (LLP64) */
+            c->max_body = (size_t)num_arg(a, VAL(), 1024, (long)(sizeof(long) > 4 ? 1LL << 40 : 0x7fffffffLL));
         else if (IS("--max-conn", "--max-conn"))
             c->max_conn = (int)num_arg(a, VAL(), 1, 100000);
         else if (IS("-a", "--alias"))
             c->alias = VAL();
+        else if (IS("--recv-timeout", "--recv-timeout"))
+            c->recv_timeout_s = (int)num_arg(a, VAL(), 0, 1 << 24);
+        else if (IS("--mem-budget", "--mem-budget"))
+            c->mem_budget = (uint64_t)num_arg(a, VAL(), 0, 1L << 30) << 20;
+        else if (IS("--cors-origin", "--cors-origin"))
+            c->cors_origin = VAL();
+        else if (IS("--any-content-type", "--any-content-type"))
+            c->any_content_type = 1;
+        else if (IS("--special-in-content", "--special-in-content"))
+            c->special_in_content = 1;
         else if (IS("--lib", "--lib"))
             c->lib = VAL();
         else if (IS("--no-mmap", "--no-mmap"))
@@ -897,8 +999,11 @@ int main(int argc, char **argv)
     c->timeout_s = 600;
     c->max_conn = 64;
     c->max_body = (size_t)32 << 20;
+    c->recv_timeout_s = 30;
+    c->mem_budget = srv_budget_default();
     c->api_key = getenv("G4_API_KEY");
     parse_args(argc, argv, c);
+    srv_budget_init(&S->budget, c->mem_budget);
     if (!c->model)
         usage_exit(2, "no model: use -m MODEL%s", "");
     if (c->n_parallel <= 0)
@@ -938,12 +1043,20 @@ int main(int argc, char **argv)
     socklen_t alen = 0;
     if (resolve(c->host, c->port, &addr, &alen) != 0)
         return 2;
+    /* Headroom: 1/8 of the connections (at least 1) stay free for new clients. */
+    if (srv_conns_start(&S->conns, c->max_conn, c->max_conn >= 4 ? (c->max_conn + 7) / 8 : 0,
+                        c->recv_timeout_s) != 0) {
+        fprintf(stderr, "g4-server: cannot start the connection reaper\n");
+        return 1;
+    }
+    S->conns.cors_origin = c->cors_origin;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)c->port, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_conn,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s, MHD_OPTION_NOTIFY_CONNECTION, srv_conns_notify,
+        &S->conns, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "g4-server: cannot listen on %s:%d: %s\n", c->host, c->port, strerror(errno));
         return 2;
@@ -1000,6 +1113,7 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(d);
+    srv_conns_stop(&S->conns);
     for (int i = 0; i < c->n_parallel; i++) {
         S->A->session_free(S->slots[i].sess);
         free(S->slots[i].cache);

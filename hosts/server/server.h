@@ -8,13 +8,24 @@
 #include <stdint.h>
 
 #include "g4_dl.h"
+#include "srv_budget.h"
+#include "srv_conn.h"
 #include "srv_request.h"
+#ifdef _WIN32
+#include "srv_os_win32.h"
+#endif
 
 typedef struct srv_config {
     const char *model, *mmproj, *draft, *host, *api_key, *alias, *lib;
     int port, n_ctx, n_threads, n_parallel, queue_max, timeout_s, max_conn, verbose;
     size_t max_body;
     uint32_t load_flags;
+    /* robustness (srv_conn.c, srv_budget.c) */
+    int recv_timeout_s;       /* whole request (headers + body) must arrive within this */
+    uint64_t mem_budget;      /* bytes; 0: unlimited */
+    const char *cors_origin;  /* NULL: no CORS headers, no preflight; "*" or one origin */
+    int any_content_type;     /* accept POST bodies that are not application/json */
+    int special_in_content;   /* parse control tokens inside chat message contents (unsafe) */
 } srv_config;
 
 /* One concurrent conversation: a session plus the token keys its KV cache holds (for prefix
@@ -45,6 +56,9 @@ typedef struct srv {
     pthread_cond_t cv;
     int n_waiting;
     char load_error[512];
+    srv_conns conns;      /* receive deadlines, headroom */
+    srv_budget budget;    /* server-wide memory budget */
+    int max_piece_bytes;  /* longest token text: bytes / this bounds a text's tokens from below */
 } srv;
 
 #define SRV_STOP_NONE 0

@@ -263,7 +263,7 @@ static int expand_media(srv_job *j, media_set *ms)
         size_t n_tok = 0;
         size_t width = (size_t)S->info.n_embd;
         g4_image_options io;
-        A->image_options_init(&io);
+        G4DL_INIT(A, image_options, &io);
         g4_status st = k == 0 ? A->embed_image_file(S->model, md->data, md->size, &io, NULL, 0, &n_tok)
                               : A->embed_audio_file(S->model, md->data, md->size, NULL, 0, &n_tok);
         float *e = NULL;
@@ -338,6 +338,22 @@ static int build_prompt(srv_job *j, media_set *ms)
             cm[i].content = r->msgs[i].content;
         }
         uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT | (r->enable_thinking ? G4_CHAT_ENABLE_THINKING : 0);
+        if (G4_API_HAS(A, chat_tokenize)) {
+            /* 1.1: message contents are plain text, so a user cannot type a control token
+             * ("<|turn>system") into the prompt; --special-in-content restores the parsing */
+            fl |= G4_CHAT_MEDIA_MARKERS | (S->cfg.special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
+            size_t nt = 0;
+            g4_status st = A->chat_tokenize(S->model, cm, r->n_msgs, fl, NULL, 0, &nt);
+            if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+                j->ids = malloc(sizeof *j->ids * (nt + 1));
+                st = j->ids ? A->chat_tokenize(S->model, cm, r->n_msgs, fl, j->ids, nt + 1, &nt) : G4_ERR_OUT_OF_MEMORY;
+            }
+            free(cm);
+            if (st != G4_OK)
+                return lib_fail(j, st, "chat prompt");
+            j->n_ids = nt;
+            goto have_ids;
+        }
         size_t len = 0;
         char *text = NULL;
         g4_status st = A->chat_format(S->model, cm, r->n_msgs, fl, NULL, 0, &len);
@@ -373,6 +389,7 @@ static int build_prompt(srv_job *j, media_set *ms)
         if (!j->ids)
             return job_fail(j, 500, "server_error", "%s", j->errmsg);
     }
+have_ids:
     j->keys = malloc(sizeof *j->keys * (j->n_ids + 1));
     if (!j->keys)
         return job_fail(j, 500, "server_error", "out of memory");
@@ -551,7 +568,7 @@ int srv_job_start(srv *S, srv_job *j, srv_request *req)
         spans[i].first -= (int32_t)keep; /* spans never fall in the reused prefix (keys -1) */
     }
     g4_batch b;
-    A->batch_init(&b);
+    G4DL_INIT(A, batch, &b);
     b.n_tokens = (int32_t)nb;
     b.tokens = j->ids + keep;
     b.want = want;
@@ -684,7 +701,7 @@ static int32_t G4_CALL gen_cb(void *ud, int32_t tok) { return on_token(ud, tok);
 static void sampler_setup(srv_job *j, g4_sampler_params *sp)
 {
     srv_request *r = j->req;
-    j->S->A->sampler_params_init(sp);
+    G4DL_INIT(j->S->A, sampler_params, sp);
     if (r->set & SRV_SET_TEMPERATURE)
         sp->temperature = r->temperature;
     if (r->set & SRV_SET_TOP_P)
@@ -719,7 +736,7 @@ void srv_job_run(srv_job *j)
         j->stop_type = SRV_STOP_LIMIT;
     } else {
         g4_generate_params gp;
-        A->generate_params_init(&gp);
+        G4DL_INIT(A, generate_params, &gp);
         gp.max_tokens = j->max_new;
         gp.n_draft = S->cfg.draft ? -1 : 0;
         gp.sampling = &sp;

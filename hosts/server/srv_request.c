@@ -543,9 +543,17 @@ int srv_request_parse(srv_endpoint ep, const char *body, size_t len, const srv_l
     if (errn)
         err[0] = '\0';
 
-    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    const char *end = NULL;
+    cJSON *root = body ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
     if (!root)
         return fail(&p, "request body is not valid JSON");
+    /* one JSON value, then only whitespace: "{...} garbage" is not a request */
+    while (end && end < body + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end && end < body + len && *end) {
+        cJSON_Delete(root);
+        return fail(&p, "request body has data after the JSON value (byte %zu)", (size_t)(end - body));
+    }
     int rc = 0;
     if (!cJSON_IsObject(root)) {
         rc = fail(&p, "request body must be a JSON object");
