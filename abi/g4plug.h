@@ -252,15 +252,47 @@ G4_API g4_status G4_CALL g4_chat_format(const g4_model *m, const g4_chat_message
  * transformers render the template to text and parse every special token in it.) Flags: those
  * of g4_chat_format, plus
  *   G4_CHAT_PARSE_SPECIAL_IN_CONTENT  parse control tokens in contents too (the old behaviour);
- *   G4_CHAT_MEDIA_MARKERS             "<|image|>" / "<|audio|>" in contents become the image /
- *                                     audio placeholder ids (for hosts that put media there);
- *                                     since the video additions also "<|video|>".
+ *   G4_CHAT_MEDIA_MARKERS             "<|image|>" / "<|audio|>" / "<|video|>" in contents become
+ *                                     the image / audio / video placeholder ids (for hosts that
+ *                                     put media there).
  * Benign conversations get exactly the ids of g4_tokenize(g4_chat_format(...), PARSE_SPECIAL).
  * Output starts with BOS. Two-call pattern (tokens == NULL: *n_tokens = the count). */
 #define G4_CHAT_PARSE_SPECIAL_IN_CONTENT 0x4u
 #define G4_CHAT_MEDIA_MARKERS 0x8u
 G4_API g4_status G4_CALL g4_chat_tokenize(const g4_model *m, const g4_chat_message *msgs, size_t n,
                                           uint32_t flags, int32_t *tokens, size_t cap, size_t *n_tokens);
+/* 1.1: tools, thinking and structured chat.
+ * g4_chat_format_json renders an OpenAI-style conversation exactly as Gemma 4's official chat
+ * template does, tools included: `messages_json` is a JSON array of messages ({"role": "system" |
+ * "developer" | "user" | "assistant" | "model" | "tool", "content": string or parts
+ * [{"type":"text","text":...}, {"type":"image"|"image_url"}, {"type":"audio"|"input_audio"}],
+ * "tool_calls": [{"id":..., "function": {"name":..., "arguments": object}}], "tool_call_id",
+ * "reasoning_content"}); `tools_json` is NULL or a JSON array of OpenAI tools ({"type":"function",
+ * "function": {"name", "description", "parameters": JSON Schema}}). Image/audio parts become the
+ * <|image|> / <|audio|> markers. Arguments given as a JSON *string* are inserted verbatim, as the
+ * template does: parse them to an object first. Same output conventions as g4_chat_format. */
+G4_API g4_status G4_CALL g4_chat_format_json(const g4_model *m, const char *messages_json, size_t messages_len,
+                                             const char *tools_json, size_t tools_len, uint32_t flags,
+                                             char *buf, size_t cap, size_t *len);
+
+/* Split generated text (detokenized with G4_DETOK_RENDER_SPECIAL) into its parts, as JSON:
+ *   {"content": "...", "reasoning_content": "...", "tool_calls": [{"name": "...", "arguments": {...}}]}
+ * "reasoning_content" is present when the text has a <|channel>thought ... <channel|> block (an
+ * unterminated one runs to the end); each <|tool_call>call:NAME{...}<tool_call|> becomes a call
+ * with its Gemma-notation arguments converted to JSON. Channel and tool markers never remain in
+ * "content"; a call whose arguments do not parse stays in "content" as text (without markers).
+ * flags: 0. Two-call pattern, NUL-terminated. */
+/* 1.1: g4_chat_format_json's conversation as token ids, the way g4_chat_tokenize does it: the
+ * template's markers are control tokens; message texts, tool-call argument strings, tool results'
+ * strings and tool descriptions are plain text (G4_CHAT_PARSE_SPECIAL_IN_CONTENT parses them too;
+ * G4_CHAT_MEDIA_MARKERS as for g4_chat_tokenize; image/audio parts always become placeholders).
+ * Output starts with BOS. Two-call pattern (tokens == NULL: *n_tokens = the count). */
+G4_API g4_status G4_CALL g4_chat_tokenize_json(const g4_model *m, const char *messages_json, size_t messages_len,
+                                               const char *tools_json, size_t tools_len, uint32_t flags,
+                                               int32_t *tokens, size_t cap, size_t *n_tokens);
+
+G4_API g4_status G4_CALL g4_chat_parse(const g4_model *m, const char *text, size_t len, uint32_t flags, char *buf,
+                                       size_t cap, size_t *out_len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Multimodal embeddings                                                                       */
@@ -329,8 +361,7 @@ typedef struct g4_video_options {
     uint32_t flags;       /* G4_VIDEO_* */
     uint32_t reserved;
 } g4_video_options;
-/* Fills defaults in the first `size` bytes only (size = the host's sizeof; use the macro);
- * G4_ERR_INVALID_ARGUMENT (nothing written) when size is smaller than this 1.1 layout. */
+/* Fill defaults; size is sizeof the caller's struct (use the macro). Writes at most size bytes. */
 G4_API g4_status G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size);
 #define g4_video_options_init(o) g4_video_options_init_sized((o), sizeof *(o))
 
@@ -477,6 +508,39 @@ G4_API g4_status G4_CALL g4_sampler_sample(g4_sampler *smp, const float *logits,
 G4_API g4_status G4_CALL g4_sampler_accept(g4_sampler *smp, int32_t token);
 G4_API g4_status G4_CALL g4_sampler_reset(g4_sampler *smp);
 
+/* 1.1: grammar-constrained sampling. A g4_grammar follows one generation: g4_grammar_apply sets
+ * the logits of every token the grammar does not allow next to -INFINITY (end-of-generation
+ * tokens are allowed exactly when the grammar is complete), g4_grammar_accept advances it by
+ * the chosen token. Token masks come from a byte trie over the vocabulary (built once per model)
+ * and are cached per grammar state. One thread at a time per grammar.
+ * Kinds:
+ *   G4_GRAMMAR_JSON_SCHEMA  text is a JSON Schema: object, properties, required,
+ *       additionalProperties, array/items/minItems/maxItems, enum, const, string (minLength,
+ *       maxLength), number, integer, boolean, null, anyOf/oneOf, $defs/definitions + $ref.
+ *       Output is compact JSON (an optional space after ':' and ','), properties in schema order;
+ *       an object schema without additionalProperties admits only its listed properties.
+ *       Keywords it cannot enforce (pattern, minimum, allOf, ...) give G4_ERR_UNSUPPORTED.
+ *   G4_GRAMMAR_JSON_OBJECT  any JSON object (text ignored; may be NULL).
+ *   G4_GRAMMAR_TOOL_CALL    text is an OpenAI tools array: exactly one Gemma 4 tool call
+ *       <|tool_call>call:NAME{args}<tool_call|> of one of the tools, args following its
+ *       parameters schema in Gemma's notation.
+ * G4_ERR_INVALID_ARGUMENT for text that is not valid JSON or not a valid schema. */
+typedef struct g4_grammar g4_grammar;
+#define G4_GRAMMAR_JSON_SCHEMA 1
+#define G4_GRAMMAR_JSON_OBJECT 2
+#define G4_GRAMMAR_TOOL_CALL 3
+G4_API g4_status G4_CALL g4_grammar_new(const g4_model *m, int32_t kind, const char *text, size_t len,
+                                        g4_grammar **out);
+G4_API void G4_CALL g4_grammar_free(g4_grammar *g);
+/* Back to the start (a new generation). */
+G4_API g4_status G4_CALL g4_grammar_reset(g4_grammar *g);
+/* G4_ERR_STATE when no token can continue (or the grammar has ended). */
+G4_API g4_status G4_CALL g4_grammar_apply(g4_grammar *g, float *logits, int32_t n_vocab);
+/* G4_ERR_INVALID_ARGUMENT (state unchanged) when the grammar does not allow the token. */
+G4_API g4_status G4_CALL g4_grammar_accept(g4_grammar *g, int32_t token);
+/* 1 when the text so far is a complete sentence of the grammar, else 0. */
+G4_API int32_t G4_CALL g4_grammar_is_complete(const g4_grammar *g);
+
 /* ------------------------------------------------------------------------------------------ */
 /* MTP drafting and speculative generation                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -507,6 +571,9 @@ typedef struct g4_generate_params {
     const g4_sampler_params *sampling; /* NULL: greedy */
     g4_token_fn on_token;
     void *user_data;
+    /* 1.1: optional grammar (reset by the caller, advanced by g4_generate). With a grammar,
+     * generation does not draft (n_draft is ignored) and ends when the grammar completes. */
+    g4_grammar *grammar;
 } g4_generate_params;
 G4_API void G4_CALL g4_generate_params_init(g4_generate_params *p);
 /* 1.1: fills defaults in the first `size` bytes only (size = the host's sizeof); G4_ERR_INVALID_ARGUMENT
@@ -624,6 +691,18 @@ typedef struct g4_api_v1 {
     /* 1.1: special-token safe chat prompts */
     g4_status(G4_CALL *chat_tokenize)(const g4_model *, const g4_chat_message *, size_t, uint32_t,
                                       int32_t *, size_t, size_t *);
+    /* 1.1: tools, thinking and structured chat */
+    g4_status(G4_CALL *chat_format_json)(const g4_model *, const char *, size_t, const char *, size_t, uint32_t,
+                                         char *, size_t, size_t *);
+    g4_status(G4_CALL *chat_parse)(const g4_model *, const char *, size_t, uint32_t, char *, size_t, size_t *);
+    g4_status(G4_CALL *grammar_new)(const g4_model *, int32_t, const char *, size_t, g4_grammar **);
+    void(G4_CALL *grammar_free)(g4_grammar *);
+    g4_status(G4_CALL *grammar_reset)(g4_grammar *);
+    g4_status(G4_CALL *grammar_apply)(g4_grammar *, float *, int32_t);
+    g4_status(G4_CALL *grammar_accept)(g4_grammar *, int32_t);
+    int32_t(G4_CALL *grammar_is_complete)(const g4_grammar *);
+    g4_status(G4_CALL *chat_tokenize_json)(const g4_model *, const char *, size_t, const char *, size_t, uint32_t,
+                                           int32_t *, size_t, size_t *);
     /* 1.1: video */
     g4_status(G4_CALL *video_options_init_sized)(g4_video_options *, size_t);
     g4_status(G4_CALL *video_sample)(const g4_video_options *, int64_t, double, int64_t *,

@@ -196,6 +196,16 @@ if [ -x "$BUILD/tests/test_kernels" ]; then
   KERN_LINE=$("$BUILD/tests/test_kernels" --bench 2>&1 | tail -20 | tr '\n' ' ' || true)
 fi
 
+# Grammar-constrained sampling: what a JSON-schema constraint adds per generated token (mask +
+# accept, thread CPU time) next to a decode step of the first 12B file (tools/g4-grammar-bench.c).
+GRAMMAR_LINE=""
+GF=$(ls "$MODELS"/12b*q4_0*.gguf 2>/dev/null | grep -v assistant | head -1)
+if [ -x "$BUILD/tools/g4-grammar-bench" ] && [ -n "$GF" ] && [ "$G4_STATE" = ok ]; then
+  log "grammar overhead on $GF (threads=$NPROC)"
+  GRAMMAR_LINE=$(G4PLUG_LIB="$G4LIB" "$BUILD/tools/g4-grammar-bench" "$GF" --threads "$NPROC" --tokens 200 --reps 3 2>&1 | tail -1 || true)
+  printf '%s\n' "$GRAMMAR_LINE" >> "$RAW"
+fi
+
 # ---- 7. table and build/bench.json ------------------------------------------------------------
 export TOK_LINE KERN_LINE BW_LINES
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -277,4 +287,5 @@ echo "decode GB/s = decode_bytes_per_token x tg t/s (weights read per token: eve
 echo "included, embedding gathers excluded); %bw = that / measured read bandwidth at the same thread count."
 echo "peer: @node-llama-cpp/linux-x64 $PEER_PKG_VER (llama.cpp $LLAMA_RELEASE), CPU backend $VARIANT; bandwidth: $BW_TOOL"
 [ -n "$TOK_LINE" ] && echo "tokenizer: $TOK_LINE"
+[ -n "$GRAMMAR_LINE" ] && echo "grammar (JSON schema, per generated token; decode = one 1-token g4_step): $GRAMMAR_LINE"
 echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER on $NPROC CPUs; raw: $RAW; summary: $OUT ($(($(date +%s) - T0)) s)"

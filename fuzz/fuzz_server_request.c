@@ -3,12 +3,12 @@
  *
  * Build (from the repo root):
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Ihosts/server \
- *     $(pkg-config --cflags libcjson) fuzz/fuzz_server_request.c hosts/server/srv_request.c \
+ *     $(pkg-config --cflags libcjson) fuzz/fuzz_server_request.c hosts/server/srv_request.c hosts/server/srv_tools.c \
  *     $(pkg-config --libs libcjson) -lm -o build/fuzz_server_request
  *   build/fuzz_server_request -max_total_time=60 -max_len=65536
  * The first input byte picks the endpoint; the rest is the body.
  * For scripts/fuzz.sh (make fuzz):
- *   fuzz-sources: -Ihosts/server hosts/server/srv_request.c
+ *   fuzz-sources: -Ihosts/server hosts/server/srv_request.c hosts/server/srv_tools.c
  *   fuzz-args: -max_len=65536
  */
 #include <stdint.h>

@@ -70,6 +70,16 @@ static const g4_api_v1 k_api_v1 = {
     g4_generate_params_init_sized,
     /* 1.1: special-token safe chat prompts */
     g4_chat_tokenize,
+    /* 1.1: tools, thinking and structured chat */
+    g4_chat_format_json,
+    g4_chat_parse,
+    g4_grammar_new,
+    g4_grammar_free,
+    g4_grammar_reset,
+    g4_grammar_apply,
+    g4_grammar_accept,
+    g4_grammar_is_complete,
+    g4_chat_tokenize_json,
     /* 1.1: video */
     g4_video_options_init_sized,
     g4_video_sample,

@@ -19,16 +19,23 @@
 #include "mmproj.h"
 #include "model.h"
 
-/* A new struct in 1.1: its smallest accepted layout is the whole 1.1 struct. */
+/* g4_video_options first appeared in 1.1: its smallest layout is the 1.1 one. */
+#define VIDEO_OPTIONS_V1_1_SIZE G4_V1_0_SIZE(g4_video_options, reserved)
+
+static void video_options_defaults(g4_video_options *d)
+{
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->n_frames = G4_VIDEO_DEFAULT_FRAMES;
+    d->frame_tokens = G4_VIDEO_DEFAULT_FRAME_TOKENS;
+}
+
 G4_API g4_status G4_CALL g4_video_options_init_sized(g4_video_options *o, size_t size)
 {
-    g4_clear_error();
     g4_video_options d;
-    memset(&d, 0, sizeof d);
-    d.struct_size = sizeof d;
-    d.n_frames = G4_VIDEO_DEFAULT_FRAMES;
-    d.frame_tokens = G4_VIDEO_DEFAULT_FRAME_TOKENS;
-    return g4_struct_init(o, size, sizeof d, &d, sizeof d, "g4_video_options");
+    g4_clear_error();
+    video_options_defaults(&d);
+    return g4_struct_init(o, size, VIDEO_OPTIONS_V1_1_SIZE, &d, sizeof d, "g4_video_options");
 }
 
 static int budget_ok(int32_t s) { return s == 0 || s == 70 || s == 140 || s == 280 || s == 560 || s == 1120; }
@@ -36,12 +43,15 @@ static int budget_ok(int32_t s) { return s == 0 || s == 70 || s == 140 || s == 2
 /* Checks the options; a NULL pointer means the defaults. */
 static g4_status get_options(const g4_video_options *o, const char *fn, g4_video_options *out)
 {
-    g4_video_options_init(out);
+    video_options_defaults(out);
     if (!o)
         return G4_OK;
-    g4_status st = g4_check_struct(o, o->struct_size, sizeof *o, sizeof *o, "g4_video_options");
+    g4_video_options in;
+    video_options_defaults(&in);
+    g4_status st = g4_struct_in(&in, sizeof in, o, VIDEO_OPTIONS_V1_1_SIZE, "g4_video_options");
     if (st != G4_OK)
         return st;
+    o = &in;
     if (o->n_frames < 0 || o->n_frames > G4_VIDEO_MAX_FRAMES)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "%s: n_frames is %d: use 1..%d (0 = %d)", fn,
                        (int)o->n_frames, G4_VIDEO_MAX_FRAMES, G4_VIDEO_DEFAULT_FRAMES);

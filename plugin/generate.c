@@ -25,6 +25,7 @@
  * Adaptive k (n_draft = -1): start at 3; a round that accepts every draft grows k by one (up to
  * 8); a partial acceptance sets k to accepted + 1 (what would just have sufficed); a round that
  * accepts nothing shrinks k by one, and two such rounds in a row drop it to 1. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -109,6 +110,8 @@ typedef struct gen {
     int stop;               /* a stop condition was met */
     int32_t *batch;         /* [DRAFT_MAX + 1] */
     uint8_t *want;
+    g4_grammar *grammar;    /* 1.1: NULL, or the constraint on every chosen token */
+    float *masked;          /* [n_vocab] logits with the grammar's mask (grammar only) */
 } gen;
 
 static int32_t argmax_lowest(const float *x, int32_t n)
@@ -123,6 +126,17 @@ static int32_t argmax_lowest(const float *x, int32_t n)
 static g4_status choose(gen *g, const float *logits, int32_t *tok)
 {
     const int32_t V = g->s->m->hp.n_vocab;
+    if (g->grammar) {
+        memcpy(g->masked, logits, sizeof(float) * (size_t)V);
+        g4_status st = g4_grammar_apply(g->grammar, g->masked, V);
+        if (st)
+            return st;
+        logits = g->masked;
+        st = !g->smp ? (*tok = argmax_lowest(logits, V), G4_OK) : g4_sampler_sample(g->smp, logits, V, tok);
+        if (!st && g->smp)
+            st = g4_sampler_accept(g->smp, *tok);
+        return st ? st : g4_grammar_accept(g->grammar, *tok);
+    }
     if (!g->smp) {
         *tok = argmax_lowest(logits, V);
         return G4_OK;
@@ -176,7 +190,7 @@ static g4_status run(gen *g)
     const float *lg = s->out_n > 0 ? g4_logits(s, s->out_n - 1) : NULL;
     if (!lg)
         return g4_fail(G4_ERR_STATE, "g4_generate: the last g4_step must request logits for its last position");
-    const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0;
+    const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
     int32_t x, k_adapt = ADAPT_START, misses = 0;
     g4_status st = choose(g, lg, &x);
     if (st)
@@ -257,11 +271,15 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     gen g = {.s = s, .p = p, .prop = prop};
+    if (p->struct_size >= offsetof(g4_generate_params, grammar) + sizeof p->grammar)
+        g.grammar = p->grammar;
     g.st.struct_size = sizeof g.st;
     atomic_store(&s->cancel, 0);
     if (p->max_tokens > 0) {
         g.batch = malloc(sizeof(int32_t) * (DRAFT_MAX + 1));
         g.want = malloc(DRAFT_MAX + 1);
+        if (g.grammar && !(g.masked = malloc(sizeof(float) * (size_t)s->m->hp.n_vocab)))
+            st = g4_fail(G4_ERR_OUT_OF_MEMORY, "g4_generate: out of memory");
         if (!g.batch || !g.want)
             st = g4_fail(G4_ERR_OUT_OF_MEMORY, "g4_generate: out of memory");
         if (!st && p->sampling)
@@ -269,6 +287,7 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
         if (!st)
             st = run(&g);
         g4_sampler_free(g.smp);
+        free(g.masked);
         free(g.batch);
         free(g.want);
         if (g.st.n_target_steps > 0) {

@@ -112,6 +112,9 @@ struct g4_model {
 
     uint64_t n_params, weight_bytes;
     char name[128], variant[32];
+
+    /* The vocabulary as a byte trie for grammar masks: built on first use (token_trie.c). */
+    struct g4_token_trie *_Atomic token_trie;
 };
 
 /* Internal, non-ABI accessors. */

@@ -13,6 +13,7 @@
 
 #include "mmproj.h"
 #include "model.h"
+#include "grammar.h"
 #include "gguf_bind.h"
 #include "model_resolve.h"
 
@@ -264,6 +265,7 @@ void g4_model_destroy(g4_model *m)
     if (!m)
         return;
     g4_model_vocab_free(m->tok);
+    g4_token_trie_free(atomic_load(&m->token_trie));
     g4_mmproj_free(m->mmproj);
     if (m->mm_gguf)
         g4_gguf_close(m->mm_gguf);

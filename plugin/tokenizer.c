@@ -499,6 +499,14 @@ static const char *piece_of(const g4_tokenizer *t, int32_t id, unsigned flags, s
     return t->piece + t->piece_off[id];
 }
 
+const char *g4_tokenizer_piece_view(const g4_tokenizer *t, int32_t id, size_t *len)
+{
+    *len = 0;
+    if (id < 0 || id >= t->n_vocab)
+        return "";
+    return piece_of(t, id, G4_DETOK_RENDER_SPECIAL, len);
+}
+
 int64_t g4_tokenizer_piece(const g4_tokenizer *t, int32_t id, unsigned flags, char *buf, size_t cap)
 {
     if (id < 0 || id >= t->n_vocab)

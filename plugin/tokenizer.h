@@ -57,6 +57,9 @@ int64_t g4_tokenizer_encode(const g4_tokenizer *t, const char *text, size_t len,
 /* Bytes of one token: control/unknown tokens give "" unless G4_DETOK_RENDER_SPECIAL; user-defined
  * tokens always render their text; <0xXX> gives the raw byte; normal tokens have '▁' -> ' ';
  * unused tokens give "". Writes up to cap bytes (no NUL), returns the full length, -1 for a bad id. */
+/* The rendered bytes of one token (control tokens as their text), owned by the tokenizer; *len
+ * is 0 for suppressed or out-of-range tokens. */
+const char *g4_tokenizer_piece_view(const g4_tokenizer *t, int32_t id, size_t *len);
 int64_t g4_tokenizer_piece(const g4_tokenizer *t, int32_t id, unsigned flags, char *buf, size_t cap);
 
 /* Concatenated pieces of ids[0..n) (same flags). Writes up to cap bytes (no NUL), returns the full

@@ -23,6 +23,19 @@ for pair in "header def" "header exp" "header so"; do
     echo "FAIL exports: $1 vs $2 differ:"; cat "$tmp/diff"; fail=$((fail+1))
   fi
 done
+# ELF symbol versions: what the frozen 1.0 header declares is G4PLUG_1, everything since is in the
+# node of the minor version that added it (G4PLUG_1.1, ...), so a host linked against a newer minor
+# fails to start on an older library with a clear message.
+case $LIB in
+  *.dll) ;;
+  *)
+    grep -E '^G4_API' tests/abi/g4plug_1_0.h | sed -E 's/.*G4_CALL \**([a-z0-9_]+)\(.*/\1/' | sort >"$tmp/h10"
+    ${NM:-nm} -D --defined-only "$LIB" | awk '$2 ~ /^[TtWi]$/ {print $3}' | sort -u >"$tmp/ver"
+    bad=$(awk -v F="$tmp/h10" 'BEGIN {while ((getline l < F) > 0) old[l] = 1}
+      {split($0, a, "@+"); want = (a[1] in old) ? "G4PLUG_1" : "G4PLUG_1.1"
+       if (a[2] != want) print a[1] " is @" a[2] ", expected @" want}' "$tmp/ver")
+    if [ -z "$bad" ]; then pass=$((pass+1)); else echo "FAIL exports: symbol versions (abi/g4plug.map):"; echo "$bad"; fail=$((fail+1)); fi ;;
+esac
 # Nothing else of ours leaks (data symbols, internal g4_/g4k_ helpers).
 case $LIB in
   *.dll) extra="" ;; # covered above: the table lists data exports too

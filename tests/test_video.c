@@ -103,21 +103,25 @@ static void test_sample(void)
     g4_video_options_init(&o);
     o.struct_size = 8;
     CHECK(g4_video_sample(&o, 10, 30.0, idx, sec, 400, &n) == G4_ERR_INVALID_ARGUMENT, "struct_size");
-    /* init_sized writes no further than the size it is given (zlib style): a size below the
-     * layout writes nothing; a larger host struct gets a zeroed tail */
+    /* init_sized writes no further than the size it is given (zlib style); a size below the
+     * first (1.1) layout is refused without writing anything */
     unsigned char buf[sizeof(g4_video_options) + 8];
     memset(buf, 0xAB, sizeof buf);
-    CHECK(g4_video_options_init_sized((g4_video_options *)(void *)buf, 8) == G4_ERR_INVALID_ARGUMENT,
-          "init_sized(8)");
+    g4_status ist = g4_video_options_init_sized((g4_video_options *)(void *)buf, 8);
     int intact = 1;
     for (size_t i = 0; i < sizeof buf; i++)
         intact &= buf[i] == 0xAB;
-    CHECK(intact, "init_sized(8) wrote into the struct");
-    CHECK(g4_video_options_init_sized((g4_video_options *)(void *)buf, sizeof buf - 4) == G4_OK, "bigger");
-    intact = buf[sizeof buf - 4] == 0xAB && buf[sizeof buf - 5] == 0;
+    CHECK(ist == G4_ERR_INVALID_ARGUMENT && intact, "init_sized(8): status %d, buffer %s", (int)ist,
+          intact ? "intact" : "written");
+    memset(buf, 0xAB, sizeof buf);
+    ist = g4_video_options_init_sized((g4_video_options *)(void *)buf, sizeof(g4_video_options));
+    intact = 1;
+    for (size_t i = sizeof(g4_video_options); i < sizeof buf; i++)
+        intact &= buf[i] == 0xAB;
     uint32_t ss;
     memcpy(&ss, buf, 4);
-    CHECK(intact && ss == sizeof buf - 4, "bigger host struct: struct_size %u", ss);
+    CHECK(ist == G4_OK && intact && ss == sizeof(g4_video_options), "init_sized(sizeof) wrote past it (struct_size %u)",
+          ss);
 }
 
 /* "mm:ss " + <|image> + <|video|> x n + <image|> [+ <|audio> + <|audio|> x k + <audio|>] */

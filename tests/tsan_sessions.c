@@ -156,6 +156,44 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Grammars made at once from one model: the first use builds the model's vocabulary trie
+ * (lock-free one-time init), every thread then masks and advances its own grammar. */
+static void *grammar_worker(void *arg)
+{
+    const int th = (int)(intptr_t)arg;
+    static const char schema[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},"
+                                 "\"required\":[\"a\"]}";
+    g4_grammar *g = NULL;
+    g4_status st = g4_grammar_new(g_model, G4_GRAMMAR_JSON_SCHEMA, schema, sizeof schema - 1, &g);
+    if (st) {
+        failf(th, "g4_grammar_new", st);
+        return NULL;
+    }
+    float *lg = malloc(sizeof(float) * (size_t)g_nv);
+    for (int k = 0; lg && k < 6; k++) {
+        for (int32_t i = 0; i < g_nv; i++)
+            lg[i] = (float)((i * (th + 7)) % 1000);
+        if ((st = g4_grammar_apply(g, lg, g_nv))) {
+            failf(th, "g4_grammar_apply", st);
+            break;
+        }
+        int32_t best = 0;
+        for (int32_t i = 1; i < g_nv; i++)
+            if (lg[i] > lg[best])
+                best = i;
+        if ((st = g4_grammar_accept(g, best))) {
+            failf(th, "g4_grammar_accept", st);
+            break;
+        }
+        atomic_fetch_add(&g_pass, 1);
+        if (g4_token_is_eog(g_model, best))
+            break;
+    }
+    free(lg);
+    g4_grammar_free(g);
+    return NULL;
+}
+
 static void *canceller(void *arg)
 {
     unsigned seed = 99;
@@ -220,6 +258,10 @@ int main(void)
             return T_DONE("tsan_sessions");
     }
     pthread_t th[N_THREADS], c;
+    for (int i = 0; i < N_THREADS; i++)
+        pthread_create(&th[i], NULL, grammar_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < N_THREADS; i++)
+        pthread_join(th[i], NULL);
     atomic_store(&g_running, 1);
     pthread_create(&c, NULL, canceller, NULL);
     for (int i = 0; i < N_THREADS; i++)

@@ -299,6 +299,7 @@ typedef struct gen_opts {
     const char *prompt, *image, *audio;
     int n_predict, chat, seed_set, n_predict_set, temp_set;
     int special_in_content; /* parse control tokens typed into chat messages (old behaviour) */
+    int media_markers;      /* <|image|>/<|audio|> in the text are placeholders (media spliced by the caller) */
     cli_video_args video; /* --video and its options (hosts/cli/cli_video.c) */
     int show_prompt;
     float temp;
@@ -686,8 +687,6 @@ static int run_prompt(const g4_model *m, g4_session *s, prompt *p, const g4_samp
     return 0;
 }
 
-static void add_video(const g4_model *m, const gen_opts *o, prompt *p);
-
 /* The prompt of a conversation: chat-formatted (or raw) text with the media of o spliced in. */
 static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *msgs, size_t n_msgs,
                          prompt *p)
@@ -703,7 +702,7 @@ static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *m
             cm[i].content = msgs[i].content;
         }
         uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT |
-                      (o->image || o->audio || o->video.path ? G4_CHAT_MEDIA_MARKERS : 0) |
+                      (o->image || o->audio || o->video.path || o->media_markers ? G4_CHAT_MEDIA_MARKERS : 0) |
                       (o->special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
         size_t nt = 0;
         g4_status st = A->chat_tokenize(m, cm, n_msgs, fl, NULL, 0, &nt);
@@ -715,29 +714,17 @@ static void build_prompt(const g4_model *m, const gen_opts *o, const chat_msg *m
         if (st != G4_OK)
             fatal(1, "chat prompt: %s: %s", A->status_name(st), A->last_error());
         p->n = nt;
-        if (o->image)
-            add_media(m, p, o->image, 1);
-        if (o->audio)
-            add_media(m, p, o->audio, 0);
-        add_video(m, o, p);
-        return;
+    } else {
+        char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
+        /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
+        uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
+        p->ids = tokenize_marked(m, text, flags, &p->n);
+        free(text);
     }
-    char *text = format_prompt(m, msgs, n_msgs, o->chat, &has_bos);
-    /* Chat text carries <bos> itself; control tokens are parsed so <|turn> etc. are single ids. */
-    uint32_t flags = G4_TOKENIZE_PARSE_SPECIAL | (has_bos ? 0 : G4_TOKENIZE_ADD_BOS);
-    memset(p, 0, sizeof *p);
-    p->ids = tokenize_marked(m, text, flags, &p->n);
-    free(text);
     if (o->image)
         add_media(m, p, o->image, 1);
     if (o->audio)
         add_media(m, p, o->audio, 0);
-    add_video(m, o, p);
-}
-
-/* --video: embeds the clip and splices it in at its placeholder; --show-prompt prints the result. */
-static void add_video(const g4_model *m, const gen_opts *o, prompt *p)
-{
     if (o->video.path) {
         g4_model_info mi;
         memset(&mi, 0, sizeof mi);
@@ -1182,6 +1169,7 @@ static int cmd_demo(gen_opts *o)
         chat_msg mmsg = {"user", mm_text};
         gen_opts plain = *o;
         plain.image = plain.audio = NULL;
+        plain.media_markers = 1; /* spliced below */
         build_prompt(m, &plain, &mmsg, 1, &p);
         if (have_img)
             splice_media(m, &p, 1, ie, in_tok);

@@ -150,8 +150,20 @@ static const struct {
     M(batch_init_sized, "g4_batch_init_sized"),
     M(sampler_params_init_sized, "g4_sampler_params_init_sized"),
     M(generate_params_init_sized, "g4_generate_params_init_sized"),
-    /* 1.1: special-token safe chat prompts */
     M(chat_tokenize, "g4_chat_tokenize"),
+    M(chat_format_json, "g4_chat_format_json"),
+    M(chat_parse, "g4_chat_parse"),
+    M(grammar_new, "g4_grammar_new"),
+    M(grammar_free, "g4_grammar_free"),
+    M(grammar_reset, "g4_grammar_reset"),
+    M(grammar_apply, "g4_grammar_apply"),
+    M(grammar_accept, "g4_grammar_accept"),
+    M(grammar_is_complete, "g4_grammar_is_complete"),
+    M(chat_tokenize_json, "g4_chat_tokenize_json"),
+    M(video_options_init_sized, "g4_video_options_init_sized"),
+    M(video_sample, "g4_video_sample"),
+    M(embed_video_frame, "g4_embed_video_frame"),
+    M(video_format, "g4_video_format"),
 };
 #undef M
 

@@ -27,12 +27,7 @@
 #include <microhttpd.h>
 
 #include "server.h"
-
-#if MHD_VERSION < 0x00097002
-typedef int MHD_RESULT;
-#else
-typedef enum MHD_Result MHD_RESULT;
-#endif
+#include "srv_http.h"
 
 /* ---- responses ---------------------------------------------------------------------------- */
 
@@ -192,6 +187,10 @@ static void add_timings(cJSON *o, const srv_job *j)
     cJSON_AddNumberToObject(t, "predicted_n", j->n_sampled);
     cJSON_AddNumberToObject(t, "predicted_ms", gms);
     cJSON_AddNumberToObject(t, "predicted_per_second", gms > 0 ? j->n_sampled * 1e3 / gms : 0);
+    if (j->S->cfg.draft) { /* speculative decoding, as llama-server reports it */
+        cJSON_AddNumberToObject(t, "draft_n", j->n_drafted);
+        cJSON_AddNumberToObject(t, "draft_n_accepted", j->n_accepted);
+    }
 }
 
 static cJSON *tokens_array(const int32_t *t, size_t n)
@@ -219,6 +218,8 @@ static cJSON *final_json(srv *S, srv_job *j, const char *id)
         cJSON_AddStringToObject(o, "stop_type", srv_stop_type_name(j->stop_type));
         cJSON_AddStringToObject(o, "stopping_word", j->stop_word ? j->stop_word : "");
         cJSON_AddItemToObject(o, "tokens", r->return_tokens ? tokens_array(j->out, j->n_out) : cJSON_CreateArray());
+        if (r->logprobs)
+            cJSON_AddItemToObject(o, "completion_probabilities", srv_logprobs_native(j, 0, j->n_lp));
         add_timings(o, j);
         return o;
     }
@@ -231,15 +232,21 @@ static cJSON *final_json(srv *S, srv_job *j, const char *id)
     cJSON *ch = cJSON_AddArrayToObject(o, "choices"), *c0 = cJSON_CreateObject();
     cJSON_AddItemToArray(ch, c0);
     cJSON_AddNumberToObject(c0, "index", 0);
+    int n_calls = 0;
     if (chat) {
         cJSON *m = cJSON_AddObjectToObject(c0, "message");
         cJSON_AddStringToObject(m, "role", "assistant");
-        add_text(m, "content", j->text.s, j->text.n);
+        n_calls = srv_chat_message(j, m, 0); /* content, reasoning_content, tool_calls */
+        if (r->logprobs)
+            cJSON_AddItemToObject(c0, "logprobs", srv_logprobs_chat(j, 0, j->n_lp));
     } else {
         add_text(c0, "text", j->text.s, j->text.n);
-        cJSON_AddNullToObject(c0, "logprobs");
+        if (r->logprobs)
+            cJSON_AddItemToObject(c0, "logprobs", srv_logprobs_legacy(j, 0, j->n_lp));
+        else
+            cJSON_AddNullToObject(c0, "logprobs");
     }
-    cJSON_AddStringToObject(c0, "finish_reason", srv_finish_reason(j));
+    cJSON_AddStringToObject(c0, "finish_reason", n_calls ? "tool_calls" : srv_finish_reason(j));
     if (r->return_tokens)
         cJSON_AddItemToObject(o, "tokens", tokens_array(j->out, j->n_out));
     add_usage(o, j);
@@ -284,10 +291,16 @@ static cJSON *chunk(stream *st, const char *delta, size_t n, const char *finish,
 {
     srv_request *r = &st->req;
     cJSON *o = cJSON_CreateObject();
+    srv_job *j = &st->job;
+    size_t lp_to = j->n_lp; /* logprobs of the tokens not yet streamed (the caller holds j->mu) */
     if (r->ep == SRV_EP_COMPLETION) {
         add_text(o, "content", delta, n);
         cJSON_AddBoolToObject(o, "stop", finish != NULL);
         cJSON_AddNumberToObject(o, "id_slot", st->job.slot ? st->job.slot->id : 0);
+        if (r->logprobs && !finish) {
+            cJSON_AddItemToObject(o, "completion_probabilities", srv_logprobs_native(j, j->split.lp_sent, lp_to));
+            j->split.lp_sent = lp_to;
+        }
         return o;
     }
     int chat = r->ep == SRV_EP_CHAT;
@@ -303,17 +316,34 @@ static cJSON *chunk(stream *st, const char *delta, size_t n, const char *finish,
         cJSON *d = cJSON_AddObjectToObject(c0, "delta");
         if (first)
             cJSON_AddStringToObject(d, "role", "assistant");
-        if (!finish)
-            add_text(d, "content", delta, n);
+        if (!finish && !first) /* content, reasoning_content and tool-call deltas (srv_chat_out.c) */
+            srv_chat_delta(j, j->text.s, j->ready, j->done, d, 0);
+        if (r->logprobs && !finish && !first) {
+            cJSON_AddItemToObject(c0, "logprobs", srv_logprobs_chat(j, j->split.lp_sent, lp_to));
+            j->split.lp_sent = lp_to;
+        }
     } else {
         add_text(c0, "text", delta, n);
-        cJSON_AddNullToObject(c0, "logprobs");
+        if (r->logprobs && !finish) {
+            cJSON_AddItemToObject(c0, "logprobs", srv_logprobs_legacy(j, j->split.lp_sent, lp_to));
+            j->split.lp_sent = lp_to;
+        } else {
+            cJSON_AddNullToObject(c0, "logprobs");
+        }
     }
     if (finish)
         cJSON_AddStringToObject(c0, "finish_reason", finish);
     else
         cJSON_AddNullToObject(c0, "finish_reason");
     return o;
+}
+
+/* A chat chunk whose delta carries nothing (and no logprobs). */
+static int srv_chunk_is_empty(const cJSON *o)
+{
+    const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0);
+    const cJSON *d = cJSON_GetObjectItem(c0, "delta");
+    return d && !d->child && !cJSON_GetObjectItem(c0, "logprobs");
 }
 
 /* Fill st->out with the next event(s); blocks until the worker has something. */
@@ -334,7 +364,10 @@ static void stream_next(stream *st)
         cJSON *o = chunk(st, j->text.s + j->sent, j->ready - j->sent, NULL, 0);
         j->sent = j->ready;
         pthread_mutex_unlock(&j->mu);
-        sse_add(st, o);
+        if (st->req.ep == SRV_EP_CHAT && srv_chunk_is_empty(o))
+            cJSON_Delete(o); /* the splitter holds the text back (a tool call in progress) */
+        else
+            sse_add(st, o);
         return;
     }
     pthread_mutex_unlock(&j->mu);
@@ -351,7 +384,12 @@ static void stream_next(stream *st)
         cJSON_ReplaceItemInObject(o, "content", cJSON_CreateString(""));
         sse_add(st, o);
     } else {
-        cJSON *o = chunk(st, NULL, 0, srv_finish_reason(j), 0);
+        if (st->req.ep == SRV_EP_CHAT && st->job.split.pos < j->text.n) {
+            /* the splitter's held-back tail (an unfinished marker or call) */
+            cJSON *o = chunk(st, "", 0, NULL, 0);
+            sse_add(st, o);
+        }
+        cJSON *o = chunk(st, NULL, 0, st->job.split.n_calls ? "tool_calls" : srv_finish_reason(j), 0);
         add_timings(o, j);
         add_usage(o, j); /* always, as llama-server does (include_usage or not) */
         sse_add(st, o);
@@ -681,6 +719,9 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
     if (atomic_load(&S->stopping))
         return send_error(c, 503, "unavailable_error", "server is shutting down");
 
+    if (!strncmp(url, "/api/", 5) || !strcmp(url, "/apply-template")) /* srv_ollama.c */
+        return srv_route_extra(S, c, url, method, k->body.s, k->body.n);
+
     static const struct {
         const char *path;
         int post;
@@ -715,7 +756,10 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
             return handle_generate(S, c, (srv_endpoint)routes[i].ep, k);
         }
     }
-    return send_error(c, 404, "not_found_error", "File Not Found");
+    char msg[320];
+    snprintf(msg, sizeof msg, "unsupported endpoint %.8s %.200s (see docs/SERVER.md for what g4-server serves)",
+             method, url);
+    return send_error(c, 404, "not_found_error", msg);
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */
@@ -752,7 +796,9 @@ static void *loader(void *arg)
         p.log_level = G4_LOG_INFO;
     }
     g4_model *m = NULL;
+    double t_load = srv_now();
     g4_status st = A->load(&p, &m);
+    S->load_seconds = srv_now() - t_load;
     if (st != G4_OK) {
         snprintf(S->load_error, sizeof S->load_error, "cannot load %s: %s: %s", S->cfg.model,
                  A->status_name(st), A->last_error());
@@ -806,7 +852,11 @@ static const char *k_usage =
     "\n"
     "  -m,  --model PATH        GGUF model (or LM Studio folder / Ollama name)\n"
     "       --mmproj PATH       vision/audio projector\n"
-    "  -md, --model-draft PATH  MTP drafter (speculative decoding)\n"
+    "  -md, --model-draft PATH  MTP drafter (speculative decoding; also --spec-draft-model)\n"
+    "       --spec-type draft-mtp, --spec-draft-n-max N / --draft-max N\n"
+    "                           drafting as Ollama launches llama-server (N: tokens per round;\n"
+    "                           default adaptive)\n"
+    "       --cache-type-k/-v T accepted; a warning says the KV cache keeps its own precision\n"
     "       --host ADDR         address to bind (default 127.0.0.1)\n"
     "       --port N            port (default 8080; 0 = any free port, printed on stderr)\n"
     "  -c,  --ctx-size N        context per slot (default: the model's, at most 8192)\n"
@@ -844,14 +894,14 @@ static const struct {
     {"-ub", 1}, {"--ubatch-size", 1}, {"--jinja", 0}, {"--no-webui", 0}, {"--cont-batching", 0},
     {"-cb", 0}, {"--metrics", 0}, {"--slots", 0}, {"--no-slots", 0}, {"--log-disable", 0},
     {"--embedding", 0}, {"--embeddings", 0}, {"--reasoning-format", 1}, {"--reasoning-budget", 1},
-    {"-ctk", 1}, {"--cache-type-k", 1}, {"-ctv", 1}, {"--cache-type-v", 1}, {"--split-mode", 1},
+    {"--split-mode", 1},
     {"-sm", 1}, {"--main-gpu", 1}, {"-mg", 1}, {"--tensor-split", 1}, {"-ts", 1}, {"--seed", 1},
     {"-s", 1}, {"--no-warmup", 0}, {"--keep", 1}, {"--defrag-thold", 1}, {"-dt", 1},
     {"--numa", 1}, {"--log-file", 1}, {"--log-colors", 0}, {"--offline", 0}, {"--no-context-shift", 0},
     {"--context-shift", 0}, {"--chat-template", 1}, {"--rope-scaling", 1}, {"--swa-full", 0},
     {"--kv-unified", 0}, {"-kvu", 0}, {"--no-kv-offload", 0}, {"-nkvo", 0}, {"--prio", 1},
-    {"-tb", 1}, {"--threads-batch", 1}, {"-dev", 1}, {"--device", 1}, {"--draft-max", 1},
-    {"--draft-min", 1}, {"--draft-p-min", 1}, {"-ngld", 1}, {"--n-gpu-layers-draft", 1},
+    {"-tb", 1}, {"--threads-batch", 1}, {"-dev", 1}, {"--device", 1},
+    {"--draft-min", 1}, {"--spec-draft-n-min", 1}, {"--spec-draft-backend-sampling", 0}, {"--draft-p-min", 1}, {"-ngld", 1}, {"--n-gpu-layers-draft", 1},
     {"-cram", 1}, {"--cache-ram", 1}, {"--cache-reuse", 1},
 };
 
@@ -888,8 +938,25 @@ static void parse_args(int argc, char **argv, srv_config *c)
             c->model = VAL();
         else if (IS("--mmproj", "-mm"))
             c->mmproj = VAL();
-        else if (IS("-md", "--model-draft"))
+        else if (IS("-md", "--model-draft") || IS("--spec-draft-model", "--model-draft"))
             c->draft = VAL();
+        else if (IS("--spec-type", "--spec-type")) {
+            /* Ollama: --spec-type draft-mtp (the MTP drafter given by --spec-draft-model) */
+            const char *v = VAL();
+            if (strcmp(v, "draft-mtp") && strcmp(v, "mtp") && strcmp(v, "none"))
+                fprintf(stderr, "g4-server: --spec-type %s is not supported (draft-mtp is); drafting only with "
+                                "an MTP drafter\n", v);
+            if (!strcmp(v, "none"))
+                c->n_draft = 0;
+        } else if (IS("--spec-draft-n-max", "--draft-max") || IS("--draft-n", "--draft"))
+            c->n_draft = (int)num_arg(a, VAL(), 0, 64);
+        else if (IS("-ctk", "--cache-type-k") || IS("-ctv", "--cache-type-v")) {
+            /* the library keeps its own KV format: say so instead of ignoring it silently */
+            const char *v = VAL();
+            if (strcmp(v, "f32") && strcmp(v, "f16"))
+                fprintf(stderr, "g4-server: warning: %s %s is not supported yet; the KV cache keeps the library's "
+                                "own precision\n", a, v);
+        }
         else if (IS("--host", "--host"))
             c->host = VAL();
         else if (IS("--port", "--port"))
@@ -1001,6 +1068,7 @@ int main(int argc, char **argv)
     c->max_body = (size_t)32 << 20;
     c->recv_timeout_s = 30;
     c->mem_budget = srv_budget_default();
+    c->n_draft = -1;
     c->api_key = getenv("G4_API_KEY");
     parse_args(argc, argv, c);
     srv_budget_init(&S->budget, c->mem_budget);
@@ -1125,4 +1193,18 @@ int main(int argc, char **argv)
     free(S);
     fprintf(stderr, "g4-server: bye\n");
     return code;
+}
+
+/* ---- for the other server files (srv_http.h) ---------------------------------------------- */
+
+cJSON *srv_add_text(cJSON *o, const char *name, const char *s, size_t n) { return add_text(o, name, s, n); }
+MHD_RESULT srv_send_json(struct MHD_Connection *c, unsigned code, cJSON *j) { return send_json(c, code, j); }
+MHD_RESULT srv_send_error(struct MHD_Connection *c, unsigned code, const char *type, const char *msg)
+{
+    return send_error(c, code, type, msg);
+}
+void srv_add_usage_timings(cJSON *o, const srv_job *j)
+{
+    add_usage(o, j);
+    add_timings(o, j);
 }

@@ -10,6 +10,7 @@
 #include "g4_dl.h"
 #include "srv_budget.h"
 #include "srv_conn.h"
+#include "srv_agentic.h"
 #include "srv_request.h"
 #ifdef _WIN32
 #include "srv_os_win32.h"
@@ -18,6 +19,7 @@
 typedef struct srv_config {
     const char *model, *mmproj, *draft, *host, *api_key, *alias, *lib;
     int port, n_ctx, n_threads, n_parallel, queue_max, timeout_s, max_conn, verbose;
+    int n_draft; /* drafted tokens per round (-1: adaptive; --spec-draft-n-max / --draft-max) */
     size_t max_body;
     uint32_t load_flags;
     /* robustness (srv_conn.c, srv_budget.c) */
@@ -59,6 +61,7 @@ typedef struct srv {
     srv_conns conns;      /* receive deadlines, headroom */
     srv_budget budget;    /* server-wide memory budget */
     int max_piece_bytes;  /* longest token text: bytes / this bounds a text's tokens from below */
+    double load_seconds; /* how long g4_load took (Ollama's load_duration) */
 } srv;
 
 #define SRV_STOP_NONE 0
@@ -97,9 +100,18 @@ typedef struct srv_job {
     /* streaming worker */
     pthread_t th;
     int has_thread;
+    /* agentic (srv_tools.c, srv_logprobs.c, srv_chat_out.c) */
+    g4_grammar *grammar;   /* request's constraint, or NULL */
+    srv_lp *lp;            /* one entry per emitted token when logprobs were asked for */
+    size_t n_lp, cap_lp;
+    int lp_row;            /* batch index of the logits the next token is sampled from */
+    srv_split split;       /* streaming state of a chat answer */
+    int n_drafted, n_accepted; /* speculative decoding statistics (timings) */
 } srv_job;
 
 double srv_now(void);
+
+/* A member of the library's table that a 1.0 library lacks. */
 
 /* Tokenize for /tokenize etc. Returns malloc'd ids or NULL (errmsg set). */
 int32_t *srv_tokenize(srv *S, const char *text, uint32_t flags, size_t *n, char *err, size_t errn);
@@ -112,6 +124,30 @@ void srv_job_run(srv_job *job);
 /* Release the slot and everything the job owns (not the request). */
 void srv_job_finish(srv_job *job);
 const char *srv_finish_reason(const srv_job *job);
+
+/* server.c: a string member, made valid UTF-8 (invalid bytes become U+FFFD) */
+struct cJSON;
+struct cJSON *srv_add_text(struct cJSON *o, const char *name, const char *s, size_t n);
+
+/* srv_logprobs.c */
+void srv_logprobs_record(srv_job *j, int32_t tok);
+struct cJSON;
+/* OpenAI chat: {"content": [...]} for entries [from, to) */
+struct cJSON *srv_logprobs_chat(srv_job *j, size_t from, size_t to);
+/* OpenAI legacy completions: {"tokens", "token_logprobs", "top_logprobs", "text_offset"} */
+struct cJSON *srv_logprobs_legacy(srv_job *j, size_t from, size_t to);
+/* llama-server /completion: [{"id","token","logprob","bytes","top_logprobs":[...]}] */
+struct cJSON *srv_logprobs_native(srv_job *j, size_t from, size_t to);
+/* Ollama: [{"token","logprob","bytes","top_logprobs":[...]}] */
+struct cJSON *srv_logprobs_ollama(srv_job *j, size_t from, size_t to);
+
+/* srv_chat_out.c: the library's view of the whole answer (g4_chat_parse) as an OpenAI message's
+ * fields (content, reasoning_content, tool_calls with ids and string arguments) or Ollama's
+ * (content, thinking, tool_calls with object arguments). Returns the number of tool calls. */
+int srv_chat_message(srv_job *j, struct cJSON *msg, int ollama);
+/* Streaming: the next deltas from the text ready so far (final: the job is done). Adds an
+ * OpenAI delta's / Ollama message's fields to `delta`; returns 1 when it added something. */
+int srv_chat_delta(srv_job *j, const char *text, size_t ready, int final, struct cJSON *delta, int ollama);
 const char *srv_stop_type_name(int t);
 
 #endif

@@ -2,6 +2,7 @@
  * dlopen'd table S->A. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,7 +330,46 @@ static int build_prompt(srv_job *j, media_set *ms)
     srv *S = j->S;
     const g4_api_v1 *A = S->A;
     srv_request *r = j->req;
-    if (r->ep == SRV_EP_CHAT) {
+    if (r->ep == SRV_EP_CHAT && r->messages_json && G4_API_HAS(A, chat_format_json)) {
+        /* 1.1 library: tools, tool calls and results, reasoning (srv_tools.c built the JSON) */
+        uint32_t fl = G4_CHAT_ADD_GENERATION_PROMPT | (r->enable_thinking ? G4_CHAT_ENABLE_THINKING : 0);
+        size_t len = 0, ml = strlen(r->messages_json), tl = r->tools_json ? strlen(r->tools_json) : 0;
+        if (G4_API_HAS(A, chat_tokenize_json)) {
+            /* message texts, tool arguments and results are plain text: nobody types a control
+             * token into the prompt; --special-in-content restores the parsing */
+            fl |= G4_CHAT_MEDIA_MARKERS | (S->cfg.special_in_content ? G4_CHAT_PARSE_SPECIAL_IN_CONTENT : 0);
+            size_t nt = 0;
+            g4_status st = A->chat_tokenize_json(S->model, r->messages_json, ml, r->tools_json, tl, fl, NULL, 0, &nt);
+            if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+                j->ids = malloc(sizeof *j->ids * (nt + 1));
+                st = j->ids ? A->chat_tokenize_json(S->model, r->messages_json, ml, r->tools_json, tl, fl, j->ids,
+                                                    nt + 1, &nt)
+                            : G4_ERR_OUT_OF_MEMORY;
+            }
+            if (st != G4_OK)
+                return lib_fail(j, st, "chat prompt");
+            j->n_ids = nt;
+            goto have_ids;
+        }
+        char *text = NULL;
+        g4_status st = A->chat_format_json(S->model, r->messages_json, ml, r->tools_json, tl, fl, NULL, 0, &len);
+        if (st == G4_OK || st == G4_ERR_BUFFER_TOO_SMALL) {
+            text = malloc(len + 1);
+            st = text ? A->chat_format_json(S->model, r->messages_json, ml, r->tools_json, tl, fl, text, len + 1, &len)
+                      : G4_ERR_OUT_OF_MEMORY;
+        }
+        if (st != G4_OK) {
+            free(text);
+            return lib_fail(j, st, "chat format");
+        }
+        j->ids = tokenize_marked(j, text, G4_TOKENIZE_PARSE_SPECIAL, &j->n_ids);
+        free(text);
+        if (!j->ids)
+            return -1;
+    } else if (r->ep == SRV_EP_CHAT) {
+        for (size_t i = 0; i < r->n_msgs; i++)
+            if (!strcmp(r->msgs[i].role, "tool"))
+                return job_fail(j, 400, "invalid_request_error", "tool messages need a library with ABI 1.1");
         g4_chat_message *cm = calloc(r->n_msgs, sizeof *cm);
         if (!cm)
             return job_fail(j, 500, "server_error", "out of memory");
@@ -512,6 +552,19 @@ int srv_job_start(srv *S, srv_job *j, srv_request *req)
     req->media = media;
     if (rc)
         return -1;
+    if (req->grammar_kind) { /* before a slot is taken: a bad schema is the client's 400 */
+        if (!G4_API_HAS(A, grammar_new))
+            return job_fail(j, 400, "invalid_request_error", "structured output needs a library with ABI 1.1");
+        const char *gt = req->grammar_text ? req->grammar_text : "";
+        g4_status gs = A->grammar_new(S->model, req->grammar_kind, gt, strlen(gt), &j->grammar);
+        if (gs != G4_OK) {
+            job_fail(j, gs == G4_ERR_OUT_OF_MEMORY ? 500 : 400, gs == G4_ERR_OUT_OF_MEMORY ? "server_error"
+                                                                                   : "invalid_request_error",
+                     "%s: %s", req->grammar_kind == SRV_GRAMMAR_TOOL_CALL ? "tools" : "response_format",
+                     A->last_error());
+            return -1;
+        }
+    }
     if ((j->slot = acquire_slot(j)) == NULL)
         return -1;
     if (expand_media(j, &ms)) {
@@ -563,6 +616,7 @@ int srv_job_start(srv *S, srv_job *j, srv_request *req)
         return job_fail(j, 500, "server_error", "out of memory");
     }
     want[nb - 1] = G4_OUT_LOGITS | (S->cfg.draft ? G4_OUT_HIDDEN : 0); /* the drafter reads the hidden state */
+    j->lp_row = (int)nb - 1; /* the first token's logits (logprobs) */
     for (int i = 0; i < ms.n; i++) {
         spans[i] = ms.spans[i];
         spans[i].first -= (int32_t)keep; /* spans never fall in the reused prefix (keys -1) */
@@ -661,6 +715,8 @@ static int on_token(srv_job *j, int32_t tok)
     if (A->token_to_piece(S->model, tok, 0, piece, sizeof piece, &len) != G4_OK || len > sizeof piece)
         len = 0;
     pthread_mutex_lock(&j->mu);
+    if (j->req->logprobs) /* under mu: a streaming reader walks j->lp */
+        srv_logprobs_record(j, tok);
     int stop = 0;
     if (j->n_out == j->cap_out) {
         size_t cap = j->cap_out ? j->cap_out * 2 : 64;
@@ -738,11 +794,22 @@ void srv_job_run(srv_job *j)
         g4_generate_params gp;
         G4DL_INIT(A, generate_params, &gp);
         gp.max_tokens = j->max_new;
-        gp.n_draft = S->cfg.draft ? -1 : 0;
+        gp.n_draft = S->cfg.draft ? S->cfg.n_draft : 0;
+        if (j->req->logprobs) /* logprobs read each token's logits in the callback: plain steps */
+            gp.n_draft = 0;
+        if (j->grammar && gp.struct_size >= offsetof(g4_generate_params, grammar) + sizeof gp.grammar) {
+            A->grammar_reset(j->grammar);
+            gp.grammar = j->grammar;
+        }
         gp.sampling = &sp;
         gp.on_token = gen_cb;
         gp.user_data = j;
-        st = A->generate(s, &gp, NULL);
+        g4_generate_stats gs;
+        memset(&gs, 0, sizeof gs);
+        gs.struct_size = sizeof gs;
+        st = A->generate(s, &gp, &gs);
+        j->n_drafted = gs.n_drafted;
+        j->n_accepted = gs.n_accepted;
         if (st == G4_OK && j->stop_type == SRV_STOP_NONE && (int)j->n_out >= j->max_new)
             j->stop_type = SRV_STOP_LIMIT;
     }
@@ -787,6 +854,10 @@ void srv_job_finish(srv_job *j)
     if (j->slot)
         release_slot(j->S, j->slot);
     j->slot = NULL;
+    if (j->grammar)
+        j->S->A->grammar_free(j->grammar);
+    j->grammar = NULL;
+    free(j->lp);
     free(j->ids);
     free(j->keys);
     free(j->out);

@@ -346,6 +346,8 @@ static int parse_messages(pctx *p, srv_request *r, const cJSON *root)
             strcpy(out->role, "user");
         else if (!strcmp(rs, "assistant") || !strcmp(rs, "model"))
             strcpy(out->role, "model");
+        else if (!strcmp(rs, "tool")) /* a tool result (see srv_tools.c) */
+            strcpy(out->role, "tool");
         else
             return fail(p, "messages[%zu].role '%.32s' is not supported", r->n_msgs, rs);
         srv_buf b = {0};
@@ -583,6 +585,7 @@ int srv_request_parse(srv_endpoint ep, const char *body, size_t len, const srv_l
             rc = fail(&p, "'chat_template_kwargs.enable_thinking' must be a boolean");
             break;
         }
+        rc = srv_agentic_parse(ep, root, r, err, errn);
         break;
     }
     case SRV_EP_TOKENIZE: {
@@ -640,5 +643,6 @@ void srv_request_free(srv_request *r)
     for (size_t i = 0; i < r->n_stop; i++)
         free(r->stop[i]);
     free(r->stop);
+    srv_agentic_free(r);
     memset(r, 0, sizeof *r);
 }

@@ -79,7 +79,32 @@ typedef struct srv_request {
     int return_tokens; /* /completion: include "tokens" */
     int cache_prompt;  /* reuse the slot's KV prefix (default 1) */
     int enable_thinking;
+
+    /* agentic chat (srv_tools.c): tools, structured output, logprobs */
+    char *tools_json;    /* the request's OpenAI tools array (compact JSON), or NULL */
+    char *messages_json; /* chat: messages for g4_chat_format_json (roles, content with media
+                            markers, tool_calls with object arguments, tool results, reasoning) */
+    int tool_choice;     /* SRV_TOOL_CHOICE_* */
+    int grammar_kind;    /* 0 or SRV_GRAMMAR_* (the library's G4_GRAMMAR_* values) */
+    char *grammar_text;  /* JSON Schema, or the tools array the call must use */
+    int logprobs;        /* report the chosen tokens' log-probabilities */
+    int top_logprobs;    /* and this many alternatives per token (0..20) */
+    int split_reasoning; /* chat: thinking goes to reasoning_content (default 1) */
 } srv_request;
+
+#define SRV_TOOL_CHOICE_AUTO 0
+#define SRV_TOOL_CHOICE_NONE 1
+#define SRV_TOOL_CHOICE_REQUIRED 2
+#define SRV_TOOL_CHOICE_NAMED 3
+#define SRV_GRAMMAR_JSON_SCHEMA 1
+#define SRV_GRAMMAR_JSON_OBJECT 2
+#define SRV_GRAMMAR_TOOL_CALL 3
+
+/* srv_tools.c: the agentic fields of a chat / completion body (called by srv_request_parse
+ * after the messages and sampling fields). 0, or -1 with a client-facing message in err. */
+struct cJSON;
+int srv_agentic_parse(srv_endpoint ep, const struct cJSON *root, srv_request *r, char *err, size_t errn);
+void srv_agentic_free(srv_request *r);
 
 typedef struct srv_limits {
     size_t max_messages;    /* default 1024 */

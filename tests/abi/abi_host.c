@@ -82,6 +82,11 @@ static const struct member members[] = {
     MB(draft, "g4_draft"), MB(generate_params_init, "g4_generate_params_init"),
     MB(generate, "g4_generate"), MB(session_capture_layers, "g4_session_capture_layers"),
     MB(captured_layer, "g4_captured_layer"), MB(manifest_check, "g4_manifest_check"),
+    /* 1.1 */
+    MB(chat_format_json, "g4_chat_format_json"), MB(chat_parse, "g4_chat_parse"),
+    MB(grammar_new, "g4_grammar_new"), MB(grammar_free, "g4_grammar_free"),
+    MB(grammar_reset, "g4_grammar_reset"), MB(grammar_apply, "g4_grammar_apply"),
+    MB(grammar_accept, "g4_grammar_accept"), MB(grammar_is_complete, "g4_grammar_is_complete"),
     /* 1.1: video */
     MB(video_options_init_sized, "g4_video_options_init_sized"),
     MB(video_sample, "g4_video_sample"), MB(embed_video_frame, "g4_embed_video_frame"),
