@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A video file is read whole (FFmpeg then seeks in memory); larger files are refused. */
@@ -72,6 +73,13 @@ static unsigned char *slurp(const char *path, size_t *size, char *err, size_t er
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    /* a regular file of a known size only (not /dev/zero, a FIFO or a terminal) */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > CLI_VIDEO_MAX_BYTES) {
+        snprintf(err, errlen, "not a regular file of at most %zu GiB", CLI_VIDEO_MAX_BYTES >> 30);
+        fclose(f);
         return NULL;
     }
     unsigned char *buf = NULL;

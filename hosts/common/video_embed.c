@@ -89,7 +89,7 @@ int g4v_embed_clip(const g4_api_v1 *A, const g4_model *m, const void *bytes, siz
     if (!A || !m || !e || !o)
         return fail(err, errlen, G4_ERR_INVALID_ARGUMENT, "g4v_embed_clip: NULL argument");
     memset(e, 0, sizeof *e);
-    if (!A->video_format || A->struct_size < sizeof *A)
+    if (!G4_API_HAS(A, video_format))
         return fail(err, errlen, G4_ERR_UNSUPPORTED, "the library is older than ABI 1.1 (no video)");
     double t0 = now_ms();
     g4v_clip *c = NULL;

@@ -146,6 +146,8 @@ static void test_audio_track(void)
     /* after the audio pass the frames still decode from the start */
     uint8_t *rgb = malloc((size_t)in.width * in.height * 3);
     CHECK(g4v_frame_at(c, 0.0, rgb, err, sizeof err) == G4_OK, "frame after audio: %s", err);
+    free(x);
+    x = NULL;
     CHECK(g4v_audio_16k(c, 1.0, &x, &ns, err, sizeof err) == G4_ERR_INVALID_ARGUMENT &&
               strstr(err, "runs past"), "max_seconds: %s", err);
     free(rgb);
