@@ -96,7 +96,7 @@ else
 fi
 # Greedy decoding with MTP drafting == plain greedy decoding, on held-out questions (the prompt
 # is each sample up to its answer start), and the drafter is accepted at least ACC_MIN percent
-# of the time (shipped: ACC_SHIPPED%; a random drafter gets 0%).
+# of the time (shipped: 86.8%; a random drafter gets 0%).
 ACC_MIN=40
 if "$BUILD/tools/g4-perplexity" "$MODEL" "$HELD" --draft "$DRAFT" --lines 12 --gen 24 --threads 1 \
      >"$TMP/spec" 2>&1; then

@@ -959,7 +959,7 @@ static int cmd_demo(gen_opts *o)
 
     /* 2. text through the chat template, streamed */
     demo_section(2, "text: chat template, streamed");
-    const char *text_prompt = o->prompt ? o->prompt : "What is a lighthouse?";
+    const char *text_prompt = o->prompt ? o->prompt : "What is a tree?";
     printf("  user> %s\n  model> ", text_prompt);
     fflush(stdout);
     chat_msg msg = {"user", (char *)text_prompt};

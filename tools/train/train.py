@@ -123,7 +123,7 @@ def lr_at(step, total, peak, warm=50):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))))
 
 
-def run_phase(name, model, params, total, peak, loss_fn, seed):
+def run_phase(name, model, params, total, peak, loss_fn, seed, make_data=None):
     """Trains `params` for `total` steps; checkpoints every 25 steps (resumable)."""
     ck = os.path.join(args.out, "ckpt-%s.pt" % name)
     opt = torch.optim.AdamW(params, lr=peak, betas=(0.9, 0.98), weight_decay=0.0)
@@ -134,7 +134,7 @@ def run_phase(name, model, params, total, peak, loss_fn, seed):
         opt.load_state_dict(st["opt"])
         step = st["step"]
         log("%s: resumed at step %d" % (name, step))
-    data = batches(seed)
+    data = (make_data or batches)(seed)
     for _ in range(step):  # the same batches as an uninterrupted run
         next(data)
     t0 = time.time()
@@ -189,6 +189,58 @@ def heldout_ppl():
 log("target: held-out perplexity %.2f" % heldout_ppl())
 
 # ---- drafter ----------------------------------------------------------------------------------
+# The drafter learns on what it will see: the target's own greedy continuations of training
+# questions (prompt = a sample up to its answer start, then ROLLOUT greedy tokens), so the
+# token fed to every draft step is the target's greedy token and K/V come from its own text.
+CHANNEL_END = 101  # <channel|>: the answer starts after it
+ROLLOUT, N_PROMPTS, RB = 24, 384, 32
+
+
+def make_rollouts():
+    path = os.path.join(args.out, "rollouts.pt")
+    if os.path.exists(path):
+        return torch.load(path)
+    g = np.random.default_rng(SEED + 5)
+    ce = compact[CHANNEL_END]
+    prompts = []
+    for i in g.permutation(len(train))[:N_PROMPTS]:
+        s = compact[train[i]]
+        w = np.nonzero(s == ce)[0]
+        if len(w):
+            prompts.append(s[: w[0] + 1])
+    by_len = {}
+    for p in prompts:
+        by_len.setdefault(len(p), []).append(p)
+    out = []
+    t0 = time.time()
+    with torch.no_grad():
+        for L in sorted(by_len):
+            group = by_len[L]
+            for k in range(0, len(group), RB):
+                x = torch.from_numpy(np.stack(group[k:k + RB]))
+                for _ in range(ROLLOUT):
+                    hN, _, _ = target(x)
+                    nxt = target.logits(hN[:, -1]).argmax(-1)
+                    x = torch.cat([x, nxt[:, None]], 1)
+                out.append(x)
+    log("rollouts: %d greedy continuations of %d tokens in %.0f s" % (sum(len(x) for x in out), ROLLOUT,
+                                                                     time.time() - t0))
+    torch.save(out, path)
+    return out
+
+
+rollouts = make_rollouts()
+
+
+def rollout_batches(seed):
+    g = np.random.default_rng(seed)
+    epoch = 0
+    while True:
+        for i in g.permutation(len(rollouts)):
+            yield epoch, rollouts[i].numpy()
+        epoch += 1
+
+
 # its head: the DRAFT_ROWS tokens the target predicts most often on the training data
 with torch.no_grad():
     pc = np.zeros(VOCAB_ROWS, dtype=np.int64)
@@ -197,6 +249,8 @@ with torch.no_grad():
         _, b = next(data)
         hN, _, _ = target(torch.from_numpy(b[:, :-1]))
         pc += np.bincount(target.logits(hN).argmax(-1).reshape(-1).numpy(), minlength=VOCAB_ROWS)
+    for x in rollouts:
+        pc += np.bincount(x.reshape(-1).numpy(), minlength=VOCAB_ROWS)
 d_order = np.lexsort((np.arange(VOCAB_ROWS), -(pc * 1000000 + tc.astype(np.int64))))
 d_rows = np.sort(d_order[:DRAFT_ROWS])     # compact target rows the drafter can propose
 d_index = np.full(VOCAB_ROWS, -100, dtype=np.int64)  # -100: ignored label
@@ -240,7 +294,7 @@ def draft_loss(b):
     return loss / DRAFT_STEPS_UNROLL + hinge, "match %.3f hinge %.3f" % (acc / max(n, 1), float(hinge))
 
 
-run_phase("drafter", drafter, d_params, args.draft_steps, 3e-3, draft_loss, SEED + 3)
+run_phase("drafter", drafter, d_params, args.draft_steps, 3e-3, draft_loss, SEED + 3, rollout_batches)
 
 # ---- export -----------------------------------------------------------------------------------
 vkvs, vraw, _ = read_gguf(args.vocab)
