@@ -321,18 +321,19 @@ clean-dist:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- Embedded default model (`g4 run` with no MODEL) ---------------------------------------------
-# A tiny Gemma 4 with RANDOM weights, its projector and MTP drafter, and two demo media files, all
-# made here deterministically (byte-identical on every build) from what the repo carries: the
-# Gemma 4 vocabulary (assets/gemma4-vocab.gguf.xz) and two generators (tools/g4-synth.c,
-# tools/g4-demo-media.c). g4 finds them in default/ beside its binary. ($(Q) / say: the quiet
-# mode of newer Makefiles; both expand to nothing where they are not defined.)
+# A tiny Gemma 4 TRAINED here (tools/train/: WordNet glosses, 4 layers, 128 wide) and its MTP
+# drafter, shipped as assets/gemma4-tiny*.gguf.xz (`make train` remakes them); a projector with
+# RANDOM weights made for its width (tools/g4-synth.c) and two demo media files
+# (tools/g4-demo-media.c), all made here byte-identically on every build from what the repo
+# carries. g4 finds them in default/ beside its binary. ($(Q) / say: the quiet mode of newer
+# Makefiles; both expand to nothing where they are not defined.)
 DEFAULT_DIR := $(BUILD)/default
 DEFAULT_VOCAB := $(DEFAULT_DIR)/gemma4-vocab.gguf
-DEFAULT_FILES := $(DEFAULT_DIR)/gemma4-tiny-random.gguf $(DEFAULT_DIR)/mmproj-gemma4-tiny-random.gguf \
-  $(DEFAULT_DIR)/gemma4-tiny-random-assistant.gguf $(DEFAULT_DIR)/demo-image.png $(DEFAULT_DIR)/demo-audio.wav
+DEFAULT_FILES := $(DEFAULT_DIR)/gemma4-tiny.gguf $(DEFAULT_DIR)/mmproj-gemma4-tiny.gguf \
+  $(DEFAULT_DIR)/gemma4-tiny-assistant.gguf $(DEFAULT_DIR)/demo-image.png $(DEFAULT_DIR)/demo-audio.wav
 SYNTH_TINY := $(BUILD)/tools/g4-synth --shape tiny --type q8_0 --seed 1
 
-.PHONY: default-model
+.PHONY: default-model train train-deps
 all: default-model
 default-model: $(DEFAULT_FILES)
 
@@ -340,16 +341,23 @@ $(DEFAULT_VOCAB): assets/gemma4-vocab.gguf.xz
 	@mkdir -p $(dir $@)
 	$(call say,XZ,$@)
 	$(Q)xz -dc $< > $@.tmp && mv $@.tmp $@
-$(DEFAULT_DIR)/gemma4-tiny-random.gguf: $(BUILD)/tools/g4-synth $(DEFAULT_VOCAB)
-	$(call say,SYNTH,$@)
-	$(Q)$(SYNTH_TINY) --vocab $(DEFAULT_VOCAB) -o $@ >/dev/null
-$(DEFAULT_DIR)/gemma4-tiny-random-assistant.gguf: $(BUILD)/tools/g4-synth $(DEFAULT_VOCAB)
-	$(call say,SYNTH,$@)
-	$(Q)$(SYNTH_TINY) --vocab $(DEFAULT_VOCAB) --draft $@ >/dev/null
-$(DEFAULT_DIR)/mmproj-gemma4-tiny-random.gguf: $(BUILD)/tools/g4-synth
+$(DEFAULT_DIR)/gemma4-tiny.gguf: assets/gemma4-tiny.gguf.xz
+	@mkdir -p $(dir $@)
+	$(call say,XZ,$@)
+	$(Q)xz -dc $< > $@.tmp && mv $@.tmp $@
+$(DEFAULT_DIR)/gemma4-tiny-assistant.gguf: assets/gemma4-tiny-assistant.gguf.xz
+	@mkdir -p $(dir $@)
+	$(call say,XZ,$@)
+	$(Q)xz -dc $< > $@.tmp && mv $@.tmp $@
+$(DEFAULT_DIR)/mmproj-gemma4-tiny.gguf: $(BUILD)/tools/g4-synth
 	@mkdir -p $(dir $@)
 	$(call say,SYNTH,$@)
-	$(Q)$(SYNTH_TINY) --mmproj $@ >/dev/null
+	$(Q)$(SYNTH_TINY) --mmproj $@ --mmproj-width 128 >/dev/null
+# Retraining (not part of make/test): Debian's python3-torch + WordNet, then the pipeline.
+train-deps:
+	@sh tools/train/deps.sh
+train: train-deps $(BUILD)/tools/g4-tokenize $(BUILD)/tools/g4-quantize $(DEFAULT_VOCAB)
+	sh tools/train/train.sh $(BUILD)
 $(DEFAULT_DIR)/demo-image.png: $(BUILD)/tools/g4-demo-media
 	@mkdir -p $(dir $@)
 	$(call say,GEN,$@)

@@ -11,6 +11,8 @@
  * scaled init so that the random model runs and produces varied tokens. Only for tiny:
  *   --mmproj OUT   the matching 12B Unified projector (clip, gemma4uv + gemma4ua, F32); also
  *                  for --shape 12b (width 3840: the real projector's shape, for video benchmarks)
+ *   --mmproj-width N   make that projector for a text model N wide instead (the trained
+ *                  default model, tools/train/, is 128 wide; its projector stays random)
  *   --draft OUT    the matching MTP drafter (gemma4-assistant, 2 layers, hidden 32)
  * --draft also works with --shape 12b: a drafter shaped like a real 12B assistant (4 layers,
  * hidden 1024, FFN 4096, 8 heads, centroid head 2048 x 128 / top 32; see k_12b_draft).
@@ -940,8 +942,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: g4-synth --shape e2b|e4b|12b|26b-a4b|31b|tiny --type TYPE [--layers N]\n"
             "                [--seed S] [--pure] [--vocab FILE] (-o OUT.gguf | --plan)\n"
-            "                [--mmproj MMPROJ.gguf] [--draft DRAFT.gguf] [--emb-sigma S]\n"
-            "                                                       (the last three: tiny only)\n"
+            "                [--mmproj MMPROJ.gguf [--mmproj-width N]] [--draft DRAFT.gguf]\n"
+            "                [--emb-sigma S]                        (the last four: tiny only)\n"
             "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q6_k q4_k_m q5_k_m iq4_xs\n");
     exit(2);
 }
@@ -955,6 +957,7 @@ int main(int argc, char **argv)
 {
     const char *shape_s = NULL, *type_s = NULL, *out = NULL, *mmproj_out = NULL, *draft_out = NULL;
     const char *vocab = "/work/shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf";
+    int mmproj_width = 0;
     cfg c;
     memset(&c, 0, sizeof c);
     c.seed = 1;
@@ -971,6 +974,7 @@ int main(int argc, char **argv)
         else if (ARG("-o")) out = v;
         else if (ARG("--mmproj")) mmproj_out = v;
         else if (ARG("--draft")) draft_out = v;
+        else if (ARG("--mmproj-width")) mmproj_width = atoi(v);
         else if (ARG("--emb-sigma")) c.emb_sigma = strtof(v, NULL);
         else if (strcmp(a, "--pure") == 0) c.pure = 1;
         else if (strcmp(a, "--plan") == 0) plan_only = 1;
@@ -1072,14 +1076,15 @@ int main(int argc, char **argv)
     }
 
     if (mmproj_out) {
-        build_mmproj_plan(s->d);
+        int mw = mmproj_width > 0 ? mmproj_width : s->d;
+        build_mmproj_plan(mw);
         uint64_t data_bytes, touched, n_params;
         plan_totals(&data_bytes, &touched, &n_params);
         char name[160], label[64];
         snprintf(name, sizeof name, "g4-synth Gemma 4 %s projector seed %llu (RANDOM weights)",
                  s->tiny ? "tiny" : shape_s, (unsigned long long)c.seed);
         size_label(label, sizeof label, n_params, s->tiny);
-        mmproj_meta mm = {s->d, name, label};
+        mmproj_meta mm = {mw, name, label};
         uint64_t data_start = write_gguf(mmproj_out, emit_mmproj_kvs, &mm, c.seed ^ SALT_MMPROJ);
         printf("{\"mmproj\":\"%s\",\"n_tensors\":%d,\"n_params\":%llu,\"file_bytes\":%llu}\n",
                mmproj_out, nT, (unsigned long long)n_params,

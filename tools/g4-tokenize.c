@@ -1,6 +1,9 @@
 /* g4-tokenize: run the Gemma 4 tokenizer from a GGUF (any file with tokenizer.ggml.* keys).
  *
  *   g4-tokenize VOCAB.gguf [--bos] [--special] < text     print the ids of stdin, space-separated
+ *   g4-tokenize VOCAB.gguf --lines [--bos] [--special]    one line of ids per input line; in each
+ *                                                          line the two characters \n stand for a
+ *                                                          newline and \\ for a backslash
  *   g4-tokenize VOCAB.gguf --bench [MB]                   load time, encode and decode throughput on
  *                                                          generated mixed text (default 1 MB) */
 #include <stdint.h>
@@ -143,15 +146,63 @@ static int bench(const char *path, double mb)
     return rt ? 0 : 1;
 }
 
+/* --lines: every input line is encoded on its own (escapes \n and \\ undone first), one output
+ * line of ids each, so a corpus of many samples costs one tokenizer load. */
+static int encode_lines(const g4_tokenizer *t, char *buf, size_t len, unsigned flags)
+{
+    char err[512];
+    size_t idcap = 1024;
+    int32_t *ids = malloc(idcap * sizeof *ids);
+    for (size_t start = 0; ids && start < len;) {
+        size_t end = start;
+        while (end < len && buf[end] != '\n')
+            end++;
+        size_t o = start; /* unescape in place: the text only shrinks */
+        for (size_t i = start; i < end; i++) {
+            if (buf[i] == '\\' && i + 1 < end && (buf[i + 1] == 'n' || buf[i + 1] == '\\')) {
+                buf[o++] = buf[i + 1] == 'n' ? '\n' : '\\';
+                i++;
+            } else {
+                buf[o++] = buf[i];
+            }
+        }
+        int64_t n = g4_tokenizer_encode(t, buf + start, o - start, flags, ids, idcap, err, sizeof err);
+        if (n > (int64_t)idcap) {
+            int32_t *nb = realloc(ids, (size_t)n * sizeof *ids);
+            if (!nb)
+                break;
+            ids = nb;
+            idcap = (size_t)n;
+            n = g4_tokenizer_encode(t, buf + start, o - start, flags, ids, idcap, err, sizeof err);
+        }
+        if (n < 0) {
+            fprintf(stderr, "g4-tokenize: %s\n", err);
+            free(ids);
+            return 1;
+        }
+        for (int64_t i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", ids[i]);
+        putchar('\n');
+        start = end + 1;
+    }
+    if (!ids) {
+        fprintf(stderr, "g4-tokenize: out of memory\n");
+        return 1;
+    }
+    free(ids);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fprintf(stderr, "usage: %s VOCAB.gguf [--bos] [--special] < text\n"
+        fprintf(stderr, "usage: %s VOCAB.gguf [--lines] [--bos] [--special] < text\n"
                         "       %s VOCAB.gguf --bench [MB]\n",
                 argv[0], argv[0]);
         return 2;
     }
     unsigned flags = 0;
+    int lines = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--bench"))
             return bench(argv[1], i + 1 < argc ? atof(argv[i + 1]) : 1.0);
@@ -159,6 +210,8 @@ int main(int argc, char **argv)
             flags |= G4_TOKENIZE_ADD_BOS;
         else if (!strcmp(argv[i], "--special"))
             flags |= G4_TOKENIZE_PARSE_SPECIAL;
+        else if (!strcmp(argv[i], "--lines"))
+            lines = 1;
         else {
             fprintf(stderr, "g4-tokenize: unknown option %s\n", argv[i]);
             return 2;
@@ -194,6 +247,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "g4-tokenize: %s\n", err);
         free(buf);
         return 1;
+    }
+    if (lines) {
+        int rc = encode_lines(t, buf, len, flags);
+        free(buf);
+        g4_tokenizer_free(t);
+        return rc;
     }
     int64_t n = g4_tokenizer_encode(t, buf, len, flags, NULL, 0, err, sizeof err);
     int32_t *ids = n >= 0 ? malloc((size_t)(n ? n : 1) * sizeof *ids) : NULL;
