@@ -33,7 +33,9 @@ while [ $i -lt 300 ]; do # Ollama polls /health until 200
   i=$((i + 1))
 done
 if [ "$code" = 200 ]; then ok "launch line accepted, /health 200"; else bad "server ready" "$(cat "$T/log")"; fi
-grep -q "cache-type-k q8_0 is not supported" "$T/log" && ok "--cache-type-k: logged warning" || bad "--cache-type-k warning" "$(cat "$T/log")"
+# the tiny fixture's 16-wide heads cannot hold q8_0 rows: the server says so and uses f16
+grep -q "KV cache uses f16 instead of q8_0" "$T/log" && ok "--cache-type-k q8_0 on 16-wide heads: logged fallback to f16" ||
+  bad "--cache-type-k q8_0 fallback" "$(cat "$T/log")"
 c() { curl -s -m 120 -o "$T/o" -w '%{http_code}' -H 'Content-Type: application/json' -d "$2" "$U$1"; }
 
 code=$(c /apply-template '{"messages":[{"role":"user","content":"Hello"}]}')

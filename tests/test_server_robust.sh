@@ -184,6 +184,18 @@ if start_server -np 1 -c 4096; then
     python3 -c "import sys; sys.exit(0 if $dt < 5 else 1)" && ok "$mode: the vanished client's slot was freed (next answer in $dt s)" ||
       bad "$mode: the vanished client kept the slot" "next answer took $dt s"
   done
+  # the same through Ollama's API (NDJSON streaming and not)
+  for stream in false true; do
+    printf '{"model":"m","prompt":"Once upon a time","stream":%s,"options":{"temperature":0,"num_predict":-1}}' $stream >"$T/olong.json"
+    curl -s -m 1 -o /dev/null -H 'Content-Type: application/json' --data-binary @"$T/olong.json" "$URL/api/generate"
+    t0=$(date +%s.%N)
+    code=$(post /v1/completions "$T/short.json" "$T/o")
+    t1=$(date +%s.%N)
+    dt=$(python3 -c "print(round($t1 - $t0, 2))")
+    expect "/api/generate stream=$stream: request after a vanished client: 200" "$code" 200
+    python3 -c "import sys; sys.exit(0 if $dt < 5 else 1)" && ok "/api/generate stream=$stream: the vanished client's slot was freed (next answer in $dt s)" ||
+      bad "/api/generate stream=$stream: the vanished client kept the slot" "next answer took $dt s"
+  done
   stop_server TERM
 else
   bad "server starts (-np 1)"

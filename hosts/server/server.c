@@ -440,8 +440,8 @@ static void stream_free(void *cls)
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
-/* The watcher's cancel: the job's slot is fixed while it generates. */
-static void cancel_job(void *ctx)
+/* The watcher's cancel (server.h): the job's slot is fixed while it generates. */
+void srv_job_cancel(void *ctx)
 {
     srv_job *j = ctx;
     if (j->slot && j->slot->sess)
@@ -490,7 +490,7 @@ static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint
     }
     if (!st->req.stream) {
         /* a client that closes the connection cancels its generation (srv_conn.c) */
-        srv_watch *w = srv_watch_start(srv_conn_fd(c), cancel_job, j);
+        srv_watch *w = srv_watch_start(srv_conn_fd(c), srv_job_cancel, j);
         srv_job_run(j);
         srv_watch_stop(w);
         MHD_RESULT ret = j->http_status ? send_error(c, (unsigned)j->http_status, j->err_type, j->errmsg)
@@ -507,7 +507,7 @@ static MHD_RESULT handle_generate(srv *S, struct MHD_Connection *c, srv_endpoint
         return send_error(c, 500, "server_error", "cannot start a worker thread");
     }
     j->has_thread = 1;
-    st->watch = srv_watch_start(srv_conn_fd(c), cancel_job, j);
+    st->watch = srv_watch_start(srv_conn_fd(c), srv_job_cancel, j);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader,
                                                                st, stream_free);
     if (!r) {
@@ -820,6 +820,18 @@ static void *loader(void *arg)
         }
         S->slots[i].id = i;
         st = A->session_new(m, &sp, &S->slots[i].sess);
+        if (st == G4_ERR_INVALID_ARGUMENT && sp.struct_size >= offsetof(g4_session_params, kv_type_v) + sizeof sp.kv_type_v &&
+            (sp.kv_type_k == G4_KV_TYPE_Q8_0 || sp.kv_type_v == G4_KV_TYPE_Q8_0)) {
+            /* q8_0 needs head dims that are multiples of 32 (every real Gemma 4 has them); launchers
+             * such as Ollama pass one cache type for every model, so fall back rather than refuse */
+            if (i == 0)
+                fprintf(stderr, "g4-server: warning: %s; the KV cache uses f16 instead of q8_0\n", A->last_error());
+            if (sp.kv_type_k == G4_KV_TYPE_Q8_0)
+                sp.kv_type_k = S->cfg.cache_k = G4_KV_TYPE_F16;
+            if (sp.kv_type_v == G4_KV_TYPE_Q8_0)
+                sp.kv_type_v = S->cfg.cache_v = G4_KV_TYPE_F16;
+            st = A->session_new(m, &sp, &S->slots[i].sess);
+        }
         if (st != G4_OK) {
             snprintf(S->load_error, sizeof S->load_error, "session %d: %s: %s", i, A->status_name(st),
                      A->last_error());
@@ -861,7 +873,6 @@ static const char *k_usage =
     "       --spec-type draft-mtp, --spec-draft-n-max N / --draft-max N\n"
     "                           drafting as Ollama launches llama-server (N: tokens per round;\n"
     "                           default adaptive)\n"
-    "       --cache-type-k/-v T accepted; a warning says the KV cache keeps its own precision\n"
     "       --host ADDR         address to bind (default 127.0.0.1)\n"
     "       --port N            port (default 8080; 0 = any free port, printed on stderr)\n"
     "  -c,  --ctx-size N        context per slot (default: the model's, at most 8192)\n"
@@ -957,13 +968,6 @@ static void parse_args(int argc, char **argv, srv_config *c)
                 c->n_draft = 0;
         } else if (IS("--spec-draft-n-max", "--draft-max") || IS("--draft-n", "--draft"))
             c->n_draft = (int)num_arg(a, VAL(), 0, 64);
-        else if (IS("-ctk", "--cache-type-k") || IS("-ctv", "--cache-type-v")) {
-            /* the library keeps its own KV format: say so instead of ignoring it silently */
-            const char *v = VAL();
-            if (strcmp(v, "f32") && strcmp(v, "f16"))
-                fprintf(stderr, "g4-server: warning: %s %s is not supported yet; the KV cache keeps the library's "
-                                "own precision\n", a, v);
-        }
         else if (IS("--host", "--host"))
             c->host = VAL();
         else if (IS("--port", "--port"))

@@ -123,6 +123,8 @@ int32_t *srv_tokenize(srv *S, const char *text, uint32_t flags, size_t *n, char 
 int srv_job_start(srv *S, srv_job *job, srv_request *req);
 /* Generate until a stop condition (blocking). Sets done. */
 void srv_job_run(srv_job *job);
+/* Cancels a running job's generation (a srv_watch callback: the client went away). */
+void srv_job_cancel(void *job);
 /* Release the slot and everything the job owns (not the request). */
 void srv_job_finish(srv_job *job);
 const char *srv_finish_reason(const srv_job *job);

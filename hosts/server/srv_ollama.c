@@ -50,6 +50,7 @@ typedef struct ostream {
     srv_buf out;
     size_t off, sent;
     int finished;
+    srv_watch *watch; /* cancels the generation when the client goes away (srv_conn.c) */
 } ostream;
 
 static const char *done_reason(const srv_job *j) { return j->stop_type == SRV_STOP_LIMIT ? "length" : "stop"; }
@@ -212,6 +213,7 @@ static void ostream_free(void *cls)
 {
     ostream *os = cls;
     srv_job *j = &os->job;
+    srv_watch_stop(os->watch);
     pthread_mutex_lock(&j->mu);
     int running = j->has_thread && !j->done;
     j->abandoned = 1;
@@ -279,7 +281,10 @@ static MHD_RESULT generate(srv *S, struct MHD_Connection *c, const char *body, s
         return r;
     }
     if (!stream) {
+        /* a client that closes the connection cancels its generation, as on /v1 */
+        srv_watch *w = srv_watch_start(srv_conn_fd(c), srv_job_cancel, j);
         srv_job_run(j);
+        srv_watch_stop(w);
         MHD_RESULT r;
         if (j->http_status) {
             r = oerr(c, (unsigned)j->http_status, j->errmsg);
@@ -303,6 +308,7 @@ static MHD_RESULT generate(srv *S, struct MHD_Connection *c, const char *body, s
         return oerr(c, 500, "cannot start a worker thread");
     }
     j->has_thread = 1;
+    os->watch = srv_watch_start(srv_conn_fd(c), srv_job_cancel, j);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, ostream_reader, os,
                                                                ostream_free);
     if (!r) {
