@@ -254,8 +254,10 @@ AI void q4_0_row(int64_t nb, const g4q_q4_0 *x0, const q4_0_actn *A, int64_t a_n
     }
 }
 
-static void mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
-                     int64_t ys)
+/* Only the shapes zmm_q4_0 (q4_zmm_avx512.h) runs itself (block count a multiple of 4, at most
+ * 128 groups); its mvn entry sends the other shapes to the generic tiles, as its mv does. */
+void g4k_avx512_mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                         float *y, int64_t ys)
 {
     const int64_t nb = n / 32, ng = nb / 4;
     q4_0_actn *A = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(q4_0_actn) * (size_t)(ng * nt + 1));
@@ -301,7 +303,7 @@ static void mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void
 
 void g4k_fill_avx512_mvn(g4k_kernels *k)
 {
-    k->mvn[G4_TYPE_Q4_0] = mvn_q4_0;
+    k->mvn[G4_TYPE_Q4_0] = g4k_avx512_mvn_q4_0; /* wrapped by fill_zmm_q4 */
     k->mvn[G4_TYPE_Q4_K] = mvn_q4_K;
     k->mvn[G4_TYPE_Q6_K] = mvn_q6_K;
 }

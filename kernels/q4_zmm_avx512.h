@@ -197,11 +197,26 @@ static void zmm_q4_K(int64_t n, const void *w, size_t ws, int64_t nr, const void
         y[r] = q4_K_row(nb, (const g4q_q4_K *)((const uint8_t *)w + r * ws), A);
 }
 
+/* Verify batches (2..G4K_MVN_MAX_TOK tokens) must give each token what zmm_q4_0 gives it alone:
+ * the shapes zmm_q4_0 leaves to the generic tiles go there too (mm_q4_0's per-row, per-token
+ * arithmetic does not depend on how many tokens or rows share a tile). */
+static void zmm_mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                         float *y, int64_t ys)
+{
+    const int64_t nb = n / 32, ng = nb / 4;
+    if (nb % 4 || ng > 128)
+        mm_q4_0(n, w, ws, nr, a, as, nt, y, ys);
+    else
+        g4k_avx512_mvn_q4_0(n, w, ws, nr, a, as, nt, y, ys);
+}
+
+/* After g4k_fill_avx512_mvn. */
 static void fill_zmm_q4(g4k_kernels *k)
 {
     k->mm[G4_TYPE_Q4_0] = zmm_q4_0;
     k->mm[G4_TYPE_Q4_K] = zmm_q4_K;
     k->mv[G4_TYPE_Q4_0] = zmm_q4_0; /* they take nt == 1 themselves; replaces the AVX2 mv */
     k->mv[G4_TYPE_Q4_K] = zmm_q4_K;
+    k->mvn[G4_TYPE_Q4_0] = zmm_mvn_q4_0;
 }
 #endif
