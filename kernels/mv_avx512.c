@@ -26,62 +26,49 @@ typedef struct {
     __m128 da;
 } q8_act4;
 
-static float q8_0_row(int64_t ng, const g4q_q8_0 *x, const q8_act4 *A)
+/* acc01 += blocks 0,1 of the group, acc23 += blocks 2,3: the two accumulator chains of a row.
+ * q8_0_row and q8_0_row2 both go through this, so a row's value is the same whichever path
+ * (alone or paired with a neighbour) computes it. */
+AI void q8_0_group(const g4q_q8_0 *x, const q8_act4 *a, __m512 *acc01, __m512 *acc23)
 {
     const __m512i x80 = _mm512_set1_epi8((char)0x80);
     const __m512i i01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
+    __m512i w01 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));
+    w01 = _mm512_inserti64x4(w01, _mm256_loadu_si256((const __m256i *)x[1].qs), 1);
+    __m512i w23 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2].qs));
+    w23 = _mm512_inserti64x4(w23, _mm256_loadu_si256((const __m256i *)x[3].qs), 1);
+    const __m512i s01 = _mm512_dpbusd_epi32(a->init01, _mm512_xor_si512(w01, x80), a->a01);
+    const __m512i s23 = _mm512_dpbusd_epi32(a->init23, _mm512_xor_si512(w23, x80), a->a23);
+    __m128i dh = _mm_cvtsi32_si128(x[0].d);
+    dh = _mm_insert_epi16(dh, x[1].d, 1);
+    dh = _mm_insert_epi16(dh, x[2].d, 2);
+    dh = _mm_insert_epi16(dh, x[3].d, 3);
+    const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), a->da));
+    *acc01 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, dw), *acc01);
+    *acc23 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, dw), *acc23);
+}
+
+static float q8_0_row(int64_t ng, const g4q_q8_0 *x, const q8_act4 *A)
+{
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++, x += 4) {
-        __m512i w01 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));
-        w01 = _mm512_inserti64x4(w01, _mm256_loadu_si256((const __m256i *)x[1].qs), 1);
-        __m512i w23 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2].qs));
-        w23 = _mm512_inserti64x4(w23, _mm256_loadu_si256((const __m256i *)x[3].qs), 1);
-        const __m512i s01 = _mm512_dpbusd_epi32(A[g].init01, _mm512_xor_si512(w01, x80), A[g].a01);
-        const __m512i s23 = _mm512_dpbusd_epi32(A[g].init23, _mm512_xor_si512(w23, x80), A[g].a23);
-        __m128i dh = _mm_cvtsi32_si128(x[0].d);
-        dh = _mm_insert_epi16(dh, x[1].d, 1);
-        dh = _mm_insert_epi16(dh, x[2].d, 2);
-        dh = _mm_insert_epi16(dh, x[3].d, 3);
-        const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), A[g].da));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, dw), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, dw), acc1);
-    }
+    for (int64_t g = 0; g < ng; g++, x += 4)
+        q8_0_group(x, &A[g], &acc0, &acc1);
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-/* Two rows at once, sharing the activation state (four zmm + scales per group). */
+/* Two rows at once, sharing the activation state (four zmm + scales per group); per row the
+ * same two chains and reduction as q8_0_row. */
 static void q8_0_row2(int64_t ng, const g4q_q8_0 *x, const g4q_q8_0 *z, const q8_act4 *A, float *y0, float *y1)
 {
-    const __m512i x80 = _mm512_set1_epi8((char)0x80);
-    const __m512i i01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 ax0 = _mm512_setzero_ps(), ax1 = _mm512_setzero_ps();
+    __m512 az0 = _mm512_setzero_ps(), az1 = _mm512_setzero_ps();
     for (int64_t g = 0; g < ng; g++, x += 4, z += 4) {
-        const __m512i a01 = A[g].a01, a23 = A[g].a23, init01 = A[g].init01, init23 = A[g].init23;
-        const __m128 da = A[g].da;
-#define Q8_ROW(x, acc)                                                                                           \
-    do {                                                                                                         \
-        __m512i w01 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));                      \
-        w01 = _mm512_inserti64x4(w01, _mm256_loadu_si256((const __m256i *)x[1].qs), 1);                         \
-        __m512i w23 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2].qs));                      \
-        w23 = _mm512_inserti64x4(w23, _mm256_loadu_si256((const __m256i *)x[3].qs), 1);                          \
-        const __m512i s01 = _mm512_dpbusd_epi32(init01, _mm512_xor_si512(w01, x80), a01);                        \
-        const __m512i s23 = _mm512_dpbusd_epi32(init23, _mm512_xor_si512(w23, x80), a23);                        \
-        __m128i dh = _mm_cvtsi32_si128(x[0].d);                                                                  \
-        dh = _mm_insert_epi16(dh, x[1].d, 1);                                                                    \
-        dh = _mm_insert_epi16(dh, x[2].d, 2);                                                                    \
-        dh = _mm_insert_epi16(dh, x[3].d, 3);                                                                    \
-        const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), da));                             \
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, dw), acc);                     \
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, dw), acc);                     \
-    } while (0)
-        Q8_ROW(x, acc0);
-        Q8_ROW(z, acc1);
-#undef Q8_ROW
+        q8_0_group(x, &A[g], &ax0, &ax1);
+        q8_0_group(z, &A[g], &az0, &az1);
     }
-    *y0 = _mm512_reduce_add_ps(acc0);
-    *y1 = _mm512_reduce_add_ps(acc1);
+    *y0 = _mm512_reduce_add_ps(_mm512_add_ps(ax0, ax1));
+    *y1 = _mm512_reduce_add_ps(_mm512_add_ps(az0, az1));
 }
 
 static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,

@@ -203,47 +203,61 @@ typedef struct {
     __m512 da; /* block k's activation scale in i32 lanes 4k..4k+3 */
 } q4_0_actn;
 
-/* One row, NT tokens: A and a point at the first token's arranged / raw activations. */
+/* acc[t] += one group (four blocks starting at x) . token t's arranged activations, t < NT */
+AI void q4_0_group(const g4q_q4_0 *x, const q4_0_actn *A, int64_t a_ng, int64_t g, __m512 *acc, const int NT)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i pidx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m512i raw = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x[0].qs));
+    raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[1].qs), 1);
+    raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[2].qs), 2);
+    raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[3].qs), 3);
+    const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+    __m128i dh = _mm_cvtsi32_si128(x[0].d);
+    dh = _mm_insert_epi16(dh, x[1].d, 1);
+    dh = _mm_insert_epi16(dh, x[2].d, 2);
+    dh = _mm_insert_epi16(dh, x[3].d, 3);
+    const __m512 dw = _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(_mm_cvtph_ps(dh)));
+    UNROLL_TOK for (int t = 0; t < NT; t++) {
+        const q4_0_actn *q = A + (size_t)t * (size_t)a_ng + g;
+        const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(q->init, lo, q->lo), hi, q->hi);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, q->da), acc[t]);
+    }
+}
+
+/* One row, NT tokens: A and a point at the first token's arranged / raw activations. Per token,
+ * the order of q4_0_row (q4_zmm_avx512.h): group g into chain g & 1, then
+ * reduce_add(chain0 + chain1). */
 AI void q4_0_row(int64_t nb, const g4q_q4_0 *x0, const q4_0_actn *A, int64_t a_ng, const uint8_t *a, size_t as,
                  float *y, int64_t ys, const int NT)
 {
     const int64_t ng = nb / 4;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i pidx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    {
-        const g4q_q4_0 *x = x0;
-        __m512 acc[G4K_MVN_MAX_TOK];
-        UNROLL_TOK for (int t = 0; t < NT; t++)
-            acc[t] = _mm512_setzero_ps();
-        for (int64_t g = 0; g < ng; g++, x += 4) {
-            __m512i raw = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x[0].qs));
-            raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[1].qs), 1);
-            raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[2].qs), 2);
-            raw = _mm512_inserti32x4(raw, _mm_loadu_si128((const __m128i *)x[3].qs), 3);
-            const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-            __m128i dh = _mm_cvtsi32_si128(x[0].d);
-            dh = _mm_insert_epi16(dh, x[1].d, 1);
-            dh = _mm_insert_epi16(dh, x[2].d, 2);
-            dh = _mm_insert_epi16(dh, x[3].d, 3);
-            const __m512 dw = _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(_mm_cvtph_ps(dh)));
-            UNROLL_TOK for (int t = 0; t < NT; t++) {
-                const q4_0_actn *q = A + (size_t)t * (size_t)a_ng + g;
-                const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(q->init, lo, q->lo), hi, q->hi);
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, q->da), acc[t]);
-            }
-        }
-        UNROLL_TOK for (int t = 0; t < NT; t++) {
-            float s = _mm512_reduce_add_ps(acc[t]);
-            const g4q_q8_0 *q = (const g4q_q8_0 *)(a + (size_t)t * as);
-            for (int64_t b = 4 * ng; b < nb; b++) /* < 4 leftover blocks */
-                s += g4q_dot_q4_0(32, x0 + b, &q[b]);
-            y[t * ys] = s;
-        }
+    const g4q_q4_0 *x = x0;
+    __m512 acc0[G4K_MVN_MAX_TOK], acc1[G4K_MVN_MAX_TOK];
+    UNROLL_TOK for (int t = 0; t < NT; t++) {
+        acc0[t] = _mm512_setzero_ps();
+        acc1[t] = _mm512_setzero_ps();
+    }
+    int64_t g = 0;
+    for (; g + 1 < ng; g += 2, x += 8) {
+        q4_0_group(x, A, a_ng, g, acc0, NT);
+        q4_0_group(x + 4, A, a_ng, g + 1, acc1, NT);
+    }
+    if (g < ng)
+        q4_0_group(x, A, a_ng, g, acc0, NT);
+    UNROLL_TOK for (int t = 0; t < NT; t++) {
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
+        const g4q_q8_0 *q = (const g4q_q8_0 *)(a + (size_t)t * as);
+        for (int64_t b = 4 * ng; b < nb; b++) /* < 4 leftover blocks */
+            s += g4q_dot_q4_0(32, x0 + b, &q[b]);
+        y[t * ys] = s;
     }
 }
 
-static void mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
-                     int64_t ys)
+/* Only the shapes zmm_q4_0 (q4_zmm_avx512.h) runs itself (block count a multiple of 4, at most
+ * 128 groups); its mvn entry sends the other shapes to the generic tiles, as its mv does. */
+void g4k_avx512_mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                         float *y, int64_t ys)
 {
     const int64_t nb = n / 32, ng = nb / 4;
     q4_0_actn *A = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(q4_0_actn) * (size_t)(ng * nt + 1));
@@ -289,7 +303,7 @@ static void mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void
 
 void g4k_fill_avx512_mvn(g4k_kernels *k)
 {
-    k->mvn[G4_TYPE_Q4_0] = mvn_q4_0;
+    k->mvn[G4_TYPE_Q4_0] = g4k_avx512_mvn_q4_0; /* wrapped by fill_zmm_q4 */
     k->mvn[G4_TYPE_Q4_K] = mvn_q4_K;
     k->mvn[G4_TYPE_Q6_K] = mvn_q6_K;
 }

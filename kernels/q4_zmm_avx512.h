@@ -19,67 +19,65 @@ typedef struct {
 
 /* Four 18-byte blocks (72 bytes) per step, gathered with two word permutes instead of eight
  * 128-bit inserts: the nibbles sit at words 9k+1..9k+8 of the group (k = block), the scales at
- * words 9k. One 64-byte load plus an 8-byte load cover the group; nothing is read past it. */
+ * words 9k. One 64-byte load plus an 8-byte load cover the group; nothing is read past it.
+ * Two accumulator chains per row: group g goes to chain g & 1, and the row's value is
+ * reduce_add(chain0 + chain1). Every path (one row, two rows per pass, mvn in
+ * mv_multi_avx512.c) keeps exactly this per-row order, so a row's value never depends on
+ * whether it was paired with a neighbour, on chunking, or on the batch it came in. */
+#define Q4_0_QIDX                                                                                  \
+    _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19, 17, 16, 15, 14, 13, 12, 11, 10, \
+                     8, 7, 6, 5, 4, 3, 2, 1)
+#define Q4_0_DIDX                                                                                  \
+    _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, \
+                     0, 0)
+
+/* acc + (one group of four blocks of x) . (its arranged activations a) */
+AI __m512 q4_0_group(const g4q_q4_0 *x, const q4_0_act4 *a, __m512 acc, __m512i m4, __m512i qidx, __m512i didx)
+{
+    const __m512i v = _mm512_loadu_si512(x);
+    const __m512i t = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
+    const __m512i r = _mm512_permutex2var_epi16(v, qidx, t);
+    const __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a->init, _mm512_and_si512(r, m4), a->lo),
+                                          _mm512_and_si512(_mm512_srli_epi16(r, 4), m4), a->hi);
+    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v)));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, a->da), acc);
+}
+
 static float q4_0_row(int64_t ng, const g4q_q4_0 *x, const q4_0_act4 *A)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i qidx = _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19,
-                                          17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
-    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                          27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), qidx = Q4_0_QIDX, didx = Q4_0_DIDX;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int64_t g = 0;
     for (; g + 1 < ng; g += 2, x += 8) {
-        const __m512i v0 = _mm512_loadu_si512(x), t0 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
-        const __m512i v1 = _mm512_loadu_si512(x + 4), t1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)(x + 4) + 64)));
-        const __m512i r0 = _mm512_permutex2var_epi16(v0, qidx, t0), r1 = _mm512_permutex2var_epi16(v1, qidx, t1);
-        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g].init, _mm512_and_si512(r0, m4), A[g].lo),
-                                               _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), A[g].hi);
-        const __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g + 1].init, _mm512_and_si512(r1, m4), A[g + 1].lo),
-                                               _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), A[g + 1].hi);
-        const __m512 d0 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v0)));
-        const __m512 d1 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v1)));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, A[g].da), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(d1, A[g + 1].da), acc1);
+        acc0 = q4_0_group(x, &A[g], acc0, m4, qidx, didx);
+        acc1 = q4_0_group(x + 4, &A[g + 1], acc1, m4, qidx, didx);
     }
-    if (g < ng) {
-        const __m512i v0 = _mm512_loadu_si512(x), t0 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
-        const __m512i r0 = _mm512_permutex2var_epi16(v0, qidx, t0);
-        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A[g].init, _mm512_and_si512(r0, m4), A[g].lo),
-                                               _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), A[g].hi);
-        const __m512 d0 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v0)));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, A[g].da), acc0);
-    }
+    if (g < ng)
+        acc0 = q4_0_group(x, &A[g], acc0, m4, qidx, didx);
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 /* Two rows at once: each activation group is loaded once for both (one row alone is bound by
- * loads: four zmm of activation state per 72 bytes of weights). */
+ * loads: four zmm of activation state per 72 bytes of weights). Per row, the same two chains
+ * and reduction as q4_0_row. */
 static void q4_0_row2(int64_t ng, const g4q_q4_0 *x, const g4q_q4_0 *z, const q4_0_act4 *A, float *y0, float *y1)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i qidx = _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19,
-                                          17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
-    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                          27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int64_t g = 0; g < ng; g++, x += 4, z += 4) {
-        const __m512i lo = A[g].lo, hi = A[g].hi, init = A[g].init;
-        const __m512 da = A[g].da;
-        const __m512i v0 = _mm512_loadu_si512(x), t0 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)x + 64)));
-        const __m512i v1 = _mm512_loadu_si512(z), t1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)((const uint8_t *)z + 64)));
-        const __m512i r0 = _mm512_permutex2var_epi16(v0, qidx, t0), r1 = _mm512_permutex2var_epi16(v1, qidx, t1);
-        const __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, _mm512_and_si512(r0, m4), lo),
-                                               _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4), hi);
-        const __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, _mm512_and_si512(r1, m4), lo),
-                                               _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4), hi);
-        const __m512 d0 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v0)));
-        const __m512 d1 = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, v1)));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, da), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(d1, da), acc1);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), qidx = Q4_0_QIDX, didx = Q4_0_DIDX;
+    __m512 ax0 = _mm512_setzero_ps(), ax1 = _mm512_setzero_ps();
+    __m512 az0 = _mm512_setzero_ps(), az1 = _mm512_setzero_ps();
+    int64_t g = 0;
+    for (; g + 1 < ng; g += 2, x += 8, z += 8) {
+        ax0 = q4_0_group(x, &A[g], ax0, m4, qidx, didx);
+        az0 = q4_0_group(z, &A[g], az0, m4, qidx, didx);
+        ax1 = q4_0_group(x + 4, &A[g + 1], ax1, m4, qidx, didx);
+        az1 = q4_0_group(z + 4, &A[g + 1], az1, m4, qidx, didx);
     }
-    *y0 = _mm512_reduce_add_ps(acc0);
-    *y1 = _mm512_reduce_add_ps(acc1);
+    if (g < ng) {
+        ax0 = q4_0_group(x, &A[g], ax0, m4, qidx, didx);
+        az0 = q4_0_group(z, &A[g], az0, m4, qidx, didx);
+    }
+    *y0 = _mm512_reduce_add_ps(_mm512_add_ps(ax0, ax1));
+    *y1 = _mm512_reduce_add_ps(_mm512_add_ps(az0, az1));
 }
 
 static void zmm_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
@@ -199,11 +197,26 @@ static void zmm_q4_K(int64_t n, const void *w, size_t ws, int64_t nr, const void
         y[r] = q4_K_row(nb, (const g4q_q4_K *)((const uint8_t *)w + r * ws), A);
 }
 
+/* Verify batches (2..G4K_MVN_MAX_TOK tokens) must give each token what zmm_q4_0 gives it alone:
+ * the shapes zmm_q4_0 leaves to the generic tiles go there too (mm_q4_0's per-row, per-token
+ * arithmetic does not depend on how many tokens or rows share a tile). */
+static void zmm_mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                         float *y, int64_t ys)
+{
+    const int64_t nb = n / 32, ng = nb / 4;
+    if (nb % 4 || ng > 128)
+        mm_q4_0(n, w, ws, nr, a, as, nt, y, ys);
+    else
+        g4k_avx512_mvn_q4_0(n, w, ws, nr, a, as, nt, y, ys);
+}
+
+/* After g4k_fill_avx512_mvn. */
 static void fill_zmm_q4(g4k_kernels *k)
 {
     k->mm[G4_TYPE_Q4_0] = zmm_q4_0;
     k->mm[G4_TYPE_Q4_K] = zmm_q4_K;
     k->mv[G4_TYPE_Q4_0] = zmm_q4_0; /* they take nt == 1 themselves; replaces the AVX2 mv */
     k->mv[G4_TYPE_Q4_K] = zmm_q4_K;
+    k->mvn[G4_TYPE_Q4_0] = zmm_mvn_q4_0;
 }
 #endif

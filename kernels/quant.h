@@ -159,6 +159,8 @@ void g4k_fill_avx512_gemm(g4k_kernels *k);
 void g4k_fill_neon_mm(g4k_kernels *k);
 void g4k_fill_avx512_mv(g4k_kernels *k);
 void g4k_fill_avx512_mvn(g4k_kernels *k);
+void g4k_avx512_mvn_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
+                         float *y, int64_t ys); /* zmm_q4_0's shapes only */
 void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 */
 void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gemm_flt_x86.h) */
 void g4k_fill_avx512_gemm_flt(g4k_kernels *k);

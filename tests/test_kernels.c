@@ -416,8 +416,12 @@ static void test_small_batch_invariance(void)
             if (!k->mvn[type])
                 continue;
             const g4q_traits *tr = g4q_traits_get(type);
-            for (int ci = 0; ci < 2; ci++) {
-                const int64_t n_cols = ci ? 3840 : 512; /* 3840: the 12B width */
+            /* 3840: the 12B width; 544 (17 blocks) and 16640 (> 16384) take Q4_0's generic path */
+            const int64_t widths[] = {512, 3840, 544, 16640};
+            for (size_t ci = 0; ci < sizeof widths / sizeof widths[0]; ci++) {
+                const int64_t n_cols = widths[ci];
+                if (n_cols % g4_type_get(type)->block_elems)
+                    continue;
                 const size_t rb = g4_type_row_bytes(type, n_cols);
                 uint8_t *w = xaligned(rb * (size_t)n_rows);
                 float *row = malloc(sizeof(float) * (size_t)n_cols);
