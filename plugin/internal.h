@@ -13,14 +13,14 @@
 #define G4_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
 #else
 #define G4_PRINTF(a, b) __attribute__((format(printf, a, b)))
-/* Span kinds whose positions attend to each other bidirectionally on models with bidirectional
- * vision: an image, and one video frame (each frame is its own block). */
-static inline int g4_span_is_vision(int32_t kind) { return kind == G4_SPAN_IMAGE || kind == G4_SPAN_VIDEO; }
-
 #endif
 #else
 #define G4_PRINTF(a, b)
 #endif
+
+/* Span kinds whose positions attend to each other bidirectionally on models with bidirectional
+ * vision: an image, and one video frame (each frame is its own block). */
+static inline int g4_span_is_vision(int32_t kind) { return kind == G4_SPAN_IMAGE || kind == G4_SPAN_VIDEO; }
 
 /* Sets the calling thread's last-error message and returns `status` (so callers can
  * `return g4_fail(G4_ERR_FORMAT, "bad %s", x);`). */

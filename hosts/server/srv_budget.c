@@ -1,7 +1,24 @@
 /* Server-wide memory budget: see srv_budget.h. */
 #include "srv_budget.h"
 
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
+
+/* Bytes of physical memory; 0 when unknown. */
+static uint64_t physical_ram(void)
+{
+#ifdef _WIN32
+    MEMORYSTATUSEX ms;
+    ms.dwLength = sizeof ms;
+    return GlobalMemoryStatusEx(&ms) ? (uint64_t)ms.ullTotalPhys : 0;
+#else
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+#endif
+}
 
 void srv_budget_init(srv_budget *b, uint64_t total)
 {
@@ -11,8 +28,8 @@ void srv_budget_init(srv_budget *b, uint64_t total)
 
 uint64_t srv_budget_default(void)
 {
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    uint64_t half = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : (uint64_t)1 << 30;
+    uint64_t ram = physical_ram();
+    uint64_t half = ram ? ram / 2 : (uint64_t)1 << 30;
     const uint64_t lo = (uint64_t)512 << 20, hi = (uint64_t)8 << 30;
     return half < lo ? lo : half > hi ? hi : half;
 }

@@ -5,13 +5,21 @@
 #include "srv_conn.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
+#ifdef _WIN32
+#include "srv_os_win32.h" /* Winsock: WSAPoll reports a closed peer as POLLHUP */
+#define poll(p, n, ms) WSAPoll((p), (n), (ms))
+#ifndef SHUT_RDWR
+#define SHUT_RDWR SD_BOTH
+#endif
+#else
+#include <poll.h>
+#include <sys/socket.h>
+#endif
 
 #include <microhttpd.h>
 

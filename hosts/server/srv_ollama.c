@@ -28,7 +28,11 @@ static void iso_now(char *buf, size_t n, double ahead_s)
     clock_gettime(CLOCK_REALTIME, &ts);
     time_t t = ts.tv_sec + (time_t)ahead_s;
     struct tm tm;
+#ifdef _WIN32
+    gmtime_s(&tm, &t);
+#else
     gmtime_r(&t, &tm);
+#endif
     char d[32];
     strftime(d, sizeof d, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, n, "%s.%09ldZ", d, ts.tv_nsec);
