@@ -400,39 +400,20 @@ static void stream_next(stream *st)
     st->finished = 1;
 }
 
+static void stream_next_cb(void *cls) { stream_next(cls); }
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     stream *st = cls;
-    while (st->off == st->out.n) {
-        if (st->finished)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        st->out.n = st->off = 0;
-        stream_next(st);
-    }
-    size_t n = st->out.n - st->off;
-    if (n > max)
-        n = max;
-    memcpy(buf, st->out.s + st->off, n);
-    st->off += n;
-    return (ssize_t)n;
+    return srv_stream_read(&st->out, &st->off, &st->finished, stream_next_cb, st, buf, max);
 }
 
 /* MHD is done with the response (finished, or the client went away): stop and clean up. */
 static void stream_free(void *cls)
 {
     stream *st = cls;
-    srv_job *j = &st->job;
-    srv_watch_stop(st->watch);
-    pthread_mutex_lock(&j->mu);
-    int running = j->has_thread && !j->done;
-    j->abandoned = 1;
-    pthread_mutex_unlock(&j->mu);
-    if (running && j->slot)
-        st->S->A->session_cancel(j->slot->sess);
-    if (j->has_thread)
-        pthread_join(j->th, NULL);
-    srv_job_finish(j);
+    srv_job_abandon(&st->job, st->watch);
     srv_request_free(&st->req);
     free(st->out.s);
     free(st);

@@ -127,6 +127,13 @@ void srv_job_run(srv_job *job);
 void srv_job_cancel(void *job);
 /* Release the slot and everything the job owns (not the request). */
 void srv_job_finish(srv_job *job);
+/* MHD's content reader over a streamed response: hands out the formatted bytes of `out` not yet
+ * sent (from *off), calling next(cls) to format more while none are left, until *finished. */
+ssize_t srv_stream_read(srv_buf *out, size_t *off, const int *finished, void (*next)(void *), void *cls, char *buf,
+                        size_t max);
+/* A streamed job MHD is done with (finished, or the client went away): stops its watcher, cancels
+ * a generation still running, joins the worker and finishes the job. */
+void srv_job_abandon(srv_job *job, srv_watch *watch);
 const char *srv_finish_reason(const srv_job *job);
 
 /* server.c: a string member, made valid UTF-8 (invalid bytes become U+FFFD) */

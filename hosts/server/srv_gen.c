@@ -849,6 +849,37 @@ void srv_job_run(srv_job *j)
     pthread_mutex_unlock(&j->mu);
 }
 
+ssize_t srv_stream_read(srv_buf *out, size_t *off, const int *finished, void (*next)(void *), void *cls, char *buf,
+                        size_t max)
+{
+    while (*off == out->n) {
+        if (*finished)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        out->n = *off = 0;
+        next(cls);
+    }
+    size_t n = out->n - *off;
+    if (n > max)
+        n = max;
+    memcpy(buf, out->s + *off, n);
+    *off += n;
+    return (ssize_t)n;
+}
+
+void srv_job_abandon(srv_job *j, srv_watch *watch)
+{
+    srv_watch_stop(watch);
+    pthread_mutex_lock(&j->mu);
+    int running = j->has_thread && !j->done;
+    j->abandoned = 1;
+    pthread_mutex_unlock(&j->mu);
+    if (running && j->slot)
+        j->S->A->session_cancel(j->slot->sess);
+    if (j->has_thread)
+        pthread_join(j->th, NULL);
+    srv_job_finish(j);
+}
+
 void srv_job_finish(srv_job *j)
 {
     if (j->slot)

@@ -195,38 +195,19 @@ static void ostream_next(ostream *os)
     os->finished = 1;
 }
 
+static void ostream_next_cb(void *cls) { ostream_next(cls); }
+
 static ssize_t ostream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     ostream *os = cls;
-    while (os->off == os->out.n) {
-        if (os->finished)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        os->out.n = os->off = 0;
-        ostream_next(os);
-    }
-    size_t n = os->out.n - os->off;
-    if (n > max)
-        n = max;
-    memcpy(buf, os->out.s + os->off, n);
-    os->off += n;
-    return (ssize_t)n;
+    return srv_stream_read(&os->out, &os->off, &os->finished, ostream_next_cb, os, buf, max);
 }
 
 static void ostream_free(void *cls)
 {
     ostream *os = cls;
-    srv_job *j = &os->job;
-    srv_watch_stop(os->watch);
-    pthread_mutex_lock(&j->mu);
-    int running = j->has_thread && !j->done;
-    j->abandoned = 1;
-    pthread_mutex_unlock(&j->mu);
-    if (running && j->slot)
-        os->S->A->session_cancel(j->slot->sess);
-    if (j->has_thread)
-        pthread_join(j->th, NULL);
-    srv_job_finish(j);
+    srv_job_abandon(&os->job, os->watch);
     srv_request_free(&os->req);
     free(os->out.s);
     free(os);
