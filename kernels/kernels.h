@@ -109,6 +109,11 @@ void g4k_softmax(float *x, int64_t n);
 /* g[i] = gelu_tanh(g[i]) * u[i] (gelu_pytorch_tanh; vectorised levels use the equivalent
  * logistic form z·sigmoid(2c(z + 0.044715 z^3)), within a few ulp of the tanhf formula). */
 void g4k_geglu_tanh(float *g, const float *u, int64_t n);
+/* The first index of the largest of x[0..n) (NaN never wins unless x[0] is NaN; n >= 1): the
+ * greedy token of a logit row. Every level gives exactly the scalar loop's answer. */
+int64_t g4k_argmax(const float *x, int64_t n);
+/* The first i in [0, n) with x[i] >= t, or n. */
+int64_t g4k_first_ge(const float *x, int64_t n, float t);
 
 /* KV-cache rows (the attention's one interface to the cache's storage type): a row of n
  * elements stored as `type` (F32, F16, BF16, Q8_0 — g4k_row_type_supported; n a multiple of 8,

@@ -94,6 +94,23 @@ static void geglu_tanh(float *g, const float *u, int64_t n)
     }
 }
 
+static int64_t argmax(const float *x, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+static int64_t first_ge(const float *x, int64_t n, float t)
+{
+    int64_t i = 0;
+    while (i < n && !(x[i] >= t))
+        i++;
+    return i;
+}
+
 /* KV-cache rows: dequantize 32 at a time (Q8_0's block), then f32. n: multiple of 32 for Q8_0. */
 #define KV_ROW(T, TYPE)                                                                            \
     static float row_dot_##T(const void *row, const float *q, int64_t n)                          \
@@ -137,6 +154,8 @@ void g4k_fill_scalar(g4k_kernels *k)
     k->exp_sub_sum = exp_sub_sum;
     k->softmax = softmax;
     k->geglu_tanh = geglu_tanh;
+    k->argmax = argmax;
+    k->first_ge = first_ge;
     k->isa = G4K_ISA_SCALAR;
     k->dot_f32 = dot_f32;
     k->mm[G4_TYPE_F32] = mm_f32;

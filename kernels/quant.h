@@ -136,6 +136,8 @@ typedef struct g4k_kernels {
     float (*exp_sub_sum)(float *x, int64_t n, float m); /* g4k_exp_sub_sum */
     void (*softmax)(float *x, int64_t n);                 /* g4k_softmax */
     void (*geglu_tanh)(float *g, const float *u, int64_t n); /* g4k_geglu_tanh */
+    int64_t (*argmax)(const float *x, int64_t n);            /* g4k_argmax */
+    int64_t (*first_ge)(const float *x, int64_t n, float t); /* g4k_first_ge */
     /* KV-cache rows (g4k_row_dot / g4k_row_axpy), indexed by the row's type */
     float (*row_dot[G4_TYPE_COUNT])(const void *row, const float *q, int64_t n);
     void (*row_axpy[G4_TYPE_COUNT])(const void *row, float w, float *o, int64_t n);
@@ -165,6 +167,7 @@ void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 
 void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gemm_flt_x86.h) */
 void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
 void g4k_fill_avx2_exp(g4k_kernels *k); /* softmax exponentials (exp_avx2.c) */
+void g4k_fill_avx2_argmax(g4k_kernels *k); /* greedy choice over a row (argmax_avx2.c) */
 void g4k_fill_avx2_kvrow(g4k_kernels *k); /* KV-cache row dot / axpy (kvrow_avx2.c) */
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.

@@ -335,7 +335,7 @@ G4_API g4_status G4_CALL g4_step(g4_session *s, const g4_batch *b)
     g4_status st = g4_struct_in(&in, sizeof in, b, BATCH_V1_SIZE, "g4_batch");
     if (st)
         return st;
-    return g4_session_step(s, &in);
+    return g4_session_step(s, &in, 0);
 }
 
 G4_API const float *G4_CALL g4_logits(const g4_session *s, int32_t i)

@@ -138,15 +138,6 @@ static void rope1(const g4_drafter *d, int32_t type, float *x, int32_t n_head, i
 
 /* ---- output head --------------------------------------------------------------------------- */
 
-static int32_t argmax_lowest(const float *x, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[best]) /* strict: ties keep the lowest id */
-            best = i;
-    return best;
-}
-
 /* Centroid-masked head (HF use_ordered_embeddings): score the clusters, keep the top_k (ties:
  * lowest cluster), compute logits only for their tokens; every other token sits below them
  * (HF fills min - 1), so the argmax is the best selected token (ties: lowest token id). */
@@ -260,7 +251,7 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
             return st;
     } else {
         g4_linear(s, &d->tok_embd, w->xn, 1, w->logits); /* E_a . xn, no softcap */
-        *out_tok = argmax_lowest(w->logits, d->n_vocab);
+        *out_tok = (int32_t)g4k_argmax(w->logits, d->n_vocab); /* ties: the lowest id */
     }
     g4_linear(s, &d->post_proj, w->xn, 1, w->h); /* h_next */
     return G4_OK;

@@ -119,20 +119,53 @@ typedef struct softcap_ctx {
     float cap;
 } softcap_ctx;
 
+/* The final logit softcap, one value: the single expression both the full row and the greedy
+ * choice use, so their ties agree bit for bit. */
+static inline float softcap1(float x, float cap) { return cap * tanhf(x / cap); }
+
 static void softcap_range(void *p, int64_t i0, int64_t i1)
 {
     const softcap_ctx *c = p;
     for (int64_t i = i0; i < i1; i++)
-        c->x[i] = c->cap * tanhf(c->x[i] / c->cap);
+        c->x[i] = softcap1(c->x[i], c->cap);
 }
 
-void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits)
+void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits, int raw)
 {
     const g4_model *m = s->m;
     g4_linear(s, &m->lm_head, hidden, n, logits);
-    if (m->hp.softcap > 0.0f) {
+    if (m->hp.softcap > 0.0f && !raw) {
         /* 262144 tanhf per row is a visible share of a decode step: spread it */
         softcap_ctx c = {logits, m->hp.softcap};
         g4_parallel_for(s->pool, (int64_t)n * m->hp.n_vocab, softcap_range, &c);
     }
+}
+
+int32_t g4_greedy_token(const float *x, int32_t n, float softcap)
+{
+    const int32_t best = (int32_t)g4k_argmax(x, n);
+    const float m = x[best];
+    if (!(softcap > 0.0f) || !isfinite(m))
+        return best; /* (inf/NaN maxima: softcap keeps their order, and argmax never picks NaN) */
+    /* Capped values can tie where raw ones differ (tanh flattens). Find t below m with
+     * softcap(t) < softcap(m): by monotonicity nothing under t ties, so the answer is the first
+     * index at or above t whose capped value equals softcap(m) -- usually best itself. */
+    const float top = softcap1(m, softcap);
+    float margin = fabsf(m) * 0x1p-10f + 0x1p-10f, t = m - margin;
+    while (!(softcap1(t, softcap) < top)) {
+        margin *= 4.0f;
+        t = m - margin;
+        if (!isfinite(t)) /* never in practice: fall back to the whole row */
+            t = -INFINITY;
+        if (t == -INFINITY)
+            break;
+    }
+    for (int32_t i = 0; i < best; i++) {
+        i += (int32_t)g4k_first_ge(x + i, best - i, t);
+        if (i >= best)
+            break;
+        if (softcap1(x[i], softcap) == top)
+            return i;
+    }
+    return best;
 }

@@ -125,32 +125,28 @@ typedef struct gen {
     float *masked;          /* [n_vocab] logits with the grammar's mask (grammar only) */
 } gen;
 
-static int32_t argmax_lowest(const float *x, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
+/* Greedy without a grammar needs only each row's argmax: its steps leave the logits before the
+ * softcap (G4_STEP_RAW_LOGITS) and g4_greedy_token picks exactly what the capped row would. */
+static int raw_greedy(const gen *g) { return !g->smp && !g->grammar; }
 
-static g4_status choose(gen *g, const float *logits, int32_t *tok)
+/* logits: a row of the last step; raw: it is before the final softcap (one of our own steps). */
+static g4_status choose(gen *g, const float *logits, int raw, int32_t *tok)
 {
     const int32_t V = g->s->m->hp.n_vocab;
+    if (raw_greedy(g)) {
+        *tok = g4_greedy_token(logits, V, raw ? g->s->m->hp.softcap : 0.0f);
+        return G4_OK;
+    }
     if (g->grammar) {
         memcpy(g->masked, logits, sizeof(float) * (size_t)V);
         g4_status st = g4_grammar_apply(g->grammar, g->masked, V);
         if (st)
             return st;
         logits = g->masked;
-        st = !g->smp ? (*tok = argmax_lowest(logits, V), G4_OK) : g4_sampler_sample(g->smp, logits, V, tok);
+        st = !g->smp ? (*tok = g4_greedy_token(logits, V, 0.0f), G4_OK) : g4_sampler_sample(g->smp, logits, V, tok);
         if (!st && g->smp)
             st = g4_sampler_accept(g->smp, *tok);
         return st ? st : g4_grammar_accept(g->grammar, *tok);
-    }
-    if (!g->smp) {
-        *tok = argmax_lowest(logits, V);
-        return G4_OK;
     }
     g4_status st = g4_sampler_sample(g->smp, logits, V, tok);
     return st ? st : g4_sampler_accept(g->smp, *tok);
@@ -180,7 +176,7 @@ static g4_status step_rows(gen *g, const int32_t *tokens, int32_t n)
         g->want[i] = G4_OUT_LOGITS | G4_OUT_HIDDEN;
     b.want = g->want;
     g->st.n_target_steps++;
-    return g4_session_step(g->s, &b);
+    return g4_session_step(g->s, &b, raw_greedy(g) ? G4_STEP_RAW_LOGITS : 0u);
 }
 
 /* Round size for the next speculative round, or 0 for a plain step. */
@@ -204,7 +200,7 @@ static g4_status run(gen *g)
     const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
     int32_t x, k_adapt = ADAPT_START, misses = 0;
     int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN; /* adaptive k: plain steps left, next pause */
-    g4_status st = choose(g, lg, &x);
+    g4_status st = choose(g, lg, 0, &x);
     if (st)
         return st;
     emit(g, x);
@@ -231,7 +227,7 @@ static g4_status run(gen *g)
         int32_t i = 0;
         for (;; i++) {
             int32_t y;
-            if ((st = choose(g, s->logits + (size_t)s->out_logit_row[i] * V, &y)))
+            if ((st = choose(g, s->logits + (size_t)s->out_logit_row[i] * V, 1, &y)))
                 return st;
             emit(g, y);
             x = y;

@@ -227,7 +227,11 @@ struct g4_session {
 g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_session **out);
 void g4_draft_ws_free(struct g4_draft_ws *w); /* draft.c */
 void g4_session_destroy(g4_session *s);
-g4_status g4_session_step(g4_session *s, const g4_batch *b);
+/* flags: 0, or G4_STEP_RAW_LOGITS: the logits rows are left before the final softcap (only
+ * g4_generate's greedy steps ask: g4_greedy_token reads them, and g4_generate invalidates its
+ * steps' outputs before returning, so a host never sees them). */
+#define G4_STEP_RAW_LOGITS 1u
+g4_status g4_session_step(g4_session *s, const g4_batch *b, unsigned flags);
 g4_status g4_session_do_truncate(g4_session *s, int32_t n);
 int32_t g4_session_min_pos(const g4_session *s);
 
@@ -252,8 +256,13 @@ typedef struct g4_chunk {
 
 /* Runs every layer over one chunk, appending to the cache. Returns G4_OK or G4_ERR_CANCELLED. */
 g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c);
-/* logits[r] = softcap(E . hidden[r]) for n rows. */
-void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits);
+/* logits[r] = softcap(E . hidden[r]) for n rows; raw != 0: E . hidden[r] (no softcap). */
+void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits, int raw);
+/* The greedy token of a logit row: the first index of the largest softcap(x[i]) when x holds
+ * logits before a softcap of `softcap` (> 0), else of the largest x[i]. Exactly what an argmax
+ * over the softcapped row gives, without 262144 tanhf: softcap is monotone, so only values
+ * within a (checked) margin of the raw maximum can tie with it once capped. */
+int32_t g4_greedy_token(const float *x, int32_t n, float softcap);
 
 /* y = W x for n token rows, choosing the kernel path for the weight type (see linear policy). */
 void g4_linear(const g4_session *s, const g4k_matrix *w, const float *x, int64_t n, float *y);

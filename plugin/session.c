@@ -257,7 +257,7 @@ static g4_status chunk_spans(g4_session *s, const g4_batch *b, int32_t start, in
     return G4_OK;
 }
 
-g4_status g4_session_step(g4_session *s, const g4_batch *b)
+g4_status g4_session_step(g4_session *s, const g4_batch *b, unsigned flags)
 {
     const g4_model *m = s->m;
     const int32_t d = m->hp.n_embd, n = b->n_tokens;
@@ -326,7 +326,8 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b)
         while (j < n && s->out_logit_row[j] >= 0)
             j++;
         g4_forward_logits(s, s->hidden + (size_t)i * d, j - i,
-                          s->logits + (size_t)s->out_logit_row[i] * m->hp.n_vocab);
+                          s->logits + (size_t)s->out_logit_row[i] * m->hp.n_vocab,
+                          (flags & G4_STEP_RAW_LOGITS) != 0);
         i = j;
     }
     if (g4k_take_alloc_failure(s->pool)) {

@@ -934,6 +934,65 @@ static void test_kv_rows(void)
     }
 }
 
+/* Greedy choice over a row (g4k_argmax / g4k_first_ge): every level gives exactly the scalar
+ * loop's index -- first maximum, NaN never wins (unless it is x[0]), -inf rows give 0 -- on
+ * random rows, rows full of ties, NaN/inf sprinkled in, every length around the vector width,
+ * and a 262144-wide row (Gemma 4's vocabulary). */
+static int64_t argmax_ref(const float *x, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+static void test_argmax(void)
+{
+    const int64_t big = 262144;
+    float *x = malloc(sizeof(float) * big);
+    int bad = 0, cases = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (int kind = 0; kind < 7; kind++)
+            for (int64_t n = 1; n <= 70; n += (n < 40 ? 1 : 7)) {
+                for (int64_t i = 0; i < n; i++) {
+                    const float g = grand();
+                    x[i] = kind == 1 ? (float)(int)(g * 2.f) /* many ties */
+                         : kind == 2 ? -INFINITY
+                         : kind == 3 ? (i % 5 == 2 ? NAN : g)
+                         : kind == 4 ? (i % 3 == 0 ? NAN : -INFINITY)
+                         : kind == 5 ? (i == n / 2 ? INFINITY : g)
+                         : g;
+                }
+                if (kind == 6)
+                    x[0] = NAN; /* the scalar rule then keeps 0 */
+                const int64_t r = k->argmax(x, n);
+                bad += r != argmax_ref(x, n);
+                const float t = x[n / 2];
+                int64_t fr = 0;
+                while (fr < n && !(x[fr] >= t))
+                    fr++;
+                bad += k->first_ge(x, n, t) != fr;
+                cases++;
+            }
+        for (int64_t i = 0; i < big; i++)
+            x[i] = grand();
+        x[big - 3] = 1e30f; /* the winner late in the row, then a tie after it */
+        x[big - 1] = 1e30f;
+        bad += k->argmax(x, big) != big - 3;
+        x[77] = 1e30f; /* an earlier tie wins */
+        bad += k->argmax(x, big) != 77;
+        bad += k->first_ge(x, big, 1e29f) != 77;
+        bad += k->first_ge(x, big, 2e30f) != big;
+        cases += 4;
+    }
+    CHECK(bad == 0, "argmax / first_ge agree with the scalar rule on every level (%d cases)", cases);
+    free(x);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--bench"))
@@ -951,5 +1010,6 @@ int main(int argc, char **argv)
     test_exp_sub_sum();
     test_softmax_geglu();
     test_kv_rows();
+    test_argmax();
     return T_DONE("test_kernels");
 }

@@ -583,10 +583,51 @@ int32_t G4_CALL t_stop_progress(void *u, float f)
     return f < 0.5f;
 }
 
+/* g4_greedy_token on raw logits == the first argmax of the softcapped row, including the ties
+ * that only the cap creates (tanh saturates: 300 and 301 both cap to exactly 30 at cap 30). */
+static int32_t capped_argmax(const float *raw, int32_t n, float cap)
+{
+    int32_t best = 0;
+    float bv = cap * tanhf(raw[0] / cap);
+    for (int32_t i = 1; i < n; i++) {
+        const float v = cap * tanhf(raw[i] / cap);
+        if (v > bv)
+            best = i, bv = v;
+    }
+    return best;
+}
+
+static void check_greedy_token(void)
+{
+    enum { N = 4099 };
+    static float x[N];
+    uint32_t seed = 12345;
+    int bad = 0, cases = 0, cap_ties = 0;
+    for (int c = 0; c < 400; c++) {
+        const float scale = c < 100 ? 1.f : c < 200 ? 40.f : c < 300 ? 400.f : 4000.f;
+        for (int32_t i = 0; i < N; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            x[i] = ((float)(seed >> 8) / 16777216.f - 0.5f) * 2.f * scale;
+        }
+        if (c % 7 == 3) /* a raw maximum after an earlier value that caps to the same float */
+            x[N - 1] = x[g4k_argmax(x, N)] + 1.f;
+        const float cap = 30.f;
+        const int32_t want = capped_argmax(x, N, cap), plain = (int32_t)g4k_argmax(x, N);
+        cap_ties += want != plain;
+        bad += g4_greedy_token(x, N, cap) != want;
+        bad += g4_greedy_token(x, N, 0.f) != plain; /* no softcap: the plain first argmax */
+        cases += 2;
+    }
+    CHECK(bad == 0, "g4_greedy_token == argmax of the capped row (%d cases, %d where the cap ties)", cases,
+          cap_ties);
+    CHECK(cap_ties > 0, "the cases include rows where capping moves the argmax (%d)", cap_ties);
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     check_args();
+    check_greedy_token();
     check_model("tiny-gemma4-unified-bf16.gguf", "tiny-gemma4-unified.ref.gguf", 1);
     check_model("tiny-gemma4-e-bf16.gguf", "tiny-gemma4-e.ref.gguf", 0);
     check_model("tiny-gemma4-moe-bf16.gguf", "tiny-gemma4-moe.ref.gguf", 0);
