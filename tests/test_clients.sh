@@ -26,7 +26,7 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$T"' EXIT
 PORT=""
 i=0
 while [ $i -lt 300 ]; do
-  [ -n "$PORT" ] || PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/log")
+  [ -n "$PORT" ] || PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) - starting.*/\1/p' "$T/log")
   [ -n "$PORT" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = 200 ] && break
   sleep 0.1
   i=$((i + 1))

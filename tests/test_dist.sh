@@ -137,7 +137,7 @@ server_chat() {
   port=""
   i=0
   while [ $i -lt 600 ] && [ -z "$port" ] && kill -0 $spid 2>/dev/null; do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/srv.log")
+    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) - starting.*/\1/p' "$TMP/srv.log")
     [ -n "$port" ] || sleep 0.1
     i=$((i + 1))
   done

@@ -50,14 +50,14 @@ start_server() { # start_server ARGS...: sets PID, PORT, URL
   PORT=""
   i=0
   while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-    PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/server.log")
+    PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) - starting.*/\1/p' "$T/server.log")
     [ -n "$PORT" ] || sleep 0.1
     i=$((i + 1))
   done
   URL="http://127.0.0.1:$PORT"
   i=0
   while [ $i -lt 900 ]; do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] && return 0
+    [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] && return 0
     sleep 0.1
     i=$((i + 1))
   done

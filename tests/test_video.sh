@@ -88,7 +88,7 @@ if [ -x "$SRV" ] && command -v curl >/dev/null 2>&1; then
   trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$T"' EXIT
   PORT=""; i=0
   while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-    PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/server.log"); [ -n "$PORT" ] || sleep 0.1; i=$((i+1))
+    PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\) - starting.*/\1/p' "$T/server.log"); [ -n "$PORT" ] || sleep 0.1; i=$((i+1))
   done
   URL="http://127.0.0.1:$PORT"; i=0
   while [ $i -lt 300 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" != 200 ]; do sleep 0.1; i=$((i+1)); done
