@@ -22,13 +22,22 @@
  * order and with the same sampler history as plain decoding, so with the same seed speculative
  * sampling emits the very same tokens as plain sampling (greedy is the temperature-0 case).
  *
- * Adaptive k (n_draft = -1): start at 3; a round that accepts every draft grows k by one (up to
- * 7); a partial acceptance sets k to accepted + 1 (what would just have sufficed); a round that
- * accepts nothing shrinks k by one, and two such rounds in a row drop it to 1. When drafts keep
- * failing (ADAPT_GIVE_UP rounds in a row accept nothing), drafting pauses: the next ADAPT_PAUSE_MIN steps
- * draft nothing (a verify round costs more than a plain step, so a drafter that is never right
- * must not slow decoding down), then one k = 1 round probes again; each failed probe doubles
- * the pause (up to ADAPT_PAUSE_MAX), any accepted draft ends the pausing. */
+ * Adaptive k (n_draft = -1) maximises expected tokens per second from what this generation
+ * measures (what a round costs depends on the machine, the model and its formats: on a CPU a
+ * verify step of k + 1 rows costs anywhere from ~1.1 to ~4 plain steps):
+ *   v(n)  seconds of a target step of n rows (running mean per n; unmeasured n: the line
+ *         through v(1) and the nearest measured n, or v(1)(1 + (n-1)/4) before any);
+ *   d     seconds of one draft step (before one is measured: v(1)/10);
+ *   a     per-draft acceptance rate, (accepted + 1) / (tested + 2) over decayed counts
+ *         (a round of k drafts that keeps i tests min(i + 1, k) of them).
+ * A round of k drafts yields E(k) = (1 - a^(k+1)) / (1 - a) tokens for k d + v(k+1) seconds; a
+ * plain step yields 1 for v(1). The next round takes the best k in 1..7 (the first rounds at
+ * most ADAPT_START, before anything is measured), or a plain step when none beats it. Plain
+ * steps chosen that way, or ADAPT_GIVE_UP rounds in a row that accept nothing, start a pause:
+ * ADAPT_PAUSE_MIN plain steps, then a k = 1 probe; each further pause doubles (up to
+ * ADAPT_PAUSE_MAX), any accepted draft resets it. So a drafter that is never right, or a
+ * machine where verifying costs more than drafting saves, costs a probe every 32 tokens. The
+ * choice of k changes only speed: every k emits the same tokens (see above). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +47,9 @@
 
 #define GEN_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_generate_params, user_data)
 #define GEN_STATS_V1_SIZE G4_V1_0_SIZE(g4_generate_stats, seconds)
-#define ADAPT_START 3
+#define ADAPT_START 3      /* largest k before a verify step of more than one row is measured */
 #define ADAPT_MAX 7        /* = DRAFT_MAX */
+#define ADAPT_DECAY 0.85   /* per round: the acceptance estimate follows the text's recent rounds */
 #define ADAPT_GIVE_UP 2    /* rounds in a row without an accepted draft before pausing */
 #define ADAPT_PAUSE_MIN 2  /* plain steps of the first pause */
 #define ADAPT_PAUSE_MAX 32
@@ -179,6 +189,59 @@ static g4_status step_rows(gen *g, const int32_t *tokens, int32_t n)
     return g4_session_step(g->s, &b, raw_greedy(g) ? G4_STEP_RAW_LOGITS : 0u);
 }
 
+/* Adaptive k: the measured costs and acceptance (see the top of the file). */
+typedef struct adapt {
+    double v[ADAPT_MAX + 2]; /* seconds per target step of n rows (mean of the last few); 0: none */
+    double d;                /* seconds per draft step; 0: none yet */
+    double acc, tested;      /* decayed counts of accepted / tested drafts */
+} adapt;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void adapt_time(double *mean, double t) { *mean = *mean > 0.0 ? 0.75 * *mean + 0.25 * t : t; }
+
+static double adapt_v(const adapt *ad, int32_t n)
+{
+    if (ad->v[n] > 0.0 || n == 1)
+        return ad->v[n];
+    int32_t m = 0; /* the measured row count nearest to n */
+    for (int32_t j = 2; j <= ADAPT_MAX + 1; j++)
+        if (ad->v[j] > 0.0 && (m == 0 || abs(j - n) < abs(m - n)))
+            m = j;
+    if (m == 0)
+        return ad->v[1] * (1.0 + 0.25 * (n - 1));
+    const double slope = (ad->v[m] - ad->v[1]) / (m - 1);
+    return ad->v[1] + (slope > 0.0 ? slope : 0.0) * (n - 1);
+}
+
+/* The k (1..kmax) with the most expected tokens per second, or 0 when a plain step does better. */
+static int32_t adapt_choose(const adapt *ad, int32_t kmax)
+{
+    if (ad->v[1] <= 0.0)
+        return 0; /* nothing measured yet: the first step of a generation is a plain one */
+    const double a = (ad->acc + 1.0) / (ad->tested + 2.0), d = ad->d > 0.0 ? ad->d : 0.1 * ad->v[1];
+    int measured = 0;
+    for (int32_t j = 2; j <= ADAPT_MAX + 1; j++)
+        measured |= ad->v[j] > 0.0;
+    if (!measured && kmax > ADAPT_START)
+        kmax = ADAPT_START;
+    int32_t best = 0;
+    double best_rate = 1.0 / ad->v[1], e = 1.0, ak = 1.0;
+    for (int32_t k = 1; k <= kmax; k++) {
+        ak *= a;
+        e += ak; /* 1 + a + ... + a^k */
+        const double rate = e / (k * d + adapt_v(ad, k + 1));
+        if (rate > best_rate)
+            best = k, best_rate = rate;
+    }
+    return best;
+}
+
 /* Round size for the next speculative round, or 0 for a plain step. */
 static int32_t next_k(const gen *g, int32_t k_adapt)
 {
@@ -198,7 +261,10 @@ static g4_status run(gen *g)
     if (!lg)
         return g4_fail(G4_ERR_STATE, "g4_generate: the last g4_step must request logits for its last position");
     const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
-    int32_t x, k_adapt = ADAPT_START, misses = 0;
+    const int adaptive = g->p->n_draft < 0;
+    adapt ad;
+    memset(&ad, 0, sizeof ad);
+    int32_t x, misses = 0, probe = 0;
     int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN; /* adaptive k: plain steps left, next pause */
     g4_status st = choose(g, lg, 0, &x);
     if (st)
@@ -207,22 +273,46 @@ static g4_status run(gen *g)
     while (!g->stop) {
         if (cancelled(s))
             return g4_fail(G4_ERR_CANCELLED, "g4_generate cancelled after %d tokens", g->st.n_generated);
-        const int32_t k = drafting && pause == 0 ? next_k(g, k_adapt) : 0;
-        if (pause > 0)
+        int32_t k = 0;
+        if (drafting && pause > 0) {
             pause--;
+            probe = pause == 0; /* the round after a pause probes with one draft */
+        } else if (drafting && !adaptive) {
+            k = next_k(g, 0);
+        } else if (drafting) {
+            k = probe ? 1 : adapt_choose(&ad, ADAPT_MAX);
+            if (k == 0 && ad.v[1] > 0.0) { /* drafting does not pay now: pause, then probe */
+                pause = pause_len - 1;
+                probe = pause == 0;
+                pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
+            }
+            k = k > 0 ? next_k(g, k) : 0;
+            if (k > 0)
+                probe = 0;
+        }
         const int32_t n_past0 = s->n_past;
         int32_t nd = 0;
         g->batch[0] = x;
+        double t0 = adaptive && k > 0 ? now_s() : 0.0;
         if (k > 0) {
             st = g->prop ? g->prop->propose(g->prop->ctx, s, x, k, g->batch + 1, &nd)
                          : draft_round(s, x, k, g->batch + 1, &nd);
             if (st)
                 return st;
             nd = nd < k ? (nd > 0 ? nd : 0) : k;
+            if (adaptive && nd > 0) {
+                const double t1 = now_s();
+                adapt_time(&ad.d, (t1 - t0) / nd);
+                t0 = t1;
+            }
         }
         g->st.n_drafted += nd;
+        if (adaptive && drafting)
+            t0 = now_s();
         if ((st = step_rows(g, g->batch, nd + 1)))
             return st; /* (cancelled: the step rolled itself back) */
+        if (adaptive && drafting)
+            adapt_time(&ad.v[nd + 1], now_s() - t0);
         /* rows 0..nd: y_i = target's choice after batch[i]; keep while it equals d_{i+1} */
         int32_t i = 0;
         for (;; i++) {
@@ -240,23 +330,16 @@ static g4_status run(gen *g)
         if (i < nd && (st = g4_session_do_truncate(s, n_past0 + i + 1)))
             return st;
         s->draft_anchor = s->n_past - 1; /* row i: the last accepted (also when all were) */
-        if (k > 0 && g->p->n_draft < 0) {
-            if (i == nd) {
-                k_adapt = k_adapt < ADAPT_MAX ? k_adapt + 1 : ADAPT_MAX;
-                misses = 0;
-            } else if (i > 0) {
-                k_adapt = i + 1;
-                misses = 0;
-            } else {
-                misses++;
-                k_adapt = misses >= 2 || k_adapt <= 1 ? 1 : k_adapt - 1;
-                if (misses >= ADAPT_GIVE_UP) {
-                    pause = pause_len;
-                    pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
-                }
-            }
+        if (adaptive && nd > 0) {
+            ad.acc = ADAPT_DECAY * ad.acc + i;
+            ad.tested = ADAPT_DECAY * ad.tested + (i < nd ? i + 1 : nd);
+            misses = i > 0 ? 0 : misses + 1;
             if (i > 0)
                 pause_len = ADAPT_PAUSE_MIN;
+            if (misses >= ADAPT_GIVE_UP) {
+                pause = pause_len;
+                pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
+            }
         }
     }
     return G4_OK;
