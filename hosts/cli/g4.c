@@ -1213,49 +1213,74 @@ static int cmd_demo(gen_opts *o)
         printf("  multimodal prompt skipped: this library embeds no media yet\n");
     }
 
-    /* 4. MTP drafting: lossless speculative decoding (greedy: same tokens as plain greedy) */
+    /* 4. MTP drafting: lossless speculative decoding (greedy: same tokens as plain greedy).
+     * One short answer is a few milliseconds, too little to time: several prompts, each plain
+     * then drafted, three times over; each mode's best pass (a busy machine only adds time). */
     demo_section(4, "drafting: MTP speculative decoding");
     g4_sampler_params greedy = sp;
     greedy.temperature = 0.0f;
+    static const char *const spec_q[] = {NULL, "What is a river?", "What is a bird?", "What is music?",
+                                         "What is a doctor?", "What is a house?"};
+    enum { SPEC_Q = sizeof spec_q / sizeof spec_q[0], SPEC_PASSES = 3 };
     run_result rg, rd;
+    memset(&rg, 0, sizeof rg);
     memset(&rd, 0, sizeof rd);
-    build_prompt(m, o, &msg, 1, &p);
-    if (run_prompt(m, s, &p, &greedy, n_predict, 0, 1, 0, &rg) != 0)
-        return 130;
-    build_prompt(m, o, &msg, 1, &p);
     const char *skip = NULL;
     char why[512];
-    int r = run_prompt(m, s, &p, &greedy, n_predict, -1, 1, 1, &rd);
-    if (r < 0)
-        return 130;
-    if (!o->c.draft) {
-        skip = "no drafter file was loaded";
-    } else if (r == 1) {
-        snprintf(why, sizeof why, "g4_generate: %s: %s%s", A->status_name(rd.gen_status),
-                 A->last_error(),
-                 rd.gen_status == G4_ERR_UNSUPPORTED
-                     ? "\n    (MTP drafting is not in this library build yet)"
-                     : "");
-        skip = why;
-    } else if (!(in.capabilities & G4_MODEL_HAS_DRAFT) && rd.n_drafted == 0) {
-        skip = "the library did not attach the drafter (no G4_MODEL_HAS_DRAFT)";
+    double best_plain = 0, best_spec = 0;
+    int same = 1, n_tok = 0, n_drafted = 0, n_accepted = 0;
+    for (int pass = 0; pass < SPEC_PASSES && !skip; pass++) {
+        double t_plain = 0, t_spec = 0;
+        for (int q = 0; q < SPEC_Q && !skip; q++) {
+            chat_msg qm = {"user", (char *)(spec_q[q] ? spec_q[q] : text_prompt)};
+            free(rg.text);
+            free(rd.text);
+            rg.text = rd.text = NULL;
+            build_prompt(m, o, &qm, 1, &p);
+            if (run_prompt(m, s, &p, &greedy, n_predict, 0, 1, 0, &rg) != 0)
+                return 130;
+            build_prompt(m, o, &qm, 1, &p);
+            int r = run_prompt(m, s, &p, &greedy, n_predict, -1, 1, 1, &rd);
+            if (r < 0)
+                return 130;
+            if (!o->c.draft) {
+                skip = "no drafter file was loaded";
+            } else if (r == 1) {
+                snprintf(why, sizeof why, "g4_generate: %s: %s%s", A->status_name(rd.gen_status),
+                         A->last_error(),
+                         rd.gen_status == G4_ERR_UNSUPPORTED
+                             ? "\n    (MTP drafting is not in this library build yet)"
+                             : "");
+                skip = why;
+            } else if (!(in.capabilities & G4_MODEL_HAS_DRAFT) && rd.n_drafted == 0) {
+                skip = "the library did not attach the drafter (no G4_MODEL_HAS_DRAFT)";
+            }
+            if (q == 0 && pass == 0)
+                printf("  greedy> %s\n", rg.text);
+            same &= rg.text && rd.text && !strcmp(rg.text, rd.text);
+            t_plain += rg.t_gen;
+            t_spec += rd.t_gen;
+            if (pass == 0) {
+                n_tok += rd.n_gen;
+                n_drafted += rd.n_drafted;
+                n_accepted += rd.n_accepted;
+            }
+        }
+        best_plain = pass == 0 || t_plain < best_plain ? t_plain : best_plain;
+        best_spec = pass == 0 || t_spec < best_spec ? t_spec : best_spec;
     }
-    printf("  greedy> %s\n", rg.text);
     if (skip) {
         printf("  drafting demo skipped: %s\n", skip);
         printf("  plain greedy: %d tokens in %.2f s (%.1f tok/s)\n", rg.n_gen, rg.t_gen,
                rg.t_gen > 0 ? rg.n_gen / rg.t_gen : 0.0);
     } else {
-        double r_spec = rd.t_gen > 0 ? rd.n_gen / rd.t_gen : 0.0, r_plain = rg.t_gen > 0 ? rg.n_gen / rg.t_gen : 0.0;
-        printf("  drafted %d, accepted %d (%.0f%%); %d tokens in %.2f s (%.1f tok/s) vs plain "
-               "greedy %.1f tok/s: speedup %.2fx\n",
-               rd.n_drafted, rd.n_accepted,
-               rd.n_drafted ? 100.0 * rd.n_accepted / rd.n_drafted : 0.0, rd.n_gen, rd.t_gen, r_spec,
-               r_plain, r_plain > 0 ? r_spec / r_plain : 0.0);
-        printf("  same tokens as plain greedy: %s\n",
-               rg.text && rd.text && !strcmp(rg.text, rd.text) ? "yes" : "NO");
+        double r_spec = best_spec > 0 ? n_tok / best_spec : 0.0, r_plain = best_plain > 0 ? n_tok / best_plain : 0.0;
+        printf("  drafted %d, accepted %d (%.0f%%); %d prompts, %d tokens in %.3f s (%.1f tok/s) vs plain "
+               "greedy %.1f tok/s: speedup %.2fx (best of %d passes)\n",
+               n_drafted, n_accepted, n_drafted ? 100.0 * n_accepted / n_drafted : 0.0, (int)SPEC_Q, n_tok,
+               best_spec, r_spec, r_plain, r_plain > 0 ? r_spec / r_plain : 0.0, (int)SPEC_PASSES);
+        printf("  same tokens as plain greedy: %s\n", same ? "yes" : "NO");
     }
-
     /* 5. timings */
     demo_section(5, "timings");
 #define RATE(n, t) ((t) > 0 ? (n) / (t) : 0.0)
@@ -1274,11 +1299,12 @@ static int cmd_demo(gen_opts *o)
         printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "multimodal generation",
                rm.t_gen * 1e3, rm.n_gen, RATE(rm.n_gen, rm.t_gen));
     }
-    printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "greedy generation", rg.t_gen * 1e3,
-           rg.n_gen, RATE(rg.n_gen, rg.t_gen));
+    /* the drafting section's prompts together, each mode's best pass */
+    printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "greedy generation", best_plain * 1e3, n_tok,
+           RATE(n_tok, best_plain));
     if (!skip)
-        printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "speculative (MTP)",
-               rd.t_gen * 1e3, rd.n_gen, RATE(rd.n_gen, rd.t_gen));
+        printf("  %-22s %8.1f ms  %5d tokens  %8.1f tok/s\n", "speculative (MTP)", best_spec * 1e3, n_tok,
+               RATE(n_tok, best_spec));
     else
         printf("  %-22s skipped\n", "speculative (MTP)");
     printf("  %-22s %8.2f s\n", "total", now_s() - t_all);
