@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels.h"
 
 typedef struct cand {
     float logit;
@@ -137,15 +138,6 @@ G4_API g4_status G4_CALL g4_sampler_accept(g4_sampler *smp, int32_t token)
     return G4_OK;
 }
 
-static int32_t argmax(const float *x, int32_t n)
-{
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
 /* Min-heap on logit for top-k selection in O(n log k). */
 static void heap_down(cand *h, int32_t n, int32_t i)
 {
@@ -200,7 +192,7 @@ G4_API g4_status G4_CALL g4_sampler_sample(g4_sampler *smp, const float *logits,
     n = n_vocab;
     int penalise = p->repeat_penalty != 1.0f && smp->n_hist > 0;
     if (p->temperature <= 0.0f && !penalise) {
-        *token = argmax(logits, n_vocab);
+        *token = (int32_t)g4k_argmax(logits, n_vocab); /* ties: the lowest id */
         return G4_OK;
     }
     for (int32_t i = 0; i < n; i++) {
