@@ -95,10 +95,11 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         A[g].da = _mm_set_ps(h2f(b[3].d), h2f(b[2].d), h2f(b[1].d), h2f(b[0].d));
     }
     const int64_t tail = ng * 4;
-    int64_t r = 0;
-    for (; r + 1 < nr; r += 2) {
+    /* rows r and r + h together (far apart: "Decode row pairing", quant.h) */
+    const int64_t h = nr / 2;
+    for (int64_t r = 0; r < h; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
-        const g4q_q8_0 *z = (const g4q_q8_0 *)((const uint8_t *)w + (r + 1) * ws);
+        const g4q_q8_0 *z = (const g4q_q8_0 *)((const uint8_t *)w + (r + h) * ws);
         float s0, s1;
         q8_0_row2(ng, x, z, A, &s0, &s1);
         for (int64_t b = tail; b < nb; b++) { /* < 4 leftover blocks */
@@ -106,9 +107,9 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
             s1 += g4q_dot_q8_0(32, &z[b], &q[b]);
         }
         y[r] = s0;
-        y[r + 1] = s1;
+        y[r + h] = s1;
     }
-    for (; r < nr; r++) {
+    for (int64_t r = 2 * h; r < nr; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
         float s = q8_0_row(ng, x, A);
         for (int64_t b = tail; b < nb; b++) /* < 4 leftover blocks */
@@ -270,12 +271,13 @@ static void mv_q6_K(int64_t n, const void *w, size_t ws, int64_t nr, const void 
                     int64_t ys)
 {
     (void)as, (void)nt, (void)ys;
-    int64_t r = 0;
-    for (; r + 1 < nr; r += 2)
+    /* rows r and r + h together (far apart: "Decode row pairing", quant.h) */
+    const int64_t h = nr / 2;
+    for (int64_t r = 0; r < h; r++)
         q6_K_row2(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws),
-                  (const g4q_q6_K *)((const uint8_t *)w + (r + 1) * ws), a, y + r, y + r + 1);
-    if (r < nr)
-        y[r] = q6_K_row(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws), a);
+                  (const g4q_q6_K *)((const uint8_t *)w + (r + h) * ws), a, y + r, y + r + h);
+    if (nr & 1)
+        y[nr - 1] = q6_K_row(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + (nr - 1) * ws), a);
 }
 
 /* ---- IQ4_XS -------------------------------------------------------------------------- */

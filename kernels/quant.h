@@ -141,6 +141,13 @@ typedef struct g4k_kernels {
     void (*row_axpy[G4_TYPE_COUNT])(const void *row, float w, float *o, int64_t n);
 } g4k_kernels;
 
+/* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
+ * row r of their chunk with row r + nr/2, never with row r + 1: two streams one row apart
+ * (2-8 KB, inside the same 4 KB pages) defeat the hardware prefetchers of AMD Zen 4, which then
+ * streamed Q4_0 / Q8_0 / Q6_K at 6.5-9.7 GB/s from DRAM, a third of the 1-row AVX2 kernels;
+ * the two halves of a chunk are two independent sequential streams and ran at 23-26 GB/s
+ * (test_kernels --bench, 15360x3840, 1 thread). A row's value does not depend on its partner. */
+
 /* Largest token count the mvn entries take (a verify batch of 1 + 7 drafts). */
 #define G4K_MVN_MAX_TOK 8
 
