@@ -32,6 +32,19 @@
 
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
+/* Software prefetch of the weight stream, MVN_PREFETCH bytes ahead: these kernels spend 2-8x
+ * the single-token kernels' instructions per weight byte, and at that pace the hardware
+ * prefetchers of Zen 4 do not keep enough lines in flight (perf: ~40% of the cycles on the
+ * weight loads). Measured, 61440x3840, 4 tokens, 1 thread, medians of 3 (GB/s, none / 1 KB / 2 KB
+ * ahead): Q4_K 6.9 / 8.4 / 8.8, Q6_K 7.5 / 9.8 / 9.8, Q4_0 5.6 / 7.9 / 8.1; 2 and 8 tokens
+ * gain too. Prefetches never fault, so running past the matrix is harmless. */
+#define MVN_PREFETCH 2048
+AI void prefetch_ahead(const void *p, const int bytes)
+{
+    for (int o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + MVN_PREFETCH + o, _MM_HINT_T0);
+}
+
 /* Same horizontal sum as the single-token kernels use for their min terms. */
 AI float hsum128(__m128 v)
 {
@@ -68,6 +81,7 @@ AI void q4_K_rows(int64_t nb, const uint8_t *w, size_t ws, int64_t nr, const q4k
             accm[t] = _mm_setzero_ps();
         }
         for (int64_t i = 0; i < nb; i++) {
+            prefetch_ahead(&x[i], (int)sizeof *x);
             const __m128i sm = g4x_kq_scales_mins(x[i].scales);
             const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(sm)); /* words 0..7: scales */
             const __m512i s02 = _mm512_permutexvar_epi16(i02, sc), s13 = _mm512_permutexvar_epi16(i13, sc);
@@ -139,6 +153,7 @@ AI void q6_K_row(int64_t nb, const g4q_q6_K *x, const uint8_t *a, size_t as, flo
         UNROLL_TOK for (int t = 0; t < NT; t++)
             acc[t] = _mm512_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
+            prefetch_ahead(&x[i], (int)sizeof *x);
             const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
             const __m512i sc = _mm512_castsi256_si512(sc16);
             const __m512i s0 = _mm512_permutexvar_epi16(i0, sc), s1 = _mm512_permutexvar_epi16(i1, sc);
@@ -240,6 +255,7 @@ AI void q4_0_row(int64_t nb, const g4q_q4_0 *x0, const q4_0_actn *A, int64_t a_n
     }
     int64_t g = 0;
     for (; g + 1 < ng; g += 2, x += 8) {
+        prefetch_ahead(x, 8 * (int)sizeof *x);
         q4_0_group(x, A, a_ng, g, acc0, NT);
         q4_0_group(x + 4, A, a_ng, g + 1, acc1, NT);
     }
