@@ -32,17 +32,11 @@
 
 AI float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Software prefetch of the weight stream, MVN_PREFETCH bytes ahead: these kernels spend 2-8x
- * the single-token kernels' instructions per weight byte, and at that pace the hardware
- * prefetchers of Zen 4 do not keep enough lines in flight (perf: ~40% of the cycles on the
- * weight loads). Measured, 61440x3840, 4 tokens, 1 thread, medians of 3 (GB/s, none / 1 KB / 2 KB
- * ahead): Q4_K 6.9 / 8.4 / 8.8, Q6_K 7.5 / 9.8 / 9.8, Q4_0 5.6 / 7.9 / 8.1; 2 and 8 tokens
- * gain too. Prefetches never fault, so running past the matrix is harmless. */
-#define MVN_PREFETCH 2048
+/* Software prefetch of the weight stream, G4K_MVN_PREFETCH bytes ahead (see quant.h). */
 AI void prefetch_ahead(const void *p, const int bytes)
 {
     for (int o = 0; o < bytes; o += 64)
-        _mm_prefetch((const char *)p + MVN_PREFETCH + o, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
 }
 
 /* Same horizontal sum as the single-token kernels use for their min terms. */
