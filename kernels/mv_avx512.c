@@ -26,27 +26,46 @@ typedef struct {
     __m128 da;
 } q8_act4;
 
-/* acc01 += blocks 0,1 of the group, acc23 += blocks 2,3: the two accumulator chains of a row.
- * q8_0_row and q8_0_row2 both go through this, so a row's value is the same whichever path
- * (alone or paired with a neighbour) computes it. */
-AI void q8_0_group(const g4q_q8_0 *x, const q8_act4 *a, __m512 *acc01, __m512 *acc23)
+/* A group of four weight blocks decoded once: unsigned quants and the four fp16 scales as f32.
+ * The single-token kernel decodes it per row, the verify-batch kernel (mvn_q8_0) once for all
+ * the batch's tokens; both then go through q8_0_dot, so every token gets the same operations. */
+typedef struct {
+    __m512i w01, w23;
+    __m128 dw;
+} q8_wgroup;
+
+AI q8_wgroup q8_0_decode(const g4q_q8_0 *x)
 {
     const __m512i x80 = _mm512_set1_epi8((char)0x80);
-    const __m512i i01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
     __m512i w01 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs));
     w01 = _mm512_inserti64x4(w01, _mm256_loadu_si256((const __m256i *)x[1].qs), 1);
     __m512i w23 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[2].qs));
     w23 = _mm512_inserti64x4(w23, _mm256_loadu_si256((const __m256i *)x[3].qs), 1);
-    const __m512i s01 = _mm512_dpbusd_epi32(a->init01, _mm512_xor_si512(w01, x80), a->a01);
-    const __m512i s23 = _mm512_dpbusd_epi32(a->init23, _mm512_xor_si512(w23, x80), a->a23);
     __m128i dh = _mm_cvtsi32_si128(x[0].d);
     dh = _mm_insert_epi16(dh, x[1].d, 1);
     dh = _mm_insert_epi16(dh, x[2].d, 2);
     dh = _mm_insert_epi16(dh, x[3].d, 3);
-    const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(dh), a->da));
+    return (q8_wgroup){_mm512_xor_si512(w01, x80), _mm512_xor_si512(w23, x80), _mm_cvtph_ps(dh)};
+}
+
+/* acc01 += blocks 0,1 of the group, acc23 += blocks 2,3: the two accumulator chains of a row.
+ * q8_0_row, q8_0_row2 and q8_0_rown all go through this, so a row's value is the same whichever
+ * path (alone, paired with a neighbour, or in a verify batch) computes it. */
+AI void q8_0_dot(const q8_wgroup *w, const q8_act4 *a, __m512 *acc01, __m512 *acc23)
+{
+    const __m512i i01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
+    const __m512i s01 = _mm512_dpbusd_epi32(a->init01, w->w01, a->a01);
+    const __m512i s23 = _mm512_dpbusd_epi32(a->init23, w->w23, a->a23);
+    const __m512 dw = _mm512_castps128_ps512(_mm_mul_ps(w->dw, a->da));
     *acc01 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s01), _mm512_permutexvar_ps(i01, dw), *acc01);
     *acc23 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_permutexvar_ps(i23, dw), *acc23);
+}
+
+AI void q8_0_group(const g4q_q8_0 *x, const q8_act4 *a, __m512 *acc01, __m512 *acc23)
+{
+    const q8_wgroup w = q8_0_decode(x);
+    q8_0_dot(&w, a, acc01, acc23);
 }
 
 static float q8_0_row(int64_t ng, const g4q_q8_0 *x, const q8_act4 *A)
@@ -71,34 +90,49 @@ static void q8_0_row2(int64_t ng, const g4q_q8_0 *x, const g4q_q8_0 *z, const q8
     *y1 = _mm512_reduce_add_ps(_mm512_add_ps(az0, az1));
 }
 
+/* Activation rows of nt tokens (as bytes apart) arranged for q8_0_dot: token t's groups at
+ * A + t * ng. NULL if out of memory. */
+static q8_act4 *q8_0_arrange(const void *a, size_t as, int64_t nt, int64_t ng)
+{
+    q8_act4 *A = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(q8_act4) * (size_t)(ng * nt + 1));
+    if (!A)
+        return NULL;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t t = 0; t < nt; t++) {
+        const g4q_q8_0 *q = (const g4q_q8_0 *)((const uint8_t *)a + t * as);
+        for (int64_t g = 0; g < ng; g++) {
+            const g4q_q8_0 *b = q + 4 * g;
+            q8_act4 *d = A + t * ng + g;
+            __m512i a01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
+                                             _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
+            __m512i a23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[2].qs)),
+                                             _mm256_loadu_si256((const __m256i *)b[3].qs), 1);
+            d->a01 = a01;
+            d->a23 = a23;
+            /* -128·Σa spread over the lanes the dot uses: -128 · dpbusd(1, a) per lane */
+            d->init01 = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a01)), 7);
+            d->init23 = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a23)), 7);
+            d->da = _mm_set_ps(h2f(b[3].d), h2f(b[2].d), h2f(b[1].d), h2f(b[0].d));
+        }
+    }
+    return A;
+}
+
 static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
                     int64_t ys)
 {
-    (void)as, (void)nt, (void)ys;
+    (void)nt, (void)ys;
     const int64_t nb = n / 32, ng = nb / 4;
     const g4q_q8_0 *q = a;
-    q8_act4 *A = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(q8_act4) * (size_t)(ng + 1));
+    const q8_act4 *A = q8_0_arrange(a, as, 1, ng);
     if (!A)
         return;
-    const __m512i ones = _mm512_set1_epi8(1);
-    for (int64_t g = 0; g < ng; g++) {
-        const g4q_q8_0 *b = q + 4 * g;
-        __m512i a01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
-                                         _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
-        __m512i a23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[2].qs)),
-                                         _mm256_loadu_si256((const __m256i *)b[3].qs), 1);
-        A[g].a01 = a01;
-        A[g].a23 = a23;
-        /* -128·Σa spread over the lanes the dot uses: -128 · dpbusd(1, a) per lane */
-        A[g].init01 = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a01)), 7);
-        A[g].init23 = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a23)), 7);
-        A[g].da = _mm_set_ps(h2f(b[3].d), h2f(b[2].d), h2f(b[1].d), h2f(b[0].d));
-    }
     const int64_t tail = ng * 4;
-    int64_t r = 0;
-    for (; r + 1 < nr; r += 2) {
+    /* rows r and r + h together (far apart: "Decode row pairing", quant.h) */
+    const int64_t h = nr / 2;
+    for (int64_t r = 0; r < h; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
-        const g4q_q8_0 *z = (const g4q_q8_0 *)((const uint8_t *)w + (r + 1) * ws);
+        const g4q_q8_0 *z = (const g4q_q8_0 *)((const uint8_t *)w + (r + h) * ws);
         float s0, s1;
         q8_0_row2(ng, x, z, A, &s0, &s1);
         for (int64_t b = tail; b < nb; b++) { /* < 4 leftover blocks */
@@ -106,14 +140,94 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
             s1 += g4q_dot_q8_0(32, &z[b], &q[b]);
         }
         y[r] = s0;
-        y[r + 1] = s1;
+        y[r + h] = s1;
     }
-    for (; r < nr; r++) {
+    for (int64_t r = 2 * h; r < nr; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
         float s = q8_0_row(ng, x, A);
         for (int64_t b = tail; b < nb; b++) /* < 4 leftover blocks */
             s += g4q_dot_q8_0(32, &x[b], &q[b]);
         y[r] = s;
+    }
+}
+
+/* Verify batches (2..G4K_MVN_MAX_TOK tokens): each group of weight blocks is loaded and decoded
+ * once for up to MVN_TOK_GROUP tokens (more tokens: another pass over the row, from L1), then
+ * q8_0_dot per token, in the chain order of q8_0_row; the leftover blocks are added in the same
+ * order too, so each token's value is bit for bit its single-token value. The default model's
+ * LM head (Q8_0, 262144 x 128) was re-streamed once per token of a verify batch before. */
+#define MVN_TOK_GROUP 4
+#if defined(__clang__)
+#define UNROLL_TOK _Pragma("unroll")
+#else
+#define UNROLL_TOK _Pragma("GCC unroll 4")
+#endif
+
+/* Rows x and z (far apart, as mv_q8_0 pairs them) for NT tokens: each group of weights decoded
+ * once, each token's arranged activations loaded once for both rows. Per row and token, the
+ * chains and the order of q8_0_row. */
+AI void q8_0_rown(int64_t nb, const g4q_q8_0 *x, const g4q_q8_0 *z, const q8_act4 *A, int64_t a_ng,
+                  const uint8_t *a, size_t as, float *yx, float *yz, int64_t ys, const int NT)
+{
+    const int64_t ng = nb / 4;
+    const int two = z != NULL;
+    __m512 ax0[MVN_TOK_GROUP], ax1[MVN_TOK_GROUP], az0[MVN_TOK_GROUP], az1[MVN_TOK_GROUP];
+    UNROLL_TOK for (int t = 0; t < NT; t++) ax0[t] = ax1[t] = az0[t] = az1[t] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < ng; g++) {
+        for (int o = 0; o < 4 * (int)sizeof *x; o += 64)
+            _mm_prefetch((const char *)(x + 4 * g) + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
+        const q8_wgroup wx = q8_0_decode(x + 4 * g);
+        if (two) {
+            for (int o = 0; o < 4 * (int)sizeof *z; o += 64)
+                _mm_prefetch((const char *)(z + 4 * g) + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
+            const q8_wgroup wz = q8_0_decode(z + 4 * g);
+            UNROLL_TOK for (int t = 0; t < NT; t++) {
+                q8_0_dot(&wx, &A[t * a_ng + g], &ax0[t], &ax1[t]);
+                q8_0_dot(&wz, &A[t * a_ng + g], &az0[t], &az1[t]);
+            }
+        } else {
+            UNROLL_TOK for (int t = 0; t < NT; t++) q8_0_dot(&wx, &A[t * a_ng + g], &ax0[t], &ax1[t]);
+        }
+    }
+    UNROLL_TOK for (int t = 0; t < NT; t++) {
+        const g4q_q8_0 *q = (const g4q_q8_0 *)(a + (size_t)t * as);
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(ax0[t], ax1[t]));
+        for (int64_t b = 4 * ng; b < nb; b++) /* < 4 leftover blocks */
+            s += g4q_dot_q8_0(32, &x[b], &q[b]);
+        yx[t * ys] = s;
+        if (two) {
+            s = _mm512_reduce_add_ps(_mm512_add_ps(az0[t], az1[t]));
+            for (int64_t b = 4 * ng; b < nb; b++)
+                s += g4q_dot_q8_0(32, &z[b], &q[b]);
+            yz[t * ys] = s;
+        }
+    }
+}
+
+static void mvn_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
+                     int64_t ys)
+{
+    const int64_t nb = n / 32, ng = nb / 4;
+    const q8_act4 *A = q8_0_arrange(a, as, nt, ng);
+    if (!A)
+        return;
+    const int64_t h = nr / 2;
+    for (int64_t r = 0; r < h + (nr & 1); r++) {
+        /* rows r and r + h; an odd last row alone */
+        const int64_t rx = r < h ? r : nr - 1;
+        const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + rx * ws);
+        const g4q_q8_0 *z = r < h ? (const g4q_q8_0 *)((const uint8_t *)w + (r + h) * ws) : NULL;
+        for (int64_t t0 = 0; t0 < nt; t0 += MVN_TOK_GROUP) {
+            const q8_act4 *At = A + t0 * ng;
+            const uint8_t *at = (const uint8_t *)a + t0 * as;
+            float *yx = y + t0 * ys + rx, *yz = y + t0 * ys + r + h;
+            switch (nt - t0 < MVN_TOK_GROUP ? nt - t0 : MVN_TOK_GROUP) {
+            case 1: q8_0_rown(nb, x, z, At, ng, at, as, yx, yz, ys, 1); break;
+            case 2: q8_0_rown(nb, x, z, At, ng, at, as, yx, yz, ys, 2); break;
+            case 3: q8_0_rown(nb, x, z, At, ng, at, as, yx, yz, ys, 3); break;
+            default: q8_0_rown(nb, x, z, At, ng, at, as, yx, yz, ys, 4); break;
+            }
+        }
     }
 }
 
@@ -270,12 +384,13 @@ static void mv_q6_K(int64_t n, const void *w, size_t ws, int64_t nr, const void 
                     int64_t ys)
 {
     (void)as, (void)nt, (void)ys;
-    int64_t r = 0;
-    for (; r + 1 < nr; r += 2)
+    /* rows r and r + h together (far apart: "Decode row pairing", quant.h) */
+    const int64_t h = nr / 2;
+    for (int64_t r = 0; r < h; r++)
         q6_K_row2(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws),
-                  (const g4q_q6_K *)((const uint8_t *)w + (r + 1) * ws), a, y + r, y + r + 1);
-    if (r < nr)
-        y[r] = q6_K_row(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + r * ws), a);
+                  (const g4q_q6_K *)((const uint8_t *)w + (r + h) * ws), a, y + r, y + r + h);
+    if (nr & 1)
+        y[nr - 1] = q6_K_row(n / G4_QK_K, (const g4q_q6_K *)((const uint8_t *)w + (nr - 1) * ws), a);
 }
 
 /* ---- IQ4_XS -------------------------------------------------------------------------- */
@@ -472,6 +587,7 @@ MV_B32(mv_q5_0, g4q_q5_0, 2, G4_TYPE_Q5_0)
 void g4k_fill_avx512_mv(g4k_kernels *k)
 {
     k->mv[G4_TYPE_Q8_0] = mv_q8_0;
+    k->mvn[G4_TYPE_Q8_0] = mvn_q8_0;
     k->mv[G4_TYPE_Q5_K] = mv_q5_K;
     k->mv[G4_TYPE_Q6_K] = mv_q6_K;
     k->mv[G4_TYPE_IQ4_XS] = mv_iq4_xs;

@@ -109,12 +109,13 @@ static void zmm_q4_0(int64_t n, const void *w, size_t ws, int64_t nr, const void
                                 h2f(q[4 * g + 1].d), h2f(q[4 * g + 1].d), h2f(q[4 * g + 1].d), h2f(q[4 * g + 1].d),
                                 h2f(q[4 * g].d), h2f(q[4 * g].d), h2f(q[4 * g].d), h2f(q[4 * g].d));
     }
-    int64_t r = 0;
-    for (; r + 1 < nr; r += 2)
-        q4_0_row2(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), (const g4q_q4_0 *)((const uint8_t *)w + (r + 1) * ws),
-                  A, y + r, y + r + 1);
-    if (r < nr)
-        y[r] = q4_0_row(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), A);
+    /* row r with row r + h, the two halves of the chunk ("Decode row pairing", quant.h) */
+    const int64_t h = nr / 2;
+    for (int64_t r = 0; r < h; r++)
+        q4_0_row2(ng, (const g4q_q4_0 *)((const uint8_t *)w + r * ws), (const g4q_q4_0 *)((const uint8_t *)w + (r + h) * ws),
+                  A, y + r, y + r + h);
+    if (nr & 1)
+        y[nr - 1] = q4_0_row(ng, (const g4q_q4_0 *)((const uint8_t *)w + (nr - 1) * ws), A);
 }
 
 /* Q4_K: qs[0..63] holds sub-blocks 0 (low nibbles, bytes 0..31), 1 (high, 0..31), 2 (low,

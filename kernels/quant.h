@@ -143,8 +143,22 @@ typedef struct g4k_kernels {
     void (*row_axpy[G4_TYPE_COUNT])(const void *row, float w, float *o, int64_t n);
 } g4k_kernels;
 
+/* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
+ * row r of their chunk with row r + nr/2, never with row r + 1: two streams one row apart
+ * (2-8 KB, inside the same 4 KB pages) defeat the hardware prefetchers of AMD Zen 4, which then
+ * streamed Q4_0 / Q8_0 / Q6_K at 6.5-9.7 GB/s from DRAM, a third of the 1-row AVX2 kernels;
+ * the two halves of a chunk are two independent sequential streams and ran at 23-26 GB/s
+ * (test_kernels --bench, 15360x3840, 1 thread). A row's value does not depend on its partner. */
+
 /* Largest token count the mvn entries take (a verify batch of 1 + 7 drafts). */
 #define G4K_MVN_MAX_TOK 8
+/* How far ahead (bytes) the x86 mvn kernels prefetch their weight stream: at 2-8 tokens they
+ * spend several times the single-token instructions per weight byte, and the hardware
+ * prefetchers of Zen 4 fell behind (perf: ~40% of the cycles on the weight loads). 61440x3840,
+ * 4 tokens, 1 thread, medians of 3, GB/s with none / 1 KB / 2 KB ahead: Q4_K 6.9 / 8.4 / 8.8,
+ * Q6_K 7.5 / 9.8 / 9.8, Q4_0 5.6 / 7.9 / 8.1. Prefetches never fault: running past a matrix's
+ * end is harmless. */
+#define G4K_MVN_PREFETCH 2048
 
 /* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
 #define G4K_GEMM_MIN_TOK (G4K_MVN_MAX_TOK + 1) /* verify batches (<= 8 rows) never take the GEMM */

@@ -404,7 +404,7 @@ static void test_matmul(void)
  * relies on it (a verify batch scores each row as plain decoding would). */
 static void test_small_batch_invariance(void)
 {
-    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_K, G4_TYPE_Q6_K};
+    const uint32_t types[] = {G4_TYPE_Q4_0, G4_TYPE_Q4_K, G4_TYPE_Q6_K, G4_TYPE_Q8_0};
     const int64_t n_rows = 37;
     int checked = 0;
     for (int isa = 0; isa < 4; isa++) {
@@ -416,8 +416,10 @@ static void test_small_batch_invariance(void)
             if (!k->mvn[type])
                 continue;
             const g4q_traits *tr = g4q_traits_get(type);
-            /* 3840: the 12B width; 544 (17 blocks) and 16640 (> 16384) take Q4_0's generic path */
-            const int64_t widths[] = {512, 3840, 544, 16640};
+            /* 3840: the 12B width; 544 (17 blocks) and 16640 (> 16384) take Q4_0's generic path
+             * (544 leaves Q8_0 one block past its groups of four); 128: the default model's
+             * width (its Q8_0 LM head) */
+            const int64_t widths[] = {512, 3840, 544, 16640, 128};
             for (size_t ci = 0; ci < sizeof widths / sizeof widths[0]; ci++) {
                 const int64_t n_cols = widths[ci];
                 if (n_cols % g4_type_get(type)->block_elems)
