@@ -3,6 +3,8 @@
  * Measures, after a prompt of --prompt tokens:
  *   t1        one decode step (1 token, logits)                         (the plain cost per token)
  *   v(k)      one verify step of k + 1 tokens, logits for every row, then the rollback
+ * both as g4_generate's greedy steps run them: logits left before the softcap and the greedy
+ * token picked per row (g4_greedy_token), so c(k) is what a greedy speculative round pays.
  *   d         one drafter step (when --draft is given; else --draft-cost as a fraction of t1)
  * and prints c(k) = v(k) / t1 and the expected speedup for a per-token acceptance rate a:
  *   tokens per round  E(k, a) = 1 + a + ... + a^k = (1 - a^(k+1)) / (1 - a)
@@ -76,10 +78,13 @@ static double time_step(g4_session *s, int32_t n, int reps, uint8_t *want, int32
     b.want = want;
     for (int i = 0; i < n; i++)
         want[i] = G4_OUT_LOGITS | G4_OUT_HIDDEN;
+    const int32_t V = s->m->hp.n_vocab;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        if (g4_step(s, &b) != G4_OK)
+        if (g4_session_step(s, &b, G4_STEP_RAW_LOGITS) != G4_OK)
             die("g4_step");
+        for (int32_t i = 0; i < n; i++)
+            (void)g4_greedy_token(s->logits + (size_t)s->out_logit_row[i] * V, V, s->m->hp.softcap);
         t[r] = now() - t0;
         if (g4_session_truncate(s, n0) != G4_OK)
             die("g4_session_truncate");
