@@ -131,6 +131,7 @@ server_chat() {
   srv=$sd/g4-server$G4_EXE
   [ -f "$srv" ] || { bad "$TARGET: $srv missing"; return 0; }
   command -v curl >/dev/null || { bad "$TARGET server: curl missing"; return 0; }
+  : >"$TMP/srv.log" # emptied here, not in the child: a previous target's port must not be read
   (cd "$TMP" && exec $G4_EXEC "$srv" --host 127.0.0.1 --port 0 -m "$MODEL" ${MMPROJ:+--mmproj "$MMPROJ"} \
     >"$TMP/srv.log" 2>&1) &
   spid=$!

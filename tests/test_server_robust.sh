@@ -45,6 +45,9 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 start_server() { # start_server ARGS...: sets PID, PORT, URL
+  # Empty the log here, not in the background child: until the child has run its ">", the
+  # previous server's "listening on" line (and port) would still be read below.
+  : >"$T/server.log"
   G4PLUG_LIB="$LIB" "$SRV" --host 127.0.0.1 --port 0 -m "$MODEL" "$@" >"$T/server.log" 2>&1 &
   PID=$!
   PORT=""

@@ -83,6 +83,9 @@ out=$("$G4" run "$MODEL" "x" --video "$T/clip.mp4" -n 1 2>&1); rc=$?
 # 3. g4-server: a video_url part (data URL) in a chat completion
 SRV=$BUILD/g4-server
 if [ -x "$SRV" ] && command -v curl >/dev/null 2>&1; then
+  # Empty the log here, not in the background child: until the child has run its ">", the
+  # previous server's "listening on" line (and port) would still be read below.
+  : >"$T/server.log"
   G4PLUG_LIB="$BUILD/libg4plug.so" "$SRV" --host 127.0.0.1 --port 0 -m "$MODEL" --mmproj "$MMPROJ" -c 2048 >"$T/server.log" 2>&1 &
   SPID=$!
   trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$T"' EXIT
