@@ -320,12 +320,14 @@ AI void q4_0_row(int64_t nb, const g4q_q4_0 *x0, const g4q_q4_0 *z0, const q4_0_
     __m512 ax0[TOK_GROUP], ax1[TOK_GROUP], az0[TOK_GROUP], az1[TOK_GROUP];
     UNROLL_TOK for (int t = 0; t < NT; t++) ax0[t] = ax1[t] = az0[t] = az1[t] = _mm512_setzero_ps();
     int64_t g = 0;
-    for (; g + 1 < ng; g += 2, x += 8, z += TWO ? 8 : 0) {
+    for (; g + 1 < ng; g += 2, x += 8) {
         prefetch_ahead(x, 8 * (int)sizeof *x);
         if (TWO)
             prefetch_ahead(z, 8 * (int)sizeof *z);
         q4_0_group(x, z, A, a_ng, g, ax0, az0, NT, TWO);
-        q4_0_group(x + 4, z + 4, A, a_ng, g + 1, ax1, az1, NT, TWO);
+        q4_0_group(x + 4, TWO ? z + 4 : NULL, A, a_ng, g + 1, ax1, az1, NT, TWO); /* z is NULL alone */
+        if (TWO)
+            z += 8;
     }
     if (g < ng)
         q4_0_group(x, z, A, a_ng, g, ax0, az0, NT, TWO);
