@@ -137,6 +137,7 @@ void g4k_fill_scalar(g4k_kernels *k)
     k->exp_sub_sum = exp_sub_sum;
     k->softmax = softmax;
     k->geglu_tanh = geglu_tanh;
+    g4k_fill_scalar_attn(k);
     k->isa = G4K_ISA_SCALAR;
     k->dot_f32 = dot_f32;
     k->mm[G4_TYPE_F32] = mm_f32;
