@@ -10,6 +10,7 @@ typedef __m256 vec;
 #define vload(p) _mm256_loadu_ps(p)
 #define vbcast(p) _mm256_broadcast_ss(p)
 #define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define vadd(a, b) _mm256_add_ps(a, b)
 #define vstore(p, v) _mm256_storeu_ps(p, v)
 #define ATTN_FILL g4k_fill_avx2_attn
 #include "attn_tile_x86.h"

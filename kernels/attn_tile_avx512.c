@@ -13,6 +13,7 @@ typedef __m512 vec;
 #define vload(p) _mm512_loadu_ps(p)
 #define vbcast(p) _mm512_set1_ps(*(p))
 #define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define vadd(a, b) _mm512_add_ps(a, b)
 #define vstore(p, v) _mm512_storeu_ps(p, v)
 #define ATTN_FILL g4k_fill_avx512_attn
 #include "attn_tile_x86.h"

@@ -16,6 +16,7 @@
 #include "quant.h"
 
 #define AT_AI static inline __attribute__((always_inline))
+#define QK_DC 16 /* head elements per partial score sum (the chunk sums are then added) */
 
 AT_AI void at_transpose8(__m256 r[8])
 {
@@ -54,29 +55,35 @@ static void attn_kt_x86(const float *k, int64_t nk, int64_t hd, float *kt, int64
             kt[d * ldk + j] = k[j * hd + d];
 }
 
-/* One block of `mr` (<= MR) query rows × NV·VW keys starting at column j0. */
-AT_AI void qk_block(const float *q, int mr, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss)
-{
-    vec acc[MR][NV];
-    for (int r = 0; r < MR; r++)
-        for (int c = 0; c < NV; c++)
-            acc[r][c] = vzero();
-    for (int64_t d = 0; d < hd; d++) {
-        vec kv[NV];
-        for (int c = 0; c < NV; c++)
-            kv[c] = vload(kt + d * nk + c * VW);
-        for (int r = 0; r < MR; r++) {
-            if (r >= mr)
-                break;
-            const vec b = vbcast(q + r * hd + d);
-            for (int c = 0; c < NV; c++)
-                acc[r][c] = vfma(b, kv[c], acc[r][c]);
-        }
+/* One block of MR_ (MR or 1, a constant after inlining) query rows × NV·VW keys. */
+#define QK_BLOCK(NAME, MR_)                                                                        \
+    static void NAME(const float *q, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss) \
+    {                                                                                              \
+        for (int64_t d0 = 0; d0 < hd; d0 += QK_DC) {                                               \
+            const int64_t d1 = d0 + QK_DC < hd ? d0 + QK_DC : hd;                                  \
+            vec acc[MR_][NV];                                                                      \
+            _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++)                                 \
+                _Pragma("GCC unroll 16") for (int c = 0; c < NV; c++) acc[r][c] = vzero();        \
+            for (int64_t d = d0; d < d1; d++) {                                                    \
+                vec kv[NV];                                                                        \
+                _Pragma("GCC unroll 16") for (int c = 0; c < NV; c++) kv[c] = vload(kt + d * nk + c * VW); \
+                _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++) {                           \
+                    const vec b = vbcast(q + r * hd + d);                                          \
+                    _Pragma("GCC unroll 16") for (int c = 0; c < NV; c++) acc[r][c] = vfma(b, kv[c], acc[r][c]); \
+                }                                                                                  \
+            }                                                                                      \
+            if (d0 == 0) {                                                                         \
+                _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++)                             \
+                    _Pragma("GCC unroll 16") for (int c = 0; c < NV; c++) vstore(s + r * ss + c * VW, acc[r][c]); \
+            } else {                                                                               \
+                _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++)                             \
+                    _Pragma("GCC unroll 16") for (int c = 0; c < NV; c++)                          \
+                        vstore(s + r * ss + c * VW, vadd(vload(s + r * ss + c * VW), acc[r][c]));  \
+            }                                                                                      \
+        }                                                                                          \
     }
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < NV; c++)
-            vstore(s + r * ss + c * VW, acc[r][c]);
-}
+QK_BLOCK(qk_block_mr, MR)
+QK_BLOCK(qk_block_1, 1)
 
 /* s[r * ss + j] = q[r] . kt[:, j]; nk a multiple of NV·VW (the caller pads its key tile) */
 static void attn_qk_x86(const float *q, int64_t nr, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss)
@@ -84,43 +91,42 @@ static void attn_qk_x86(const float *q, int64_t nr, int64_t hd, const float *kt,
     for (int64_t j0 = 0; j0 < nk; j0 += NV * VW) {
         int64_t r0 = 0;
         for (; r0 + MR <= nr; r0 += MR)
-            qk_block(q + r0 * hd, MR, hd, kt + j0, nk, s + r0 * ss + j0, ss);
+            qk_block_mr(q + r0 * hd, hd, kt + j0, nk, s + r0 * ss + j0, ss);
         for (; r0 < nr; r0++)
-            qk_block(q + r0 * hd, 1, hd, kt + j0, nk, s + r0 * ss + j0, ss);
+            qk_block_1(q + r0 * hd, hd, kt + j0, nk, s + r0 * ss + j0, ss);
     }
 }
 
-/* o[r][d0 .. d0 + nv·VW) += sum_j p[r][j] v[j][d0 ..], `mr` rows, `nv` (<= NV) vectors */
-AT_AI void pv_block(const float *p, int64_t ps, int mr, const float *v, int64_t hd, int64_t nk, float *o, int nv)
-{
-    vec acc[MR][NV];
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nv; c++)
-            acc[r][c] = vload(o + r * hd + c * VW);
-    for (int64_t j = 0; j < nk; j++) {
-        vec vv[NV];
-        for (int c = 0; c < nv; c++)
-            vv[c] = vload(v + j * hd + c * VW);
-        for (int r = 0; r < MR; r++) {
-            if (r >= mr)
-                break;
-            const vec b = vbcast(p + r * ps + j);
-            for (int c = 0; c < nv; c++)
-                acc[r][c] = vfma(b, vv[c], acc[r][c]);
-        }
+/* o[r][d0 .. d0 + NV_·VW) += sum_j p[r][j] v[j][d0 ..] for MR_ rows (MR_, NV_ constants). */
+#define PV_BLOCK(NAME, MR_, NV_)                                                                   \
+    static void NAME(const float *p, int64_t ps, const float *v, int64_t hd, int64_t nk, float *o) \
+    {                                                                                              \
+        vec acc[MR_][NV_];                                                                         \
+        _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++)                                     \
+            _Pragma("GCC unroll 16") for (int c = 0; c < NV_; c++) acc[r][c] = vload(o + r * hd + c * VW); \
+        for (int64_t j = 0; j < nk; j++) {                                                         \
+            vec vv[NV_];                                                                           \
+            _Pragma("GCC unroll 16") for (int c = 0; c < NV_; c++) vv[c] = vload(v + j * hd + c * VW); \
+            _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++) {                               \
+                const vec b = vbcast(p + r * ps + j);                                              \
+                _Pragma("GCC unroll 16") for (int c = 0; c < NV_; c++) acc[r][c] = vfma(b, vv[c], acc[r][c]); \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int r = 0; r < MR_; r++)                                     \
+            _Pragma("GCC unroll 16") for (int c = 0; c < NV_; c++) vstore(o + r * hd + c * VW, acc[r][c]); \
     }
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nv; c++)
-            vstore(o + r * hd + c * VW, acc[r][c]);
-}
+PV_BLOCK(pv_block_mr_nv, MR, NV)
+PV_BLOCK(pv_block_mr_1, MR, 1)
+PV_BLOCK(pv_block_1_nv, 1, NV)
+PV_BLOCK(pv_block_1_1, 1, 1)
 
 AT_AI void pv_rows(const float *p, int64_t ps, int mr, const float *v, int64_t hd, int64_t nk, float *o)
 {
     int64_t d0 = 0;
     for (; d0 + NV * VW <= hd; d0 += NV * VW)
-        pv_block(p, ps, mr, v + d0, hd, nk, o + d0, NV);
+        (mr == MR ? pv_block_mr_nv : pv_block_1_nv)(p, ps, v + d0, hd, nk, o + d0);
     for (; d0 + VW <= hd; d0 += VW)
-        pv_block(p, ps, mr, v + d0, hd, nk, o + d0, 1);
+        (mr == MR ? pv_block_mr_1 : pv_block_1_1)(p, ps, v + d0, hd, nk, o + d0);
     for (; d0 < hd; d0++) /* head dims below one vector's multiple (tiny models only) */
         for (int r = 0; r < mr; r++) {
             float a = o[r * hd + d0];
