@@ -120,6 +120,22 @@ void g4k_row_axpy(uint32_t type, const void *row, float w, float *o, int64_t n)
 {
     g4k_kernels_active()->row_axpy[type](row, w, o, n);
 }
+void g4k_row_to_f32(uint32_t type, const void *row, float *dst, int64_t n)
+{
+    g4k_kernels_active()->row_f32[type](row, dst, n);
+}
+void g4k_attn_kt(const float *k, int64_t nk, int64_t hd, float *kt, int64_t ldk)
+{
+    g4k_kernels_active()->attn_kt(k, nk, hd, kt, ldk);
+}
+void g4k_attn_qk(const float *q, int64_t nr, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss)
+{
+    g4k_kernels_active()->attn_qk(q, nr, hd, kt, nk, s, ss);
+}
+void g4k_attn_pv(const float *p, int64_t ps, int64_t nr, const float *v, int64_t hd, int64_t nk, float *o)
+{
+    g4k_kernels_active()->attn_pv(p, ps, nr, v, hd, nk, o);
+}
 int g4k_row_type_supported(uint32_t type)
 {
     return type == G4_TYPE_F32 || type == G4_TYPE_F16 || type == G4_TYPE_BF16 || type == G4_TYPE_Q8_0;

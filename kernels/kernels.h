@@ -122,6 +122,18 @@ int g4k_row_type_supported(uint32_t type);
 float g4k_row_dot(uint32_t type, const void *row, const float *q, int64_t n);
 void g4k_row_axpy(uint32_t type, const void *row, float w, float *o, int64_t n);
 
+/* Prompt-attention tiles (plugin/attention_prefill.c): a tile of keys widened once to f32 and
+ * reused by every query row of a block. dst = row (as g4k_row_dot reads it) in f32. */
+void g4k_row_to_f32(uint32_t type, const void *row, float *dst, int64_t n);
+/* Key tile to k-major: kt[d * ldk + j] = k[j * hd + d] for j < nk, d < hd. */
+void g4k_attn_kt(const float *k, int64_t nk, int64_t hd, float *kt, int64_t ldk);
+/* Scores: s[r * ss + j] = sum_d q[r * hd + d] * kt[d * nk + j] for r < nr, j < nk (nk a
+ * multiple of G4K_ATTN_BK: pad the key tile with zero columns). */
+void g4k_attn_qk(const float *q, int64_t nr, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss);
+/* Values: o[r * hd + d] += sum_j p[r * ps + j] * v[j * hd + d] for r < nr, j < nk, d < hd. */
+void g4k_attn_pv(const float *p, int64_t ps, int64_t nr, const float *v, int64_t hd, int64_t nk, float *o);
+#define G4K_ATTN_BK 64 /* keys per tile; g4k_attn_qk's nk is a multiple of it */
+
 /* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
 float g4k_f16_to_f32(uint16_t h);
 uint16_t g4k_f32_to_f16(float f);

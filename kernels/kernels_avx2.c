@@ -11,4 +11,5 @@ void g4k_fill_avx2(g4k_kernels *k)
     g4k_fill_avx2_exp(k);
     g4k_fill_avx2_argmax(k);
     g4k_fill_avx2_kvrow(k);
+    g4k_fill_avx2_attn(k);
 }

@@ -18,4 +18,5 @@ void g4k_fill_avx512(g4k_kernels *k)
     fill_zmm_q4(k); /* after the mvn fill: wraps its Q4_0 entry */
     g4k_fill_avx512_gemm(k);
     g4k_fill_avx512_gemm_flt(k);
+    g4k_fill_avx512_attn(k);
 }

@@ -156,6 +156,7 @@ void g4k_fill_scalar(g4k_kernels *k)
     k->geglu_tanh = geglu_tanh;
     k->argmax = argmax;
     k->first_ge = first_ge;
+    g4k_fill_scalar_attn(k);
     k->isa = G4K_ISA_SCALAR;
     k->dot_f32 = dot_f32;
     k->mm[G4_TYPE_F32] = mm_f32;

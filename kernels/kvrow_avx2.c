@@ -1,5 +1,6 @@
 /* KV-cache row kernels, AVX2 + FMA + F16C (the AVX-512 level inherits them): dot(q, row) and
- * o += w·row for one head's row stored as F32, F16, BF16 or Q8_0 (g4k_row_dot / g4k_row_axpy).
+ * o += w·row for one head's row stored as F32, F16, BF16 or Q8_0 (g4k_row_dot / g4k_row_axpy),
+ * and the row widened to f32 (g4k_row_to_f32, the prompt attention's tile conversion).
  * The attention loops call them once per cached position, so they convert in registers and
  * never write a widened copy. */
 #include <immintrin.h>
@@ -83,8 +84,34 @@ static void axpy_q8_0(const void *row, float w, float *o, int64_t n)
     }
 }
 
+/* dst = row as f32 (the prompt attention's tile conversion, g4k_row_to_f32) */
+static inline __attribute__((always_inline)) void f32_flt(uint32_t type, const void *row, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, ld8(type, row, i));
+}
+static void f32_f32(const void *r, float *d, int64_t n) { f32_flt(G4_TYPE_F32, r, d, n); }
+static void f32_f16(const void *r, float *d, int64_t n) { f32_flt(G4_TYPE_F16, r, d, n); }
+static void f32_bf16(const void *r, float *d, int64_t n) { f32_flt(G4_TYPE_BF16, r, d, n); }
+
+static void f32_q8_0(const void *row, float *dst, int64_t n)
+{
+    const g4q_q8_0 *b = row;
+    for (int64_t k = 0; k < n / 32; k++) {
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(b[k].d));
+        for (int j = 0; j < 32; j += 8) {
+            const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[k].qs + j))));
+            _mm256_storeu_ps(dst + 32 * k + j, _mm256_mul_ps(d, q));
+        }
+    }
+}
+
 void g4k_fill_avx2_kvrow(g4k_kernels *k)
 {
+    k->row_f32[G4_TYPE_F32] = f32_f32;
+    k->row_f32[G4_TYPE_F16] = f32_f16;
+    k->row_f32[G4_TYPE_BF16] = f32_bf16;
+    k->row_f32[G4_TYPE_Q8_0] = f32_q8_0;
     k->row_dot[G4_TYPE_F32] = dot_f32;
     k->row_dot[G4_TYPE_F16] = dot_f16;
     k->row_dot[G4_TYPE_BF16] = dot_bf16;

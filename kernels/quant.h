@@ -141,6 +141,11 @@ typedef struct g4k_kernels {
     /* KV-cache rows (g4k_row_dot / g4k_row_axpy), indexed by the row's type */
     float (*row_dot[G4_TYPE_COUNT])(const void *row, const float *q, int64_t n);
     void (*row_axpy[G4_TYPE_COUNT])(const void *row, float w, float *o, int64_t n);
+    /* prompt attention tiles (g4k_row_to_f32, g4k_attn_kt / _qk / _pv; attn_tile*.c) */
+    void (*row_f32[G4_TYPE_COUNT])(const void *row, float *dst, int64_t n);
+    void (*attn_kt)(const float *k, int64_t nk, int64_t hd, float *kt, int64_t ldk);
+    void (*attn_qk)(const float *q, int64_t nr, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss);
+    void (*attn_pv)(const float *p, int64_t ps, int64_t nr, const float *v, int64_t hd, int64_t nk, float *o);
 } g4k_kernels;
 
 /* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
@@ -183,6 +188,9 @@ void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
 void g4k_fill_avx2_exp(g4k_kernels *k); /* softmax exponentials (exp_avx2.c) */
 void g4k_fill_avx2_argmax(g4k_kernels *k); /* greedy choice over a row (argmax_avx2.c) */
 void g4k_fill_avx2_kvrow(g4k_kernels *k); /* KV-cache row dot / axpy (kvrow_avx2.c) */
+void g4k_fill_scalar_attn(g4k_kernels *k); /* prompt attention tiles (attn_tile.c, attn_tile_*.c) */
+void g4k_fill_avx2_attn(g4k_kernels *k);
+void g4k_fill_avx512_attn(g4k_kernels *k);
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content

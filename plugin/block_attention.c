@@ -4,26 +4,21 @@
  *   s = q . k^T * 1.0   (no 1/sqrt(hd), no softcap),  softmax in f32,  o = W_o (softmax(s) v)
  * Masks: causal; sliding layers also q_pos - k_pos < window; with bidirectional vision, tokens of
  * one image span also see later tokens of the span (still |i - j| < window) on sliding layers.
- * One (token, head) pair is one work item on the pool. */
+ * Batches of up to 8 rows (decode, MTP verification) take the row path (g4_attn_rows: one
+ * (token, head) pair is one work item on the pool), prompt batches the tiled online-softmax
+ * path (attention_prefill.c); see attention.h. */
 #include <math.h>
 #include <string.h>
 
-#include "model.h"
+#include "attention.h"
 
-typedef struct attn_job {
-    const g4_session *s;
-    const g4_layer *L;
-    const g4_kv_layer *kv;
-    const g4_chunk *c;
-    const float *q; /* [n, nq*hd] */
-    float *out;     /* [n, nq*hd] */
-    int32_t nq, nkv, hd;
-    int32_t window; /* 0: full attention */
-    int bidir;      /* image spans are bidirectional on this layer */
-} attn_job;
+typedef struct rows_job {
+    const g4_attn_args *a;
+    float *scores;
+    size_t stride;
+} rows_job;
 
-/* Key positions [*lo, *hi] visible from batch row t. */
-static void key_range(const attn_job *j, int32_t t, int32_t *lo, int32_t *hi)
+void g4_attn_key_range(const g4_attn_args *j, int32_t t, int32_t *lo, int32_t *hi)
 {
     int32_t q = j->c->pos0 + t;
     *hi = q;
@@ -48,9 +43,9 @@ static void key_range(const attn_job *j, int32_t t, int32_t *lo, int32_t *hi)
 
 static void attn_task(void *p, int ith, int nth)
 {
-    const attn_job *j = p;
-    const g4_session *s = j->s;
-    float *sc = s->sc.scores + (size_t)ith * s->sc.scores_stride;
+    const rows_job *rj = p;
+    const g4_attn_args *j = rj->a;
+    float *sc = rj->scores + (size_t)ith * rj->stride;
     const int32_t hd = j->hd, group = j->nq / j->nkv;
     const int64_t items = (int64_t)j->c->n * j->nq;
     for (int64_t it = ith; it < items; it += nth) {
@@ -59,7 +54,7 @@ static void attn_task(void *p, int ith, int nth)
         const float *q = j->q + (size_t)it * hd;
         float *o = j->out + (size_t)it * hd;
         int32_t lo, hi;
-        key_range(j, t, &lo, &hi);
+        g4_attn_key_range(j, t, &lo, &hi);
         const uint32_t tk = j->kv->type_k, tv = j->kv->type_v;
         const size_t ok = g4_kv_head_off(tk, g, hd), ov = g4_kv_head_off(tv, g, hd);
         float mx = -INFINITY;
@@ -91,6 +86,15 @@ static void attn_task(void *p, int ith, int nth)
     }
 }
 
+void g4_attn_rows(g4k_pool *pool, float *scores, size_t stride, const g4_attn_args *a)
+{
+    rows_job rj = {a, scores, stride};
+    if ((int64_t)a->c->n * a->nq > 1 && pool)
+        g4k_pool_run_elastic(pool, attn_task, &rj);
+    else
+        attn_task(&rj, 0, 1);
+}
+
 void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float *a, float *out)
 {
     const g4_model *m = s->m;
@@ -120,16 +124,16 @@ void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float
         }
     }
 
-    attn_job j = {
-        .s = s, .L = L, .kv = &s->kv.layers[L->kv_src], .c = c, .q = sc->q, .out = sc->att,
+    g4_attn_args j = {
+        .kv = &s->kv.layers[L->kv_src], .c = c, .q = sc->q, .out = sc->att,
         .nq = nq, .nkv = nkv, .hd = hd,
         .window = L->type == G4_LAYER_SLIDING ? hp->n_swa : 0,
         .bidir = L->type == G4_LAYER_SLIDING && hp->bidir_vision,
     };
-    if ((int64_t)n * nq > 1 && s->pool)
-        g4k_pool_run_elastic(s->pool, attn_task, &j);
-    else
-        attn_task(&j, 0, 1);
+    if (n > G4_ATTN_ROWS_MAX_BATCH && sc->attn_tiles) /* prompt batches: tiled (attention_prefill.c) */
+        g4_attn_prefill(s->pool, sc->attn_tiles, sc->attn_tiles_stride, sc->scores_threads, &j);
+    else /* decode and verify batches: the row path, bit-identical per row to one-token steps */
+        g4_attn_rows(s->pool, sc->scores, sc->scores_stride, &j);
 
     g4_linear(s, &L->wo, sc->att, n, out);
 }

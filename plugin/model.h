@@ -177,6 +177,10 @@ typedef struct g4_scratch {
     float *scores;
     size_t scores_stride;
     int32_t scores_threads;
+    /* tiled prompt attention (attention_prefill.c): scores_threads blocks of attn_tiles_stride */
+    float *attn_tiles;       /* 64-byte aligned inside attn_tiles_mem (malloc'd) */
+    size_t attn_tiles_stride;
+    void *attn_tiles_mem;
 } g4_scratch;
 
 struct g4_session {

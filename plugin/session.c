@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "model.h"
 
 /* ---- scratch ------------------------------------------------------------------------------- */
@@ -109,6 +110,27 @@ static g4_status outputs_reserve(g4_session *s, int32_t n, int32_t n_logit_rows)
     return G4_OK;
 }
 
+/* Per-thread blocks for the tiled prompt attention, sized for the largest layer shape. */
+static g4_status attn_tiles_alloc(g4_session *s)
+{
+    const g4_model *m = s->m;
+    size_t per = 0;
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        const g4_layer *L = &m->layers[l];
+        if (L->n_head_kv <= 0 || L->head_dim <= 0)
+            continue;
+        size_t f = g4_attn_prefill_floats(m->hp.n_head, L->n_head_kv, L->head_dim);
+        per = f > per ? f : per;
+    }
+    per = (per + 15) & ~(size_t)15; /* whole 64-byte lines per thread */
+    s->sc.attn_tiles_mem = malloc((size_t)s->sc.scores_threads * per * sizeof(float) + 64);
+    if (!s->sc.attn_tiles_mem)
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for attention tiles");
+    s->sc.attn_tiles = (float *)(((uintptr_t)s->sc.attn_tiles_mem + 63) & ~(uintptr_t)63);
+    s->sc.attn_tiles_stride = per;
+    return G4_OK;
+}
+
 /* ---- create / destroy ---------------------------------------------------------------------- */
 
 void g4_session_destroy(g4_session *s)
@@ -119,6 +141,7 @@ void g4_session_destroy(g4_session *s)
     g4_kv_free(&s->kv);
     scratch_free(&s->sc);
     free(s->sc.scores);
+    free(s->sc.attn_tiles_mem);
     free(s->out_logit_row);
     free(s->out_want);
     free(s->hidden);
@@ -171,6 +194,8 @@ g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_sess
         st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for attention scores");
         goto fail;
     }
+    if ((st = attn_tiles_alloc(s)))
+        goto fail;
     if ((st = scratch_reserve(s, 1)))
         goto fail;
     *out = s;

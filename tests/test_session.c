@@ -308,7 +308,7 @@ static int step_chunks(g4_session *s, const int32_t *tok, int32_t n, int mode, f
     memset(want, G4_OUT_HIDDEN, (size_t)n);
     int32_t start = 0;
     while (start < n) {
-        int32_t len = mode == 0 ? n : mode == 1 ? 1 : 1 + (int32_t)(rnd() % 97);
+        int32_t len = mode == 0 ? n : mode == 1 ? 1 : mode == 2 ? 1 + (int32_t)(rnd() % 97) : 1 + (int32_t)(rnd() % 8);
         if (start + len > n)
             len = n - start;
         g4_batch b;
@@ -367,17 +367,37 @@ static void check_mechanics(const char *model_file)
         tok[i] = (int32_t)(rnd() % (uint32_t)V);
     float *a = malloc((size_t)n * D * sizeof(float)), *b = malloc((size_t)n * D * sizeof(float));
 
+    /* Batches of up to 8 rows take the row attention path (the decode step's, bit-identical per
+     * row), longer ones the tiled online-softmax path (plugin/attention_prefill.c): same
+     * mathematics, different f32 summation order. These random-weight fixtures amplify f32
+     * rounding chaotically (attention scale 1.0, near-one-hot softmaxes; see test_kv_types), so
+     * comparisons that cross the two paths are held to the conformance runner's hidden-state
+     * tolerance (1e-3 of the largest value; measured worst 3.5e-4 of it, E fixture), which catches any
+     * masking or cache error (those move hidden states by O(1)). Chunkings that stay on the
+     * row path (token by token vs random chunks of 1-8) must agree to 1e-5. */
     g4_session *s = session(m, 1024, 64, 16);
     step_chunks(s, tok, n, 0, a, D);
+    double amax = 0;
+    for (size_t i = 0; i < (size_t)n * D; i++)
+        amax = fabs(a[i]) > amax ? fabs(a[i]) : amax;
+    const double tol_x = 1e-3 * amax;
+    float *c8 = malloc((size_t)n * D * sizeof(float));
     g4_session_reset(s);
     step_chunks(s, tok, n, 1, b, D);
     double d1 = max_diff(a, b, (size_t)n * D);
     g4_session_reset(s);
+    step_chunks(s, tok, n, 3, c8, D);
+    double d3 = max_diff(b, c8, (size_t)n * D);
+    g4_session_reset(s);
     step_chunks(s, tok, n, 2, b, D);
     double d2 = max_diff(a, b, (size_t)n * D);
-    printf("  %-28s one batch vs token by token %.2e, vs random chunks %.2e (%d positions)\n", model_file, d1,
-           d2, n);
-    CHECK(d1 <= 1e-5 && d2 <= 1e-5, "%s: chunking changes hidden states: %.3g %.3g", model_file, d1, d2);
+    free(c8);
+    printf("  %-28s one batch vs token by token %.2e, vs random chunks %.2e (%d positions, max|h| %.3g); "
+           "token by token vs chunks of 1-8 %.2e\n",
+           model_file, d1, d2, n, amax, d3);
+    CHECK(d1 <= tol_x && d2 <= tol_x, "%s: chunking changes hidden states: %.3g %.3g (tol %.3g)", model_file, d1, d2,
+          tol_x);
+    CHECK(d3 <= 1e-5, "%s: row-path chunking changes hidden states: %.3g", model_file, d3);
 
     /* rollback: with the small ring (591 rows) after 600 positions the oldest kept is 9, so the
      * sliding layers can go back to 9 + 511 = 520 */
@@ -402,7 +422,7 @@ static void check_mechanics(const char *model_file)
                 memcpy(c + (size_t)i * D, g4_hidden(s, i), (size_t)D * sizeof(float));
             double dr = max_diff(c, a + (size_t)back[k] * D, (size_t)bt.n_tokens * D);
             printf("  %-28s rollback 600 -> %d and re-step: max diff %.2e\n", model_file, back[k], dr);
-            CHECK(dr <= 1e-5, "%s: rollback to %d changes logits by %.3g", model_file, back[k], dr);
+            CHECK(dr <= tol_x, "%s: rollback to %d changes hidden states by %.3g", model_file, back[k], dr);
             free(c);
             free(w);
         }
@@ -424,7 +444,7 @@ static void check_mechanics(const char *model_file)
     uint8_t w6[6] = {0, 0, 0, 0, 0, G4_OUT_HIDDEN | G4_OUT_LOGITS};
     bt.want = w6;
     CHECK(g4_step(s, &bt) == G4_OK, "step 6 after overflow: %s", g4_last_error());
-    CHECK(max_diff(g4_hidden(s, 5), a + (size_t)15 * D, (size_t)D) <= 1e-5, "hidden after overflow differs");
+    CHECK(max_diff(g4_hidden(s, 5), a + (size_t)15 * D, (size_t)D) <= tol_x, "hidden after overflow differs");
     CHECK(g4_logits(s, 5) != NULL && g4_logits(s, 4) == NULL && g4_hidden(s, 4) == NULL, "want flags");
     bt.want = NULL;
     g4_session_free(s);
@@ -453,7 +473,7 @@ static void check_mechanics(const char *model_file)
             cancelled = 1;
             CHECK(g4_session_n_past(s) == 5, "cancelled step left n_past %d", g4_session_n_past(s));
             CHECK(g4_step(s, &bt) == G4_OK, "step after cancel: %s", g4_last_error());
-            CHECK(max_diff(g4_hidden(s, bt.n_tokens - 1), a + (size_t)(n - 1) * D, (size_t)D) <= 1e-5,
+            CHECK(max_diff(g4_hidden(s, bt.n_tokens - 1), a + (size_t)(n - 1) * D, (size_t)D) <= tol_x,
                   "hidden after a cancelled step differs");
         } else {
             CHECK(st == G4_OK, "step under cancel: %s", g4_last_error());
