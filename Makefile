@@ -1,7 +1,7 @@
 # g4plug — top-level build.
 #
 # Sources are picked up by wildcard so that adding a file never needs a Makefile edit:
-#   plugin/*.c, kernels/*.c   -> libg4plug.so (and build/libg4plug_internal.a for unit tests)
+#   plugin/*.c, kernels/*.c, os/*.c -> libg4plug.so (and build/libg4plug_internal.a for unit tests)
 #   kernels/*_avx2.c          -> compiled with AVX2/FMA/F16C flags (selected at run time)
 #   kernels/*_avx512.c        -> compiled with AVX-512 F/BW/VL/DQ + VNNI + BF16 flags
 #   kernels/*_neon.c          -> compiled with Armv8.2 dotprod/i8mm flags (aarch64 only)
@@ -45,7 +45,7 @@ HAVE_HWLOC := $(shell pkg-config --exists hwloc 2>/dev/null && echo 1)
 HAVE_CJSON := $(shell pkg-config --exists libcjson 2>/dev/null && echo 1)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
-CPPFLAGS += -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$(VERSION)\"
+CPPFLAGS += -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -Ios -DG4_VERSION_STRING=\"$(VERSION)\"
 CFLAGS += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS += -lm -ldl
@@ -70,7 +70,7 @@ ifeq ($(HAVE_JPEG),1)
   LDLIBS += $(shell pkg-config --libs libjpeg)
 endif
 
-LIB_SRCS := $(wildcard plugin/*.c kernels/*.c)
+LIB_SRCS := $(wildcard plugin/*.c kernels/*.c os/*.c)
 ifeq ($(ARCH),x86_64)
   LIB_SRCS := $(filter-out %_neon.c,$(LIB_SRCS))
 else ifeq ($(ARCH),aarch64)
@@ -276,12 +276,12 @@ dist-windows-x86_64: win
 # -muse-unaligned-vector-move: the Win64 ABI aligns the stack to 16 only, and gcc cannot
 # realign for 32/64-byte AVX spills (gcc PR 54412); unaligned moves are as fast on aligned data.
 WIN := build-win
-WIN_CPPFLAGS := -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$(VERSION)\" \
+WIN_CPPFLAGS := -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -Ios -DG4_VERSION_STRING=\"$(VERSION)\" \
   -D__USE_MINGW_ANSI_STDIO=1 -D_FILE_OFFSET_BITS=64 -D_WIN32_WINNT=0x0A00
 WIN_CFLAGS := -std=c11 -O2 -g $(WARN) $(REPRO_CFLAGS) -Wa,-muse-unaligned-vector-move
 # No PE timestamp, static runtime pieces.
 WIN_LDFLAGS := -static -pthread -Wl,--no-insert-timestamp
-WIN_SRCS := $(filter-out %_neon.c,$(wildcard plugin/*.c kernels/*.c))
+WIN_SRCS := $(filter-out %_neon.c,$(wildcard plugin/*.c kernels/*.c os/*.c))
 WIN_OBJS := $(WIN_SRCS:%.c=$(WIN)/%.o)
 $(WIN)/kernels/%_avx2.o: WIN_ISA := -mavx2 -mfma -mf16c
 $(WIN)/kernels/%_avx512.o: WIN_ISA := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
@@ -303,7 +303,7 @@ $(WIN)/g4.exe: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug
 	$(call say,LINK,$@)
 	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS)
 
-$(WIN)/g4-conformance.exe: $(wildcard conformance/*.c) plugin/gguf_read.c plugin/os_win32.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h
+$(WIN)/g4-conformance.exe: $(wildcard conformance/*.c) plugin/gguf_read.c os/os_win32.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS) -lm

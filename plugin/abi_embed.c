@@ -12,14 +12,7 @@
 #include "internal.h"
 #include "mmproj.h"
 
-/* The model exposes its projector and a pool through two accessors in plugin/model.h
- * (g4_model_mmproj, g4_model_pool) and announces them with G4_MODEL_HAS_MM_ACCESSORS; the width
- * comes from g4_model_hparams. Until then the ABI calls report G4_ERR_UNSUPPORTED. */
-#if defined(__has_include)
-#if __has_include("model.h")
-#include "model.h"
-#endif
-#endif
+#include "model.h" /* g4_model_mmproj, g4_model_pool, g4_model_hparams */
 
 #define ERRLEN 256
 
@@ -226,17 +219,12 @@ g4_status g4_abi_model_mm(const g4_model *m, const char *fn, const g4_mmproj **p
     *pool = NULL;
     if (!g4_model_live(m))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "%s: model is NULL or not a live handle", fn);
-#if defined(G4_MODEL_HAS_MM_ACCESSORS)
     *p = g4_model_mmproj(m);
     *pool = g4_model_pool(m);
     if (*p && g4_mmproj_n_embd(*p) != g4_model_hparams(m)->n_embd)
         return g4_fail(G4_ERR_MISMATCH, "%s: the projector's width %d is not the model's %d", fn,
                        g4_mmproj_n_embd(*p), (int)g4_model_hparams(m)->n_embd);
     return G4_OK;
-#else
-    return g4_fail(G4_ERR_UNSUPPORTED, "%s: multimodal input is not wired to models in this build",
-                   fn);
-#endif
 }
 
 G4_API g4_status G4_CALL g4_embed_image(const g4_model *m, const uint8_t *rgb, int32_t width,

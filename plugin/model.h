@@ -118,7 +118,6 @@ struct g4_model {
 };
 
 /* Internal, non-ABI accessors. */
-#define G4_MODEL_HAS_MM_ACCESSORS 1
 struct g4_mmproj;
 const struct g4_mmproj *g4_model_mmproj(const g4_model *m); /* NULL: none loaded */
 g4k_pool *g4_model_pool(const g4_model *m);                 /* NULL: run inline */
@@ -161,7 +160,7 @@ typedef struct g4_session_opts {
 /* Per-chunk scratch: sized for the largest chunk seen, grown on demand, never shrunk. */
 typedef struct g4_scratch {
     int32_t n_tok;           /* rows each buffer holds */
-    float *x, *a, *o, *f, *g;/* [n, d] residual, normed input, attention out, ffn out, spare */
+    float *x, *a, *o, *f;    /* [n, d] residual, normed input, attention out, ffn out */
     float *q, *k, *v, *att;  /* [n, nq*hd], [n, nkv*hd] x2, [n, nq*hd] */
     float *ff_gate, *ff_up;  /* [n, max ff] (and 2*ff_expert) */
     float *ple;              /* [n, L*P] per-layer inputs */

@@ -16,6 +16,7 @@
 #include "grammar.h"
 #include "gguf_bind.h"
 #include "model_resolve.h"
+#include "topology.h" /* g4k_topology_default_threads */
 
 /* model_vocab.c (kept apart: tokenizer.h's macros clash with g4plug.h's) */
 struct g4_tokenizer *g4_model_vocab_load(const g4_gguf *g, char *err, size_t errlen);
@@ -498,11 +499,8 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     snprintf(m->variant, sizeof m->variant, "%s", variant_of(&m->hp));
 
     m->n_threads = p->n_threads;
-    if (m->n_threads <= 0) {
-        g4k_pool *pool = g4k_pool_new(0);
-        m->n_threads = pool ? g4k_pool_size(pool) : 1;
-        g4k_pool_free(pool);
-    }
+    if (m->n_threads <= 0) /* what g4k_pool_new(0) would start, without starting it */
+        m->n_threads = g4k_topology_default_threads();
     if (m->mmproj && !(m->pool = g4k_pool_new(m->n_threads)))
         g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
     int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;

@@ -9,7 +9,7 @@
 
 static void scratch_free(g4_scratch *sc)
 {
-    float **f[] = {&sc->x, &sc->a, &sc->o, &sc->f, &sc->g, &sc->q, &sc->k, &sc->v, &sc->att,
+    float **f[] = {&sc->x, &sc->a, &sc->o, &sc->f, &sc->q, &sc->k, &sc->v, &sc->att,
                    &sc->ff_gate, &sc->ff_up, &sc->ple, &sc->ple_tmp, &sc->router_logits,
                    &sc->sel_w, &sc->xe, &sc->xg, &sc->eo, &sc->moe};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
@@ -64,7 +64,7 @@ static g4_status scratch_reserve(g4_session *s, int32_t n)
     size_t lp = (size_t)hp->n_layer * hp->n_embd_per_layer, E = (size_t)hp->n_expert,
            K = (size_t)hp->n_expert_used;
     int bad = grow(&sc->x, N * d) || grow(&sc->a, N * d) || grow(&sc->o, N * d) ||
-              grow(&sc->f, N * d) || grow(&sc->g, N * d) || grow(&sc->q, N * qd) ||
+              grow(&sc->f, N * d) || grow(&sc->q, N * qd) ||
               grow(&sc->k, N * kvd) || grow(&sc->v, N * kvd) || grow(&sc->att, N * qd) ||
               grow(&sc->ff_gate, N * ffc) || grow(&sc->ff_up, N * ffc);
     if (!bad && lp)

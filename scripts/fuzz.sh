@@ -35,7 +35,7 @@ make --no-print-directory -j"$JOBS" BUILD=$B CC=clang OPT=-O1 ZDEFS= \
   $B/libg4plug_internal.a || { echo "fuzz: library build failed"; exit 1; }
 
 # The same optional libraries the Makefile detects.
-DEFS="-DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels"
+DEFS="-DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -Ios"
 LIBS="-lm -ldl -pthread"
 for pc in hwloc:G4_HAVE_HWLOC libcjson:G4_HAVE_CJSON libpng:G4_HAVE_PNG libjpeg:G4_HAVE_JPEG; do
   if pkg-config --exists "${pc%%:*}" 2>/dev/null; then

@@ -13,7 +13,7 @@ echo "== tsan: building the library ($B/)"
 make --no-print-directory -j"${TSAN_JOBS:-2}" BUILD=$B CC=clang OPT=-O1 ZDEFS= \
   SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" $B/libg4plug_internal.a ||
   { echo "tsan: library build failed"; exit 1; }
-DEFS="-DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -Itests"
+DEFS="-DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -Ios -Itests"
 LIBS="-lm -ldl -pthread"
 for pc in hwloc:G4_HAVE_HWLOC libcjson:G4_HAVE_CJSON libpng:G4_HAVE_PNG libjpeg:G4_HAVE_JPEG; do
   if pkg-config --exists "${pc%%:*}" 2>/dev/null; then

@@ -16,7 +16,7 @@ if ! command -v "$CC" >/dev/null 2>&1 || ! command -v "$QEMU" >/dev/null 2>&1; t
 fi
 OUT=${BUILD:-build}/aarch64
 mkdir -p "$OUT"
-CFLAGS="-std=c11 -O2 -g -D_GNU_SOURCE -DG4_BUILDING_LIBRARY -Wall -Wextra -Werror -Wno-unused-parameter -Iabi -Iplugin -Ikernels -Itests -pthread"
+CFLAGS="-std=c11 -O2 -g -D_GNU_SOURCE -DG4_BUILDING_LIBRARY -Wall -Wextra -Werror -Wno-unused-parameter -Iabi -Iplugin -Ikernels -Ios -Itests -pthread"
 OBJS=""
 for f in kernels/*.c; do
     case "$f" in

@@ -21,7 +21,7 @@ VERSION=$(sed -n 's/^VERSION_\(MAJOR\|MINOR\|PATCH\) := //p' Makefile | paste -s
 : "${MACOSX_DEPLOYMENT_TARGET:=11.0}"
 export MACOSX_DEPLOYMENT_TARGET
 ROOT=$(pwd)
-CPPFLAGS="-DG4_BUILDING_LIBRARY -Iabi -Iplugin -Ikernels -DG4_VERSION_STRING=\"$VERSION\""
+CPPFLAGS="-DG4_BUILDING_LIBRARY -Iabi -Iplugin -Ikernels -Ios -DG4_VERSION_STRING=\"$VERSION\""
 CFLAGS="-std=c11 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror -Wno-unused-parameter -ffile-prefix-map=$ROOT=."
 NATIVE=$(uname -m) # arm64 or x86_64
 
@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 for arch in arm64 x86_64; do
   a=$OUT/$arch
   objs=""
-  for src in plugin/*.c kernels/*.c; do
+  for src in plugin/*.c kernels/*.c os/*.c; do
     case $src in
       *_neon.c) [ $arch = arm64 ] || continue; isa="-march=armv8.2-a+dotprod+i8mm+fp16" ;;
       *_avx2.c) [ $arch = x86_64 ] || continue; isa="-mavx2 -mfma -mf16c" ;;
