@@ -224,11 +224,13 @@ G4_API g4_status G4_CALL g4_session_new(const g4_model *m, const g4_session_para
             return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_params.flags is reserved and must be 0");
         o.n_ctx = p->n_ctx;
         o.n_threads = p->n_threads;
-        char kerr[160];
-        if (p->kv_type_k < 0 || p->kv_type_v < 0 || g4_kv_type_check(m, (uint32_t)p->kv_type_k, kerr, sizeof kerr) ||
-            g4_kv_type_check(m, (uint32_t)p->kv_type_v, kerr, sizeof kerr))
+        if (p->kv_type_k < 0 || p->kv_type_v < 0 || g4_kv_type_check(m, (uint32_t)p->kv_type_k) ||
+            g4_kv_type_check(m, (uint32_t)p->kv_type_v)) {
+            char why[256]; /* the check's reason, prefixed with the argument it is about */
+            snprintf(why, sizeof why, "%s", p->kv_type_k < 0 || p->kv_type_v < 0 ? "negative" : g4_last_error());
             return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_params.kv_type_k/v (%d/%d): %s", p->kv_type_k,
-                           p->kv_type_v, p->kv_type_k < 0 || p->kv_type_v < 0 ? "negative" : kerr);
+                           p->kv_type_v, why);
+        }
         o.kv_type_k = (uint32_t)p->kv_type_k;
         o.kv_type_v = (uint32_t)p->kv_type_v;
     }

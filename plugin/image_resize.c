@@ -15,13 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "mmproj.h"
-
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-}
 
 /* Keys cubic convolution, a = -0.5 (torch aa_filter / Pillow bicubic_filter). */
 static double cubic_d(double x)
@@ -227,18 +222,15 @@ int g4_image_resize_mode(const uint8_t *src, int sw, int sh, size_t sstride, uin
                          int dh, g4_resize_mode mode, char *err, size_t errlen)
 {
     if (!src || !dst || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || sstride < 3 * (size_t)sw) {
-        set_err(err, errlen, "resize: bad arguments");
-        return G4_ERR_INVALID_ARGUMENT;
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "resize: bad arguments");
     }
     axis ax, ay;
     if (axis_init(&ax, sw, dw, mode)) {
-        set_err(err, errlen, "resize: out of memory");
-        return G4_ERR_OUT_OF_MEMORY;
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resize: out of memory");
     }
     if (axis_init(&ay, sh, dh, mode)) {
         axis_free(&ax);
-        set_err(err, errlen, "resize: out of memory");
-        return G4_ERR_OUT_OF_MEMORY;
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resize: out of memory");
     }
     /* Ring of horizontally resampled source rows: output row y reads rows
      * [ymin[y], ymin[y] + ysize[y]), and ymin never decreases, so ksize rows suffice. */
@@ -248,8 +240,7 @@ int g4_image_resize_mode(const uint8_t *src, int sw, int sh, size_t sstride, uin
     if (!ring) {
         axis_free(&ax);
         axis_free(&ay);
-        set_err(err, errlen, "resize: out of memory");
-        return G4_ERR_OUT_OF_MEMORY;
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "resize: out of memory");
     }
     int next = 0; /* next source row to resample horizontally */
     for (int y = 0; y < dh; y++) {

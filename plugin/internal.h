@@ -22,7 +22,17 @@
  * vision: an image, and one video frame (each frame is its own block). */
 static inline int g4_span_is_vision(int32_t kind) { return kind == G4_SPAN_IMAGE || kind == G4_SPAN_VIDEO; }
 
-/* Sets the calling thread's last-error message and returns `status` (so callers can
+/* The library's error convention: a function that can fail returns g4_status and sets the
+ * message with g4_fail (thread-local; the ABI returns both to the host unchanged). A caller that
+ * adds context calls g4_fail again with the callee's g4_last_error() in its message; one that
+ * does not returns the status as it got it. Two layers keep their own, each for a reason:
+ *   - kernels/ return 0 / -1 and never set a message (they sit below plugin/ and cannot call up);
+ *     their caller in plugin/ turns -1 into a g4_fail with what it was doing;
+ *   - the readers of untrusted bytes that also compile outside the library (gguf_read.c into
+ *     g4-conformance) or are driven by fuzzers and unit tests that want the text in their own
+ *     buffer (tokenizer, image/audio decoding, projector load and encoders) take (err, errlen)
+ *     and fill it with g4_errbuf, returning a G4_ERR_* status; the ABI layer turns that into g4_fail.
+ * Sets the calling thread's last-error message and returns `status` (so callers can
  * `return g4_fail(G4_ERR_FORMAT, "bad %s", x);`). */
 g4_status g4_fail(g4_status status, const char *fmt, ...) G4_PRINTF(2, 3);
 /* The buffer convention of the internal decoders and embedders: formats a message into

@@ -9,16 +9,16 @@ static int ring_wraps(const g4_kv_cache *kv) { return kv->n_swa > 0 && kv->swa_c
 
 size_t g4_kv_row_bytes(uint32_t type, int64_t n) { return g4_type_row_bytes(type, n); }
 
-int g4_kv_type_check(const g4_model *m, uint32_t type, char *err, size_t errlen)
+g4_status g4_kv_type_check(const g4_model *m, uint32_t type)
 {
     if (!g4k_row_type_supported(type))
-        return g4_errbuf(err, errlen, -1, "KV cache type %u is not one of f32, f16, bf16, q8_0", type);
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "KV cache type %u is not one of f32, f16, bf16, q8_0", type);
     if (type == G4_TYPE_Q8_0 && m->layers)
         for (int32_t l = 0; l < m->hp.n_layer; l++)
             if (m->layers[l].head_dim % 32)
-                return g4_errbuf(err, errlen, -1, "KV cache type q8_0 needs head dims that are multiples of 32 "
-                                 "(layer %d has %d)", l, m->layers[l].head_dim);
-    return 0;
+                return g4_fail(G4_ERR_INVALID_ARGUMENT, "KV cache type q8_0 needs head dims that are multiples of 32 "
+                               "(layer %d has %d)", l, m->layers[l].head_dim);
+    return G4_OK;
 }
 
 static int alloc_layer(g4_kv_layer *L, int32_t cap, int32_t row, uint32_t type_k, uint32_t type_v)
@@ -40,8 +40,8 @@ static int alloc_layer(g4_kv_layer *L, int32_t cap, int32_t row, uint32_t type_k
     return 0;
 }
 
-int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_cap, uint32_t type_k,
-               uint32_t type_v)
+g4_status g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_cap, uint32_t type_k,
+                     uint32_t type_v)
 {
     memset(kv, 0, sizeof *kv);
     kv->type_k = type_k;
@@ -51,7 +51,7 @@ int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_ca
     kv->n_ctx = n_ctx;
     kv->layers = calloc((size_t)hp->n_layer, sizeof *kv->layers);
     if (!kv->layers)
-        return -1;
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d positions", n_ctx);
     int any_swa = 0;
     for (int32_t l = 0; l < hp->n_layer; l++)
         any_swa |= m->layers[l].type == G4_LAYER_SLIDING && m->layers[l].kv_src == l;
@@ -64,10 +64,10 @@ int g4_kv_init(g4_kv_cache *kv, const g4_model *m, int32_t n_ctx, int32_t swa_ca
         int32_t cap = L->type == G4_LAYER_SLIDING ? kv->swa_cap : n_ctx;
         if (alloc_layer(&kv->layers[l], cap, L->n_head_kv * L->head_dim, type_k, type_v) != 0) {
             g4_kv_free(kv);
-            return -1;
+            return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d positions", n_ctx);
         }
     }
-    return 0;
+    return G4_OK;
 }
 
 void g4_kv_free(g4_kv_cache *kv)
@@ -82,16 +82,16 @@ void g4_kv_free(g4_kv_cache *kv)
     memset(kv, 0, sizeof *kv);
 }
 
-int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
+g4_status g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
 {
     if (cap > kv->n_ctx)
         cap = kv->n_ctx;
     if (cap <= kv->swa_cap)
-        return 0;
+        return G4_OK;
     /* Allocate every new ring first so that a failure leaves the cache untouched. */
     g4_kv_layer *nl = calloc((size_t)kv->n_layer, sizeof *nl);
     if (!nl)
-        return -1;
+        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory growing the sliding-window cache to %d rows", cap);
     for (int32_t l = 0; l < kv->n_layer; l++) {
         const g4_kv_layer *L = &kv->layers[l];
         if (!L->k || L->cap != kv->swa_cap || L->cap == kv->n_ctx)
@@ -102,7 +102,7 @@ int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
                 free(nl[j].v);
             }
             free(nl);
-            return -1;
+            return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory growing the sliding-window cache to %d rows", cap);
         }
     }
     int32_t lo = kv->lo > n_past ? n_past : kv->lo;
@@ -120,7 +120,7 @@ int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past)
     }
     free(nl);
     kv->swa_cap = cap;
-    return 0;
+    return G4_OK;
 }
 
 int32_t g4_kv_max_chunk(const g4_kv_cache *kv)

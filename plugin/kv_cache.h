@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "g4plug.h" /* g4_status */
+
 typedef struct g4_kv_layer {
     uint8_t *k, *v;  /* [cap][row] each; NULL for layers that do not own a cache */
     int32_t cap;     /* rows */
@@ -48,18 +50,19 @@ typedef struct g4_kv_view {
 
 struct g4_model;
 
-/* 0 on success, -1 on allocation failure (nothing left allocated). type_k / type_v must pass
- * g4_kv_type_check. */
-int g4_kv_init(g4_kv_cache *kv, const struct g4_model *m, int32_t n_ctx, int32_t swa_cap, uint32_t type_k,
-               uint32_t type_v);
-/* 0 if `type` can hold this model's K/V rows (F32, F16, BF16; Q8_0 needs head dims that are
- * multiples of 32), else -1 with a message in err. */
-int g4_kv_type_check(const struct g4_model *m, uint32_t type, char *err, size_t errlen);
+/* G4_ERR_OUT_OF_MEMORY (g4_fail) on allocation failure, nothing left allocated. type_k / type_v
+ * must pass g4_kv_type_check. */
+g4_status g4_kv_init(g4_kv_cache *kv, const struct g4_model *m, int32_t n_ctx, int32_t swa_cap, uint32_t type_k,
+                     uint32_t type_v);
+/* G4_OK if `type` can hold this model's K/V rows (F32, F16, BF16; Q8_0 needs head dims that are
+ * multiples of 32), else G4_ERR_INVALID_ARGUMENT with the reason set (g4_fail). */
+g4_status g4_kv_type_check(const struct g4_model *m, uint32_t type);
 /* Bytes of one row of n elements in a cache type. */
 size_t g4_kv_row_bytes(uint32_t type, int64_t n);
 void g4_kv_free(g4_kv_cache *kv);
-/* Grow the sliding rings to at least `cap` rows, keeping positions [lo, n_past). 0 / -1. */
-int g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past);
+/* Grow the sliding rings to at least `cap` rows, keeping positions [lo, n_past); on
+ * G4_ERR_OUT_OF_MEMORY the cache is unchanged. */
+g4_status g4_kv_grow_swa(g4_kv_cache *kv, int32_t cap, int32_t n_past);
 /* Rows a chunk of m tokens may take without evicting what its own queries need. */
 int32_t g4_kv_max_chunk(const g4_kv_cache *kv);
 /* Record that positions [pos0, pos0 + n) were written (the ring forgets older ones). */

@@ -178,15 +178,9 @@ g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_sess
         goto fail;
     }
     int32_t swa_cap = m->hp.n_swa - 1 + s->n_ubatch + s->rollback_margin;
-    char kerr[160];
-    if (g4_kv_type_check(m, o->kv_type_k, kerr, sizeof kerr) || g4_kv_type_check(m, o->kv_type_v, kerr, sizeof kerr)) {
-        st = g4_fail(G4_ERR_INVALID_ARGUMENT, "%s", kerr);
+    if ((st = g4_kv_type_check(m, o->kv_type_k)) || (st = g4_kv_type_check(m, o->kv_type_v)) ||
+        (st = g4_kv_init(&s->kv, m, s->n_ctx, swa_cap, o->kv_type_k, o->kv_type_v)))
         goto fail;
-    }
-    if (g4_kv_init(&s->kv, m, s->n_ctx, swa_cap, o->kv_type_k, o->kv_type_v) != 0) {
-        st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d positions", s->n_ctx);
-        goto fail;
-    }
     s->sc.scores_threads = g4k_pool_size(s->pool);
     s->sc.scores_stride = (size_t)s->n_ctx;
     s->sc.scores = malloc((size_t)s->sc.scores_threads * s->sc.scores_stride * sizeof(float));
