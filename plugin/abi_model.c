@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "session.h"
 
 #define LOAD_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_load_params, max_memory)
 #define SESSION_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_session_params, flags)

@@ -12,7 +12,7 @@
 #ifndef G4_ATTENTION_H
 #define G4_ATTENTION_H
 
-#include "model.h"
+#include "blocks.h"
 
 /* Batches of up to this many rows take the row path (the largest MTP verify batch, 1 + 7
  * drafts: verify rows must score exactly as one-token steps). */

@@ -95,28 +95,29 @@ void g4_attn_rows(g4k_pool *pool, float *scores, size_t stride, const g4_attn_ar
         attn_task(&rj, 0, 1);
 }
 
-void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float *a, float *out)
+void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk *c, const float *a, float *out)
 {
-    const g4_model *m = s->m;
-    const g4_hparams *hp = &m->hp;
-    const g4_layer *L = &m->layers[l];
+    const g4_decoder *D = b->dec;
+    const g4_hparams *hp = D->hp;
     const int32_t n = c->n, hd = L->head_dim, nq = hp->n_head, nkv = L->n_head_kv;
-    g4_scratch *sc = &s->sc;
+    const float *rope = D->rope_inv_freq[L->type];
+    const int32_t n_rot = hp->n_rot[L->type];
+    g4_scratch *sc = b->sc;
 
-    g4_linear(s, &L->wq, a, n, sc->q);
+    g4_linear(b->pool, D->linear, &L->wq, a, n, sc->q);
     g4_rmsnorm(sc->q, L->q_norm, (int64_t)n * nq, hd, hp->eps, sc->q);
-    g4_rope(m, L->type, sc->q, n, nq, hd, c->pos0);
+    g4_rope(rope, n_rot, sc->q, n, nq, hd, c->pos0);
 
-    if (L->kv_src == l) {
-        g4_linear(s, &L->wk, a, n, sc->k);
+    g4_kv_layer *kv = &b->kv->layers[L->kv_src];
+    if (L->writes_kv) {
+        g4_linear(b->pool, D->linear, &L->wk, a, n, sc->k);
         if (L->k_eq_v)
             memcpy(sc->v, sc->k, (size_t)n * nkv * hd * sizeof(float)); /* V = raw K projection */
         else
-            g4_linear(s, &L->wv, a, n, sc->v);
+            g4_linear(b->pool, D->linear, &L->wv, a, n, sc->v);
         g4_rmsnorm(sc->k, L->k_norm, (int64_t)n * nkv, hd, hp->eps, sc->k);
-        g4_rope(m, L->type, sc->k, n, nkv, hd, c->pos0);
+        g4_rope(rope, n_rot, sc->k, n, nkv, hd, c->pos0);
         g4_rmsnorm(sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
-        g4_kv_layer *kv = &s->kv.layers[l];
         const int64_t row = (int64_t)nkv * hd;
         for (int32_t t = 0; t < n; t++) { /* F32: a copy; F16/BF16 round (RNE), Q8_0 quantizes */
             g4k_quantize(kv->type_k, sc->k + (size_t)t * row, g4_kv_k(kv, c->pos0 + t), row);
@@ -125,15 +126,15 @@ void g4_block_attention(g4_session *s, int32_t l, const g4_chunk *c, const float
     }
 
     g4_attn_args j = {
-        .kv = &s->kv.layers[L->kv_src], .c = c, .q = sc->q, .out = sc->att,
+        .kv = kv, .c = c, .q = sc->q, .out = sc->att,
         .nq = nq, .nkv = nkv, .hd = hd,
         .window = L->type == G4_LAYER_SLIDING ? hp->n_swa : 0,
         .bidir = L->type == G4_LAYER_SLIDING && hp->bidir_vision,
     };
     if (n > G4_ATTN_ROWS_MAX_BATCH && sc->attn_tiles) /* prompt batches: tiled (attention_prefill.c) */
-        g4_attn_prefill(s->pool, sc->attn_tiles, sc->attn_tiles_stride, sc->scores_threads, &j);
+        g4_attn_prefill(b->pool, sc->attn_tiles, sc->attn_tiles_stride, sc->scores_threads, &j);
     else /* decode and verify batches: the row path, bit-identical per row to one-token steps */
-        g4_attn_rows(s->pool, sc->scores, sc->scores_stride, &j);
+        g4_attn_rows(b->pool, sc->scores, sc->scores_stride, &j);
 
-    g4_linear(s, &L->wo, sc->att, n, out);
+    g4_linear(b->pool, D->linear, &L->wo, sc->att, n, out);
 }

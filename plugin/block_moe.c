@@ -7,7 +7,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "model.h"
+#include "blocks.h"
+
+/* Expert idx of a stacked expert tensor. */
+static g4k_matrix expert(const g4_experts *e, int32_t idx)
+{
+    g4k_matrix m = e->m;
+    m.data = (const char *)e->m.data + e->stride * (size_t)idx;
+    return m;
+}
 
 static void route(const g4_hparams *hp, const g4_layer *L, const float *logits, int32_t *sel,
                   float *w)
@@ -41,10 +49,11 @@ static void route(const g4_hparams *hp, const g4_layer *L, const float *logits, 
         w[k] = w[k] / wsum * L->expert_scale[sel[k]];
 }
 
-void g4_block_moe(g4_session *s, const g4_layer *L, const float *r, int32_t n, float *out)
+void g4_block_moe(const g4_block_ctx *b, const g4_layer *L, const float *r, int32_t n, float *out)
 {
-    const g4_hparams *hp = &s->m->hp;
-    g4_scratch *sc = &s->sc;
+    const g4_hparams *hp = b->dec->hp;
+    const g4_linear_mode lm = b->dec->linear;
+    g4_scratch *sc = b->sc;
     const int32_t d = hp->n_embd, E = hp->n_expert, K = hp->n_expert_used, ff = hp->n_ff_expert;
 
     /* router */
@@ -53,7 +62,7 @@ void g4_block_moe(g4_session *s, const g4_layer *L, const float *r, int32_t n, f
     for (int32_t t = 0; t < n; t++)
         for (int32_t i = 0; i < d; i++)
             sc->xe[(size_t)t * d + i] *= L->router_scale[i] * root;
-    g4_linear(s, &L->router, sc->xe, n, sc->router_logits);
+    g4_linear(b->pool, lm, &L->router, sc->xe, n, sc->router_logits);
     for (int32_t t = 0; t < n; t++)
         route(hp, L, sc->router_logits + (size_t)t * E, sc->sel + (size_t)t * K,
               sc->sel_w + (size_t)t * K);
@@ -73,21 +82,21 @@ void g4_block_moe(g4_session *s, const g4_layer *L, const float *r, int32_t n, f
         if (!cnt)
             continue;
         if (L->exp_fused) {
-            g4k_matrix gu = g4_expert(&L->exp_gate_up, e);
-            g4_linear(s, &gu, sc->xg, cnt, sc->ff_up); /* [cnt, 2ff]: gate rows, then up rows */
+            g4k_matrix gu = expert(&L->exp_gate_up, e);
+            g4_linear(b->pool, lm, &gu, sc->xg, cnt, sc->ff_up); /* [cnt, 2ff]: gate rows, then up rows */
             for (int32_t c = 0; c < cnt; c++) {
                 const float *row = sc->ff_up + (size_t)c * 2 * ff;
                 for (int32_t i = 0; i < ff; i++)
                     sc->ff_gate[(size_t)c * ff + i] = g4_gelu_tanh(row[i]) * row[ff + i];
             }
         } else {
-            g4k_matrix gm = g4_expert(&L->exp_gate, e), um = g4_expert(&L->exp_up, e);
-            g4_linear(s, &gm, sc->xg, cnt, sc->ff_gate);
-            g4_linear(s, &um, sc->xg, cnt, sc->ff_up);
-            g4_geglu(s, sc->ff_gate, sc->ff_up, (int64_t)cnt * ff);
+            g4k_matrix gm = expert(&L->exp_gate, e), um = expert(&L->exp_up, e);
+            g4_linear(b->pool, lm, &gm, sc->xg, cnt, sc->ff_gate);
+            g4_linear(b->pool, lm, &um, sc->xg, cnt, sc->ff_up);
+            g4_geglu(b->pool, sc->ff_gate, sc->ff_up, (int64_t)cnt * ff);
         }
-        g4k_matrix dm = g4_expert(&L->exp_down, e);
-        g4_linear(s, &dm, sc->ff_gate, cnt, sc->eo);
+        g4k_matrix dm = expert(&L->exp_down, e);
+        g4_linear(b->pool, lm, &dm, sc->ff_gate, cnt, sc->eo);
         for (int32_t c = 0; c < cnt; c++) {
             int32_t t = sc->rows[c];
             float w = 0.0f;

@@ -6,7 +6,7 @@
  *   x += rmsnorm(W_proj_l (gelu_tanh(W_gate_l x) * ple[:, l]); post_norm_l) */
 #include <math.h>
 
-#include "model.h"
+#include "blocks.h"
 
 static int in_span(const g4_chunk *c, int32_t t)
 {
@@ -26,7 +26,7 @@ void g4_block_ple_inputs(g4_session *s, const g4_chunk *c, const float *x0, floa
     const float tok_scale = (float)sqrt((double)P);
     const float sum_scale = (float)(1.0 / sqrt(2.0));
 
-    g4_linear(s, &m->ple_model_proj, x0, c->n, B);
+    g4_linear(s->pool, m->linear, &m->ple_model_proj, x0, c->n, B);
     for (int64_t i = 0; i < (int64_t)c->n * LP; i++)
         B[i] *= proj_scale;
     g4_rmsnorm(B, m->ple_proj_norm, (int64_t)c->n * hp->n_layer, P, hp->eps, B);
@@ -48,10 +48,10 @@ void g4_block_ple_inject(g4_session *s, int32_t l, float *x, int32_t n, const fl
     const int32_t P = hp->n_embd_per_layer, LP = hp->n_layer * P;
     float *g = s->sc.ff_gate, *p = s->sc.o;
 
-    g4_linear(s, &L->ple_gate, x, n, g);
+    g4_linear(s->pool, m->linear, &L->ple_gate, x, n, g);
     for (int32_t t = 0; t < n; t++)
         for (int32_t j = 0; j < P; j++)
             g[(size_t)t * P + j] = g4_gelu_tanh(g[(size_t)t * P + j]) * ple[(size_t)t * LP + (size_t)l * P + j];
-    g4_linear(s, &L->ple_proj, g, n, p);
+    g4_linear(s->pool, m->linear, &L->ple_proj, g, n, p);
     g4_add_rmsnorm(x, p, L->ple_post_norm, n, hp->n_embd, hp->eps);
 }

@@ -145,7 +145,7 @@ static g4_status sparse_argmax(g4_session *s, const g4_drafter *d, g4_draft_ws *
 {
     const int32_t C = d->n_centroids, K = d->centroid_top_k, per = d->n_vocab / C;
     float *cs = w->logits, *row = w->logits + C;
-    g4_linear(s, &d->centroids, w->xn, 1, cs);
+    g4_linear(s->pool, s->m->linear, &d->centroids, w->xn, 1, cs);
     /* top K clusters in one pass: sel[] sorted by score (desc), equal scores by index (asc), so
      * ties at the boundary keep the lowest clusters */
     int32_t n = 0;
@@ -161,7 +161,7 @@ static g4_status sparse_argmax(g4_session *s, const g4_drafter *d, g4_draft_ws *
     for (int32_t k = 0; k < K; k++)
         memcpy(w->rows + (size_t)k * per, d->ordering + (size_t)w->sel[k] * per, (size_t)per * sizeof(int32_t));
     const uint32_t ty = d->tok_embd.type;
-    if (!s->m->exact && ty != G4_TYPE_F32 && ty != G4_TYPE_F16 && ty != G4_TYPE_BF16) {
+    if (s->m->linear != G4_LINEAR_F32 && ty != G4_TYPE_F32 && ty != G4_TYPE_F16 && ty != G4_TYPE_BF16) {
         /* quantized head: the selected rows through the decode kernel, as g4_linear would */
         if (g4k_matmul_rows(s->pool, &d->tok_embd, w->rows, n_rows, w->xn, row) != 0)
             return g4_fail(G4_ERR_OUT_OF_MEMORY, "drafter: out of memory scoring the selected clusters");
@@ -202,7 +202,7 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
     for (int32_t i = 0; i < dt; i++)
         w->u[i] *= scale;
     memcpy(w->u + dt, w->h, (size_t)dt * sizeof(float));
-    g4_linear(s, &d->pre_proj, w->u, 1, w->x);
+    g4_linear(s->pool, s->m->linear, &d->pre_proj, w->u, 1, w->x);
 
     for (int32_t l = 0; l < d->n_layer; l++) {
         const g4_draft_layer *L = &d->layers[l];
@@ -222,7 +222,7 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
                            kv.pos_lo, kv.pos_hi, lo, hi);
 
         g4_rmsnorm(w->x, L->attn_norm, 1, da, eps, w->a);
-        g4_linear(s, &L->wq, w->a, 1, w->q);
+        g4_linear(s->pool, s->m->linear, &L->wq, w->a, 1, w->q);
         g4_rmsnorm(w->q, L->q_norm, nq, hd, eps, w->q);
         rope1(d, L->type, w->q, nq, hd, pos);
         dattn_job j = {&kv, w->q, w->att, w->scores, (size_t)w->n_ctx, nq, hd, lo, hi};
@@ -230,15 +230,15 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
             g4k_pool_run(s->pool, dattn_task, &j);
         else
             dattn_task(&j, 0, 1);
-        g4_linear(s, &L->wo, w->att, 1, w->o);
+        g4_linear(s->pool, s->m->linear, &L->wo, w->att, 1, w->o);
         g4_add_rmsnorm(w->x, w->o, L->post_attn_norm, 1, da, eps);
 
         g4_rmsnorm(w->x, L->ffn_norm, 1, da, eps, w->a);
-        g4_linear(s, &L->ffn_gate, w->a, 1, w->ff_gate);
-        g4_linear(s, &L->ffn_up, w->a, 1, w->ff_up);
+        g4_linear(s->pool, s->m->linear, &L->ffn_gate, w->a, 1, w->ff_gate);
+        g4_linear(s->pool, s->m->linear, &L->ffn_up, w->a, 1, w->ff_up);
         for (int32_t i = 0; i < L->n_ff; i++)
             w->ff_gate[i] = g4_gelu_tanh(w->ff_gate[i]) * w->ff_up[i];
-        g4_linear(s, &L->ffn_down, w->ff_gate, 1, w->o);
+        g4_linear(s->pool, s->m->linear, &L->ffn_down, w->ff_gate, 1, w->o);
         g4_add_rmsnorm(w->x, w->o, L->post_ffw_norm, 1, da, eps);
         for (int32_t i = 0; i < da; i++)
             w->x[i] *= L->out_scale;
@@ -250,9 +250,9 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
         if (st)
             return st;
     } else {
-        g4_linear(s, &d->tok_embd, w->xn, 1, w->logits); /* E_a . xn, no softcap */
+        g4_linear(s->pool, s->m->linear, &d->tok_embd, w->xn, 1, w->logits); /* E_a . xn, no softcap */
         *out_tok = (int32_t)g4k_argmax(w->logits, d->n_vocab); /* ties: the lowest id */
     }
-    g4_linear(s, &d->post_proj, w->xn, 1, w->h); /* h_next */
+    g4_linear(s->pool, s->m->linear, &d->post_proj, w->xn, 1, w->h); /* h_next */
     return G4_OK;
 }

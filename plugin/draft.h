@@ -16,7 +16,7 @@
 #ifndef G4_DRAFT_H
 #define G4_DRAFT_H
 
-#include "model.h"
+#include "blocks.h"
 
 typedef struct g4_draft_layer {
     int32_t type;          /* G4_LAYER_SLIDING / G4_LAYER_FULL */

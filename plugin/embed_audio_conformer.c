@@ -20,7 +20,7 @@
 #define G4_MMPROJ_PRIVATE
 #include "internal.h"
 #include "mmproj.h"
-#include "model.h"
+#include "ops.h"
 
 #define CHUNK 12        /* attention_chunk_size */
 #define PAST 12         /* max_past_horizon = attention_context_left - 1 */
@@ -170,20 +170,12 @@ static void mel_rows(void *ctx, int64_t i0, int64_t i1)
         j->rc = G4_ERR_OUT_OF_MEMORY; /* any thread's failure fails the call */
 }
 
-/* torch LayerNorm over n values, weight only (no bias), biased variance. */
-static void layer_norm_w(float *x, int n, const float *w, float eps)
+/* torch LayerNorm over n values, weight only (no bias), then ReLU. */
+static void layer_norm_relu(float *x, int n, const float *w, float eps)
 {
-    double s = 0.0, v = 0.0;
+    g4_layernorm(x, w, NULL, 1, n, eps, x);
     for (int i = 0; i < n; i++)
-        s += x[i];
-    double mean = s / n;
-    for (int i = 0; i < n; i++)
-        v += (x[i] - mean) * (x[i] - mean);
-    float inv = (float)(1.0 / sqrt(v / n + eps));
-    for (int i = 0; i < n; i++) {
-        float y = (float)(x[i] - mean) * inv * w[i];
-        x[i] = y > 0.0f ? y : 0.0f; /* ReLU */
-    }
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 /* SSCP layer 0 for rows r of the block (time 2 t0 - 1 + r): 1 -> c0 channels, LN, ReLU. Rows
@@ -215,7 +207,7 @@ static void sscp0_rows(void *ctx, int64_t r0, int64_t r1)
                 }
                 oc[c] = s;
             }
-            layer_norm_w(oc, A->c0, A->norm0, A->eps);
+            layer_norm_relu(oc, A->c0, A->norm0, A->eps);
         }
     }
 }
@@ -245,7 +237,7 @@ static void sscp1_norm(void *ctx, int64_t i0, int64_t i1)
 {
     const at_job *j = ctx;
     for (int64_t i = i0; i < i1; i++)
-        layer_norm_w(j->y1 + i * j->A->c1, j->A->c1, j->A->norm1, j->A->eps);
+        layer_norm_relu(j->y1 + i * j->A->c1, j->A->c1, j->A->norm1, j->A->eps);
 }
 
 /* a = rms(clamp(x); norm) */
@@ -286,25 +278,14 @@ static void silu_rows(void *ctx, int64_t i0, int64_t i1)
         j->u[i] = silu(j->u[i]);
 }
 
-static void clin_run(g4k_pool *pool, const g4_clin *L, float *x, int64_t n, float *y)
-{
-    if (L->clamp_in) /* x is scratch owned by the caller: clamp in place */
-        for (size_t i = 0; i < (size_t)n * (size_t)L->w.n_cols; i++)
-            x[i] = g4_clampf(x[i], L->in_min, L->in_max);
-    g4k_matmul(pool, &L->w, x, n, y);
-    if (L->clamp_out)
-        for (size_t i = 0; i < (size_t)n * (size_t)L->w.n_rows; i++)
-            y[i] = g4_clampf(y[i], L->out_min, L->out_max);
-}
-
 static void ffn(g4k_pool *pool, at_job *j, int which)
 {
     const g4_at_layer *L = j->L;
     j->norm = L->ffn_norm[which];
     g4_parallel_for(pool, j->T2, norm_rows, j);
-    clin_run(pool, &L->ffn_up[which], j->a, j->T2, j->u);
+    g4_clin_run(pool, &L->ffn_up[which], j->a, j->T2, j->u, j->a); /* clamps j->a in place */
     g4_parallel_for(pool, j->T2, silu_rows, j);
-    clin_run(pool, &L->ffn_down[which], j->u, j->T2, j->o);
+    g4_clin_run(pool, &L->ffn_down[which], j->u, j->T2, j->o, j->u); /* clamps j->u in place */
     j->norm = L->ffn_post_norm[which];
     j->scale = 0.5f; /* residual_weight: half-step FFN */
     g4_parallel_for(pool, j->T2, add_norm_rows, j);
@@ -332,14 +313,14 @@ static void attention_block(g4k_pool *pool, at_job *j, const float *relpos, floa
     j->norm = L->attn_pre_norm;
     g4_parallel_for(pool, j->T2, norm_rows, j);
     memcpy(j->o, j->a, sizeof(float) * (size_t)j->T2 * A->d); /* each clin may clamp its input */
-    clin_run(pool, &L->q, j->o, j->T2, j->q);
+    g4_clin_run(pool, &L->q, j->o, j->T2, j->q, j->o); /* clamps j->o in place */
     memcpy(j->o, j->a, sizeof(float) * (size_t)j->T2 * A->d);
-    clin_run(pool, &L->k, j->o, j->T2, j->k);
-    clin_run(pool, &L->v, j->a, j->T2, j->v);
+    g4_clin_run(pool, &L->k, j->o, j->T2, j->k, j->o); /* clamps j->o in place */
+    g4_clin_run(pool, &L->v, j->a, j->T2, j->v, j->a); /* clamps j->a in place */
     g4_parallel_for(pool, j->T2, scale_qk, j);
-    g4k_matmul(pool, &L->k_rel, relpos, NREL, rk);
+    g4_linear(pool, G4_LINEAR_KERNEL, &L->k_rel, relpos, NREL, rk);
     g4_audio_local_attention(pool, j->q, j->k, j->v, rk, j->T2, A->n_head, A->hd, j->a);
-    clin_run(pool, &L->o, j->a, j->T2, j->o);
+    g4_clin_run(pool, &L->o, j->a, j->T2, j->o, j->a); /* clamps j->a in place */
     j->norm = L->attn_post_norm;
     j->scale = 1.0f;
     g4_parallel_for(pool, j->T2, add_norm_rows, j);
@@ -385,10 +366,10 @@ static void conv_block(g4k_pool *pool, at_job *j)
     const g4_at_layer *L = j->L;
     const int d = j->A->d;
     g4_rmsnorm(j->x, L->conv_pre_norm, j->T2, d, j->A->eps, j->a); /* no clamp before it in HF */
-    clin_run(pool, &L->pw1, j->a, j->T2, j->g);
+    g4_clin_run(pool, &L->pw1, j->a, j->T2, j->g, j->a); /* clamps j->a in place */
     g4_parallel_for(pool, j->T2, glu_rows, j);
     g4_parallel_for(pool, j->T2, dwconv_rows, j);
-    clin_run(pool, &L->pw2, j->o, j->T2, j->a);
+    g4_clin_run(pool, &L->pw2, j->o, j->T2, j->a, j->o); /* clamps j->o in place */
     for (int64_t i = 0; i < j->T2 * d; i++)
         j->x[i] += j->a[i];
 }
@@ -415,11 +396,11 @@ static void sscp(g4k_pool *pool, at_job *j)
         j->nb = j->T2 - t0 < SSCP_BLOCK ? j->T2 - t0 : SSCP_BLOCK;
         g4_parallel_for(pool, 2 * j->nb + 1, sscp0_rows, j);
         g4_parallel_for(pool, j->nb * A->f2, sscp1_cols, j);
-        g4k_matmul(pool, &W1, j->col, j->nb * A->f2, j->y1);
+        g4_linear(pool, G4_LINEAR_KERNEL, &W1, j->col, j->nb * A->f2, j->y1);
         g4_parallel_for(pool, j->nb * A->f2, sscp1_norm, j);
         memcpy(flat + t0 * A->f2 * A->c1, j->y1, sizeof(float) * (size_t)(j->nb * A->f2 * A->c1));
     }
-    g4k_matmul(pool, &A->in_proj, flat, j->T2, j->x);
+    g4_linear(pool, G4_LINEAR_KERNEL, &A->in_proj, flat, j->T2, j->x);
 }
 
 /* One <= 30 s chunk -> T2 rows of out. */
@@ -446,14 +427,14 @@ static int encode_chunk(const g4_mmproj *p, g4k_pool *pool, at_job *j, const flo
         g4_parallel_for(pool, j->T2, out_norm_rows, j);
     }
     /* output_proj (+bias) -> weightless rms -> LM projection */
-    g4k_matmul(pool, &A->out_proj, j->x, j->T2, j->u);
+    g4_linear(pool, G4_LINEAR_KERNEL, &A->out_proj, j->x, j->T2, j->u);
     for (int64_t i = 0; i < j->T2; i++) {
         float *r = j->u + i * A->n_out;
         for (int c = 0; c < A->n_out; c++)
             r[c] += A->out_bias[c];
         g4_rmsnorm(r, NULL, 1, A->n_out, A->eps, r);
     }
-    g4k_matmul(pool, &A->proj, j->u, j->T2, out);
+    g4_linear(pool, G4_LINEAR_KERNEL, &A->proj, j->u, j->T2, out);
     return G4_OK;
 }
 

@@ -10,6 +10,7 @@
 #define G4_MMPROJ_PRIVATE
 #include "internal.h"
 #include "mmproj.h"
+#include "ops.h"
 
 #define FRAME_CHUNK 256 /* frames per matmul batch */
 
@@ -42,12 +43,7 @@ static void frames_in(void *ctx, int ith, int nth)
         float *f = j->x + (size_t)i * F;
         memcpy(f, j->samples + s0, avail * sizeof(float));
         memset(f + avail, 0, ((size_t)F - avail) * sizeof(float)); /* zero-padded tail */
-        double ss = 0.0;
-        for (int k = 0; k < F; k++)
-            ss += (double)f[k] * f[k];
-        float inv = (float)(1.0 / sqrt(ss / F + j->p->a_rms_eps));
-        for (int k = 0; k < F; k++)
-            f[k] *= inv;
+        g4_rmsnorm(f, NULL, 1, F, j->p->a_rms_eps, f);
     }
 }
 
@@ -70,7 +66,7 @@ int g4_mmproj_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
         j.f0 = f0;
         j.nf = (int)(n_tok - f0 < chunk ? n_tok - f0 : chunk);
         g4k_pool_run(pool, frames_in, &j);
-        g4k_matmul(pool, &p->aproj, x, j.nf, out + (size_t)f0 * (size_t)p->n_embd);
+        g4_linear(pool, G4_LINEAR_KERNEL, &p->aproj, x, j.nf, out + (size_t)f0 * (size_t)p->n_embd);
     }
     free(x);
     return G4_OK;

@@ -20,7 +20,7 @@
 #define G4_MMPROJ_PRIVATE
 #include "internal.h"
 #include "mmproj.h"
-#include "model.h"
+#include "ops.h"
 
 #define ROW_BLOCK 512   /* rows per MLP / patch-embedding batch (GEMM weight panels reused 512x) */
 #define QUERY_BLOCK 256 /* query rows per attention score block */
@@ -79,24 +79,6 @@ void g4_pool3x3(const float *x, int nx, int ny, int d, float scale, float *out)
                 o[c] = (float)(s / 9.0) * scale;
             }
         }
-}
-
-/* ClippableLinear over n rows: y = clamp(W clamp(x)); tmp holds the clamped input when needed. */
-static void clin_run(g4k_pool *pool, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp)
-{
-    const float *in = x;
-    if (L->clamp_in) {
-        size_t m = (size_t)n * (size_t)L->w.n_cols;
-        for (size_t i = 0; i < m; i++)
-            tmp[i] = g4_clampf(x[i], L->in_min, L->in_max);
-        in = tmp;
-    }
-    g4k_matmul(pool, &L->w, in, n, y);
-    if (L->clamp_out) {
-        size_t m = (size_t)n * (size_t)L->w.n_rows;
-        for (size_t i = 0; i < m; i++)
-            y[i] = g4_clampf(y[i], L->out_min, L->out_max);
-    }
 }
 
 typedef struct vt_job {
@@ -241,9 +223,9 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
     const int64_t N = j->n;
     j->L = L;
     g4_parallel_for(pool, N, norm_in, j);
-    clin_run(pool, &L->q, j->a, N, j->q, clampbuf);
-    clin_run(pool, &L->k, j->a, N, j->k, clampbuf);
-    clin_run(pool, &L->v, j->a, N, j->v, clampbuf);
+    g4_clin_run(pool, &L->q, j->a, N, j->q, clampbuf);
+    g4_clin_run(pool, &L->k, j->a, N, j->k, clampbuf);
+    g4_clin_run(pool, &L->v, j->a, N, j->v, clampbuf);
     g4_parallel_for(pool, N, qkv_heads, j);
     float *o_full = j->o;
     j->o = j->a; /* the normed input is dead now: attention output goes there */
@@ -252,7 +234,7 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
     for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
         int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
         j->r0 = r0;
-        clin_run(pool, &L->o, j->a + r0 * d, nr, j->t, clampbuf);
+        g4_clin_run(pool, &L->o, j->a + r0 * d, nr, j->t, clampbuf);
         g4_parallel_for(pool, nr, add_post_attn, j);
     }
     /* MLP in row blocks: [ROW_BLOCK][ff] scratch instead of [N][ff]. */
@@ -262,10 +244,10 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
         j->r0 = r0;
         j->a = j->q; /* [ROW_BLOCK][d] */
         g4_parallel_for(pool, nr, norm_ffn, j);
-        clin_run(pool, &L->gate, j->a, nr, j->o, clampbuf);
-        clin_run(pool, &L->up, j->a, nr, j->u, clampbuf);
+        g4_clin_run(pool, &L->gate, j->a, nr, j->o, clampbuf);
+        g4_clin_run(pool, &L->up, j->a, nr, j->u, clampbuf);
         g4_parallel_for(pool, nr, geglu, j);
-        clin_run(pool, &L->down, j->o, nr, j->t, clampbuf);
+        g4_clin_run(pool, &L->down, j->o, nr, j->t, clampbuf);
         g4_parallel_for(pool, nr, add_post_ffn, j);
         (void)ff;
     }
@@ -334,7 +316,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         int64_t nr = N - r0 < RB ? N - r0 : RB;
         j.r0 = r0;
         g4_parallel_for(pool, nr, patches_in, &j);
-        g4k_matmul(pool, &V->patch_w, t, nr, x + r0 * d);
+        g4_linear(pool, G4_LINEAR_KERNEL, &V->patch_w, t, nr, x + r0 * d);
     }
     g4_parallel_for(pool, N, add_pos, &j);
     for (int il = 0; il < V->n_layer; il++)
@@ -348,7 +330,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
                 r[c] = (r[c] - V->std_bias[c]) * V->std_scale[c];
         g4_rmsnorm(r, NULL, 1, d, V->eps, r);
     }
-    g4k_matmul(pool, &V->proj, a, n_tok, out);
+    g4_linear(pool, G4_LINEAR_KERNEL, &V->proj, a, n_tok, out);
 done:
     free(x); free(a); free(q); free(k); free(v); free(t); free(o); free(u); free(s);
     free(vt); free(qb); free(ob); free(cl); free(rope); free(resized);

@@ -15,6 +15,7 @@
 #define G4_MMPROJ_PRIVATE
 #include "internal.h"
 #include "mmproj.h"
+#include "ops.h"
 
 #define TILE_CHUNK 64 /* tiles per matmul batch */
 
@@ -127,30 +128,6 @@ int g4_image_tile_hwc(const uint8_t *rgb, int w, int h, size_t stride, int max_s
     return G4_OK;
 }
 
-/* torch LayerNorm: biased variance over the vector, eps inside the sqrt. Sums in double. */
-static void layer_norm(float *x, int n, const float *w, const float *b, float eps)
-{
-    double s = 0.0;
-    for (int i = 0; i < n; i++)
-        s += x[i];
-    double mean = s / n, v = 0.0;
-    for (int i = 0; i < n; i++)
-        v += (x[i] - mean) * (x[i] - mean);
-    float inv = (float)(1.0 / sqrt(v / n + eps));
-    for (int i = 0; i < n; i++)
-        x[i] = (float)((x[i] - mean) * inv) * w[i] + b[i];
-}
-
-static void rms_norm_noweight(float *x, int n, float eps)
-{
-    double s = 0.0;
-    for (int i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    float inv = (float)(1.0 / sqrt(s / n + eps));
-    for (int i = 0; i < n; i++)
-        x[i] *= inv;
-}
-
 typedef struct tile_job {
     const g4_mmproj *p;
     const rimg *img;
@@ -178,7 +155,7 @@ static void tiles_in(void *ctx, int ith, int nth)
                 for (int c = 0; c < 3; c++)
                     v[c * TT + ky * T + kx] = row[kx * 3 + c] / 255.0f;
         }
-        layer_norm(v, p->v_tile_len, p->ln1_w, p->ln1_b, p->v_ln_eps);
+        g4_layernorm(v, p->ln1_w, p->ln1_b, 1, p->v_tile_len, p->v_ln_eps, v);
     }
 }
 
@@ -194,13 +171,13 @@ static void tiles_mid(void *ctx, int ith, int nth)
         float *z = j->y + (size_t)i * d;
         for (int k = 0; k < d; k++)
             z[k] += p->dense_b[k];
-        layer_norm(z, d, p->ln2_w, p->ln2_b, p->v_ln_eps);
+        g4_layernorm(z, p->ln2_w, p->ln2_b, 1, d, p->v_ln_eps, z);
         const float *px = p->pos + (size_t)tx * d;                          /* plane 0: x */
         const float *py = p->pos + ((size_t)p->v_n_pos + (size_t)ty) * d;  /* plane 1: y */
         for (int k = 0; k < d; k++)
             z[k] += px[k] + py[k];
-        layer_norm(z, d, p->ln3_w, p->ln3_b, p->v_ln_eps);
-        rms_norm_noweight(z, d, p->v_rms_eps);
+        g4_layernorm(z, p->ln3_w, p->ln3_b, 1, d, p->v_ln_eps, z);
+        g4_rmsnorm(z, NULL, 1, d, p->v_rms_eps, z);
     }
 }
 
@@ -234,9 +211,9 @@ int g4_mmproj_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         j.t0 = t0;
         j.n = (int)(n_tok - t0 < chunk ? n_tok - t0 : chunk);
         g4k_pool_run(pool, tiles_in, &j);
-        g4k_matmul(pool, &p->dense, x, j.n, y);
+        g4_linear(pool, G4_LINEAR_KERNEL, &p->dense, x, j.n, y);
         g4k_pool_run(pool, tiles_mid, &j);
-        g4k_matmul(pool, &p->vproj, y, j.n, out + (size_t)t0 * (size_t)p->n_embd);
+        g4_linear(pool, G4_LINEAR_KERNEL, &p->vproj, y, j.n, out + (size_t)t0 * (size_t)p->n_embd);
     }
     free(x);
     free(y);

@@ -14,28 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "model.h"
-
-/* Linear policy. Float weights (F32/F16/BF16) always multiply f32 activations: rounding the
- * activations to 16 bits (what the fast BF16 GEMM does, as llama.cpp does) moves the tiny
- * reference models' hidden states by far more than the conformance tolerances and flips their
- * top-1 tokens (fixtures/README.md). Quantized weights take the kernel's matching 8-bit
- * activation format (Q8_0 / Q8_K), as every GGUF engine pairs them. G4_EXACT=1 at load forces
- * f32 activations for every type (the quantized-conformance reference path). */
-void g4_linear(const g4_session *s, const g4k_matrix *w, const float *x, int64_t n, float *y)
-{
-    if (s->m->exact || w->type == G4_TYPE_F32 || w->type == G4_TYPE_F16 || w->type == G4_TYPE_BF16)
-        g4k_matmul_f32act(s->pool, w, x, n, y);
-    else
-        g4k_matmul(s->pool, w, x, n, y);
-}
-
-g4k_matrix g4_expert(const g4_experts *e, int32_t idx)
-{
-    g4k_matrix m = e->m;
-    m.data = (const char *)e->m.data + e->stride * (size_t)idx;
-    return m;
-}
+#include "blocks.h"
 
 static void embed(g4_session *s, const g4_chunk *c, float *x)
 {
@@ -74,6 +53,7 @@ g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c)
     const int32_t n = c->n, d = hp->n_embd;
     const float eps = hp->eps;
     float *x = sc->x;
+    const g4_block_ctx b = g4_session_blocks(s);
 
     embed(s, c, x);
     if (hp->n_embd_per_layer > 0)
@@ -86,14 +66,14 @@ g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c)
         const g4_layer *L = &m->layers[l];
 
         g4_rmsnorm(x, L->attn_norm, n, d, eps, sc->a);
-        g4_block_attention(s, l, c, sc->a, sc->o);
+        g4_block_attention(&b, L, c, sc->a, sc->o);
         g4_add_rmsnorm(x, sc->o, L->post_attn_norm, n, d, eps); /* x = h1 */
 
         g4_rmsnorm(x, L->ffn_norm, n, d, eps, sc->a);
-        g4_block_mlp(s, L, sc->a, n, sc->f);
+        g4_block_mlp(&b, L, sc->a, n, sc->f);
         if (hp->n_expert > 0) {
             g4_rmsnorm(sc->f, L->post_ffw_norm_1, n, d, eps, sc->f);
-            g4_block_moe(s, L, x, n, sc->moe);
+            g4_block_moe(&b, L, x, n, sc->moe);
             g4_add_rmsnorm(sc->f, sc->moe, L->post_ffw_norm_2, n, d, eps);
         }
         g4_add_rmsnorm(x, sc->f, L->post_ffw_norm, n, d, eps);
@@ -133,7 +113,7 @@ static void softcap_range(void *p, int64_t i0, int64_t i1)
 void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits, int raw)
 {
     const g4_model *m = s->m;
-    g4_linear(s, &m->lm_head, hidden, n, logits);
+    g4_linear(s->pool, m->linear, &m->lm_head, hidden, n, logits);
     if (m->hp.softcap > 0.0f && !raw) {
         /* 262144 tanhf per row is a visible share of a decode step: spread it */
         softcap_ctx c = {logits, m->hp.softcap};

@@ -18,6 +18,11 @@
 
 #include "g4plug.h" /* g4_status */
 
+/* Session defaults that size the sliding rings (window - 1 + ubatch + margin rows), here because
+ * the model's memory estimate (model_load.c) sizes them the same way. */
+#define G4_DEFAULT_UBATCH 512          /* tokens per internal forward chunk */
+#define G4_DEFAULT_ROLLBACK_MARGIN 256 /* extra ring rows for rollback beyond one chunk */
+
 typedef struct g4_kv_layer {
     uint8_t *k, *v;  /* [cap][row] each; NULL for layers that do not own a cache */
     int32_t cap;     /* rows */

@@ -178,6 +178,9 @@ typedef struct g4_clin {
     float in_min, in_max, out_min, out_max;
     int clamp_in, clamp_out; /* any finite bound */
 } g4_clin;
+/* clippable_linear.c: y[n, rows] = clamp(W clamp(x)) through g4_linear (G4_LINEAR_KERNEL);
+ * tmp[n, cols] holds the clamped input when clamp_in (tmp may be x: clamped in place). */
+void g4_clin_run(g4k_pool *pool, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp);
 
 typedef struct g4_vt_layer {
     g4_clin q, k, v, o, gate, up, down;

@@ -12,6 +12,7 @@
 #endif
 
 #include "mmproj.h"
+#include "kv_cache.h"
 #include "model.h"
 #include "grammar.h"
 #include "gguf_bind.h"
@@ -158,11 +159,13 @@ static g4_status load_layer(loader *ld, int32_t l, const int32_t *ff, const int3
     L->n_head_kv = nkv[l];
     L->n_ff = ff[l];
     L->kv_src = l;
+    L->writes_kv = 1;
     const int64_t hd = L->head_dim;
     const int shared = l >= hp->n_layer - hp->n_kv_shared;
     if (shared) {
         /* producer: the last non-shared layer of the same type (spec §2.5 item 3) */
         L->kv_src = -1;
+        L->writes_kv = 0;
         for (int32_t j = hp->n_layer - hp->n_kv_shared - 1; j >= 0; j--)
             if (m->layers[j].type == L->type) {
                 L->kv_src = j;
@@ -282,6 +285,21 @@ void g4_model_destroy(g4_model *m)
     free(m);
 }
 
+/* RoPE tables of both layer types; rope_freqs applies to full layers only (llama.cpp: "used by
+ * full layers only"). */
+static g4_status rope_tables(g4_model *m, const float *freq_factors, int64_t n_factors)
+{
+    const g4_hparams *hp = &m->hp;
+    for (int type = 0; type < 2; type++) {
+        m->rope_inv_freq[type] = malloc((size_t)(hp->n_rot[type] / 2 > 0 ? hp->n_rot[type] / 2 : 1) * sizeof(float));
+        if (!m->rope_inv_freq[type])
+            return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory building RoPE tables");
+        g4_rope_inv_freq(hp->n_rot[type], hp->rope_base[type], type == G4_LAYER_FULL ? freq_factors : NULL,
+                         n_factors, m->rope_inv_freq[type]);
+    }
+    return G4_OK;
+}
+
 static g4_status load_weights(loader *ld)
 {
     g4_model *m = ld->m;
@@ -317,7 +335,7 @@ static g4_status load_weights(loader *ld)
     const float *freqs;
     int64_t n_freqs = hp->n_rot[G4_LAYER_FULL] / 2;
     if ((st = g4_bind_vec(&ld->b, &freqs, 0, n_freqs, "rope_freqs.weight")) ||
-        (st = g4_rope_tables(m, freqs, freqs ? n_freqs : 0)))
+        (st = rope_tables(m, freqs, freqs ? n_freqs : 0)))
         goto done;
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
@@ -387,7 +405,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     m->max_memory = p->max_memory;
     m->vocab_only = (p->flags & G4_LOAD_VOCAB_ONLY) != 0;
     const char *ex = getenv("G4_EXACT");
-    m->exact = ex && *ex && strcmp(ex, "0") != 0;
+    m->linear = ex && *ex && strcmp(ex, "0") != 0 ? G4_LINEAR_F32 : G4_LINEAR_DECODER;
     loader ld = {.m = m, .p = p};
     g4_status st = G4_OK;
     g4_resolved *res = NULL;
@@ -459,6 +477,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
     if (!m->vocab_only) {
         if ((st = load_weights(&ld)))
             goto fail;
+        m->dec = (g4_decoder){&m->hp, m->layers, {m->rope_inv_freq[0], m->rope_inv_freq[1]}, m->linear};
         /* Every token the tokenizer can produce needs an embedding row: refuse at load what
          * would otherwise fail only when a prompt holds such a token. */
         int32_t n_tok_vocab = g4_model_vocab_n(m->tok);
@@ -533,7 +552,7 @@ g4_status g4_model_load(const g4_load_params *p, g4_model **out)
            "%d experts (top %d), %d threads, isa %s%s",
            m->name, m->variant, m->hp.n_layer, m->hp.n_embd, m->hp.n_head, m->hp.n_vocab, m->hp.n_swa,
            m->hp.n_kv_shared, m->hp.n_embd_per_layer, m->hp.n_expert, m->hp.n_expert_used, m->n_threads,
-           g4k_isa_name(g4k_active_isa()), m->exact ? ", exact f32 activations" : "");
+           g4k_isa_name(g4k_active_isa()), m->linear == G4_LINEAR_F32 ? ", exact f32 activations" : "");
     free(res);
     *out = m;
     return G4_OK;

@@ -1,8 +1,9 @@
 /* RMSNorm (spec §2.1): y = x * (mean(x^2) + eps)^-1/2 * w, in f32, no (1 + w) offset;
- * the weightless variant (V norm, router input) passes w = NULL. And the tanh GELU. */
+ * the weightless variant (V norm, router input, the encoders' projections) passes w = NULL.
+ * And torch's LayerNorm, for the encoders. */
 #include <math.h>
 
-#include "model.h"
+#include "ops.h"
 
 void g4_rmsnorm(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y)
 {
@@ -36,9 +37,24 @@ void g4_add_rmsnorm(float *y, const float *x, const float *w, int64_t n_rows, in
     }
 }
 
-/* gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-float g4_gelu_tanh(float x)
+void g4_layernorm(const float *x, const float *w, const float *b, int64_t n_rows, int64_t dim, float eps,
+                  float *y)
 {
-    const float k = 0.7978845608028654f;
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    for (int64_t r = 0; r < n_rows; r++) {
+        const float *xr = x + r * dim;
+        float *yr = y + r * dim;
+        double s = 0.0;
+        for (int64_t i = 0; i < dim; i++)
+            s += xr[i];
+        double mean = s / (double)dim, v = 0.0;
+        for (int64_t i = 0; i < dim; i++)
+            v += (xr[i] - mean) * (xr[i] - mean);
+        float inv = (float)(1.0 / sqrt(v / (double)dim + (double)eps));
+        if (b)
+            for (int64_t i = 0; i < dim; i++)
+                yr[i] = (float)((xr[i] - mean) * inv) * w[i] + b[i];
+        else
+            for (int64_t i = 0; i < dim; i++)
+                yr[i] = (float)((xr[i] - mean) * inv) * w[i];
+    }
 }

@@ -1,5 +1,5 @@
 /* Splits a loop over [0, n) into one contiguous range per pool thread. */
-#include "model.h"
+#include "ops.h"
 
 typedef struct par_ctx {
     int64_t n;

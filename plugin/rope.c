@@ -2,48 +2,27 @@
  *   sliding layers: inv_freq[i] = base_swa^(-2i/n_rot_swa)
  *   full layers ("proportional"): inv_freq[i] = base^(-2i/head_dim) / rope_freqs[i]; the GGUF
  *   stores rope_freqs = [1]*rotated + [1e30]*rest, and a factor that large means "do not
- *   rotate", so we store an exact 0 there (cos 1, sin 0). */
+ *   rotate", so we store an exact 0 there (cos 1, sin 0).
+ * The decoder and the drafter each build their tables with g4_rope_inv_freq at load. */
 #include <math.h>
-#include <stdlib.h>
 
-#include "model.h"
+#include "ops.h"
 
-static float *make_table(int32_t n_rot, float base, const float *factors, int64_t n_factors)
+void g4_rope_inv_freq(int32_t n_rot, float base, const float *factors, int64_t n_factors, float *inv)
 {
     int32_t half = n_rot / 2;
-    float *t = malloc((size_t)half * sizeof(float));
-    if (!t)
-        return NULL;
     for (int32_t i = 0; i < half; i++) {
         /* as HF: inv_freq = 1 / base^(2i/dim) computed in f32 */
-        float inv = 1.0f / powf(base, (float)(2 * i) / (float)n_rot);
-        if (factors && i < n_factors) {
-            float f = factors[i];
-            inv = f >= 1e20f ? 0.0f : inv / f;
-        }
-        t[i] = inv;
+        float f = 1.0f / powf(base, (float)(2 * i) / (float)n_rot);
+        if (factors && i < n_factors)
+            f = factors[i] >= 1e20f ? 0.0f : f / factors[i];
+        inv[i] = f;
     }
-    return t;
 }
 
-g4_status g4_rope_tables(g4_model *m, const float *freq_factors, int64_t n_factors)
+void g4_rope(const float *inv, int32_t n_rot, float *x, int32_t n, int32_t n_head, int32_t head_dim, int32_t pos0)
 {
-    const g4_hparams *hp = &m->hp;
-    for (int type = 0; type < 2; type++) {
-        /* rope_freqs applies to full layers only (llama.cpp: "used by full layers only"). */
-        const float *ff = type == G4_LAYER_FULL ? freq_factors : NULL;
-        m->rope_inv_freq[type] = make_table(hp->n_rot[type], hp->rope_base[type], ff, n_factors);
-        if (!m->rope_inv_freq[type])
-            return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory building RoPE tables");
-    }
-    return G4_OK;
-}
-
-void g4_rope(const g4_model *m, int32_t type, float *x, int32_t n, int32_t n_head, int32_t head_dim,
-             int32_t pos0)
-{
-    const float *inv = m->rope_inv_freq[type];
-    int32_t half = m->hp.n_rot[type] / 2;
+    int32_t half = n_rot / 2;
     for (int32_t t = 0; t < n; t++) {
         float pos = (float)(pos0 + t);
         for (int32_t i = 0; i < half; i++) {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "attention.h"
-#include "model.h"
+#include "blocks.h"
 
 /* ---- scratch ------------------------------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 
 #include "t.h"
 #include "gguf.h"
-#include "model.h"
+#include "session.h"
 
 /* Per-type bounds on max|h - h_f32| / max|h_f32| of the final hidden state at the prompt's last
  * position and on the max logit difference relative to the f32 logits' range. Rounding one K/V

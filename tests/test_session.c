@@ -12,7 +12,7 @@
 
 #include "t.h"
 #include "gguf.h"
-#include "model.h"
+#include "blocks.h" /* sessions, and g4_greedy_token */
 
 static char g_path[512];
 static const char *fix(const char *name)
