@@ -21,11 +21,12 @@ typedef struct rows_job {
 void g4_attn_key_range(const g4_attn_args *j, int32_t t, int32_t *lo, int32_t *hi)
 {
     int32_t q = j->c->pos0 + t;
-    *hi = q;
-    *lo = 0;
+    *hi = j->c->key_end > 0 && j->c->key_end - 1 < q ? j->c->key_end - 1 : q;
+    *lo = j->c->key_lo;
     if (j->window <= 0)
         return;
-    *lo = q - j->window + 1 < 0 ? 0 : q - j->window + 1;
+    if (q - j->window + 1 > *lo)
+        *lo = q - j->window + 1;
     if (!j->bidir)
         return;
     for (int32_t i = 0; i < j->c->n_spans; i++) {

@@ -2,6 +2,7 @@
  * them over a chunk of positions. A block reads its decoder (g4_decoder: the target model or the
  * MTP drafter, model.h) and works in a g4_block_ctx; the numeric ops under it are in ops.h.
  *
+ *   block_layer.c      one layer: the sublayers below with their norms and residuals
  *   block_attention.c  attention: Q/K/V projections, norms, RoPE, the cache, softmax(q.K^T) V
  *   block_mlp.c        dense GeGLU feed-forward
  *   block_moe.c        mixture of experts (26B-A4B)
@@ -54,6 +55,9 @@ void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *log
  * within a (checked) margin of the raw maximum can tie with it once capped. */
 int32_t g4_greedy_token(const float *x, int32_t n, float softcap);
 
+/* block_layer.c: x = one layer's attention and FFN (+ MoE) sublayers with their residuals, in
+ * place (what follows, PLE and the layer scalar, is the caller's). */
+void g4_block_layer(const g4_block_ctx *b, const g4_layer *L, const g4_chunk *c, float *x);
 /* block_attention.c: out[n, d] = W_o . attn(...) for layer L (writes K/V into the cache when
  * L->writes_kv). */
 void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk *c, const float *a, float *out);

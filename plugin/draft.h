@@ -12,33 +12,27 @@
  *   h_next = W_post . xn                                        [d_t]
  *
  * Every step of a round queries at the same position P = n_past and sees target keys < P.
+ * The layers are decoder layers (g4_layer) run by the decoder's own attention and MLP blocks;
+ * what is the drafter's own is only the projections around them and the output head.
  * The drafter owns its GGUF mapping; it is immutable after load and shared by all sessions. */
 #ifndef G4_DRAFT_H
 #define G4_DRAFT_H
 
 #include "blocks.h"
 
-typedef struct g4_draft_layer {
-    int32_t type;          /* G4_LAYER_SLIDING / G4_LAYER_FULL */
-    int32_t head_dim, n_ff;
-    int32_t target_layer;  /* target layer owning the cache this layer reads */
-    const float *attn_norm, *q_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm;
-    float out_scale;       /* layer_scalar */
-    g4k_matrix wq, wo, ffn_gate, ffn_up, ffn_down;
-} g4_draft_layer;
-
+/* The drafter: a g4_decoder of its own (hp, layers, RoPE tables) whose layers run through the
+ * target's blocks (blocks.h) over the target session's cache, plus the input and output
+ * projections around it. hp holds the drafter's geometry (n_embd = d_a, n_layer, n_head,
+ * n_vocab, head dims, RoPE, window, eps; no PLE, MoE or softcap). Each layer's kv_src is the
+ * target layer whose cache it reads (the last producer of its type, spec §7.2); writes_kv 0. */
 typedef struct g4_drafter {
     g4_gguf *gguf;
-    int32_t n_embd;        /* d_a */
-    int32_t n_embd_out;    /* d_t: the target's width (embedding_length_out) */
-    int32_t n_layer, n_head, n_vocab;
-    int32_t head_dim[2], n_rot[2];
-    float rope_base[2];
+    g4_hparams hp;
+    g4_layer *layers;
     float *rope_inv_freq[2];
-    int32_t n_swa;
-    float eps;
+    g4_decoder dec;
+    int32_t n_embd_out;    /* d_t: the target's width (embedding_length_out) */
     int32_t max_ff, max_qd;
-    g4_draft_layer *layers;
     g4k_matrix tok_embd;   /* E_a [n_vocab rows of d_a]: the output head only */
     g4k_matrix pre_proj;   /* [d_a rows of 2 d_t] */
     g4k_matrix post_proj;  /* [d_t rows of d_a] */
@@ -57,16 +51,14 @@ typedef struct g4_drafter {
 
 /* Per-session scratch for draft steps (one query row). */
 typedef struct g4_draft_ws {
+    g4_scratch sc;   /* the blocks' buffers for one row of the drafter: x, a, o, f [d_a]; q, att
+                      * [nq * max head_dim]; ff_gate, ff_up [max n_ff]; scores: the session's */
     float *u;        /* [2 d_t] */
-    float *x, *a, *o, *xn; /* [d_a] */
-    float *q, *att;  /* [nq * max head_dim] */
-    float *ff_gate, *ff_up; /* [max n_ff] */
+    float *xn;       /* [d_a] */
     float *h;        /* [d_t] current hidden */
-    float *logits;   /* [n_vocab] (or [n_centroids] + selected rows for the sparse head) */
-    float *scores;   /* [nq, n_ctx] attention scores */
+    float *logits;   /* [n_vocab] (or [n_centroids] + selected rows + one row for the sparse head) */
     int32_t *sel;    /* [top_k] chosen clusters */
     int32_t *rows;   /* [top_k * n_vocab / n_centroids] their tokens (sparse head) */
-    int32_t n_ctx;
 } g4_draft_ws;
 
 /* One draft step: (tok, w->h) at position pos, attending to the target's keys < key_end (pos:

@@ -32,23 +32,6 @@ void g4_drafter_free(g4_drafter *d)
     free(d);
 }
 
-/* RoPE table as the target's (rope.c): inv_freq[i] = base^(-2i/n_rot), divided by rope_freqs on
- * full layers, where a factor >= 1e20 means "not rotated" (stored as 0). */
-static float *rope_table(g4_drafter *d, int32_t n_rot, float base, const float *factors, int64_t n_factors)
-{
-    int32_t half = n_rot / 2;
-    float *t = g4_arena_alloc(&d->arena, (size_t)half * sizeof(float));
-    if (!t)
-        return NULL;
-    for (int32_t i = 0; i < half; i++) {
-        float inv = 1.0f / powf(base, (float)(2 * i) / (float)n_rot);
-        if (factors && i < n_factors)
-            inv = factors[i] >= 1e20f ? 0.0f : inv / factors[i];
-        t[i] = inv;
-    }
-    return t;
-}
-
 /* ---- centroid-masked head ------------------------------------------------------------------- */
 
 static const g4_gguf_tensor *find_either(const dloader *ld, const char *base)
@@ -70,29 +53,29 @@ static g4_status load_centroids(dloader *ld)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_centroids and masked_embd_ordering must come together",
                        ld->path);
     const int64_t nc = c->ne[1];
-    if (nc <= 0 || d->n_vocab % nc)
+    if (nc <= 0 || d->hp.n_vocab % nc)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: %lld centroids do not divide the vocabulary (%d)", ld->path,
-                       (long long)nc, d->n_vocab);
+                       (long long)nc, d->hp.n_vocab);
     char cname[96];
     snprintf(cname, sizeof cname, "%.*s", (int)(c->name.len < 95 ? c->name.len : 95), c->name.ptr);
-    g4_status st = g4_bind_matrix(&ld->b, &d->centroids, 1, d->n_embd, nc, 1, "%s", cname);
+    g4_status st = g4_bind_matrix(&ld->b, &d->centroids, 1, d->hp.n_embd, nc, 1, "%s", cname);
     if (st)
         return st;
     /* ordering: a permutation of the vocabulary, cluster-major (cluster j = entries j*V/C ..) */
-    if (o->ne[0] != d->n_vocab || o->ne[1] != 1 || o->ne[2] != 1 || o->ne[3] != 1 ||
+    if (o->ne[0] != d->hp.n_vocab || o->ne[1] != 1 || o->ne[2] != 1 || o->ne[3] != 1 ||
         (o->type != G4_TYPE_I32 && o->type != G4_TYPE_I64 && o->type != G4_TYPE_F32))
         return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering must be [%d] of I32, I64 or F32", ld->path,
-                       d->n_vocab);
+                       d->hp.n_vocab);
     size_t esz = o->type == G4_TYPE_I64 ? 8 : 4;
-    if (o->nbytes < esz * (uint64_t)d->n_vocab)
+    if (o->nbytes < esz * (uint64_t)d->hp.n_vocab)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering is truncated", ld->path);
-    d->ordering = g4_arena_alloc(&d->arena, (size_t)d->n_vocab * sizeof(int32_t));
-    uint8_t *seen = calloc((size_t)d->n_vocab, 1);
+    d->ordering = g4_arena_alloc(&d->arena, (size_t)d->hp.n_vocab * sizeof(int32_t));
+    uint8_t *seen = calloc((size_t)d->hp.n_vocab, 1);
     if (!d->ordering || !seen) {
         free(seen);
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory reading masked_embd_ordering");
     }
-    for (int32_t i = 0; i < d->n_vocab; i++) {
+    for (int32_t i = 0; i < d->hp.n_vocab; i++) {
         int64_t v;
         const char *p = (const char *)o->data + (size_t)i * esz;
         if (o->type == G4_TYPE_I64) {
@@ -104,9 +87,9 @@ static g4_status load_centroids(dloader *ld)
         } else {
             float f;
             memcpy(&f, p, 4);
-            v = (f >= 0.0f && f < (float)d->n_vocab && f == floorf(f)) ? (int64_t)f : -1;
+            v = (f >= 0.0f && f < (float)d->hp.n_vocab && f == floorf(f)) ? (int64_t)f : -1;
         }
-        if (v < 0 || v >= d->n_vocab || seen[v]) {
+        if (v < 0 || v >= d->hp.n_vocab || seen[v]) {
             free(seen);
             return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_ordering[%d] = %lld is not a permutation entry",
                            ld->path, i, (long long)v);
@@ -125,6 +108,7 @@ static g4_status load_centroids(dloader *ld)
 static g4_status load_all(dloader *ld, const g4_model *tm)
 {
     g4_drafter *d = ld->d;
+    g4_hparams *hp = &d->hp;
     const g4_hparams *thp = &tm->hp;
     g4_status st;
     g4_gguf_str arch;
@@ -132,38 +116,38 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: general.architecture is not " DARCH, ld->path);
 
     int32_t kf, ks, vf, vs, n_ctx_train;
-    if ((st = g4_bind_u32(&ld->b, "embedding_length", 1, 0, &d->n_embd)) ||
+    if ((st = g4_bind_u32(&ld->b, "embedding_length", 1, 0, &hp->n_embd)) ||
         (st = g4_bind_u32(&ld->b, "embedding_length_out", 1, 0, &d->n_embd_out)) ||
-        (st = g4_bind_u32(&ld->b, "block_count", 1, 0, &d->n_layer)) ||
-        (st = g4_bind_u32(&ld->b, "attention.head_count", 1, 0, &d->n_head)) ||
+        (st = g4_bind_u32(&ld->b, "block_count", 1, 0, &hp->n_layer)) ||
+        (st = g4_bind_u32(&ld->b, "attention.head_count", 1, 0, &hp->n_head)) ||
         (st = g4_bind_u32(&ld->b, "context_length", 0, 0, &n_ctx_train)) ||
         (st = g4_bind_u32(&ld->b, "attention.key_length", 1, 0, &kf)) ||
         (st = g4_bind_u32(&ld->b, "attention.value_length", 0, (uint32_t)kf, &vf)) ||
         (st = g4_bind_u32(&ld->b, "attention.key_length_swa", 0, (uint32_t)kf, &ks)) ||
         (st = g4_bind_u32(&ld->b, "attention.value_length_swa", 0, (uint32_t)ks, &vs)) ||
-        (st = g4_bind_u32(&ld->b, "rope.dimension_count", 0, (uint32_t)kf, &d->n_rot[G4_LAYER_FULL])) ||
-        (st = g4_bind_u32(&ld->b, "rope.dimension_count_swa", 0, (uint32_t)ks, &d->n_rot[G4_LAYER_SLIDING])) ||
-        (st = g4_bind_f32(&ld->b, "rope.freq_base", 0, 1e6f, &d->rope_base[G4_LAYER_FULL])) ||
-        (st = g4_bind_f32(&ld->b, "rope.freq_base_swa", 0, 1e4f, &d->rope_base[G4_LAYER_SLIDING])) ||
-        (st = g4_bind_u32(&ld->b, "attention.sliding_window", 0, 0, &d->n_swa)) ||
-        (st = g4_bind_f32(&ld->b, "attention.layer_norm_rms_epsilon", 0, 1e-6f, &d->eps)))
+        (st = g4_bind_u32(&ld->b, "rope.dimension_count", 0, (uint32_t)kf, &hp->n_rot[G4_LAYER_FULL])) ||
+        (st = g4_bind_u32(&ld->b, "rope.dimension_count_swa", 0, (uint32_t)ks, &hp->n_rot[G4_LAYER_SLIDING])) ||
+        (st = g4_bind_f32(&ld->b, "rope.freq_base", 0, 1e6f, &hp->rope_base[G4_LAYER_FULL])) ||
+        (st = g4_bind_f32(&ld->b, "rope.freq_base_swa", 0, 1e4f, &hp->rope_base[G4_LAYER_SLIDING])) ||
+        (st = g4_bind_u32(&ld->b, "attention.sliding_window", 0, 0, &hp->n_swa)) ||
+        (st = g4_bind_f32(&ld->b, "attention.layer_norm_rms_epsilon", 0, 1e-6f, &hp->eps)))
         return st;
     /* final_logit_softcapping may be present (the tiny fixture carries 30): the drafter applies
      * none (spec §7.2), so it is deliberately not read. */
-    if (d->n_embd <= 0 || d->n_embd_out <= 0 || d->n_embd_out == d->n_embd || d->n_layer <= 0 ||
-        d->n_layer > G4_MAX_LAYERS || d->n_head <= 0 || !(d->eps > 0.0f))
+    if (hp->n_embd <= 0 || d->n_embd_out <= 0 || d->n_embd_out == hp->n_embd || hp->n_layer <= 0 ||
+        hp->n_layer > G4_MAX_LAYERS || hp->n_head <= 0 || !(hp->eps > 0.0f))
         return g4_fail(G4_ERR_FORMAT, "drafter %s: implausible geometry: embedding_length %d, embedding_length_out %d, "
-                       "block_count %d, head_count %d", ld->path, d->n_embd, d->n_embd_out, d->n_layer, d->n_head);
+                       "block_count %d, head_count %d", ld->path, hp->n_embd, d->n_embd_out, hp->n_layer, hp->n_head);
     if (vf != kf || vs != ks)
         return g4_fail(G4_ERR_UNSUPPORTED, "drafter %s: key_length %d/%d differs from value_length %d/%d", ld->path,
                        kf, ks, vf, vs);
-    d->head_dim[G4_LAYER_FULL] = kf;
-    d->head_dim[G4_LAYER_SLIDING] = ks;
+    hp->head_dim[G4_LAYER_FULL] = kf;
+    hp->head_dim[G4_LAYER_SLIDING] = ks;
     for (int t = 0; t < 2; t++)
-        if (d->head_dim[t] <= 0 || d->head_dim[t] % 2 || d->n_rot[t] <= 0 || d->n_rot[t] % 2 ||
-            d->n_rot[t] > d->head_dim[t] || !(d->rope_base[t] > 0.0f))
+        if (hp->head_dim[t] <= 0 || hp->head_dim[t] % 2 || hp->n_rot[t] <= 0 || hp->n_rot[t] % 2 ||
+            hp->n_rot[t] > hp->head_dim[t] || !(hp->rope_base[t] > 0.0f))
             return g4_fail(G4_ERR_FORMAT, "drafter %s: bad %s attention geometry (head dim %d, rope dims %d)", ld->path,
-                           t ? "full" : "sliding", d->head_dim[t], d->n_rot[t]);
+                           t ? "full" : "sliding", hp->head_dim[t], hp->n_rot[t]);
 
     /* Does it belong to this target? */
     if (d->n_embd_out != thp->n_embd)
@@ -173,12 +157,12 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
     const g4_gguf_tensor *te = g4_gguf_find_tensor(ld->g, "token_embd.weight");
     if (!te || te->ne[1] <= 0 || te->ne[1] > INT32_MAX)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: tensor token_embd.weight is missing or has no vocabulary", ld->path);
-    d->n_vocab = (int32_t)te->ne[1];
-    if (d->n_vocab != thp->n_vocab)
-        return g4_fail(G4_ERR_MISMATCH, "drafter %s has a vocabulary of %d tokens, the model %d", ld->path, d->n_vocab,
+    hp->n_vocab = (int32_t)te->ne[1];
+    if (hp->n_vocab != thp->n_vocab)
+        return g4_fail(G4_ERR_MISMATCH, "drafter %s has a vocabulary of %d tokens, the model %d", ld->path, hp->n_vocab,
                        thp->n_vocab);
 
-    const int32_t L = d->n_layer;
+    const int32_t L = hp->n_layer;
     int32_t *ff = calloc((size_t)L, sizeof *ff), *nkv = calloc((size_t)L, sizeof *nkv);
     d->layers = calloc((size_t)L, sizeof *d->layers);
     if (!ff || !nkv || !d->layers) {
@@ -196,14 +180,14 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         st = g4_fail(G4_ERR_FORMAT, "drafter %s: %s must be %d booleans", ld->path, full, L);
     int any_swa = 0;
     for (int32_t l = 0; !st && l < L; l++) {
-        g4_draft_layer *Ld = &d->layers[l];
+        g4_layer *Ld = &d->layers[l];
         int64_t v = 0;
         if (g4_gguf_arr_i64(pat, (uint64_t)l, &v) != 0) {
             st = g4_fail(G4_ERR_FORMAT, "drafter %s: %s[%d] is not a boolean", ld->path, full, l);
             break;
         }
         Ld->type = v ? G4_LAYER_SLIDING : G4_LAYER_FULL;
-        Ld->head_dim = d->head_dim[Ld->type];
+        Ld->head_dim = hp->head_dim[Ld->type];
         Ld->n_ff = ff[l];
         any_swa |= Ld->type == G4_LAYER_SLIDING;
         const char *tn = Ld->type ? "full" : "sliding";
@@ -212,49 +196,54 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
             break;
         }
         /* The cache it reads: the target's last producer of the same type (spec §7.2). */
-        Ld->target_layer = g4_model_last_kv_layer(tm, Ld->type);
-        if (Ld->target_layer < 0) {
+        Ld->kv_src = g4_model_last_kv_layer(tm, Ld->type);
+        Ld->writes_kv = 0;
+        if (Ld->kv_src < 0) {
             st = g4_fail(G4_ERR_MISMATCH, "drafter %s: layer %d is %s but the model has no %s layer", ld->path, l, tn, tn);
             break;
         }
-        const g4_layer *T = &tm->layers[Ld->target_layer];
-        if (T->head_dim != Ld->head_dim || d->n_head % T->n_head_kv || nkv[l] != T->n_head_kv) {
+        const g4_layer *T = &tm->layers[Ld->kv_src];
+        if (T->head_dim != Ld->head_dim || hp->n_head % T->n_head_kv || nkv[l] != T->n_head_kv) {
             st = g4_fail(G4_ERR_MISMATCH,
                          "drafter %s: %s layer %d (%d query heads of %d, declaring %d KV heads) cannot read the model's "
-                         "layer %d cache (%d KV heads of %d)", ld->path, tn, l, d->n_head, Ld->head_dim, nkv[l],
-                         Ld->target_layer, T->n_head_kv, T->head_dim);
+                         "layer %d cache (%d KV heads of %d)", ld->path, tn, l, hp->n_head, Ld->head_dim, nkv[l],
+                         Ld->kv_src, T->n_head_kv, T->head_dim);
             break;
         }
+        Ld->n_head_kv = T->n_head_kv;
         d->max_ff = ff[l] > d->max_ff ? ff[l] : d->max_ff;
-        int32_t qd = d->n_head * Ld->head_dim;
+        int32_t qd = hp->n_head * Ld->head_dim;
         d->max_qd = qd > d->max_qd ? qd : d->max_qd;
     }
     free(ff);
     free(nkv);
     if (st)
         return st;
-    if (any_swa && (d->n_swa <= 0 || d->n_swa > thp->n_swa))
+    if (any_swa && (hp->n_swa <= 0 || hp->n_swa > thp->n_swa))
         return g4_fail(G4_ERR_MISMATCH, "drafter %s: sliding window %d does not fit the model's cache window %d",
-                       ld->path, d->n_swa, thp->n_swa);
+                       ld->path, hp->n_swa, thp->n_swa);
 
-    const int64_t da = d->n_embd, dt = d->n_embd_out, nq = d->n_head;
-    if ((st = g4_bind_matrix(&ld->b, &d->tok_embd, 1, da, d->n_vocab, 1, "token_embd.weight")) ||
+    const int64_t da = hp->n_embd, dt = d->n_embd_out, nq = hp->n_head;
+    if ((st = g4_bind_matrix(&ld->b, &d->tok_embd, 1, da, hp->n_vocab, 1, "token_embd.weight")) ||
         (st = g4_bind_vec(&ld->b, &d->output_norm, 1, da, "output_norm.weight")) ||
         (st = g4_bind_matrix(&ld->b, &d->pre_proj, 1, 2 * dt, da, 1, "nextn.pre_projection.weight")) ||
         (st = g4_bind_matrix(&ld->b, &d->post_proj, 1, da, dt, 1, "nextn.post_projection.weight")))
         return st;
     const float *freqs;
-    const int64_t n_freqs = d->n_rot[G4_LAYER_FULL] / 2;
+    const int64_t n_freqs = hp->n_rot[G4_LAYER_FULL] / 2;
     if ((st = g4_bind_vec(&ld->b, &freqs, 0, n_freqs, "rope_freqs.weight")))
         return st;
-    /* rope_freqs applies to full layers only, as in the target (rope.c) */
-    d->rope_inv_freq[G4_LAYER_SLIDING] = rope_table(d, d->n_rot[0], d->rope_base[0], NULL, 0);
-    d->rope_inv_freq[G4_LAYER_FULL] = rope_table(d, d->n_rot[1], d->rope_base[1], freqs, freqs ? n_freqs : 0);
-    if (!d->rope_inv_freq[0] || !d->rope_inv_freq[1])
-        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory building the drafter's RoPE tables");
+    /* rope_freqs applies to full layers only, as in the target (model_load.c) */
+    for (int t = 0; t < 2; t++) {
+        d->rope_inv_freq[t] = g4_arena_alloc(&d->arena, (size_t)(hp->n_rot[t] / 2) * sizeof(float));
+        if (!d->rope_inv_freq[t])
+            return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory building the drafter's RoPE tables");
+        g4_rope_inv_freq(hp->n_rot[t], hp->rope_base[t], t == G4_LAYER_FULL ? freqs : NULL, freqs ? n_freqs : 0,
+                         d->rope_inv_freq[t]);
+    }
 
     for (int32_t l = 0; l < L; l++) {
-        g4_draft_layer *Ld = &d->layers[l];
+        g4_layer *Ld = &d->layers[l];
         const int64_t hd = Ld->head_dim, f = Ld->n_ff;
         const float *scale;
         if ((st = g4_bind_vec(&ld->b, &Ld->attn_norm, 1, da, "blk.%d.attn_norm.weight", l)) ||
@@ -278,6 +267,8 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
     }
     if ((st = load_centroids(ld)))
         return st;
+    /* the view the blocks read; float weights keep f32 activations as the target's do */
+    d->dec = (g4_decoder){hp, d->layers, {d->rope_inv_freq[0], d->rope_inv_freq[1]}, tm->linear};
 
     for (int64_t i = 0; i < g4_gguf_n_tensors(ld->g); i++) {
         const g4_gguf_tensor *t = g4_gguf_tensor_at(ld->g, i);
@@ -314,8 +305,8 @@ g4_status g4_drafter_load(const g4_model *target, const char *path, uint32_t fla
         return st;
     }
     g4_log(&target->log, G4_LOG_INFO,
-           "loaded drafter %s: %d layers, d %d -> %d, %d heads, vocab %d, window %d, %s head", path, d->n_layer,
-           d->n_embd, d->n_embd_out, d->n_head, d->n_vocab, d->n_swa, d->n_centroids ? "centroid-masked" : "full");
+           "loaded drafter %s: %d layers, d %d -> %d, %d heads, vocab %d, window %d, %s head", path, d->hp.n_layer,
+           d->hp.n_embd, d->n_embd_out, d->hp.n_head, d->hp.n_vocab, d->hp.n_swa, d->n_centroids ? "centroid-masked" : "full");
     *out = d;
     return G4_OK;
 }

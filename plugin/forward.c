@@ -65,18 +65,7 @@ g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c)
             return G4_ERR_CANCELLED;
         const g4_layer *L = &m->layers[l];
 
-        g4_rmsnorm(x, L->attn_norm, n, d, eps, sc->a);
-        g4_block_attention(&b, L, c, sc->a, sc->o);
-        g4_add_rmsnorm(x, sc->o, L->post_attn_norm, n, d, eps); /* x = h1 */
-
-        g4_rmsnorm(x, L->ffn_norm, n, d, eps, sc->a);
-        g4_block_mlp(&b, L, sc->a, n, sc->f);
-        if (hp->n_expert > 0) {
-            g4_rmsnorm(sc->f, L->post_ffw_norm_1, n, d, eps, sc->f);
-            g4_block_moe(&b, L, x, n, sc->moe);
-            g4_add_rmsnorm(sc->f, sc->moe, L->post_ffw_norm_2, n, d, eps);
-        }
-        g4_add_rmsnorm(x, sc->f, L->post_ffw_norm, n, d, eps);
+        g4_block_layer(&b, L, c, x); /* attention + FFN (+ MoE) sublayers, block_layer.c */
 
         if (hp->n_embd_per_layer > 0)
             g4_block_ple_inject(s, l, x, n, sc->ple);

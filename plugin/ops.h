@@ -7,7 +7,8 @@
  *   norm.c       RMSNorm (weighted, weightless, fused add), LayerNorm
  *   activation.c tanh GELU, GeGLU
  *   rope.c       RoPE tables and the NEOX rotation
- *   parallel.c   g4_parallel_for: one contiguous range per pool thread */
+ *   parallel.c   g4_parallel_for: one contiguous range per pool thread
+ *   top_k.c      g4_top_k: selection by value (the one argmax is the kernels' g4k_argmax) */
 #ifndef G4_OPS_H
 #define G4_OPS_H
 
@@ -75,6 +76,12 @@ void g4_rope(const float *inv, int32_t n_rot, float *x, int32_t n, int32_t n_hea
 /* Parallel loop over [0, n): fn(ctx, i0, i1), one contiguous range per pool thread. */
 typedef void (*g4_range_fn)(void *ctx, int64_t i0, int64_t i1);
 void g4_parallel_for(g4k_pool *pool, int64_t n, g4_range_fn fn, void *ctx);
+
+/* ---- selection (top_k.c) ----------------------------------------------------------------- */
+
+/* idx[0..k) = the indices of the k largest of x[0..n) (1 <= k <= n), sorted by value
+ * (descending), equal values by index (ascending). */
+void g4_top_k(const float *x, int32_t n, int32_t k, int32_t *idx);
 
 /* ---- small inline helpers ----------------------------------------------------------------- */
 
