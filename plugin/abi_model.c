@@ -264,13 +264,7 @@ G4_API g4_status G4_CALL g4_session_reset(g4_session *s)
     g4_clear_error();
     if (!g4_session_live(s))
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_session_reset: session is NULL or not a live handle");
-    s->n_past = 0;
-    s->out_n = 0;
-    s->captured_valid = 0;
-    s->hid_n = 0;
-    s->draft_anchor = -1;
-    s->kv_written_hi = 0;
-    g4_kv_reset(&s->kv);
+    g4_session_do_reset(s);
     return G4_OK;
 }
 

@@ -8,58 +8,45 @@
 
 /* ---- workspace ----------------------------------------------------------------------------- */
 
-void g4_draft_ws_free(g4_draft_ws *w)
-{
-    if (!w)
-        return;
-    float *f[] = {w->sc.x, w->sc.a, w->sc.o, w->sc.f, w->sc.q, w->sc.att, w->sc.ff_gate, w->sc.ff_up,
-                  w->u, w->xn, w->h, w->logits};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        free(f[i]);
-    free(w->sel);
-    free(w->rows);
-    free(w);
-}
-
-static float *falloc(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
-
+/* The scratch is one allocation (the session frees it with the drafting state, draft_state.c):
+ * the struct, then its float arrays, then its int32 arrays. */
 g4_status g4_draft_ws_get(g4_session *s, g4_draft_ws **out)
 {
     const g4_drafter *d = s->m->draft;
-    if (s->draft_ws) {
-        *out = s->draft_ws;
+    if (s->draft.ws) {
+        *out = s->draft.ws;
         return G4_OK;
     }
-    g4_draft_ws *w = calloc(1, sizeof *w);
+    const size_t da = (size_t)d->hp.n_embd, dt = (size_t)d->n_embd_out, qd = (size_t)d->max_qd,
+                 ff = (size_t)d->max_ff;
+    /* sparse head: centroid scores, then top_k clusters of V/C tokens, then one dequantized row */
+    const size_t nl = d->n_centroids ? (size_t)d->n_centroids + (size_t)d->centroid_top_k * (size_t)(d->hp.n_vocab / d->n_centroids)
+                                     : (size_t)d->hp.n_vocab;
+    const size_t nl_alloc = nl + (d->n_centroids ? da : 0);
+    const size_t n_sel = d->centroid_top_k > 0 ? (size_t)d->centroid_top_k : 1;
+    const size_t n_rows = nl > (size_t)d->n_centroids ? nl - (size_t)d->n_centroids : 1;
+    const size_t n_f = 4 * da + 2 * qd + 2 * ff + 2 * dt + da + dt + nl_alloc;
+    g4_draft_ws *w = calloc(1, sizeof *w + n_f * sizeof(float) + (n_sel + n_rows) * sizeof(int32_t));
     if (!w)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for the drafter's scratch");
-    const size_t da = (size_t)d->hp.n_embd, dt = (size_t)d->n_embd_out;
-    /* sparse head: centroid scores, then top_k clusters of V/C tokens */
-    size_t nl = d->n_centroids ? (size_t)d->n_centroids + (size_t)d->centroid_top_k * (size_t)(d->hp.n_vocab / d->n_centroids)
-                               : (size_t)d->hp.n_vocab;
-    const size_t nl_alloc = nl + (d->n_centroids ? da : 0); /* sparse head: + one dequantized row */
+    float *f = (float *)(w + 1);
     g4_scratch *sc = &w->sc;
     sc->n_tok = 1;
-    sc->x = falloc(da);
-    sc->a = falloc(da);
-    sc->o = falloc(da);
-    sc->f = falloc(da);
-    sc->q = falloc((size_t)d->max_qd);
-    sc->att = falloc((size_t)d->max_qd);
-    sc->ff_gate = falloc((size_t)d->max_ff);
-    sc->ff_up = falloc((size_t)d->max_ff);
-    w->u = falloc(2 * dt);
-    w->xn = falloc(da);
-    w->h = falloc(dt);
-    w->logits = falloc(nl_alloc);
-    w->sel = malloc(sizeof(int32_t) * (size_t)(d->centroid_top_k > 0 ? d->centroid_top_k : 1));
-    w->rows = malloc(sizeof(int32_t) * (nl > (size_t)d->n_centroids ? nl - (size_t)d->n_centroids : 1));
-    if (!sc->x || !sc->a || !sc->o || !sc->f || !sc->q || !sc->att || !sc->ff_gate || !sc->ff_up || !w->u ||
-        !w->xn || !w->h || !w->logits || !w->sel || !w->rows) {
-        g4_draft_ws_free(w);
-        return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for the drafter's scratch");
-    }
-    s->draft_ws = w;
+    sc->x = f, f += da;
+    sc->a = f, f += da;
+    sc->o = f, f += da;
+    sc->f = f, f += da;
+    sc->q = f, f += qd;
+    sc->att = f, f += qd;
+    sc->ff_gate = f, f += ff;
+    sc->ff_up = f, f += ff;
+    w->u = f, f += 2 * dt;
+    w->xn = f, f += da;
+    w->h = f, f += dt;
+    w->logits = f, f += nl_alloc;
+    w->sel = (int32_t *)f;
+    w->rows = w->sel + n_sel;
+    s->draft.ws = w;
     *out = w;
     return G4_OK;
 }
@@ -137,8 +124,8 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
         int32_t lo = kv.pos_lo, hi = key_end - 1;
         if (L->type == G4_LAYER_SLIDING && pos - hp->n_swa + 1 > lo)
             lo = pos - hp->n_swa + 1;
-        /* the slot at pos_hi may still hold the last step's entry (see session.h kv_written_hi) */
-        const int32_t avail_hi = s->kv_written_hi > kv.pos_hi ? kv.pos_hi + 1 : kv.pos_hi;
+        /* the slot at pos_hi may still hold the last step's entry (draft_state.h: kv_written_hi) */
+        const int32_t avail_hi = s->draft.kv_written_hi > kv.pos_hi ? kv.pos_hi + 1 : kv.pos_hi;
         if (hi >= avail_hi || hi < lo)
             return g4_fail(G4_ERR_STATE, "drafter: the cache holds positions [%d, %d), cannot attend to [%d, %d]",
                            kv.pos_lo, kv.pos_hi, lo, hi);
@@ -160,4 +147,52 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
     }
     g4_linear(s->pool, d->dec.linear, &d->post_proj, w->xn, 1, w->h); /* h_next */
     return G4_OK;
+}
+
+/* ---- one round and the ABI call --------------------------------------------------------------- */
+
+g4_status g4_draft_round(g4_session *s, int32_t last_token, int32_t k, int32_t *out, int32_t *n_out)
+{
+    *n_out = 0;
+    const int32_t pos = s->n_past;
+    const float *h = pos > 0 && s->draft.anchor >= 0 ? g4_draft_hidden_at(s, s->draft.anchor) : NULL;
+    if (!h)
+        return g4_fail(G4_ERR_STATE,
+                       "g4_draft: the target's hidden state of position %d is not available (the most recent "
+                       "g4_step must have computed that position)", s->draft.anchor >= 0 ? s->draft.anchor : pos - 1);
+    /* The slot at n_past still holds the last step's K/V (a rejected draft): visible, as in the
+     * reference. */
+    const int32_t key_end = s->draft.kv_written_hi > pos ? pos + 1 : pos;
+    g4_draft_ws *w;
+    g4_status st = g4_draft_ws_get(s, &w);
+    if (st)
+        return st;
+    memcpy(w->h, h, (size_t)s->m->hp.n_embd * sizeof(float));
+    int32_t tok = last_token;
+    for (int32_t i = 0; i < k; i++) {
+        if ((st = g4_draft_step(s, tok, pos, key_end, w, &tok)))
+            return st;
+        out[(*n_out)++] = tok;
+    }
+    return G4_OK;
+}
+
+G4_API g4_status G4_CALL g4_draft(g4_session *s, int32_t last_token, int32_t k, int32_t *out_tokens,
+                                  int32_t *n_out)
+{
+    g4_clear_error();
+    if (n_out)
+        *n_out = 0;
+    if (!g4_session_live(s) || !n_out || (!out_tokens && k > 0))
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: NULL argument");
+    if (!s->m->draft)
+        return g4_fail(G4_ERR_UNSUPPORTED, "g4_draft: the model was loaded without a drafter (g4_load_params.draft)");
+    if (k < 0)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: k is %d", k);
+    if (last_token < 0 || last_token >= s->m->hp.n_vocab)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: token %d is outside the vocabulary [0, %d)", last_token,
+                       s->m->hp.n_vocab);
+    if (k == 0)
+        return G4_OK;
+    return g4_draft_round(s, last_token, k, out_tokens, n_out);
 }

@@ -77,7 +77,10 @@ typedef struct g4_proposer {
 g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_generate_stats *stats,
                            const g4_proposer *prop);
 
-/* The session's drafter scratch (created on first use). */
+/* k greedy proposals after last_token at the constant position n_past, from the session's
+ * drafting state (draft_state.h); what g4_draft and g4_generate call. */
+g4_status g4_draft_round(g4_session *s, int32_t last_token, int32_t k, int32_t *out, int32_t *n_out);
+/* The session's drafter scratch (created on first use, freed with the session). */
 g4_status g4_draft_ws_get(g4_session *s, g4_draft_ws **out);
 /* The target's final-normed hidden of position pos from the most recent step, or NULL. */
 const float *g4_draft_hidden_at(const g4_session *s, int32_t pos);

@@ -70,56 +70,6 @@ static void generate_params_defaults(g4_generate_params *p)
 
 G4_DEFINE_STRUCT_INIT(g4_generate_params, GEN_PARAMS_V1_SIZE, generate_params_defaults)
 
-/* ---- drafting ------------------------------------------------------------------------------ */
-
-/* k greedy proposals after last_token at the constant position n_past, from the session's
- * drafting state (model.h: draft_anchor, kv_written_hi). */
-static g4_status draft_round(g4_session *s, int32_t last_token, int32_t k, int32_t *out, int32_t *n_out)
-{
-    *n_out = 0;
-    const int32_t pos = s->n_past;
-    const float *h = pos > 0 && s->draft_anchor >= 0 ? g4_draft_hidden_at(s, s->draft_anchor) : NULL;
-    if (!h)
-        return g4_fail(G4_ERR_STATE,
-                       "g4_draft: the target's hidden state of position %d is not available (the most recent "
-                       "g4_step must have computed that position)", s->draft_anchor >= 0 ? s->draft_anchor : pos - 1);
-    /* The slot at n_past still holds the last step's K/V (a rejected draft): visible, as in the
-     * reference. */
-    const int32_t key_end = s->kv_written_hi > pos ? pos + 1 : pos;
-    g4_draft_ws *w;
-    g4_status st = g4_draft_ws_get(s, &w);
-    if (st)
-        return st;
-    memcpy(w->h, h, (size_t)s->m->hp.n_embd * sizeof(float));
-    int32_t tok = last_token;
-    for (int32_t i = 0; i < k; i++) {
-        if ((st = g4_draft_step(s, tok, pos, key_end, w, &tok)))
-            return st;
-        out[(*n_out)++] = tok;
-    }
-    return G4_OK;
-}
-
-G4_API g4_status G4_CALL g4_draft(g4_session *s, int32_t last_token, int32_t k, int32_t *out_tokens,
-                                  int32_t *n_out)
-{
-    g4_clear_error();
-    if (n_out)
-        *n_out = 0;
-    if (!g4_session_live(s) || !n_out || (!out_tokens && k > 0))
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: NULL argument");
-    if (!s->m->draft)
-        return g4_fail(G4_ERR_UNSUPPORTED, "g4_draft: the model was loaded without a drafter (g4_load_params.draft)");
-    if (k < 0)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: k is %d", k);
-    if (last_token < 0 || last_token >= s->m->hp.n_vocab)
-        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_draft: token %d is outside the vocabulary [0, %d)", last_token,
-                       s->m->hp.n_vocab);
-    if (k == 0)
-        return G4_OK;
-    return draft_round(s, last_token, k, out_tokens, n_out);
-}
-
 /* ---- generation ---------------------------------------------------------------------------- */
 
 typedef struct gen {
@@ -296,7 +246,7 @@ static g4_status run(gen *g)
         double t0 = adaptive && k > 0 ? now_s() : 0.0;
         if (k > 0) {
             st = g->prop ? g->prop->propose(g->prop->ctx, s, x, k, g->batch + 1, &nd)
-                         : draft_round(s, x, k, g->batch + 1, &nd);
+                         : g4_draft_round(s, x, k, g->batch + 1, &nd);
             if (st)
                 return st;
             nd = nd < k ? (nd > 0 ? nd : 0) : k;
@@ -329,7 +279,7 @@ static g4_status run(gen *g)
         /* rows 0..i stay (x and the accepted drafts); the hidden of row i is the next h */
         if (i < nd && (st = g4_session_do_truncate(s, n_past0 + i + 1)))
             return st;
-        s->draft_anchor = s->n_past - 1; /* row i: the last accepted (also when all were) */
+        g4_draft_state_anchor(&s->draft, s->n_past - 1); /* row i: the last accepted (also when all were) */
         if (adaptive && nd > 0) {
             ad.acc = ADAPT_DECAY * ad.acc + i;
             ad.tested = ADAPT_DECAY * ad.tested + (i < nd ? i + 1 : nd);
@@ -391,8 +341,7 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
         free(g.want);
         if (g.st.n_target_steps > 0) {
             /* the outputs belong to internal steps: invalidate them (keeps the hidden rows) */
-            s->out_n = 0;
-            s->captured_valid = 0;
+            g4_session_invalidate_outputs(s);
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

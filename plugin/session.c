@@ -148,7 +148,7 @@ void g4_session_destroy(g4_session *s)
     free(s->logits);
     free(s->captured);
     free(s->spans_tmp);
-    g4_draft_ws_free(s->draft_ws);
+    g4_draft_state_free(&s->draft);
     s->magic = G4_DEAD_MAGIC;
     free(s);
 }
@@ -161,6 +161,7 @@ g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_sess
     if (!s)
         return g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory");
     s->magic = G4_SESSION_MAGIC;
+    g4_draft_state_reset(&s->draft);
     s->m = m;
     atomic_init(&s->cancel, 0);
     s->n_ctx = o->n_ctx > 0 ? o->n_ctx : m->n_ctx_default;
@@ -356,8 +357,7 @@ g4_status g4_session_step(g4_session *s, const g4_batch *b, unsigned flags)
     s->out_n = n;
     s->hid_pos0 = n_past0;
     s->hid_n = n;
-    s->draft_anchor = n_past0;
-    s->kv_written_hi = s->n_past;
+    g4_draft_state_after_step(&s->draft, n_past0, s->n_past);
     s->captured_valid = s->capture;
     return G4_OK;
 }
@@ -372,10 +372,24 @@ g4_status g4_session_do_truncate(g4_session *s, int32_t n)
                        "cannot truncate to %d: the sliding-window cache only reaches back to %d "
                        "(g4_session_min_rollback)", n, lo);
     s->n_past = n;
+    g4_session_invalidate_outputs(s);
+    g4_draft_state_anchor(&s->draft, n - 1);
+    return G4_OK;
+}
+
+void g4_session_invalidate_outputs(g4_session *s)
+{
     s->out_n = 0;
     s->captured_valid = 0;
-    s->draft_anchor = n - 1;
-    return G4_OK;
+}
+
+void g4_session_do_reset(g4_session *s)
+{
+    s->n_past = 0;
+    g4_session_invalidate_outputs(s);
+    s->hid_n = 0;
+    g4_draft_state_reset(&s->draft);
+    g4_kv_reset(&s->kv);
 }
 
 int32_t g4_session_min_pos(const g4_session *s) { return g4_kv_min_rollback(&s->kv, s->n_past); }

@@ -1,6 +1,7 @@
 /* Sessions (session.c): one conversation's KV cache, thread pool, scratch and the outputs of
  * its last step, over a shared immutable g4_model. session.c is the only writer of a session's
- * state. */
+ * state, except the drafting sub-state (g4_draft_state), which draft_state.c writes when
+ * session.c reports a step, a truncation or a reset to it. */
 #ifndef G4_SESSION_H
 #define G4_SESSION_H
 
@@ -8,10 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "draft_state.h"
 #include "kv_cache.h"
 #include "model.h"
-
-struct g4_draft_ws; /* draft.h: a session's drafter scratch */
 
 /* Internal session options (the ABI fixes them to defaults; tests shrink them to exercise the
  * sliding-window ring). */
@@ -74,16 +74,7 @@ struct g4_session {
     /* MTP: hidden[] rows are positions [hid_pos0, hid_pos0 + hid_n) of the last successful step;
      * unlike out_n this survives g4_session_truncate (rows below n_past stay valid). */
     int32_t hid_pos0, hid_n;
-    /* MTP drafting state, as transformers' assisted generation keeps it (the reference the
-     * conformance fixtures were recorded from):
-     *  - draft_anchor: the position whose final hidden state the drafter starts from: the first
-     *    row of the last step ("row n_accepted" with nothing accepted yet), or, after a
-     *    g4_session_truncate, the new last position (the last accepted row);
-     *  - kv_written_hi: one past the highest position the last step wrote. When it exceeds
-     *    n_past, the slot at n_past still holds that step's K/V (a rejected draft) and the
-     *    drafter attends to it, as transformers does by slicing the shared cache by length. */
-    int32_t draft_anchor, kv_written_hi;
-    struct g4_draft_ws *draft_ws; /* drafter scratch (draft.c), created on first use */
+    g4_draft_state draft;    /* MTP drafting state: written only through draft_state.c */
 
     int32_t capture;         /* record the residual stream on the next steps */
     float *captured;         /* [(n_layer+1), out_n, d] */
@@ -95,7 +86,6 @@ struct g4_session {
 };
 
 g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_session **out);
-void g4_draft_ws_free(struct g4_draft_ws *w); /* draft.c */
 void g4_session_destroy(g4_session *s);
 /* flags: 0, or G4_STEP_RAW_LOGITS: the logits rows are left before the final softcap (only
  * g4_generate's greedy steps ask: g4_greedy_token reads them, and g4_generate invalidates its
@@ -103,6 +93,10 @@ void g4_session_destroy(g4_session *s);
 #define G4_STEP_RAW_LOGITS 1u
 g4_status g4_session_step(g4_session *s, const g4_batch *b, unsigned flags);
 g4_status g4_session_do_truncate(g4_session *s, int32_t n);
+/* Forget everything: position 0, no outputs, empty cache (g4_session_reset). */
+void g4_session_do_reset(g4_session *s);
+/* The outputs of the last step are gone (hidden rows the drafter reads stay). */
+void g4_session_invalidate_outputs(g4_session *s);
 int32_t g4_session_min_pos(const g4_session *s);
 
 /* Final-normed hidden state of batch position i of the last step, whether or not the host asked
