@@ -1,7 +1,8 @@
 # g4plug — top-level build.
 #
 # Sources are picked up by wildcard so that adding a file never needs a Makefile edit:
-#   plugin/*.c, kernels/*.c, os/*.c -> libg4plug.so (and build/libg4plug_internal.a for unit tests)
+#   plugin/*/*.c, kernels/*.c, os/*.c -> libg4plug.so (and build/libg4plug_internal.a for unit
+#                               tests); plugin/ has one folder per room (docs/ARCHITECTURE.md)
 #   kernels/*_avx2.c          -> compiled with AVX2/FMA/F16C flags (selected at run time)
 #   kernels/*_avx512.c        -> compiled with AVX-512 F/BW/VL/DQ + VNNI + BF16 flags
 #   kernels/*_neon.c          -> compiled with Armv8.2 dotprod/i8mm flags (aarch64 only)
@@ -70,7 +71,7 @@ ifeq ($(HAVE_JPEG),1)
   LDLIBS += $(shell pkg-config --libs libjpeg)
 endif
 
-LIB_SRCS := $(wildcard plugin/*.c kernels/*.c os/*.c)
+LIB_SRCS := $(wildcard plugin/*.c plugin/*/*.c kernels/*.c os/*.c)
 ifeq ($(ARCH),x86_64)
   LIB_SRCS := $(filter-out %_neon.c,$(LIB_SRCS))
 else ifeq ($(ARCH),aarch64)
@@ -163,7 +164,7 @@ $(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
-$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf_read.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
+$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf/gguf_read.c kernels/ggml_types.c plugin/gguf/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h | lib
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
 	@$(HOST_LINK)ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
@@ -281,7 +282,7 @@ WIN_CPPFLAGS := -DG4_BUILDING_LIBRARY -D_GNU_SOURCE -Iabi -Iplugin -Ikernels -Io
 WIN_CFLAGS := -std=c11 -O2 -g $(WARN) $(REPRO_CFLAGS) -Wa,-muse-unaligned-vector-move
 # No PE timestamp, static runtime pieces.
 WIN_LDFLAGS := -static -pthread -Wl,--no-insert-timestamp
-WIN_SRCS := $(filter-out %_neon.c,$(wildcard plugin/*.c kernels/*.c os/*.c))
+WIN_SRCS := $(filter-out %_neon.c,$(wildcard plugin/*.c plugin/*/*.c kernels/*.c os/*.c))
 WIN_OBJS := $(WIN_SRCS:%.c=$(WIN)/%.o)
 $(WIN)/kernels/%_avx2.o: WIN_ISA := -mavx2 -mfma -mf16c
 $(WIN)/kernels/%_avx512.o: WIN_ISA := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
@@ -303,7 +304,7 @@ $(WIN)/g4.exe: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug
 	$(call say,LINK,$@)
 	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS)
 
-$(WIN)/g4-conformance.exe: $(wildcard conformance/*.c) plugin/gguf_read.c os/os_win32.c kernels/ggml_types.c plugin/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h
+$(WIN)/g4-conformance.exe: $(wildcard conformance/*.c) plugin/gguf/gguf_read.c os/os_win32.c kernels/ggml_types.c plugin/gguf/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(WIN_CC) $(WIN_CPPFLAGS) -Ihosts/common $(WIN_CFLAGS) -o $@ $(filter %.c,$^) $(WIN_LDFLAGS) -lm

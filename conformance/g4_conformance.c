@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "g4_dl.h"
-#include "gguf.h"
+#include "gguf/gguf.h"
 
 /* ---- Tolerances ---------------------------------------------------------------------------
  * Fixed up front from what an f32 implementation must reach (llama.cpp matches these references
@@ -25,7 +25,7 @@
 #define TOL_EMBD_REL 1e-3   /* projected soft tokens, same measure */
 /* Resized images get the same tolerance: the reference resized the uint8 image with torch's
  * antialiased bicubic integer kernel (fixed-point weights, uint8 rounding after each pass), and
- * plugin/image_resize.c reproduces that kernel, so no resampler allowance is needed. (A float or
+ * plugin/media/image_resize.c reproduces that kernel, so no resampler allowance is needed. (A float or
  * PIL resampler would be off by one 8-bit step on some pixels: ~1e-2 relative here.) */
 #define TOL_EMBD_RESIZE_REL TOL_EMBD_REL
 #define TOL_LOGITS_ABS 1e-2 /* full logit rows */

@@ -1,13 +1,13 @@
 /* libFuzzer target: parse arbitrary bytes as GGUF, then walk everything the reader hands out, so
  * that a file which passes validation but lies somewhere is caught when its data is touched.
- *   clang -fsanitize=fuzzer,address,undefined -Iplugin -Ikernels fuzz/fuzz_gguf.c \
- *         plugin/gguf_read.c kernels/ggml_types.c -o fuzz_gguf
+ *   clang -fsanitize=fuzzer,address,undefined -Iplugin -Ikernels -Ios fuzz/fuzz_gguf.c \
+ *         plugin/gguf/gguf_read.c kernels/ggml_types.c -o fuzz_gguf
  *   ./fuzz_gguf fuzz/corpus/gguf */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 
 /* Touch every byte so ASan sees any pointer past the input; the sum keeps it from being elided. */
 static uint64_t touch(const void *p, uint64_t n)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "g4plug.h"
-#include "mmproj.h"
+#include "media/mmproj.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* libFuzzer target: g4_manifest_check on arbitrary bytes (the manifest comes from disk and is
  * untrusted). Seed it with the shipped manifest; libFuzzer writes new inputs into the FIRST folder:
  *   clang -fsanitize=fuzzer,address,undefined -DG4_BUILDING_LIBRARY -DG4_HAVE_CJSON=1 \
- *         -Iabi -Iplugin fuzz/fuzz_manifest.c plugin/manifest_check.c plugin/errors.c -lcjson \
+ *         -Iabi -Iplugin fuzz/fuzz_manifest.c plugin/store/manifest_check.c plugin/base/errors.c -lcjson \
  *         -o fuzz_manifest
  *   mkdir -p /tmp/mcorpus && ./fuzz_manifest -max_len=8192 /tmp/mcorpus manifest/
  * fuzz-args: -max_len=8192
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

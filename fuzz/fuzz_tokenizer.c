@@ -2,7 +2,7 @@
  *
  * Build (from the repo root):
  *   clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iplugin -Ikernels \
- *     fuzz/fuzz_tokenizer.c plugin/tokenizer*.c plugin/gguf_read.c kernels/ggml_types.c -lm \
+ *     fuzz/fuzz_tokenizer.c plugin/vocab/tokenizer*.c plugin/gguf/gguf_read.c kernels/ggml_types.c -lm \
  *     -o build/fuzz_tokenizer
  *   build/fuzz_tokenizer -max_total_time=60 -max_len=4096
  * The vocabulary comes from $G4_VOCAB, else ../shared/fixtures/tokenizer/ggml-vocab-gemma-4.gguf
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "tokenizer.h"
+#include "gguf/gguf.h"
+#include "vocab/tokenizer.h"
 
 static g4_tokenizer *tok; /* loaded once; read-only afterwards */
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "g4plug.h"
-#include "mmproj.h"
+#include "media/mmproj.h"
 
 static void *slurp(const char *path, size_t *n)
 {

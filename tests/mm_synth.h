@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf_write.h"
+#include "gguf/gguf_write.h"
 #include "kernels.h"
 
 typedef struct mm_synth_cfg {

@@ -1,4 +1,4 @@
-/* Tiled online-softmax prompt attention (plugin/attention_prefill.c) against the row path
+/* Tiled online-softmax prompt attention (plugin/model/attention_prefill.c) against the row path
  * (g4_attn_rows, the decode path's straightforward softmax over a full score row) and against a
  * double-precision reference computed here from the cache rows widened to f32:
  *   - every KV type (F32, F16, BF16, Q8_0; K and V alike and one mixed pair);
@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "t.h"
-#include "attention.h"
+#include "model/attention.h"
 #include "quant.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

@@ -27,8 +27,9 @@
 #include <stdint.h>
 
 #include "t.h"
-#include "draft.h"
-#include "gguf.h"
+#include "draft/draft.h"
+#include "generate/generate.h"
+#include "gguf/gguf.h"
 
 static char g_path[3][512];
 static const char *fix(int slot, const char *name)

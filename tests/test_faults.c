@@ -47,8 +47,8 @@ int main(void)
 }
 #else
 
-#include "gguf.h"
-#include "mmproj.h"
+#include "gguf/gguf.h"
+#include "media/mmproj.h"
 
 /* ---- the interposer ------------------------------------------------------------------------ */
 extern void *__libc_malloc(size_t);

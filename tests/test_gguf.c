@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "gguf/gguf.h"
+#include "gguf/gguf_write.h"
 #include "t.h"
 
 #if defined(__SANITIZE_ADDRESS__)

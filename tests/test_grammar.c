@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "g4plug.h"
-#include "json_value.h"
+#include "base/json_value.h"
 #include "t.h"
 
 static g4_model *load_vocab(void)

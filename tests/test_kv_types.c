@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "t.h"
-#include "gguf.h"
-#include "session.h"
+#include "gguf/gguf.h"
+#include "model/session.h"
 
 /* Per-type bounds on max|h - h_f32| / max|h_f32| of the final hidden state at the prompt's last
  * position and on the max logit difference relative to the f32 logits' range. Rounding one K/V

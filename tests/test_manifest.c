@@ -12,7 +12,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "base/internal.h"
 #include "t.h"
 
 #if G4_HAVE_CJSON

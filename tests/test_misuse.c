@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "g4plug.h"
-#include "gguf.h"
-#include "mmproj.h"
+#include "gguf/gguf.h"
+#include "media/mmproj.h"
 #include "t.h"
 
 /* status and a non-empty message */

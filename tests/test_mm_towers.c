@@ -1,4 +1,4 @@
-/* gemma4v vision tower and gemma4a audio conformer (plugin/embed_image_tower.c,
+/* gemma4v vision tower and gemma4a audio conformer (plugin/media/embed_image_tower.c,
  * embed_audio_conformer.c, audio_mel.c, fft.c): the pieces against independent computations
  * (naive DFT, HTK formula, pure tone, RoPE relativity, direct pooling, naive relative-position
  * attention), then whole encoders on a synthesized projector (tests/mm_synth.h): token counts,
@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #define G4_MMPROJ_PRIVATE
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "kernels.h"
 #include "mm_synth.h"
-#include "mmproj.h"
+#include "media/mmproj.h"
 #include "t.h"
 
 static double frand(uint64_t *s)

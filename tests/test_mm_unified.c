@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "kernels.h"
-#include "mmproj.h"
+#include "media/mmproj.h"
 #include "t.h"
 
 #if defined(G4_HAVE_JPEG)

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "g4plug.h"
-#include "gguf.h"
-#include "gguf_write.h"
+#include "gguf/gguf.h"
+#include "gguf/gguf_write.h"
 #include "kernels.h"
 #include "t.h"
 

@@ -1,4 +1,4 @@
-/* Model resolution (plugin/model_resolve.h): plain paths, LM Studio folders and roots, and a fake
+/* Model resolution (plugin/store/model_resolve.h): plain paths, LM Studio folders and roots, and a fake
  * Ollama store laid out exactly like the real one (manifests/<host>/<ns>/<model>/<tag>, blobs/
  * sha256-<hex>, docker v2 manifests with config/model/projector/params/template/license layers),
  * plus hostile stores: traversal through digests and names, huge and malformed manifests, missing
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gguf_write.h"
-#include "model_resolve.h"
+#include "gguf/gguf_write.h"
+#include "store/model_resolve.h"
 #include "t.h"
 
 static char g_tmp[512];

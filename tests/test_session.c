@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "gguf.h"
-#include "blocks.h" /* sessions, and g4_greedy_token */
+#include "gguf/gguf.h"
+#include "model/blocks.h" /* sessions, and g4_greedy_token */
 
 static char g_path[512];
 static const char *fix(const char *name)
@@ -368,7 +368,7 @@ static void check_mechanics(const char *model_file)
     float *a = malloc((size_t)n * D * sizeof(float)), *b = malloc((size_t)n * D * sizeof(float));
 
     /* Batches of up to 8 rows take the row attention path (the decode step's, bit-identical per
-     * row), longer ones the tiled online-softmax path (plugin/attention_prefill.c): same
+     * row), longer ones the tiled online-softmax path (plugin/model/attention_prefill.c): same
      * mathematics, different f32 summation order. These random-weight fixtures amplify f32
      * rounding chaotically (attention scale 1.0, near-one-hot softmaxes; see test_kv_types), so
      * comparisons that cross the two paths are held to the conformance runner's hidden-state

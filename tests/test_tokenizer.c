@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "t.h"
-#include "tokenizer.h"
+#include "vocab/tokenizer.h"
 
 static double now_ms(void)
 {

@@ -1,5 +1,5 @@
 /* ABI 1.1 video policy against the reference rules (transformers' Gemma 4 processor, see
- * plugin/abi_video.c), on the tiny 12B-Unified fixture with its projector:
+ * plugin/abi/abi_video.c), on the tiny 12B-Unified fixture with its projector:
  *   - g4_video_sample: indices = arange(0, T, T/n) truncated, the fps rule, caps, timestamps;
  *   - g4_video_format: the exact per-frame text, the mm:ss rule, the time split of audio tokens,
  *     and what the tokenizer makes of it (one <|video|> id per soft token, runs per frame);

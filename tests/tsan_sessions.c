@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "g4plug.h"
-#include "gguf.h"
-#include "mmproj.h"
+#include "gguf/gguf.h"
+#include "media/mmproj.h"
 #include "t.h"
 
 #define N_THREADS 8

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 
 static const char *vtype_name(uint32_t t)
 {

@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "kernels.h"
-#include "mmproj.h"
+#include "media/mmproj.h"
 #include "../tests/mm_synth.h"
 
 static double now(void)

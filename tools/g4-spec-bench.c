@@ -17,7 +17,7 @@
  * k (--k) and with adaptive k. The oracle is a benchmark device: the drafter's real step runs
  * (g4_draft, so its cost is paid), then its proposals are replaced by the target's known greedy
  * continuation, each token corrupted with probability 1 - alpha, so acceptance is i.i.d. alpha
- * per token whatever the random weights. It goes through g4_generate_with (plugin/draft.h),
+ * per token whatever the random weights. It goes through g4_generate_with (plugin/generate/generate.h),
  * which the library does not export: no host can reach it. Every speculative run must emit
  * exactly the plain greedy tokens (checked; exit 1 otherwise).
  *
@@ -36,7 +36,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "draft.h" /* g4_generate_with, g4_proposer: internal, not exported */
+#include "generate/generate.h" /* g4_generate_with, g4_proposer: internal, not exported */
+#include "model/blocks.h"       /* g4_greedy_token */
 #include "g4plug.h"
 
 static clockid_t g_clock = CLOCK_MONOTONIC;

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gguf.h"
-#include "tokenizer.h"
+#include "gguf/gguf.h"
+#include "vocab/tokenizer.h"
 
 static double now_ms(void)
 {

@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 for arch in arm64 x86_64; do
   a=$OUT/$arch
   objs=""
-  for src in plugin/*.c kernels/*.c os/*.c; do
+  for src in plugin/*/*.c kernels/*.c os/*.c; do
     case $src in
       *_neon.c) [ $arch = arm64 ] || continue; isa="-march=armv8.2-a+dotprod+i8mm+fp16" ;;
       *_avx2.c) [ $arch = x86_64 ] || continue; isa="-mavx2 -mfma -mf16c" ;;
@@ -51,7 +51,7 @@ for arch in arm64 x86_64; do
   $CC -arch $arch $CPPFLAGS -Ihosts/common $CFLAGS -o "$a/g4" hosts/cli/*.c hosts/common/*.c \
     -Wl,-rpath,@loader_path -lm
   $CC -arch $arch $CPPFLAGS -Ihosts/common $CFLAGS -o "$a/g4-conformance" conformance/*.c \
-    plugin/gguf_read.c kernels/ggml_types.c hosts/common/*.c -Wl,-rpath,@loader_path -lm
+    plugin/gguf/gguf_read.c kernels/ggml_types.c hosts/common/*.c -Wl,-rpath,@loader_path -lm
 done
 for f in libg4plug.1.dylib g4 g4-conformance; do
   lipo -create "$OUT/arm64/$f" "$OUT/x86_64/$f" -output "$OUT/$f"

@@ -7,7 +7,7 @@ answer made of the synset's gloss (definition and example sentences):
   <bos><|turn>user\\nWhat is a sea?<turn|>\\n<|turn>model\\n<|channel>thought\\n<channel|>A sea is a
   division of an ocean or a large body of salt water partially enclosed by land.<turn|>\\n
 
-This is the Gemma 4 chat template as g4 renders it (plugin/chat_format.c) with thinking off, so
+This is the Gemma 4 chat template as g4 renders it (plugin/abi/abi_chat.c) with thinking off, so
 `g4 run`'s chat prompt is in the training distribution.
 
 Output: one sample per line, newlines written as the two characters \\n (g4-tokenize --lines

@@ -1,0 +1,338 @@
+/* gemma4v vision tower (E2B/E4B, 26B/31B; spec §4.1-§4.3, llama.cpp gemma4v, HF Gemma4VisionModel):
+ *
+ *   resize to the HF 280-token budget (48-px cells) -> 16x16 patches, p = 2 (px/255 - 0.5)
+ *   x = W_patch p + P[0][col] + P[1][row]
+ *   N layers:  a = rms(x; ln1); q,k,v = clin(a); q,k: per-head rms(q_norm / k_norm), v: weightless
+ *              q,k: 2-D RoPE (x then y halves, theta 100); o = softmax(q k^T) v (scale 1)
+ *              x += rms(W_o o; attn_post_norm)
+ *              b = rms(x; ln2); x += rms(W_down (gelu_tanh(W_gate b) * W_up b); ffn_post_norm)
+ *              x *= out_scale (when present)
+ *   3x3 average pool * sqrt(d) -> [standardize] -> weightless rms -> mm.input_projection
+ * Padding patches of HF never appear here: we encode exactly the resized image, which gives the
+ * same result because HF masks them out of attention and strips them. Every linear is a g4k_matmul
+ * on the mapped weights; attention runs head by head over query blocks, so scratch is bounded by
+ * the budget (the resized image), never by the input size. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define G4_MMPROJ_PRIVATE
+#include "base/internal.h"
+#include "media/mmproj.h"
+#include "ops/ops.h"
+
+#define ROW_BLOCK 512   /* rows per MLP / patch-embedding batch (GEMM weight panels reused 512x) */
+#define QUERY_BLOCK 256 /* query rows per attention score block */
+
+
+int64_t g4_vtower_image_tokens(const g4_mmproj *p, int w, int h, int max_soft_tokens)
+{
+    int tw, th;
+    if (!p || !p->has_vision || g4_image_target_size(w, h, max_soft_tokens, &tw, &th) != G4_OK)
+        return -1;
+    const g4_vtower *V = &p->vt;
+    int nx = tw / V->patch, ny = th / V->patch;
+    if (nx > V->n_pos || ny > V->n_pos)
+        return -1; /* beyond the position table */
+    return (int64_t)(nx / V->merge) * (ny / V->merge);
+}
+
+void g4_rope2d_tables(int n, int hd, float theta, float *c, float *s)
+{
+    const int q4 = hd / 4;
+    for (int pos = 0; pos < n; pos++)
+        for (int i = 0; i < q4; i++) {
+            double ang = pos * pow((double)theta, -2.0 * i / (hd / 2));
+            c[(size_t)pos * q4 + i] = (float)cos(ang);
+            s[(size_t)pos * q4 + i] = (float)sin(ang);
+        }
+}
+
+void g4_rope2d_head(float *x, int hd, const float *cx, const float *sx, const float *cy,
+                    const float *sy, int px, int py)
+{
+    const int q4 = hd / 4;
+    for (int axis = 0; axis < 2; axis++) {
+        float *h = x + axis * (hd / 2);
+        const float *c = axis ? cy + (size_t)py * q4 : cx + (size_t)px * q4;
+        const float *s = axis ? sy + (size_t)py * q4 : sx + (size_t)px * q4;
+        for (int i = 0; i < q4; i++) {
+            float a = h[i], b = h[i + q4];
+            h[i] = a * c[i] - b * s[i];
+            h[i + q4] = b * c[i] + a * s[i];
+        }
+    }
+}
+
+void g4_pool3x3(const float *x, int nx, int ny, int d, float scale, float *out)
+{
+    const int ox = nx / 3, oy = ny / 3;
+    for (int ty = 0; ty < oy; ty++)
+        for (int tx = 0; tx < ox; tx++) {
+            float *o = out + ((size_t)ty * ox + tx) * d;
+            for (int c = 0; c < d; c++) {
+                double s = 0.0;
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++)
+                        s += x[((size_t)(3 * ty + ky) * nx + 3 * tx + kx) * d + c];
+                o[c] = (float)(s / 9.0) * scale;
+            }
+        }
+}
+
+typedef struct vt_job {
+    const g4_vtower *V;
+    const g4_vt_layer *L;
+    const uint8_t *px;
+    size_t stride;
+    int nx;
+    int64_t r0;            /* first row of the block */
+    float *x, *a, *q, *k, *v, *o, *t, *u;
+    float *s;              /* attention scores [rows][N] */
+    int64_t n;             /* patches */
+    float *cx, *sx, *cy, *sy; /* RoPE tables [n_pos][hd/4] */
+} vt_job;
+
+/* im2col of rows [r0, r0 + i1): the 768 values of a patch in (c, ky, kx) order, in [-1, 1]. */
+static void patches_in(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t pt = j->r0 + i;
+        int px = (int)(pt % j->nx), py = (int)(pt / j->nx);
+        float *v = j->t + i * 768;
+        for (int ky = 0; ky < 16; ky++) {
+            const uint8_t *row = j->px + (size_t)(py * 16 + ky) * j->stride + (size_t)px * 16 * 3;
+            for (int kx = 0; kx < 16; kx++)
+                for (int c = 0; c < 3; c++)
+                    v[c * 256 + ky * 16 + kx] = 2.0f * (row[kx * 3 + c] / 255.0f - 0.5f);
+        }
+    }
+}
+
+static void add_pos(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d;
+    for (int64_t i = i0; i < i1; i++) {
+        int px = (int)(i % j->nx), py = (int)(i / j->nx);
+        const float *ex = j->V->pos + (size_t)px * d;
+        const float *ey = j->V->pos + ((size_t)j->V->n_pos + (size_t)py) * d;
+        float *x = j->x + i * d;
+        for (int c = 0; c < d; c++)
+            x[c] += ex[c] + ey[c];
+    }
+}
+
+static void norm_in(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d;
+    g4_rmsnorm(j->x + i0 * d, j->L->ln1, i1 - i0, d, j->V->eps, j->a + i0 * d);
+}
+
+/* Per head: q_norm / k_norm with weights, v weightless; then 2-D RoPE on q and k. */
+static void qkv_heads(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const g4_vtower *V = j->V;
+    const int d = V->d, hd = V->hd;
+    for (int64_t i = i0; i < i1; i++) {
+        int px = (int)(i % j->nx), py = (int)(i / j->nx);
+        for (int h = 0; h < V->n_head; h++) {
+            float *qh = j->q + i * d + h * hd, *kh = j->k + i * d + h * hd, *vh = j->v + i * d + h * hd;
+            g4_rmsnorm(qh, j->L->q_norm, 1, hd, V->eps, qh);
+            g4_rmsnorm(kh, j->L->k_norm, 1, hd, V->eps, kh);
+            g4_rmsnorm(vh, NULL, 1, hd, V->eps, vh);
+            g4_rope2d_head(qh, hd, j->cx, j->sx, j->cy, j->sy, px, py);
+            g4_rope2d_head(kh, hd, j->cx, j->sx, j->cy, j->sy, px, py);
+        }
+    }
+}
+
+/* Row softmax of the score block (f32, max-subtracted). */
+static void softmax_rows(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    for (int64_t i = i0; i < i1; i++)
+        g4k_softmax(j->s + i * j->n, j->n);
+}
+
+/* o += rms(t; post) for rows [i0, i1) of the block starting at r0. */
+static void add_post_attn(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d;
+    g4_add_rmsnorm(j->x + (j->r0 + i0) * d, j->t + i0 * d, j->L->attn_post_norm, i1 - i0, d, j->V->eps);
+}
+
+static void add_post_ffn(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d;
+    g4_add_rmsnorm(j->x + (j->r0 + i0) * d, j->t + i0 * d, j->L->ffn_post_norm, i1 - i0, d, j->V->eps);
+}
+
+static void norm_ffn(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d;
+    g4_rmsnorm(j->x + (j->r0 + i0) * d, j->L->ln2, i1 - i0, d, j->V->eps, j->a + i0 * d);
+}
+
+static void geglu(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int64_t ff = j->V->ff;
+    g4k_geglu_tanh(j->o + i0 * ff, j->u + i0 * ff, (i1 - i0) * ff);
+}
+
+/* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights". */
+static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob)
+{
+    const g4_vtower *V = j->V;
+    const int d = V->d, hd = V->hd;
+    const int64_t N = j->n;
+    for (int h = 0; h < V->n_head; h++) {
+        g4k_matrix K = {.data = j->k + h * hd, .type = G4_TYPE_F32, .n_cols = hd, .n_rows = N,
+                        .row_bytes = sizeof(float) * (size_t)d};
+        for (int64_t r = 0; r < N; r++)
+            for (int c = 0; c < hd; c++)
+                vt[(size_t)c * N + r] = j->v[r * d + h * hd + c];
+        g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
+                         .row_bytes = sizeof(float) * (size_t)N};
+        for (int64_t q0 = 0; q0 < N; q0 += QUERY_BLOCK) {
+            int64_t nq = N - q0 < QUERY_BLOCK ? N - q0 : QUERY_BLOCK;
+            for (int64_t r = 0; r < nq; r++)
+                memcpy(qb + r * hd, j->q + (q0 + r) * d + h * hd, sizeof(float) * (size_t)hd);
+            g4k_matmul(pool, &K, qb, nq, j->s); /* scale 1.0 (spec §4.2); F32: activations stay f32 */
+            g4_parallel_for(pool, nq, softmax_rows, j);
+            g4k_matmul(pool, &VT, j->s, nq, ob);
+            for (int64_t r = 0; r < nq; r++)
+                memcpy(j->o + (q0 + r) * d + h * hd, ob + r * hd, sizeof(float) * (size_t)hd);
+        }
+    }
+}
+
+static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, float *qb, float *ob,
+                  float *clampbuf)
+{
+    const g4_vtower *V = j->V;
+    const int d = V->d, ff = V->ff;
+    const int64_t N = j->n;
+    j->L = L;
+    g4_parallel_for(pool, N, norm_in, j);
+    g4_clin_run(pool, &L->q, j->a, N, j->q, clampbuf);
+    g4_clin_run(pool, &L->k, j->a, N, j->k, clampbuf);
+    g4_clin_run(pool, &L->v, j->a, N, j->v, clampbuf);
+    g4_parallel_for(pool, N, qkv_heads, j);
+    float *o_full = j->o;
+    j->o = j->a; /* the normed input is dead now: attention output goes there */
+    attention(pool, j, vt, qb, ob);
+    j->o = o_full;
+    for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
+        int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
+        j->r0 = r0;
+        g4_clin_run(pool, &L->o, j->a + r0 * d, nr, j->t, clampbuf);
+        g4_parallel_for(pool, nr, add_post_attn, j);
+    }
+    /* MLP in row blocks: [ROW_BLOCK][ff] scratch instead of [N][ff]. */
+    float *a_full = j->a;
+    for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
+        int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
+        j->r0 = r0;
+        j->a = j->q; /* [ROW_BLOCK][d] */
+        g4_parallel_for(pool, nr, norm_ffn, j);
+        g4_clin_run(pool, &L->gate, j->a, nr, j->o, clampbuf);
+        g4_clin_run(pool, &L->up, j->a, nr, j->u, clampbuf);
+        g4_parallel_for(pool, nr, geglu, j);
+        g4_clin_run(pool, &L->down, j->o, nr, j->t, clampbuf);
+        g4_parallel_for(pool, nr, add_post_ffn, j);
+        (void)ff;
+    }
+    j->a = a_full;
+    if (L->out_scale != 1.0f)
+        for (int64_t i = 0; i < N * d; i++)
+            j->x[i] *= L->out_scale;
+}
+
+int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb, int w, int h,
+                          size_t stride, int max_soft_tokens, float *out, char *err, size_t errlen)
+{
+    if (!p || !p->has_vision || p->v_kind != G4_MM_TOWER)
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "image: the model has no vision tower");
+    if (!out || !rgb || w <= 0 || h <= 0 || w > G4_IMAGE_MAX_SIDE || h > G4_IMAGE_MAX_SIDE ||
+        (int64_t)w * h > G4_IMAGE_MAX_PIXELS || stride < 3 * (size_t)w)
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: bad pixels, size, stride or output");
+    const g4_vtower *V = &p->vt;
+    int64_t n_tok = g4_vtower_image_tokens(p, w, h, max_soft_tokens);
+    int tw, th;
+    if (n_tok <= 0 || g4_image_target_size(w, h, max_soft_tokens, &tw, &th) != G4_OK)
+        return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: invalid size or token budget");
+    const int d = V->d, hd = V->hd, q4 = hd / 4, nx = tw / 16, ny = th / 16;
+    const int64_t N = (int64_t)nx * ny;
+    const int64_t RB = ROW_BLOCK;
+    size_t nd = (size_t)N * d;
+    size_t tsz = (size_t)RB * (d > 768 ? d : 768);
+    size_t clampsz = nd > (size_t)RB * V->ff ? nd : (size_t)RB * V->ff;
+    uint8_t *resized = NULL;
+    float *x = malloc(sizeof(float) * nd), *a = malloc(sizeof(float) * nd);
+    float *q = malloc(sizeof(float) * nd), *k = malloc(sizeof(float) * nd);
+    float *v = malloc(sizeof(float) * nd), *t = malloc(sizeof(float) * tsz);
+    float *o = malloc(sizeof(float) * (size_t)RB * V->ff), *u = malloc(sizeof(float) * (size_t)RB * V->ff);
+    float *s = malloc(sizeof(float) * (size_t)QUERY_BLOCK * N);
+    float *vt = malloc(sizeof(float) * (size_t)hd * N);
+    float *qb = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
+    float *ob = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
+    float *cl = malloc(sizeof(float) * clampsz);
+    float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
+    int rc = G4_OK;
+    if (!x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
+        rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
+        goto done;
+    }
+    const uint8_t *px = rgb;
+    size_t pstride = stride;
+    if (tw != w || th != h) {
+        if (!(resized = malloc((size_t)tw * th * 3))) {
+            rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory for the resized image");
+            goto done;
+        }
+        if ((rc = g4_image_resize_bicubic(rgb, w, h, stride, resized, tw, th, err, errlen)) != G4_OK)
+            goto done;
+        px = resized;
+        pstride = 3 * (size_t)tw;
+    }
+    vt_job j = {.V = V, .px = px, .stride = pstride, .nx = nx, .x = x, .a = a, .q = q, .k = k,
+                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N};
+    j.cx = rope;
+    j.sx = rope + (size_t)nx * q4;
+    j.cy = rope + 2 * (size_t)nx * q4;
+    j.sy = j.cy + (size_t)ny * q4;
+    g4_rope2d_tables(nx, hd, V->theta, j.cx, j.sx);
+    g4_rope2d_tables(ny, hd, V->theta, j.cy, j.sy);
+    for (int64_t r0 = 0; r0 < N; r0 += RB) {
+        int64_t nr = N - r0 < RB ? N - r0 : RB;
+        j.r0 = r0;
+        g4_parallel_for(pool, nr, patches_in, &j);
+        g4_linear(pool, G4_LINEAR_KERNEL, &V->patch_w, t, nr, x + r0 * d);
+    }
+    g4_parallel_for(pool, N, add_pos, &j);
+    for (int il = 0; il < V->n_layer; il++)
+        layer(pool, &j, &V->layers[il], vt, qb, ob, cl);
+    /* pool 3x3 * sqrt(d) -> [standardize] -> weightless rms -> projection */
+    g4_pool3x3(x, nx, ny, d, (float)sqrt((double)d), a);
+    for (int64_t i = 0; i < n_tok; i++) {
+        float *r = a + i * d;
+        if (V->std_bias)
+            for (int c = 0; c < d; c++)
+                r[c] = (r[c] - V->std_bias[c]) * V->std_scale[c];
+        g4_rmsnorm(r, NULL, 1, d, V->eps, r);
+    }
+    g4_linear(pool, G4_LINEAR_KERNEL, &V->proj, a, n_tok, out);
+done:
+    free(x); free(a); free(q); free(k); free(v); free(t); free(o); free(u); free(s);
+    free(vt); free(qb); free(ob); free(cl); free(rope); free(resized);
+    return rc;
+}

@@ -1,0 +1,117 @@
+/* Attention block (spec §2.5):
+ *   q = rope(rms_head(W_q a; q_norm))
+ *   owning layers:  k = rope(rms_head(W_k a; k_norm)),  v = rms_head(W_v a  or raw W_k a)  -> cache
+ *   s = q . k^T * 1.0   (no 1/sqrt(hd), no softcap),  softmax in f32,  o = W_o (softmax(s) v)
+ * Masks: causal; sliding layers also q_pos - k_pos < window; with bidirectional vision, tokens of
+ * one image span also see later tokens of the span (still |i - j| < window) on sliding layers.
+ * Batches of up to 8 rows (decode, MTP verification) take the row path (g4_attn_rows: one
+ * (token, head) pair is one work item on the pool), prompt batches the tiled online-softmax
+ * path (attention_prefill.c); see attention.h. */
+#include <math.h>
+#include <string.h>
+
+#include "model/attention.h"
+
+typedef struct rows_job {
+    const g4_attn_args *a;
+    float *scores;
+    size_t stride;
+} rows_job;
+
+static void attn_task(void *p, int ith, int nth)
+{
+    const rows_job *rj = p;
+    const g4_attn_args *j = rj->a;
+    float *sc = rj->scores + (size_t)ith * rj->stride;
+    const int32_t hd = j->hd, group = j->nq / j->nkv;
+    const int64_t items = (int64_t)j->c->n * j->nq;
+    for (int64_t it = ith; it < items; it += nth) {
+        int32_t t = (int32_t)(it / j->nq), h = (int32_t)(it % j->nq);
+        int32_t g = h / group;
+        const float *q = j->q + (size_t)it * hd;
+        float *o = j->out + (size_t)it * hd;
+        int32_t lo, hi;
+        g4_attn_key_range(j, t, &lo, &hi);
+        const uint32_t tk = j->kv->type_k, tv = j->kv->type_v;
+        const size_t ok = g4_kv_head_off(tk, g, hd), ov = g4_kv_head_off(tv, g, hd);
+        float mx = -INFINITY;
+        for (int32_t kp = lo; kp <= hi; kp++) {
+            float v = tk == G4_TYPE_F32 ? g4_dot_f32(q, (const float *)(g4_kv_k(j->kv, kp) + ok), hd)
+                                        : g4k_row_dot(tk, g4_kv_k(j->kv, kp) + ok, q, hd);
+            sc[kp - lo] = v;
+            if (v > mx)
+                mx = v;
+        }
+        float sum = 0.0f;
+        for (int32_t kp = lo; kp <= hi; kp++) {
+            float e = expf(sc[kp - lo] - mx);
+            sc[kp - lo] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int32_t kp = lo; kp <= hi; kp++) {
+            float w = sc[kp - lo] * inv;
+            if (tv == G4_TYPE_F32) { /* the f32 cache keeps its exact 1.0 arithmetic */
+                const float *v = (const float *)(g4_kv_v(j->kv, kp) + ov);
+                for (int32_t d = 0; d < hd; d++)
+                    o[d] += w * v[d];
+            } else {
+                g4k_row_axpy(tv, g4_kv_v(j->kv, kp) + ov, w, o, hd);
+            }
+        }
+    }
+}
+
+void g4_attn_rows(g4k_pool *pool, float *scores, size_t stride, const g4_attn_args *a)
+{
+    rows_job rj = {a, scores, stride};
+    if ((int64_t)a->c->n * a->nq > 1 && pool)
+        g4k_pool_run_elastic(pool, attn_task, &rj);
+    else
+        attn_task(&rj, 0, 1);
+}
+
+void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk *c, const float *a, float *out)
+{
+    const g4_decoder *D = b->dec;
+    const g4_hparams *hp = D->hp;
+    const int32_t n = c->n, hd = L->head_dim, nq = hp->n_head, nkv = L->n_head_kv;
+    const float *rope = D->rope_inv_freq[L->type];
+    const int32_t n_rot = hp->n_rot[L->type];
+    g4_scratch *sc = b->sc;
+
+    g4_linear(b->pool, D->linear, &L->wq, a, n, sc->q);
+    g4_rmsnorm(sc->q, L->q_norm, (int64_t)n * nq, hd, hp->eps, sc->q);
+    g4_rope(rope, n_rot, sc->q, n, nq, hd, c->pos0);
+
+    g4_kv_layer *kv = &b->kv->layers[L->kv_src];
+    if (L->writes_kv) {
+        g4_linear(b->pool, D->linear, &L->wk, a, n, sc->k);
+        if (L->k_eq_v)
+            memcpy(sc->v, sc->k, (size_t)n * nkv * hd * sizeof(float)); /* V = raw K projection */
+        else
+            g4_linear(b->pool, D->linear, &L->wv, a, n, sc->v);
+        g4_rmsnorm(sc->k, L->k_norm, (int64_t)n * nkv, hd, hp->eps, sc->k);
+        g4_rope(rope, n_rot, sc->k, n, nkv, hd, c->pos0);
+        g4_rmsnorm(sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
+        const int64_t row = (int64_t)nkv * hd;
+        for (int32_t t = 0; t < n; t++) { /* F32: a copy; F16/BF16 round (RNE), Q8_0 quantizes */
+            g4k_quantize(kv->type_k, sc->k + (size_t)t * row, g4_kv_k(kv, c->pos0 + t), row);
+            g4k_quantize(kv->type_v, sc->v + (size_t)t * row, g4_kv_v(kv, c->pos0 + t), row);
+        }
+    }
+
+    g4_attn_args j = {
+        .kv = kv, .c = c, .q = sc->q, .out = sc->att,
+        .nq = nq, .nkv = nkv, .hd = hd,
+        .window = L->type == G4_LAYER_SLIDING ? hp->n_swa : 0,
+        .bidir = L->type == G4_LAYER_SLIDING && hp->bidir_vision,
+    };
+    if (n > G4_ATTN_ROWS_MAX_BATCH && sc->attn_tiles) /* prompt batches: tiled (attention_prefill.c) */
+        g4_attn_prefill(b->pool, sc->attn_tiles, sc->attn_tiles_stride, sc->scores_threads, &j);
+    else /* decode and verify batches: the row path, bit-identical per row to one-token steps */
+        g4_attn_rows(b->pool, sc->scores, sc->scores_stride, &j);
+
+    g4_linear(b->pool, D->linear, &L->wo, sc->att, n, out);
+}
