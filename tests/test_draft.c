@@ -18,8 +18,8 @@
  *   2. later rounds also attend to the target K/V at the draft position P itself, which holds
  *      the verify pass's entry for the previous round's rejected first draft (HF slices the
  *      shared cache by length instead of cropping it; spec §7.3 "HF detail", §11 #6).
- * The fixtures are ground truth, so the library keeps exactly that drafting state (model.h:
- * draft_anchor, kv_written_hi) and the public g4_draft returns the recorded round 0 after the
+ * The fixtures are ground truth, so the library keeps exactly that drafting state
+ * (draft/draft_state.h: anchor, kv_written_hi) and the public g4_draft returns the recorded round 0 after the
  * prompt; g4-conformance replays the later rounds through the public API. */
 #include <ctype.h>
 #include <math.h>
@@ -306,7 +306,7 @@ static void test_reference(g4_model *m, const ref *r)
     int32_t out[14], n_out = -1;
     CHECK(g4_draft(s, plain[0], 14, out, &n_out) == G4_OK && n_out == 14, "%s", g4_last_error());
     CHECK(g4_session_n_past(s) == T, "g4_draft moved n_past");
-    /* the public call keeps transformers' drafting state (model.h: draft_anchor): right after
+    /* the public call keeps transformers' drafting state (draft_state.h: anchor): right after
      * the prompt it starts from the prompt's first row, so it returns the recorded round 0 */
     CHECK(memcmp(out, r->am, sizeof out) == 0, "g4_draft after the prompt != mtp round 0");
     memcpy(w->h, g4_draft_hidden_at(s, 0), sizeof(float) * 32);
