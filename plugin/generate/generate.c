@@ -28,7 +28,7 @@
  *   v(n)  seconds of a target step of n rows (running mean per n; unmeasured n: the line
  *         through v(1) and the nearest measured n, or v(1)(1 + (n-1)/4) before any);
  *   d     seconds of one draft step (before one is measured: v(1)/10);
- *   a     per-draft acceptance rate, (accepted + 1) / (tested + 2) over decayed counts
+ *   a     per-draft acceptance rate, (accepted + 1/2) / (tested + 1) over decayed counts
  *         (a round of k drafts that keeps i tests min(i + 1, k) of them).
  * A round of k drafts yields E(k) = (1 - a^(k+1)) / (1 - a) tokens for k d + v(k+1) seconds; a
  * plain step yields 1 for v(1). The next round takes the best k in 1..7 (the first rounds at
@@ -50,7 +50,8 @@
 #define GEN_STATS_V1_SIZE G4_V1_0_SIZE(g4_generate_stats, seconds)
 #define ADAPT_START 3      /* largest k before a verify step of more than one row is measured */
 #define ADAPT_MAX 7        /* = DRAFT_MAX */
-#define ADAPT_DECAY 0.85   /* per round: the acceptance estimate follows the text's recent rounds */
+#define ADAPT_DECAY 0.95   /* per round: the acceptance estimate follows the text's recent rounds
+                            * (0.85 capped a measured 0.9 at ~0.8 with its prior: k too small) */
 #define ADAPT_GIVE_UP 2    /* rounds in a row without an accepted draft before pausing */
 #define ADAPT_PAUSE_MIN 2  /* plain steps of the first pause */
 #define ADAPT_PAUSE_MAX 32
@@ -174,7 +175,7 @@ static int32_t adapt_choose(const adapt *ad, int32_t kmax)
 {
     if (ad->v[1] <= 0.0)
         return 0; /* nothing measured yet: the first step of a generation is a plain one */
-    const double a = (ad->acc + 1.0) / (ad->tested + 2.0), d = ad->d > 0.0 ? ad->d : 0.1 * ad->v[1];
+    const double a = (ad->acc + 0.5) / (ad->tested + 1.0), d = ad->d > 0.0 ? ad->d : 0.1 * ad->v[1];
     int measured = 0;
     for (int32_t j = 2; j <= ADAPT_MAX + 1; j++)
         measured |= ad->v[j] > 0.0;
