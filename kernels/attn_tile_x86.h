@@ -16,26 +16,8 @@
 #include "quant.h"
 
 #define AT_AI static inline __attribute__((always_inline))
+#include "transpose_x86.h"
 #define QK_DC 16 /* head elements per partial score sum (the chunk sums are then added) */
-
-AT_AI void at_transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; h++) {
-        u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h + 0], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h + 0], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
 
 /* kt[d * ldk + j] = k[j * hd + d]; 8×8 blocks, scalar edges */
 static void attn_kt_x86(const float *k, int64_t nk, int64_t hd, float *kt, int64_t ldk)
@@ -46,7 +28,7 @@ static void attn_kt_x86(const float *k, int64_t nk, int64_t hd, float *kt, int64
             __m256 r[8];
             for (int i = 0; i < 8; i++)
                 r[i] = _mm256_loadu_ps(k + (j0 + i) * hd + d0);
-            at_transpose8(r);
+            g4k_transpose8_ps(r);
             for (int i = 0; i < 8; i++)
                 _mm256_storeu_ps(kt + (d0 + i) * ldk + j0, r[i]);
         }

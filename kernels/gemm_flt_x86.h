@@ -20,6 +20,7 @@
 #include "topology.h"
 
 #define GF_AI static inline __attribute__((always_inline))
+#include "transpose_x86.h"
 #define RG (RV * VW) /* rows per group */
 
 /* One group: rows [0, nrow) of w (stride ws, element size es) into dst[k * RG + r] as f32;
@@ -27,25 +28,6 @@
  * transpose in ymm registers, 8 contiguous stores (the column-strided scalar stores this
  * replaces cost as much as the micro-kernel at 16 tokens). */
 typedef __m256 (*gf_ld8_fn)(const uint8_t *p);
-
-GF_AI void transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; h++) {
-        u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h + 0], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h + 0], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
 
 GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int es, gf_ld8_fn ld8,
                       float (*ld1)(const uint8_t *), float *dst)
@@ -62,7 +44,7 @@ GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int 
             __m256 v[8];
             for (int i = 0; i < 8; i++)
                 v[i] = valid[i] ? ld8(rows[i] + (size_t)k * es) : _mm256_setzero_ps();
-            transpose8(v);
+            g4k_transpose8_ps(v);
             for (int i = 0; i < 8; i++)
                 _mm256_storeu_ps(dst + (k + i) * RG + r0, v[i]);
         }
