@@ -252,9 +252,7 @@ static g4_status run(gen *g)
                 return st;
             nd = nd < k ? (nd > 0 ? nd : 0) : k;
             if (adaptive && nd > 0) {
-                const double t1 = now_s();
-                adapt_time(&ad.d, (t1 - t0) / nd);
-                t0 = t1;
+                adapt_time(&ad.d, (now_s() - t0) / nd);
             }
         }
         g->st.n_drafted += nd;
@@ -318,8 +316,7 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
     if (p->max_tokens < 0 || p->n_draft < -1)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_generate: max_tokens (%d) must be >= 0, n_draft (%d) >= -1",
                        p->max_tokens, p->n_draft);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = now_s();
     gen g = {.s = s, .p = p, .prop = prop};
     if (p->struct_size >= offsetof(g4_generate_params, grammar) + sizeof p->grammar)
         g.grammar = p->grammar;
@@ -345,8 +342,7 @@ g4_status g4_generate_with(g4_session *s, const g4_generate_params *p, g4_genera
             g4_session_invalidate_outputs(s);
         }
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    g.st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    g.st.seconds = now_s() - t0;
     if (stats)
         g4_struct_out(stats, &g.st, sizeof g.st);
     return st;
