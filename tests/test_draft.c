@@ -424,6 +424,29 @@ static void test_spec_equals_plain(g4_model *m)
         CHECK(f.n_drafted >= 2 * 45, "fixed k = 2 drafts every round: %d", f.n_drafted);
     }
 
+    /* adaptive k keeps what it measured across g4_generate calls and resets: a fresh session's
+     * first round is a plain step (nothing timed yet), so 3 tokens leave no room to draft; after
+     * one generation with a proposer that is right, the next call drafts in its first round */
+    {
+        int32_t prompt[5] = {2, 17, 300, 4000, 50000};
+        g4_session *s2;
+        CHECK(g4_session_new(m, NULL, &s2) == G4_OK, "session: %s", g4_last_error());
+        sink plain = {.stop_at = -1}, first = {.stop_at = -1}, warm = {.stop_at = -1}, fresh = {.stop_at = -1};
+        g4_generate_stats a, o1, o2, o3;
+        gen(s2, prompt, 5, 40, 0, NULL, NULL, &plain, &a);
+        oracle oc = {plain.tok, 5, plain.n, 5};
+        g4_proposer pr = {oracle_propose, &oc};
+        g4_status e0 = gen(s2, prompt, 5, 3, -1, NULL, &pr, &first, &o1); /* nothing measured yet */
+        g4_status e1 = gen(s2, prompt, 5, 40, -1, NULL, &pr, &warm, &o2);
+        g4_status e2 = gen(s2, prompt, 5, 3, -1, NULL, &pr, &fresh, &o3);
+        CHECK(!e0 && !e1 && !e2 && o1.n_drafted == 0 && o2.n_accepted > 0 && o3.n_drafted > 0 &&
+                  memcmp(plain.tok, fresh.tok, sizeof(int32_t) * 3) == 0,
+              "adaptive k across calls: drafted %d on a fresh session, %d (accepted %d) while learning, then %d "
+              "(want > 0: the costs persist) (%s)",
+              o1.n_drafted, o2.n_drafted, o2.n_accepted, o3.n_drafted, g4_last_error());
+        g4_session_free(s2);
+    }
+
     /* sampling: speculative == plain with the same seed (every considered row draws once) */
     g4_sampler_params smp;
     g4_sampler_params_init(&smp);

@@ -8,7 +8,12 @@
  *  - kv_written_hi: one past the highest position the last step wrote. When it exceeds n_past,
  *    the slot at n_past still holds that step's K/V (a rejected draft) and the drafter attends
  *    to it, as transformers does by slicing the shared cache by length;
- *  - ws: the drafter's scratch (draft.c), one allocation, made on first use. */
+ *  - ws: the drafter's scratch (draft.c), one allocation, made on first use;
+ *  - costs: what adaptive k (g4_generate, n_draft = -1) has measured: seconds of a target step
+ *    of n rows, of a draft step, and the decayed acceptance counts. They survive resets and
+ *    g4_generate calls (they describe the model, this machine and the recent text, so a chat's
+ *    next turn or a server's next request need not learn them again); they change only speed,
+ *    never which tokens are emitted. */
 #ifndef G4_DRAFT_STATE_H
 #define G4_DRAFT_STATE_H
 
@@ -16,18 +21,38 @@
 
 struct g4_draft_ws;
 
+#define G4_DRAFT_KMAX 7 /* most drafts per round (see generate.c: DRAFT_MAX) */
+
+typedef struct g4_draft_costs {
+    double v[G4_DRAFT_KMAX + 2]; /* seconds per target step of n rows (running mean); 0: none */
+    double d;                    /* seconds per draft step; 0: none yet */
+    double acc, tested;          /* decayed counts of accepted / tested drafts */
+} g4_draft_costs;
+
 typedef struct g4_draft_state {
     int32_t anchor;
     int32_t kv_written_hi;
     struct g4_draft_ws *ws;
+    g4_draft_costs costs;
 } g4_draft_state;
 
-/* Nothing to draft from (a new or reset session). Keeps ws. */
+/* Nothing to draft from (a new or reset session). Keeps ws and costs. */
 void g4_draft_state_reset(g4_draft_state *d);
 /* A step wrote positions [n_past0, n_past): start from its first row. */
 void g4_draft_state_after_step(g4_draft_state *d, int32_t n_past0, int32_t n_past);
 /* Start from position pos (after a truncation to pos + 1: the last accepted row). */
 void g4_draft_state_anchor(g4_draft_state *d, int32_t pos);
+/* Adaptive k's measurements: a target step of n_rows (1..G4_DRAFT_KMAX + 1) took secs; one draft
+ * step took secs; a round of nd drafts kept `kept` of them (decay: weight of the older rounds). */
+void g4_draft_costs_step(g4_draft_state *d, int32_t n_rows, double secs);
+void g4_draft_costs_draft(g4_draft_state *d, double secs);
+void g4_draft_costs_round(g4_draft_state *d, int32_t nd, int32_t kept, double decay);
+/* The k in 1..kmax with the most expected tokens per second (at most kstart while no step of
+ * more than one row has been measured), or 0 when a plain step does better or nothing is
+ * measured yet. */
+int32_t g4_draft_costs_choose(const g4_draft_state *d, int32_t kmax, int32_t kstart);
+/* 1 once a plain step has been timed. */
+int g4_draft_costs_known(const g4_draft_state *d);
 /* Releases ws. */
 void g4_draft_state_free(g4_draft_state *d);
 

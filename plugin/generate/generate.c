@@ -22,9 +22,11 @@
  * order and with the same sampler history as plain decoding, so with the same seed speculative
  * sampling emits the very same tokens as plain sampling (greedy is the temperature-0 case).
  *
- * Adaptive k (n_draft = -1) maximises expected tokens per second from what this generation
- * measures (what a round costs depends on the machine, the model and its formats: on a CPU a
- * verify step of k + 1 rows costs anywhere from ~1.1 to ~4 plain steps):
+ * Adaptive k (n_draft = -1) maximises expected tokens per second from what the session has
+ * measured (what a round costs depends on the machine, the model and its formats: on a CPU a
+ * verify step of k + 1 rows costs anywhere from ~1.1 to ~4 plain steps). The measurements are
+ * g4_draft_state's costs: they persist across g4_generate calls and session resets, so a chat's
+ * next turn or a server's next request starts from what the last one learned:
  *   v(n)  seconds of a target step of n rows (running mean per n; unmeasured n: the line
  *         through v(1) and the nearest measured n, or v(1)(1 + (n-1)/4) before any);
  *   d     seconds of one draft step (before one is measured: v(1)/10);
@@ -49,7 +51,7 @@
 #define GEN_PARAMS_V1_SIZE G4_V1_0_SIZE(g4_generate_params, user_data)
 #define GEN_STATS_V1_SIZE G4_V1_0_SIZE(g4_generate_stats, seconds)
 #define ADAPT_START 3      /* largest k before a verify step of more than one row is measured */
-#define ADAPT_MAX 7        /* = DRAFT_MAX */
+#define ADAPT_MAX G4_DRAFT_KMAX /* = DRAFT_MAX */
 #define ADAPT_DECAY 0.95   /* per round: the acceptance estimate follows the text's recent rounds
                             * (0.85 capped a measured 0.9 at ~0.8 with its prior: k too small) */
 #define ADAPT_GIVE_UP 2    /* rounds in a row without an accepted draft before pausing */
@@ -140,57 +142,11 @@ static g4_status step_rows(gen *g, const int32_t *tokens, int32_t n)
     return g4_session_step(g->s, &b, raw_greedy(g) ? G4_STEP_RAW_LOGITS : 0u);
 }
 
-/* Adaptive k: the measured costs and acceptance (see the top of the file). */
-typedef struct adapt {
-    double v[ADAPT_MAX + 2]; /* seconds per target step of n rows (mean of the last few); 0: none */
-    double d;                /* seconds per draft step; 0: none yet */
-    double acc, tested;      /* decayed counts of accepted / tested drafts */
-} adapt;
-
 static double now_s(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void adapt_time(double *mean, double t) { *mean = *mean > 0.0 ? 0.75 * *mean + 0.25 * t : t; }
-
-static double adapt_v(const adapt *ad, int32_t n)
-{
-    if (ad->v[n] > 0.0 || n == 1)
-        return ad->v[n];
-    int32_t m = 0; /* the measured row count nearest to n */
-    for (int32_t j = 2; j <= ADAPT_MAX + 1; j++)
-        if (ad->v[j] > 0.0 && (m == 0 || abs(j - n) < abs(m - n)))
-            m = j;
-    if (m == 0)
-        return ad->v[1] * (1.0 + 0.25 * (n - 1));
-    const double slope = (ad->v[m] - ad->v[1]) / (m - 1);
-    return ad->v[1] + (slope > 0.0 ? slope : 0.0) * (n - 1);
-}
-
-/* The k (1..kmax) with the most expected tokens per second, or 0 when a plain step does better. */
-static int32_t adapt_choose(const adapt *ad, int32_t kmax)
-{
-    if (ad->v[1] <= 0.0)
-        return 0; /* nothing measured yet: the first step of a generation is a plain one */
-    const double a = (ad->acc + 0.5) / (ad->tested + 1.0), d = ad->d > 0.0 ? ad->d : 0.1 * ad->v[1];
-    int measured = 0;
-    for (int32_t j = 2; j <= ADAPT_MAX + 1; j++)
-        measured |= ad->v[j] > 0.0;
-    if (!measured && kmax > ADAPT_START)
-        kmax = ADAPT_START;
-    int32_t best = 0;
-    double best_rate = 1.0 / ad->v[1], e = 1.0, ak = 1.0;
-    for (int32_t k = 1; k <= kmax; k++) {
-        ak *= a;
-        e += ak; /* 1 + a + ... + a^k */
-        const double rate = e / (k * d + adapt_v(ad, k + 1));
-        if (rate > best_rate)
-            best = k, best_rate = rate;
-    }
-    return best;
 }
 
 /* Round size for the next speculative round, or 0 for a plain step. */
@@ -213,8 +169,7 @@ static g4_status run(gen *g)
         return g4_fail(G4_ERR_STATE, "g4_generate: the last g4_step must request logits for its last position");
     const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
     const int adaptive = g->p->n_draft < 0;
-    adapt ad;
-    memset(&ad, 0, sizeof ad);
+    g4_draft_state *ds = &s->draft; /* its costs persist across calls (draft_state.h) */
     int32_t x, misses = 0, probe = 0;
     int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN; /* adaptive k: plain steps left, next pause */
     g4_status st = choose(g, lg, 0, &x);
@@ -231,8 +186,8 @@ static g4_status run(gen *g)
         } else if (drafting && !adaptive) {
             k = next_k(g, 0);
         } else if (drafting) {
-            k = probe ? 1 : adapt_choose(&ad, ADAPT_MAX);
-            if (k == 0 && ad.v[1] > 0.0) { /* drafting does not pay now: pause, then probe */
+            k = probe ? 1 : g4_draft_costs_choose(ds, ADAPT_MAX, ADAPT_START);
+            if (k == 0 && g4_draft_costs_known(ds)) { /* drafting does not pay now: pause, then probe */
                 pause = pause_len - 1;
                 probe = pause == 0;
                 pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
@@ -251,9 +206,8 @@ static g4_status run(gen *g)
             if (st)
                 return st;
             nd = nd < k ? (nd > 0 ? nd : 0) : k;
-            if (adaptive && nd > 0) {
-                adapt_time(&ad.d, (now_s() - t0) / nd);
-            }
+            if (adaptive && nd > 0)
+                g4_draft_costs_draft(ds, (now_s() - t0) / nd);
         }
         g->st.n_drafted += nd;
         if (adaptive && drafting)
@@ -261,7 +215,7 @@ static g4_status run(gen *g)
         if ((st = step_rows(g, g->batch, nd + 1)))
             return st; /* (cancelled: the step rolled itself back) */
         if (adaptive && drafting)
-            adapt_time(&ad.v[nd + 1], now_s() - t0);
+            g4_draft_costs_step(ds, nd + 1, now_s() - t0);
         /* rows 0..nd: y_i = target's choice after batch[i]; keep while it equals d_{i+1} */
         int32_t i = 0;
         for (;; i++) {
@@ -280,8 +234,7 @@ static g4_status run(gen *g)
             return st;
         g4_draft_state_anchor(&s->draft, s->n_past - 1); /* row i: the last accepted (also when all were) */
         if (adaptive && nd > 0) {
-            ad.acc = ADAPT_DECAY * ad.acc + i;
-            ad.tested = ADAPT_DECAY * ad.tested + (i < nd ? i + 1 : nd);
+            g4_draft_costs_round(ds, nd, i, ADAPT_DECAY);
             misses = i > 0 ? 0 : misses + 1;
             if (i > 0)
                 pause_len = ADAPT_PAUSE_MIN;
