@@ -117,6 +117,25 @@ static g4_status load_centroids(dloader *ld)
     return G4_OK;
 }
 
+/* Weight bytes of one draft step: what decides whether it uses the pool (draft.h). */
+static uint64_t step_bytes(const g4_drafter *d)
+{
+    const g4k_matrix *m[] = {&d->pre_proj, &d->post_proj, &d->centroids};
+    uint64_t b = 0;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        b += (uint64_t)m[i]->row_bytes * (uint64_t)m[i]->n_rows;
+    for (int32_t l = 0; l < d->hp.n_layer; l++) {
+        const g4_layer *L = &d->layers[l];
+        const g4k_matrix *lm[] = {&L->wq, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < sizeof lm / sizeof lm[0]; i++)
+            b += (uint64_t)lm[i]->row_bytes * (uint64_t)lm[i]->n_rows;
+    }
+    const uint64_t head_rows = d->n_centroids
+                                   ? (uint64_t)d->centroid_top_k * (uint64_t)(d->hp.n_vocab / d->n_centroids)
+                                   : (uint64_t)d->hp.n_vocab;
+    return b + head_rows * (uint64_t)d->tok_embd.row_bytes;
+}
+
 /* ---- load ---------------------------------------------------------------------------------- */
 
 static g4_status load_all(dloader *ld, const g4_model *tm)
@@ -292,6 +311,7 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         d->n_params += ne;
         d->weight_bytes += t->nbytes;
     }
+    d->step_bytes = step_bytes(d);
     return G4_OK;
 }
 
