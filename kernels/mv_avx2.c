@@ -4,6 +4,7 @@
  * call. The generic 2-row × 1-token tiles of mm_x86.h ran these at 5-9 GB/s. */
 #include <immintrin.h>
 
+#include "q8_0_block_x86.h"
 #include "quant.h"
 
 #define AI static inline __attribute__((always_inline))
@@ -132,8 +133,8 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
     for (int64_t r = 0; r < nr; r++) {
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
         float s = q8_0_row_avx2(ng, x, q, da4);
-        for (int64_t b = 4 * ng; b < nb; b++)
-            s += g4q_dot_q8_0(32, &x[b], &q[b]);
+        for (int64_t b = 4 * ng; b < nb; b++) /* < 4 leftover blocks */
+            s += g4k_q8_0_block_dot(&x[b], &q[b]);
         y[r] = s;
     }
 }

@@ -11,6 +11,7 @@
 #endif
 #include <immintrin.h>
 
+#include "q8_0_block_x86.h"
 #include "quant.h"
 
 #define AI static inline __attribute__((always_inline))
@@ -136,8 +137,8 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         float s0, s1;
         q8_0_row2(ng, x, z, A, &s0, &s1);
         for (int64_t b = tail; b < nb; b++) { /* < 4 leftover blocks */
-            s0 += g4q_dot_q8_0(32, &x[b], &q[b]);
-            s1 += g4q_dot_q8_0(32, &z[b], &q[b]);
+            s0 += g4k_q8_0_block_dot(&x[b], &q[b]);
+            s1 += g4k_q8_0_block_dot(&z[b], &q[b]);
         }
         y[r] = s0;
         y[r + h] = s1;
@@ -146,7 +147,7 @@ static void mv_q8_0(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         const g4q_q8_0 *x = (const g4q_q8_0 *)((const uint8_t *)w + r * ws);
         float s = q8_0_row(ng, x, A);
         for (int64_t b = tail; b < nb; b++) /* < 4 leftover blocks */
-            s += g4q_dot_q8_0(32, &x[b], &q[b]);
+            s += g4k_q8_0_block_dot(&x[b], &q[b]);
         y[r] = s;
     }
 }

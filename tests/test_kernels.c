@@ -498,6 +498,66 @@ static void test_small_batch_invariance(void)
     printf("small-batch invariance: %d cases\n", checked);
 }
 
+/* Q8_0 blocks left over after the single-token kernels' groups of four (every block of a row
+ * narrower than 128, as the embedded drafter's 64-wide rows) go through a vectorised block dot
+ * (kernels/q8_0_block_x86.h) that must equal the scalar dot bit for bit: each level's mv on rows
+ * of 32..96 columns gives g4q_dot_q8_0's value, and on 160 / 224 (groups plus a tail) the same as
+ * the group part plus the scalar tail, which is what the verify kernel (mvn) adds. Extreme quants
+ * (-128, 127) are included: no saturating 8-bit products. */
+static void test_q8_0_narrow_rows(void)
+{
+    const int64_t n_rows = 41;
+    int checked = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k || !k->mv[G4_TYPE_Q8_0])
+            continue;
+        const int64_t widths[] = {32, 64, 96, 160, 224};
+        for (size_t ci = 0; ci < sizeof widths / sizeof widths[0]; ci++) {
+            const int64_t n_cols = widths[ci], nb = n_cols / 32;
+            const size_t rb = g4_type_row_bytes(G4_TYPE_Q8_0, n_cols);
+            uint8_t *w = xaligned(rb * (size_t)n_rows);
+            float *row = malloc(sizeof(float) * (size_t)n_cols), *y = malloc(sizeof(float) * (size_t)n_rows);
+            for (int64_t r = 0; r < n_rows; r++) {
+                for (int64_t i = 0; i < n_cols; i++)
+                    row[i] = grand();
+                g4k_quantize(G4_TYPE_Q8_0, row, w + r * rb, n_cols);
+                if (r % 5 == 0) { /* quants at the type's ends */
+                    g4q_q8_0 *b = (g4q_q8_0 *)(w + r * rb);
+                    for (int j = 0; j < 32; j++)
+                        b[nb - 1].qs[j] = (int8_t)(j & 1 ? 127 : -128);
+                }
+            }
+            for (int64_t i = 0; i < n_cols; i++)
+                row[i] = grand();
+            const size_t arb = g4k_act_row_bytes(G4_TYPE_Q8_0, n_cols);
+            g4q_q8_0 *aq = xaligned(arb);
+            g4k_quantize_act(G4_TYPE_Q8_0, row, n_cols, 1, aq);
+            for (int j = 0; j < 32; j++)
+                aq[nb - 1].qs[j] = (int8_t)(j % 3 ? -128 : 127);
+            k->mv[G4_TYPE_Q8_0](n_cols, w, rb, n_rows, aq, arb, 1, y, n_rows);
+            int bad = 0;
+            for (int64_t r = 0; r < n_rows; r++) {
+                const g4q_q8_0 *x = (const g4q_q8_0 *)(w + r * rb);
+                float want;
+                if (nb < 4) {
+                    want = g4q_dot_q8_0(n_cols, x, aq);
+                } else { /* the groups through the kernel itself (128 columns), then the scalar tail */
+                    k->mv[G4_TYPE_Q8_0](128 * (nb / 4), x, rb, 1, aq, arb, 1, &want, 1);
+                    for (int64_t b = 4 * (nb / 4); b < nb; b++)
+                        want += g4q_dot_q8_0(32, &x[b], &aq[b]);
+                }
+                bad += memcmp(&want, &y[r], sizeof want) != 0;
+            }
+            CHECK(bad == 0, "mv %s Q8_0 n_cols=%lld: %d row(s) differ from the scalar block dot",
+                  g4k_isa_name(k->isa), (long long)n_cols, bad);
+            checked++;
+            free(w), free(row), free(y), free(aq);
+        }
+    }
+    printf("Q8_0 narrow rows: %d cases\n", checked);
+}
+
 /* g4k_matmul_rows: each selected row's value equals g4k_matmul's for that row (any order,
  * repeats allowed); a bad row index is refused without touching y. */
 static void test_matmul_rows(void)
@@ -1008,6 +1068,7 @@ int main(int argc, char **argv)
     test_matmul();
     test_matmul_busy_pool();
     test_small_batch_invariance();
+    test_q8_0_narrow_rows();
     test_matmul_rows();
     test_exp_sub_sum();
     test_softmax_geglu();

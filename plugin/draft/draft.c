@@ -103,7 +103,8 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
     sc->scores = s->sc.scores; /* per-thread score rows of n_ctx: the session's, idle between steps */
     sc->scores_stride = s->sc.scores_stride;
     sc->scores_threads = s->sc.scores_threads;
-    const g4_block_ctx b = {&d->dec, s->pool, sc, &s->kv};
+    g4k_pool *pool = d->step_bytes >= G4_DRAFT_POOL_MIN_BYTES ? s->pool : NULL; /* small: inline (draft.h) */
+    const g4_block_ctx b = {&d->dec, pool, sc, &s->kv};
     float *x = sc->x;
 
     /* u = [E_target[tok] * sqrt(d_t) ; h];  x = W_pre u */
@@ -112,7 +113,7 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
     for (int32_t i = 0; i < dt; i++)
         w->u[i] *= scale;
     memcpy(w->u + dt, w->h, (size_t)dt * sizeof(float));
-    g4_linear(s->pool, d->dec.linear, &d->pre_proj, w->u, 1, x);
+    g4_linear(pool, d->dec.linear, &d->pre_proj, w->u, 1, x);
 
     for (int32_t l = 0; l < hp->n_layer; l++) {
         const g4_layer *L = &d->layers[l];
@@ -138,14 +139,14 @@ g4_status g4_draft_step(g4_session *s, int32_t tok, int32_t pos, int32_t key_end
 
     g4_rmsnorm(x, d->output_norm, 1, da, eps, w->xn);
     if (d->n_centroids) {
-        g4_status st = sparse_argmax(s->pool, d, w, out_tok);
+        g4_status st = sparse_argmax(pool, d, w, out_tok);
         if (st)
             return st;
     } else {
-        g4_linear(s->pool, d->dec.linear, &d->tok_embd, w->xn, 1, w->logits); /* E_a . xn, no softcap */
+        g4_linear(pool, d->dec.linear, &d->tok_embd, w->xn, 1, w->logits); /* E_a . xn, no softcap */
         *out_tok = (int32_t)g4k_argmax(w->logits, hp->n_vocab); /* ties: the lowest id */
     }
-    g4_linear(s->pool, d->dec.linear, &d->post_proj, w->xn, 1, w->h); /* h_next */
+    g4_linear(pool, d->dec.linear, &d->post_proj, w->xn, 1, w->h); /* h_next */
     return G4_OK;
 }
 

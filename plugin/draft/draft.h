@@ -47,7 +47,15 @@ typedef struct g4_drafter {
 
     g4_arena arena;        /* small converted vectors */
     uint64_t n_params, weight_bytes;
+    /* Weight bytes one draft step reads (layers, projections, the head's scored rows). Below
+     * G4_DRAFT_POOL_MIN_BYTES a step runs on the calling thread: its matrices are a few KB to a
+     * few hundred KB each, and handing each of them (~15 per step) to the pool cost more than the
+     * work (the embedded drafter, 0.3 MB per step: 2 threads 0.06-0.10 of a target step, 1 thread
+     * 0.015-0.022, g4-spec-bench on the shared 2-core machine at load ~5). */
+    uint64_t step_bytes;
 } g4_drafter;
+
+#define G4_DRAFT_POOL_MIN_BYTES ((uint64_t)4 << 20)
 
 /* draft_load.c: load the drafter at `path` for `target` (G4_ERR_MISMATCH if it does not fit);
  * g4_load hands both to the model loader (model.h, g4_drafter_loader). */

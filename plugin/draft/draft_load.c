@@ -11,7 +11,9 @@
 #include "draft/draft.h"
 
 #define DARCH "gemma4-assistant"
-/* HF Gemma4AssistantConfig.centroid_intermediate_top_k default; the GGUF carries no key for it. */
+/* HF Gemma4AssistantConfig.centroid_intermediate_top_k default. llama.cpp's converter writes no
+ * key for it (it drops the centroid head); g4plug reads gemma4-assistant.centroid_top_k when a
+ * file carries one (the embedded tiny drafter: tools/train/centroid_head.py). */
 #define DEFAULT_CENTROID_TOP_K 32
 
 typedef struct dloader {
@@ -47,8 +49,13 @@ static g4_status load_centroids(dloader *ld)
     g4_drafter *d = ld->d;
     const g4_gguf_tensor *c = find_either(ld, "masked_embd_centroids");
     const g4_gguf_tensor *o = find_either(ld, "masked_embd_ordering");
-    if (!c && !o)
+    const g4_gguf_kv *top_k_kv = g4_gguf_find_kv(ld->g, DARCH ".centroid_top_k");
+    if (!c && !o) {
+        if (top_k_kv)
+            return g4_fail(G4_ERR_FORMAT, "drafter %s: " DARCH ".centroid_top_k without masked_embd_centroids",
+                           ld->path);
         return G4_OK;
+    }
     if (!c || !o)
         return g4_fail(G4_ERR_FORMAT, "drafter %s: masked_embd_centroids and masked_embd_ordering must come together",
                        ld->path);
@@ -61,6 +68,13 @@ static g4_status load_centroids(dloader *ld)
     g4_status st = g4_bind_matrix(&ld->b, &d->centroids, 1, d->hp.n_embd, nc, 1, "%s", cname);
     if (st)
         return st;
+    const uint32_t top_k_default = DEFAULT_CENTROID_TOP_K < nc ? DEFAULT_CENTROID_TOP_K : (uint32_t)nc;
+    int32_t top_k;
+    if ((st = g4_bind_u32(&ld->b, "centroid_top_k", 0, top_k_default, &top_k)))
+        return st;
+    if (top_k < 1 || top_k > nc)
+        return g4_fail(G4_ERR_FORMAT, "drafter %s: " DARCH ".centroid_top_k is %d, not within [1, %lld] (the "
+                       "centroids)", ld->path, top_k, (long long)nc);
     /* ordering: a permutation of the vocabulary, cluster-major (cluster j = entries j*V/C ..) */
     if (o->ne[0] != d->hp.n_vocab || o->ne[1] != 1 || o->ne[2] != 1 || o->ne[3] != 1 ||
         (o->type != G4_TYPE_I32 && o->type != G4_TYPE_I64 && o->type != G4_TYPE_F32))
@@ -99,8 +113,27 @@ static g4_status load_centroids(dloader *ld)
     }
     free(seen);
     d->n_centroids = (int32_t)nc;
-    d->centroid_top_k = DEFAULT_CENTROID_TOP_K < nc ? DEFAULT_CENTROID_TOP_K : (int32_t)nc;
+    d->centroid_top_k = top_k;
     return G4_OK;
+}
+
+/* Weight bytes of one draft step: what decides whether it uses the pool (draft.h). */
+static uint64_t step_bytes(const g4_drafter *d)
+{
+    const g4k_matrix *m[] = {&d->pre_proj, &d->post_proj, &d->centroids};
+    uint64_t b = 0;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        b += (uint64_t)m[i]->row_bytes * (uint64_t)m[i]->n_rows;
+    for (int32_t l = 0; l < d->hp.n_layer; l++) {
+        const g4_layer *L = &d->layers[l];
+        const g4k_matrix *lm[] = {&L->wq, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < sizeof lm / sizeof lm[0]; i++)
+            b += (uint64_t)lm[i]->row_bytes * (uint64_t)lm[i]->n_rows;
+    }
+    const uint64_t head_rows = d->n_centroids
+                                   ? (uint64_t)d->centroid_top_k * (uint64_t)(d->hp.n_vocab / d->n_centroids)
+                                   : (uint64_t)d->hp.n_vocab;
+    return b + head_rows * (uint64_t)d->tok_embd.row_bytes;
 }
 
 /* ---- load ---------------------------------------------------------------------------------- */
@@ -278,6 +311,7 @@ static g4_status load_all(dloader *ld, const g4_model *tm)
         d->n_params += ne;
         d->weight_bytes += t->nbytes;
     }
+    d->step_bytes = step_bytes(d);
     return G4_OK;
 }
 

@@ -8,6 +8,7 @@ usage: train.py IDS.txt VOCAB.gguf OUTDIR [--threads N] [--target-steps N] [--dr
 
   IDS.txt     one tokenized sample per line (tools/train/corpus.py | g4-tokenize --lines --special)
   OUTDIR      gets ckpt-*.pt (resumable checkpoints; a rerun continues where it stopped),
+              rollouts*.pt (the target's greedy continuations: training / held-out questions),
               target-f32.gguf, assistant-f32.gguf, heldout.txt (ids of the held-out samples),
               train-log.txt
 
@@ -39,6 +40,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import centroid_head  # noqa: E402
 import gemma4  # noqa: E402
 from gguf_io import (kv_arr_bool, kv_arr_i32, kv_f32, kv_str, kv_u32, read_gguf,  # noqa: E402
                      write_gguf)
@@ -54,8 +56,11 @@ TARGET = dict(n_layer=4, d=128, ff=512, n_head=4, nkv_swa=2, nkv_full=1, hd_swa=
 # drafter: 2 layers (sliding, full) reading the target's K/V, width 64, centroid-masked head
 DRAFT = dict(n_layer=2, d=64, ff=256, n_head=4, nkv_swa=2, nkv_full=1, hd_swa=32, hd_full=64,
              window=128, swa_pattern=[True, False])
-DRAFT_ROWS = 4096        # drafter head: 32 clusters of 128 tokens (the centroid top-k sees 32)
-N_CENTROIDS, CLUSTER = 2048, 128
+DRAFT_ROWS = 4096        # the drafter's candidate tokens (its head's nonzero rows)
+# Its centroid-masked head, derived after training (centroid_head.py): the candidates cut into
+# DRAFT_ROWS / HEAD_CLUSTER clusters, N_VOCAB / HEAD_CLUSTER centroids, HEAD_TOP_K clusters
+# scored per draft step: 512 centroid rows + 512 token rows (the 32-of-2048 layout read 6144).
+HEAD_CLUSTER, HEAD_TOP_K = 512, 1
 DRAFT_STEPS_UNROLL = 3   # draft steps trained per position (n_draft starts at 3 in g4_generate)
 
 torch.set_num_threads(args.threads)
@@ -196,15 +201,18 @@ CHANNEL_END = 101  # <channel|>: the answer starts after it
 ROLLOUT, N_PROMPTS, RB = 24, 384, 32
 
 
-def make_rollouts():
-    path = os.path.join(args.out, "rollouts.pt")
+def make_rollouts(name="rollouts.pt", source=None, seed=SEED + 5):
+    """Greedy target continuations of N_PROMPTS questions drawn (seeded) from `source` (the
+    training samples by default), cached in OUTDIR/name."""
+    path = os.path.join(args.out, name)
     if os.path.exists(path):
         return torch.load(path)
-    g = np.random.default_rng(SEED + 5)
+    source = train if source is None else source
+    g = np.random.default_rng(seed)
     ce = compact[CHANNEL_END]
     prompts = []
-    for i in g.permutation(len(train))[:N_PROMPTS]:
-        s = compact[train[i]]
+    for i in g.permutation(len(source))[:N_PROMPTS]:
+        s = compact[source[i]]
         w = np.nonzero(s == ce)[0]
         if len(w):
             prompts.append(s[: w[0] + 1])
@@ -223,8 +231,8 @@ def make_rollouts():
                     nxt = target.logits(hN[:, -1]).argmax(-1)
                     x = torch.cat([x, nxt[:, None]], 1)
                 out.append(x)
-    log("rollouts: %d greedy continuations of %d tokens in %.0f s" % (sum(len(x) for x in out), ROLLOUT,
-                                                                     time.time() - t0))
+    log("%s: %d greedy continuations of %d tokens in %.0f s" % (name[:-3], sum(len(x) for x in out),
+                                                                 ROLLOUT, time.time() - t0))
     torch.save(out, path)
     return out
 
@@ -259,8 +267,10 @@ d_index[d_rows] = np.arange(DRAFT_ROWS)
 dcfg = gemma4.Config(**DRAFT)
 drafter = gemma4.Drafter(dcfg, tcfg, n_rows=DRAFT_ROWS)
 drafter.init_weights(torch.Generator().manual_seed(SEED + 1))
-# centroid-masked head: the clusters of the drafter's tokens share one centroid; every other
-# cluster's centroid is 0, so the drafter's clusters are the top ones while centroid . xn > 0
+# A hinge keeps the drafter's query xn on the positive side of one learned direction (how the
+# first exported head, a shared centroid for all candidate clusters, stayed above the zero
+# clusters). The exported head is now derived below (centroid_head.py); the term stays so that
+# the drafter trains exactly as before (same checkpoint, same weights).
 drafter.centroid = torch.nn.Parameter(torch.randn(dcfg.d, generator=torch.Generator().manual_seed(SEED + 2)))
 d_params = list(drafter.parameters())
 
@@ -295,6 +305,20 @@ def draft_loss(b):
 
 
 run_phase("drafter", drafter, d_params, args.draft_steps, 3e-3, draft_loss, SEED + 3, rollout_batches)
+
+# ---- the drafter's centroid-masked head (centroid_head.py) -------------------------------------
+drafter.eval()
+for p in drafter.parameters():
+    p.requires_grad_(False)
+held_rollouts = make_rollouts("rollouts-heldout.pt", held, SEED + 9)
+t0 = time.time()
+head_assign, head_cen, _ = centroid_head.derive(
+    drafter.tok_embd.detach().numpy(),
+    centroid_head.query_vectors(target, drafter, rollouts, DRAFT_STEPS_UNROLL),
+    centroid_head.query_vectors(target, drafter, held_rollouts, DRAFT_STEPS_UNROLL),
+    HEAD_CLUSTER, N_VOCAB, SEED + 11, log=log)
+log("centroid head derived in %.0f s (top-%d of %d clusters)" % (time.time() - t0, HEAD_TOP_K,
+                                                                  N_VOCAB // HEAD_CLUSTER))
 
 # ---- export -----------------------------------------------------------------------------------
 vkvs, vraw, _ = read_gguf(args.vocab)
@@ -339,12 +363,14 @@ Ea = np.zeros((N_VOCAB, dcfg.d), dtype=np.float32)
 d_ids = rows[d_rows]                      # Gemma ids of the drafter's tokens (ascending)
 Ea[d_ids] = drafter.tok_embd.detach().numpy()
 rest = np.setdiff1d(np.arange(N_VOCAB), d_ids)
-ordering = np.concatenate([d_ids, rest]).astype(np.int32)  # cluster-major: the first 32 clusters
-cent = np.zeros((N_CENTROIDS, dcfg.d), dtype=np.float32)
-cent[: (DRAFT_ROWS + CLUSTER - 1) // CLUSTER] = drafter.centroid.detach().numpy()
+# cluster-major: the candidate clusters first (ids ascending within each), then the zero rows
+ordering = np.concatenate([d_ids[head_assign == c] for c in range(len(head_cen))] + [rest]).astype(np.int32)
+cent = np.zeros((N_VOCAB // HEAD_CLUSTER, dcfg.d), dtype=np.float32)
+cent[: len(head_cen)] = head_cen
 dt = drafter.gguf_tensors(Ea, extra=[("masked_embd_centroids.weight", cent), ("masked_embd_ordering", ordering)])
 write_gguf(os.path.join(args.out, "assistant-f32.gguf"),
            model_kvs("gemma4-assistant", dcfg, "g4plug tiny Gemma 4 assistant (WordNet, trained)", n_params(dt),
                      extra=[kv_u32("gemma4-assistant.embedding_length_out", tcfg.d),
-                            kv_u32("gemma4-assistant.nextn_predict_layers", dcfg.n_layer)]), dt)
+                            kv_u32("gemma4-assistant.nextn_predict_layers", dcfg.n_layer),
+                            kv_u32("gemma4-assistant.centroid_top_k", HEAD_TOP_K)]), dt)
 log("exported %s/target-f32.gguf and assistant-f32.gguf" % args.out)
