@@ -17,6 +17,9 @@
 #include <string.h>
 
 #include "os.h"
+#if !defined(_WIN32)
+#include <sys/mman.h>
+#endif
 #include "quant.h"
 
 struct g4k_packed {
@@ -31,26 +34,27 @@ struct g4k_packed {
 size_t g4k_r16_group_bytes(uint32_t type, int64_t n)
 {
     if (type == G4_TYPE_Q8_0 && n > 0 && n % G4_QK == 0)
-        return (size_t)(n / G4_QK) * (512 + 32);
+        return (size_t)((n / G4_QK + 1) / 2) * 1088;
     if (type == G4_TYPE_Q6_K && n > 0 && n % G4_QK_K == 0)
-        return (size_t)(n / G4_QK_K) * (3072 + 288);
+        return (size_t)(n / G4_QK_K) * 3360;
     return 0;
 }
 
 /* ---- packing ------------------------------------------------------------------------------ */
-static void pack_q8_0_group(const g4k_matrix *w, int64_t g, uint8_t *dst)
+static void pack_q8_0_group(const g4k_matrix *w, int64_t g, uint8_t *dst, size_t gb)
 {
     const int64_t nb = w->n_cols / G4_QK;
-    uint8_t *q = dst;
-    uint16_t *sc = (uint16_t *)(dst + nb * 512);
+    memset(dst, 0, gb); /* an odd block count's last half pair */
     for (int i = 0; i < G4K_R16; i++) {
         const int64_t r = g * G4K_R16 + i;
         const g4q_q8_0 *x = r < w->n_rows ? (const g4q_q8_0 *)((const uint8_t *)w->data + r * w->row_bytes) : NULL;
         for (int64_t b = 0; b < nb; b++) {
+            uint8_t *q = dst + (b >> 1) * 1088 + (b & 1) * 512;
+            uint16_t *sc = (uint16_t *)(dst + (b >> 1) * 1088 + 1024 + (b & 1) * 32);
             for (int m = 0; m < 8; m++)
                 for (int e = 0; e < 4; e++)
-                    q[b * 512 + m * 64 + i * 4 + e] = (uint8_t)((x ? x[b].qs[m * 4 + e] : 0) + 128);
-            sc[b * G4K_R16 + i] = x ? x[b].d : 0;
+                    q[m * 64 + i * 4 + e] = (uint8_t)((x ? x[b].qs[m * 4 + e] : 0) + 128);
+            sc[i] = x ? x[b].d : 0;
         }
     }
 }
@@ -82,16 +86,17 @@ static void pack_q6_K_group(const g4k_matrix *w, int64_t g, uint8_t *dst)
                 q6_K_unpack(&x[s], q);
             else
                 memset(q, 32, sizeof q); /* padding row: value 0 with scale 0 */
-            uint8_t *ql = dst + s * 3072, *qh = ql + 2048;
-            int8_t *sc = (int8_t *)(dst + ns * 3072 + s * 288);
-            uint16_t *d = (uint16_t *)(sc + 256);
-            for (int e = 0; e < 4; e++) {
-                for (int c = 0; c < 32; c++)
-                    ql[c * 64 + i * 4 + e] = (uint8_t)((q[4 * c + e] & 0xF) | (q[4 * (c + 32) + e] & 0xF) << 4);
-                for (int c = 0; c < 16; c++)
-                    qh[c * 64 + i * 4 + e] = (uint8_t)((q[4 * c + e] >> 4) | (q[4 * (c + 16) + e] >> 4) << 2 |
-                                                       (q[4 * (c + 32) + e] >> 4) << 4 | (q[4 * (c + 48) + e] >> 4) << 6);
-            }
+            uint8_t *sb = dst + s * 3360;
+            int8_t *sc = (int8_t *)(sb + 3072);
+            uint16_t *d = (uint16_t *)(sb + 3072 + 256);
+            for (int c = 0; c < 16; c++)
+                for (int e = 0; e < 4; e++) {
+                    uint8_t *part = sb + c * 192 + i * 4 + e;
+                    part[0] = (uint8_t)((q[4 * c + e] & 0xF) | (q[4 * (c + 32) + e] & 0xF) << 4);
+                    part[64] = (uint8_t)((q[4 * (c + 16) + e] & 0xF) | (q[4 * (c + 48) + e] & 0xF) << 4);
+                    part[128] = (uint8_t)((q[4 * c + e] >> 4) | (q[4 * (c + 16) + e] >> 4) << 2 |
+                                          (q[4 * (c + 32) + e] >> 4) << 4 | (q[4 * (c + 48) + e] >> 4) << 6);
+                }
             for (int j = 0; j < 16; j++)
                 sc[j * G4K_R16 + i] = x ? x[s].scales[j] : 0;
             d[i] = x ? x[s].d : 0;
@@ -113,7 +118,7 @@ static void pack_task(void *arg, int ith, int nth)
         for (int64_t g = ch * chunk; g < c->p->n_groups && g < (ch + 1) * chunk; g++) {
             uint8_t *dst = c->p->data + (size_t)g * c->p->group_bytes;
             if (c->w->type == G4_TYPE_Q8_0)
-                pack_q8_0_group(c->w, g, dst);
+                pack_q8_0_group(c->w, g, dst, c->p->group_bytes);
             else
                 pack_q6_K_group(c->w, g, dst);
         }
@@ -142,6 +147,10 @@ g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix
         return NULL;
     }
     p->data = mem;
+#if defined(MADV_HUGEPAGE) && !defined(_WIN32)
+    if (bytes >= ((size_t)8 << 20))
+        madvise(mem, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
     pack_ctx c = {.w = w, .p = p};
     atomic_init(&c.next, 0);
     if (pool && g4k_pool_size(pool) > 1)

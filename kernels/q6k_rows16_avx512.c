@@ -18,7 +18,9 @@
 #define AI static inline __attribute__((always_inline))
 #if defined(__clang__)
 #define UNROLL_TOK _Pragma("unroll")
+#define UNROLL4 _Pragma("unroll")
 #else
+#define UNROLL4 _Pragma("GCC unroll 4")
 #define UNROLL_TOK _Pragma("GCC unroll 8")
 #endif
 
@@ -32,51 +34,64 @@ AI __m512i bcast4(const int8_t *p)
 /* (a & 0x0F) | (b & 0xF0) per byte, b's 0x30 bits only being set: vpternlog select by m0F. */
 AI __m512i sel_lo(__m512i a, __m512i b, __m512i m0F) { return _mm512_ternarylogic_epi32(a, b, m0F, 0xE4); }
 
-/* The 64 k-quads of one packed super-block (ql: 32 x 64 bytes, qh: 16 x 64 bytes). */
-AI void q6_decode(const uint8_t *ql, __m512i kq[64])
+/* Part c of a packed super-block (192 bytes) -> k-quads c, c+16, c+32, c+48 = the k-quad
+ * c % 4 of sub-blocks c/4, c/4 + 4, c/4 + 8, c/4 + 12. */
+#define Q6_PART(part, K0, K1, K2, K3)                                                                   \
+    do {                                                                                                \
+        const __m512i A_ = _mm512_loadu_si512(part), B_ = _mm512_loadu_si512((part) + 64);             \
+        const __m512i h_ = _mm512_loadu_si512((part) + 128);                                           \
+        K0 = sel_lo(A_, _mm512_and_si512(_mm512_slli_epi16(h_, 4), m30), m0F);                         \
+        K1 = sel_lo(B_, _mm512_and_si512(_mm512_slli_epi16(h_, 2), m30), m0F);                         \
+        K2 = sel_lo(_mm512_srli_epi16(A_, 4), _mm512_and_si512(h_, m30), m0F);                         \
+        K3 = sel_lo(_mm512_srli_epi16(B_, 4), _mm512_and_si512(_mm512_srli_epi16(h_, 2), m30), m0F);   \
+    } while (0)
+
+/* One sub-block j of one token: sc_j * (q . a - 32 bsum_j), k-quads K0..K3. */
+AI __m512i q6_sub(__m512i K0, __m512i K1, __m512i K2, __m512i K3, const int8_t *aq, int32_t corr, __m512i sc)
 {
-    const uint8_t *qh = ql + 2048;
-    const __m512i m0F = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    for (int c = 0; c < 16; c++) {
-        const __m512i h = _mm512_loadu_si512(qh + c * 64);
-        const __m512i A = _mm512_loadu_si512(ql + c * 64), B = _mm512_loadu_si512(ql + (c + 16) * 64);
-        kq[c] = sel_lo(A, _mm512_and_si512(_mm512_slli_epi16(h, 4), m30), m0F);
-        kq[c + 16] = sel_lo(B, _mm512_and_si512(_mm512_slli_epi16(h, 2), m30), m0F);
-        kq[c + 32] = sel_lo(_mm512_srli_epi16(A, 4), _mm512_and_si512(h, m30), m0F);
-        kq[c + 48] = sel_lo(_mm512_srli_epi16(B, 4), _mm512_and_si512(_mm512_srli_epi16(h, 2), m30), m0F);
-    }
+    __m512i p = _mm512_set1_epi32(-corr);
+    p = _mm512_dpbusd_epi32(p, K0, bcast4(aq + 0));
+    p = _mm512_dpbusd_epi32(p, K1, bcast4(aq + 4));
+    p = _mm512_dpbusd_epi32(p, K2, bcast4(aq + 8));
+    p = _mm512_dpbusd_epi32(p, K3, bcast4(aq + 12));
+    return _mm512_mullo_epi32(p, sc);
 }
 
 AI void q6_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
                     int64_t ys, const int NT)
 {
-    const g4q_q8_K *x[G4K_MVN_MAX_TOK];
-    UNROLL_TOK for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_K *)(a->q + (size_t)t * a->q_stride);
-    __m512i kq[64];
+    const __m512i m0F = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     for (int64_t g = 0; g < ng; g++) {
         const uint8_t *base = groups + (size_t)g * gb;
         __m512 acc[G4K_MVN_MAX_TOK];
         UNROLL_TOK for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t s = 0; s < ns; s++) {
-            const uint8_t *ql = base + s * 3072;
-            for (int o = 0; o < 3072; o += 64)
-                _mm_prefetch((const char *)ql + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
-            q6_decode(ql, kq);
-            const int8_t *sc = (const int8_t *)(base + ns * 3072 + s * 288);
+            const uint8_t *sb = base + s * 3360;
+            for (int o = 0; o < 3360; o += 64)
+                _mm_prefetch((const char *)sb + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
+            const int8_t *sc = (const int8_t *)(sb + 3072);
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + 256)));
             __m512i isum[G4K_MVN_MAX_TOK];
             UNROLL_TOK for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
-            for (int j = 0; j < 16; j++) {
-                const __m512i scj = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + j * G4K_R16)));
-                const __m512i k0 = kq[4 * j], k1 = kq[4 * j + 1], k2 = kq[4 * j + 2], k3 = kq[4 * j + 3];
+            for (int jj = 0; jj < 4; jj++) { /* sub-blocks jj, jj + 4, jj + 8, jj + 12 */
+                __m512i a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
+                const uint8_t *part = sb + jj * 4 * 192;
+                Q6_PART(part, a0, b0, c0, d0);
+                Q6_PART(part + 192, a1, b1, c1, d1);
+                Q6_PART(part + 384, a2, b2, c2, d2);
+                Q6_PART(part + 576, a3, b3, c3, d3);
+                const __m512i sa = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + jj * G4K_R16)));
+                const __m512i sbv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + (jj + 4) * G4K_R16)));
+                const __m512i scv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + (jj + 8) * G4K_R16)));
+                const __m512i sd = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + (jj + 12) * G4K_R16)));
                 UNROLL_TOK for (int t = 0; t < NT; t++) {
-                    const int8_t *aq = x[t][s].qs + 16 * j;
-                    __m512i p = _mm512_set1_epi32(-a->corr[t * a->n_corr + s * 16 + j]);
-                    p = _mm512_dpbusd_epi32(p, k0, bcast4(aq + 0));
-                    p = _mm512_dpbusd_epi32(p, k1, bcast4(aq + 4));
-                    p = _mm512_dpbusd_epi32(p, k2, bcast4(aq + 8));
-                    p = _mm512_dpbusd_epi32(p, k3, bcast4(aq + 12));
-                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(p, scj));
+                    const int8_t *aq = ((const g4q_q8_K *)(a->q + (size_t)t * a->q_stride))[s].qs;
+                    const int32_t *corr = a->corr + t * a->n_corr + s * 16;
+                    const __m512i u = _mm512_add_epi32(q6_sub(a0, a1, a2, a3, aq + 16 * jj, corr[jj], sa),
+                                                       q6_sub(b0, b1, b2, b3, aq + 16 * (jj + 4), corr[jj + 4], sbv));
+                    const __m512i v = _mm512_add_epi32(q6_sub(c0, c1, c2, c3, aq + 16 * (jj + 8), corr[jj + 8], scv),
+                                                       q6_sub(d0, d1, d2, d3, aq + 16 * (jj + 12), corr[jj + 12], sd));
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(u, v));
                 }
             }
             UNROLL_TOK for (int t = 0; t < NT; t++) {

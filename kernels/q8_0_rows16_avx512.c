@@ -34,35 +34,30 @@ AI void q8_0_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng, co
     UNROLL_TOK for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
     for (int64_t g = 0; g < ng; g++) {
         const uint8_t *q = groups + (size_t)g * gb;
-        const uint16_t *sc = (const uint16_t *)(q + nb * 512);
         __m512 acc[G4K_MVN_MAX_TOK];
         UNROLL_TOK for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *qb = q + b * 512;
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 64, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 128, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 192, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 256, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 320, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 384, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + 448, _MM_HINT_T0);
+            const uint8_t *qb = q + (b >> 1) * 1088 + (b & 1) * 512;
+            for (int o = 0; o < 512; o += 64)
+                _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
             const __m512i w0 = _mm512_loadu_si512(qb), w1 = _mm512_loadu_si512(qb + 64);
             const __m512i w2 = _mm512_loadu_si512(qb + 128), w3 = _mm512_loadu_si512(qb + 192);
             const __m512i w4 = _mm512_loadu_si512(qb + 256), w5 = _mm512_loadu_si512(qb + 320);
             const __m512i w6 = _mm512_loadu_si512(qb + 384), w7 = _mm512_loadu_si512(qb + 448);
-            const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + b * G4K_R16)));
+            const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(q + (b >> 1) * 1088 + 1024 + (b & 1) * 32)));
             UNROLL_TOK for (int t = 0; t < NT; t++) {
                 const int8_t *aq = x[t][b].qs;
-                __m512i s = _mm512_set1_epi32(-a->corr[t * a->n_corr + b]);
+                /* two chains of 4 (latency), summed: exact integers, so the same sum */
+                __m512i s = _mm512_set1_epi32(-a->corr[t * a->n_corr + b]), u = _mm512_setzero_si512();
                 s = _mm512_dpbusd_epi32(s, w0, bcast4(aq + 0));
-                s = _mm512_dpbusd_epi32(s, w1, bcast4(aq + 4));
+                u = _mm512_dpbusd_epi32(u, w1, bcast4(aq + 4));
                 s = _mm512_dpbusd_epi32(s, w2, bcast4(aq + 8));
-                s = _mm512_dpbusd_epi32(s, w3, bcast4(aq + 12));
+                u = _mm512_dpbusd_epi32(u, w3, bcast4(aq + 12));
                 s = _mm512_dpbusd_epi32(s, w4, bcast4(aq + 16));
-                s = _mm512_dpbusd_epi32(s, w5, bcast4(aq + 20));
+                u = _mm512_dpbusd_epi32(u, w5, bcast4(aq + 20));
                 s = _mm512_dpbusd_epi32(s, w6, bcast4(aq + 24));
-                s = _mm512_dpbusd_epi32(s, w7, bcast4(aq + 28));
+                u = _mm512_dpbusd_epi32(u, w7, bcast4(aq + 28));
+                s = _mm512_add_epi32(s, u);
                 const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(a->d[t * a->n_d + b]));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[t]);
             }

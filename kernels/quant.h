@@ -110,17 +110,19 @@ const g4q_traits *g4q_traits_get(uint32_t type);
 
 /* ---- rows-in-lanes packed matrices (pack16.c, rows16_scalar.c, *_rows16_avx512.c) ------ */
 /* A matrix packed for the LM head: groups of G4K_R16 rows, one 32-bit lane per row. A group is
- * group_bytes long (groups back to back, 64-byte aligned) and holds, for a row count n of
- * columns:
- *   Q8_0 (nb = n/32 blocks): nb x 512 bytes of quants, then nb x 32 bytes of scales. Block b's
- *     quants are 8 "k-quads" of 64 bytes: k-quad m, lane i = row i's quants 4m..4m+3 of block b,
- *     each + 128 (unsigned, so that they are vpdpbusd's unsigned operand and the activation's 4
- *     bytes its broadcast signed one); its scales are the 16 rows' fp16 d.
- *   Q6_K (ns = n/256 super-blocks): ns x 3072 bytes of quants, then ns x 288 bytes of scales.
- *     Super-block s's quants are 64 k-quads (6-bit, 0..63, as stored) split as 32 x 64 bytes of
- *     low nibbles (chunk c: k-quad c in the low nibble, c + 32 in the high one) and 16 x 64
- *     bytes of high 2-bit pairs (chunk c: k-quads c, c+16, c+32, c+48 at bits 0, 2, 4, 6); its
- *     scales are 16 sub-blocks x 16 rows of int8 scales (sub-block-major), then 16 fp16 d.
+ * group_bytes long (groups back to back) and is read front to back as ONE sequential stream
+ * (several interleaved streams inside the same 4 KB pages defeat Zen 4's prefetchers, see
+ * below). For n columns:
+ *   Q8_0: pairs of 32-value blocks, 1088 bytes each: the two blocks' quants (512 bytes each),
+ *     then their scales (16 rows' fp16 d, 32 bytes each). A block's quants are 8 "k-quads" of
+ *     64 bytes: k-quad m, lane i = row i's quants 4m..4m+3, each + 128 (unsigned, so that they
+ *     are vpdpbusd's unsigned operand and the activation's 4 bytes its broadcast signed one).
+ *     An odd block count leaves the last pair's second half zero.
+ *   Q6_K: per 256-value super-block 3360 bytes: 16 x 192 bytes of quants, then 16 sub-blocks x
+ *     16 rows of int8 scales (sub-block-major), then the 16 rows' fp16 d. The quants are 64
+ *     k-quads of 6-bit values (0..63, as stored); 192-byte part c holds the low nibbles of
+ *     k-quads c | c+32 (low | high nibble), of k-quads c+16 | c+48, then the high 2-bit pairs of
+ *     k-quads c, c+16, c+32, c+48 (bits 0, 2, 4, 6).
  * The same bytes per row as the GGUF's blocks (544 per 16 x 32 Q8_0 values, 3360 per 16 x 256
  * Q6_K ones): the packed copy streams no more memory than the original. */
 #define G4K_R16 16

@@ -14,18 +14,19 @@ static void r16_q8_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
 {
     const int64_t nb = n / G4_QK;
     for (int64_t g = 0; g < ng; g++) {
-        const uint8_t *q = groups + (size_t)g * gb;
-        const uint16_t *sc = (const uint16_t *)(q + nb * 512);
+        const uint8_t *base = groups + (size_t)g * gb;
         for (int64_t t = 0; t < a->nt; t++) {
             const g4q_q8_0 *x = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
             for (int i = 0; i < G4K_R16; i++) {
                 float acc = 0.0f;
                 for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *q = base + (b >> 1) * 1088 + (b & 1) * 512;
+                    const uint16_t *sc = (const uint16_t *)(base + (b >> 1) * 1088 + 1024 + (b & 1) * 32);
                     int32_t s = -a->corr[t * a->n_corr + b];
                     for (int m = 0; m < 8; m++)
                         for (int e = 0; e < 4; e++)
-                            s += (int32_t)q[b * 512 + m * 64 + i * 4 + e] * load_i8(&x[b].qs[m * 4 + e]);
-                    const float scale = g4k_f16_to_f32(sc[b * G4K_R16 + i]) * a->d[t * a->n_d + b];
+                            s += (int32_t)q[m * 64 + i * 4 + e] * load_i8(&x[b].qs[m * 4 + e]);
+                    const float scale = g4k_f16_to_f32(sc[i]) * a->d[t * a->n_d + b];
                     acc = fmaf((float)s, scale, acc);
                 }
                 y[t * ys + g * G4K_R16 + i] = acc;
@@ -35,10 +36,11 @@ static void r16_q8_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
 }
 
 /* The 6-bit quant e (0..3) of k-quad kq of lane i in a packed Q6_K super-block. */
-static inline int32_t q6_at(const uint8_t *ql, const uint8_t *qh, int kq, int i, int e)
+static inline int32_t q6_at(const uint8_t *sb, int kq, int i, int e)
 {
-    const int lo = kq < 32 ? ql[kq * 64 + i * 4 + e] & 0xF : ql[(kq - 32) * 64 + i * 4 + e] >> 4;
-    const int hi = (qh[(kq % 16) * 64 + i * 4 + e] >> (2 * (kq / 16))) & 3;
+    const uint8_t *part = sb + (kq % 16) * 192 + i * 4 + e;
+    const int lo = (part[(kq / 16) % 2 * 64] >> (4 * (kq / 32))) & 0xF;
+    const int hi = (part[128] >> (2 * (kq / 16))) & 3;
     return lo | hi << 4;
 }
 
@@ -53,15 +55,15 @@ static void r16_q6_K_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
             for (int i = 0; i < G4K_R16; i++) {
                 float acc = 0.0f;
                 for (int64_t s = 0; s < ns; s++) {
-                    const uint8_t *ql = base + s * 3072, *qh = ql + 2048;
-                    const int8_t *sc = (const int8_t *)(base + ns * 3072 + s * 288);
-                    const uint16_t *d = (const uint16_t *)(sc + 256);
+                    const uint8_t *sb = base + s * 3360;
+                    const int8_t *sc = (const int8_t *)(sb + 3072);
+                    const uint16_t *d = (const uint16_t *)(sb + 3072 + 256);
                     int32_t sum = 0;
                     for (int j = 0; j < 16; j++) {
                         int32_t isum = -a->corr[t * a->n_corr + s * 16 + j];
                         for (int m = 0; m < 4; m++)
                             for (int e = 0; e < 4; e++)
-                                isum += q6_at(ql, qh, 4 * j + m, i, e) * load_i8(&x[s].qs[16 * j + 4 * m + e]);
+                                isum += q6_at(sb, 4 * j + m, i, e) * load_i8(&x[s].qs[16 * j + 4 * m + e]);
                         sum += isum * sc[j * G4K_R16 + i];
                     }
                     const float scale = g4k_f16_to_f32(d[i]) * a->d[t * a->n_d + s];

@@ -9,6 +9,7 @@
  *    the activation quantization's bound sum |w| |x - x^| (as test_kernels checks g4k_matmul). */
 #include <math.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "quant.h"
 #include "t.h"
@@ -97,7 +98,7 @@ static void run_case(const g4k_kernels *k, const g4k_kernels *ks, g4k_pool *pool
     CHECK(p != NULL, "%s: packed", what);
     if (!p)
         return;
-    CHECK(g4k_packed_bytes(p) == (size_t)((n_rows + 15) / 16 * 16) * g4_type_row_bytes(type, n_cols),
+    CHECK(g4k_packed_bytes(p) == (size_t)((n_rows + 15) / 16 * 16) * g4_type_row_bytes(type, n_cols) + (type == G4_TYPE_Q8_0 && n_cols / 32 % 2 ? (size_t)(n_rows + 15) / 16 * 544 : 0),
           "%s: packed bytes %zu = the padded rows' GGUF bytes", what, g4k_packed_bytes(p));
     float *x = malloc(sizeof(float) * (size_t)(n_cols * NT));
     for (int64_t i = 0; i < n_cols * NT; i++)
@@ -165,13 +166,107 @@ static void test_packed(void)
     g4k_pool_free(pool);
 }
 
-int main(void)
+/* ---- --bench: the head alone, GGUF layout (g4k_matmul: mv / mvn) against packed ------------ */
+static double now(int wall)
+{
+    struct timespec ts;
+    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* usage: test_pack16 --bench [--threads=N] [--reps=N]; env G4_BENCH_TYPE=Q8_0|Q6_K (default
+ * both), G4_BENCH_ROWS (262144), G4_BENCH_COLS (Q8_0: 128, the default model; Q6_K: 3840, 12B).
+ * 1 thread: thread CPU time; more: wall time. Prints median (and min) ms per call, GB/s of the
+ * matrix, and each token count's cost relative to one token. */
+static int bench(int argc, char **argv)
+{
+    int n_thr = 1, reps = 15;
+    for (int i = 2; i < argc; i++) {
+        if (!strncmp(argv[i], "--threads=", 10))
+            n_thr = atoi(argv[i] + 10);
+        if (!strncmp(argv[i], "--reps=", 7))
+            reps = atoi(argv[i] + 7);
+    }
+    if (reps < 1 || reps > 1000)
+        reps = 15;
+    const int wall = n_thr > 1;
+    g4k_pool *pool = n_thr > 1 ? g4k_pool_new(n_thr) : NULL;
+    const int64_t n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 262144;
+    const char *only = getenv("G4_BENCH_TYPE");
+    const uint32_t types[] = {G4_TYPE_Q8_0, G4_TYPE_Q6_K};
+    double *ts = malloc(sizeof(double) * (size_t)reps);
+    for (int ti = 0; ti < 2; ti++) {
+        const uint32_t type = types[ti];
+        if (only && strcmp(only, g4_type_get(type)->name))
+            continue;
+        const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : type == G4_TYPE_Q8_0 ? 128 : 3840;
+        const size_t rb = g4_type_row_bytes(type, n_cols);
+        uint8_t *w = malloc(rb * (size_t)n_rows);
+        float *row = malloc(sizeof(float) * (size_t)n_cols);
+        for (int r = 0; r < 64; r++) {
+            for (int64_t i = 0; i < n_cols; i++)
+                row[i] = grand();
+            g4k_quantize(type, row, w + r * rb, n_cols);
+        }
+        for (int64_t r = 64; r < n_rows; r++)
+            memcpy(w + r * rb, w + (r % 64) * rb, rb);
+        const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+        g4k_packed *p = g4k_pack_with(g4k_kernels_active(), pool, &m);
+        float *x = malloc(sizeof(float) * (size_t)(n_cols * G4K_MVN_MAX_TOK));
+        float *y = malloc(sizeof(float) * (size_t)(n_rows * G4K_MVN_MAX_TOK));
+        for (int64_t i = 0; i < n_cols * G4K_MVN_MAX_TOK; i++)
+            x[i] = grand();
+        const double mb = (double)rb * n_rows / 1e6;
+        printf("%s %lldx%lld (%.1f MB), isa %s, %d thread(s), %s time, median (min) of %d\n", g4_type_get(type)->name,
+               (long long)n_rows, (long long)n_cols, mb, g4k_isa_name(g4k_active_isa()), n_thr, wall ? "wall" : "thread CPU",
+               reps);
+        for (int packed = 0; packed < 2; packed++) {
+            if (packed && !p)
+                break;
+            double t1 = 0;
+            for (int nt = 1; nt <= G4K_MVN_MAX_TOK; nt++) {
+                if (nt == 6 || nt == 7)
+                    continue;
+                for (int r = -1; r < reps; r++) {
+                    const double t0 = now(wall);
+                    if (packed)
+                        g4k_matmul_packed(pool, p, x, nt, y);
+                    else
+                        g4k_matmul(pool, &m, x, nt, y);
+                    if (r >= 0)
+                        ts[r] = now(wall) - t0;
+                }
+                qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
+                const double med = ts[reps / 2];
+                if (nt == 1)
+                    t1 = med;
+                printf("  %-6s n=%d  %8.3f ms (%8.3f)  %6.1f GB/s  x%.2f of n=1\n", packed ? "packed" : "gguf", nt,
+                       med * 1e3, ts[0] * 1e3, mb / 1e3 / med, med / t1);
+            }
+        }
+        g4k_packed_free(p);
+        free(w), free(row), free(x), free(y);
+    }
+    free(ts);
+    g4k_pool_free(pool);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     char err[160];
     if (g4k_init(err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    if (argc > 1 && !strcmp(argv[1], "--bench"))
+        return bench(argc, argv);
     test_packed();
     return T_DONE("test_pack16");
 }
