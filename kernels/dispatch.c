@@ -33,6 +33,11 @@ static void init_once(void)
         g4k_kernels *k = &g_tables[i];
         g4k_fill_scalar(k);
         switch (i) {
+        case G4K_ISA_SCALAR:
+            /* packed LM heads (pack16.c): the reference kernels are the scalar level's; AVX2 and
+             * NEON have none (g4k_pack declines there and their decode kernels read the GGUF) */
+            g4k_fill_scalar_rows16(k);
+            break;
 #if defined(__x86_64__) || defined(_M_X64)
         case G4K_ISA_AVX2:
             g4k_fill_avx2(k);
@@ -42,6 +47,7 @@ static void init_once(void)
             g4k_fill_avx512(k);
             if (cpu.avx512bf16) /* separate CPUID bit: the level itself needs only VNNI */
                 g4k_fill_avx512_bf16(k);
+            g4k_fill_avx512_rows16(k);
             break;
 #endif
 #if defined(__aarch64__)

@@ -90,6 +90,25 @@ void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int6
 int g4k_matmul_rows(g4k_pool *pool, const g4k_matrix *w, const int32_t *rows, int64_t n_sel, const float *x,
                     float *y);
 
+/* ---- Packed LM heads (pack16.c) ---------------------------------------------------------
+ * A copy of a weight matrix re-arranged for the active level's "rows in lanes" kernel (16 rows
+ * interleaved, one 32-bit vector lane per row, no horizontal sums): for matrices only ever
+ * multiplied with 1..G4K_MVN_MAX_TOK tokens at a time (the LM head: decode and MTP verify). */
+typedef struct g4k_packed g4k_packed;
+/* Packs w (threaded on pool). NULL, and w is to be used as it is, when the active level has no
+ * packed kernel for w's type (today Q8_0 and Q6_K, on AVX-512 and scalar), when the environment
+ * sets G4_PACK_HEAD=0, or when out of memory. w's data must stay valid for the packed matrix's
+ * life (batches of more than G4K_MVN_MAX_TOK tokens still read it). */
+g4k_packed *g4k_pack(g4k_pool *pool, const g4k_matrix *w);
+void g4k_packed_free(g4k_packed *p);
+/* Bytes the packed copy holds (its own allocation). */
+size_t g4k_packed_bytes(const g4k_packed *p);
+/* Y = W X as g4k_matmul (the same activation formats), for the packed W. Up to
+ * G4K_MVN_MAX_TOK tokens (8) run in one pass of one kernel whose per-token arithmetic does not
+ * depend on the other tokens, nor on how rows are split across threads: each token's logits are
+ * bit for bit those of a single-token call. More tokens: g4k_matmul on the original matrix. */
+void g4k_matmul_packed(g4k_pool *pool, const g4k_packed *p, const float *x, int64_t n_tok, float *y);
+
 /* Dequantize row r of w into dst[n_cols] (embedding lookups, tests). Returns 0, -1 on bad type. */
 int g4k_get_row(const g4k_matrix *w, int64_t r, float *dst);
 

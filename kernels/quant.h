@@ -108,6 +108,42 @@ typedef struct g4q_traits {
 /* NULL if the type has no dequantizer. */
 const g4q_traits *g4q_traits_get(uint32_t type);
 
+/* ---- rows-in-lanes packed matrices (pack16.c, rows16_scalar.c, *_rows16_avx512.c) ------ */
+/* A matrix packed for the LM head: groups of G4K_R16 rows, one 32-bit lane per row. A group is
+ * group_bytes long (groups back to back) and is read front to back as ONE sequential stream
+ * (several interleaved streams inside the same 4 KB pages defeat Zen 4's prefetchers, see
+ * below). For n columns:
+ *   Q8_0: pairs of 32-value blocks, 1088 bytes each: the two blocks' quants (512 bytes each),
+ *     then their scales (16 rows' fp16 d, 32 bytes each). A block's quants are 8 "k-quads" of
+ *     64 bytes: k-quad m, lane i = row i's quants 4m..4m+3, each + 128 (unsigned, so that they
+ *     are vpdpbusd's unsigned operand and the activation's 4 bytes its broadcast signed one).
+ *     An odd block count leaves the last pair's second half zero.
+ *   Q6_K: per 256-value super-block 3360 bytes: 16 x 192 bytes of quants, then 16 sub-blocks x
+ *     16 rows of int8 scales (sub-block-major), then the 16 rows' fp16 d. The quants are 64
+ *     k-quads of 6-bit values (0..63, as stored); 192-byte part c holds the low nibbles of
+ *     k-quads c | c+32 (low | high nibble), of k-quads c+16 | c+48, then the high 2-bit pairs of
+ *     k-quads c, c+16, c+32, c+48 (bits 0, 2, 4, 6).
+ * The same bytes per row as the GGUF's blocks (544 per 16 x 32 Q8_0 values, 3360 per 16 x 256
+ * Q6_K ones): the packed copy streams no more memory than the original. */
+#define G4K_R16 16
+typedef struct g4k_r16_act {
+    const uint8_t *q;    /* nt activation rows (Q8_0 for Q8_0 weights, Q8_K for Q6_K), q_stride apart */
+    size_t q_stride;
+    const int32_t *corr; /* [nt][n_corr] per token: Q8_0: 128*sum(a) per block; Q8_K: 32*bsum per 16 */
+    const float *d;      /* [nt][n_d] per token: the activation's scale per block (Q8_0) / super-block */
+    int64_t n_corr, n_d, nt;
+} g4k_r16_act;
+/* y[t * y_stride + g * 16 + i] = row i of group g . token t, for g < n_groups, i < 16, t < a->nt
+ * (all 16 rows of every group are written, padding rows included). */
+typedef void (*g4k_r16_fn)(int64_t n, const uint8_t *groups, size_t group_bytes, int64_t n_groups,
+                           const g4k_r16_act *a, float *y, int64_t y_stride);
+/* Bytes of one packed group of G4K_R16 rows of n columns of `type`; 0: no packed form. */
+size_t g4k_r16_group_bytes(uint32_t type, int64_t n);
+void g4k_r16_q8_0_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                         int64_t ys);
+void g4k_r16_q6_K_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                         int64_t ys);
+
 /* ---- per-ISA kernel table ------------------------------------------------------------- */
 /* y[t*y_stride + r] = dot(row r of w, activation row t) for r < nr, t < nt.
  * w rows are w_stride bytes apart, activation rows a_stride bytes apart, both in the layout the
@@ -146,6 +182,9 @@ typedef struct g4k_kernels {
     void (*attn_kt)(const float *k, int64_t nk, int64_t hd, float *kt, int64_t ldk);
     void (*attn_qk)(const float *q, int64_t nr, int64_t hd, const float *kt, int64_t nk, float *s, int64_t ss);
     void (*attn_pv)(const float *p, int64_t ps, int64_t nr, const float *v, int64_t hd, int64_t nk, float *o);
+    /* rows-in-lanes packed matrices (pack16.c: g4k_pack / g4k_matmul_packed), indexed by the
+     * original weight type; NULL: g4k_pack declines and the caller keeps the GGUF layout */
+    g4k_r16_fn rows16[G4_TYPE_COUNT];
 } g4k_kernels;
 
 /* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
@@ -191,6 +230,8 @@ void g4k_fill_avx2_kvrow(g4k_kernels *k); /* KV-cache row dot / axpy (kvrow_avx2
 void g4k_fill_scalar_attn(g4k_kernels *k); /* prompt attention tiles (attn_tile.c, attn_tile_*.c) */
 void g4k_fill_avx2_attn(g4k_kernels *k);
 void g4k_fill_avx512_attn(g4k_kernels *k);
+void g4k_fill_scalar_rows16(g4k_kernels *k); /* packed heads (rows16_scalar.c, *_rows16_avx512.c) */
+void g4k_fill_avx512_rows16(g4k_kernels *k);
 
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
@@ -217,6 +258,11 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
                      int64_t n_tok, float *y);
 void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
                           int64_t n_tok, float *y);
+/* g4k_pack / g4k_matmul_packed with an explicit table (NULL: that table has no packed kernel
+ * for w's type). G4_PACK_HEAD=0 is honoured by g4k_pack only. */
+g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w);
+void g4k_matmul_packed_with(const g4k_kernels *k, g4k_pool *pool, const g4k_packed *p, const float *x,
+                            int64_t n_tok, float *y);
 /* Bytes of one activation row of n elements for a weight type's act_type. */
 size_t g4k_act_row_bytes(uint32_t wtype, int64_t n);
 /* Quantize n_tok activation rows for weight type wtype (scalar; act rows g4k_act_row_bytes apart). */

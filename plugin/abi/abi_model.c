@@ -87,7 +87,7 @@ G4_API g4_status G4_CALL g4_model_get_info(const g4_model *m, g4_model_info *out
     out->n_params = m->n_params;
     out->weight_bytes = m->weight_bytes;
     if (!m->vocab_only) {
-        out->mem_estimate = m->weight_bytes +
+        out->mem_estimate = m->weight_bytes + (uint64_t)m->head_extra_bytes + /* the packed LM head */
                             g4_model_kv_bytes(m, m->n_ctx_default, &out->kv_bytes_per_token, &out->kv_bytes_fixed) +
                             g4_model_scratch_bytes(m);
     }

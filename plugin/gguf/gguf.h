@@ -74,6 +74,11 @@ uint32_t g4_gguf_version(const g4_gguf *g);
 uint32_t g4_gguf_alignment(const g4_gguf *g);
 uint32_t g4_gguf_n_shards(const g4_gguf *g);
 uint64_t g4_gguf_mapped_bytes(const g4_gguf *g); /* total bytes of all mapped files */
+/* Tells the OS that the whole pages inside [p, p + n) of a file-mapped shard are not needed now
+ * (their contents stay valid: a later read maps them in again from the file). Returns the
+ * bytes released: 0 for a copy in memory (G4_LOAD_NO_MMAP), a caller's buffer, or where the OS
+ * has no such call. For weights a model keeps in another form (a packed LM head). */
+uint64_t g4_gguf_release_pages(const g4_gguf *g, const void *p, size_t n);
 
 /* Metadata. Lookups are by exact key; NULL / -1 when absent. */
 int64_t g4_gguf_n_kv(const g4_gguf *g);

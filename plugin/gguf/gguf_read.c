@@ -948,6 +948,27 @@ uint32_t g4_gguf_alignment(const g4_gguf *g) { return g ? g->shards[0].alignment
 uint32_t g4_gguf_n_shards(const g4_gguf *g) { return g ? g->n_shards : 0; }
 uint64_t g4_gguf_mapped_bytes(const g4_gguf *g) { return g ? g->mapped_bytes : 0; }
 
+uint64_t g4_gguf_release_pages(const g4_gguf *g, const void *p, size_t n)
+{
+#if defined(MADV_DONTNEED) && !defined(_WIN32)
+    const uintptr_t a = (uintptr_t)p;
+    for (uint32_t i = 0; g && i < g->n_shards; i++) {
+        const shard *s = &g->shards[i];
+        const uintptr_t b = (uintptr_t)s->base;
+        if (s->backing != BACKING_MMAP || s->locked || a < b || a + n > b + s->size)
+            continue;
+        const uintptr_t page = 4096, lo = (a + page - 1) & ~(page - 1), hi = (a + n) & ~(page - 1);
+        /* a private read-only file mapping: dropped pages are read again from the file on use */
+        if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
+            return hi - lo;
+        return 0;
+    }
+#else
+    (void)g, (void)p, (void)n;
+#endif
+    return 0;
+}
+
 int64_t g4_gguf_n_kv(const g4_gguf *g) { return g ? g->shards[0].n_kv : 0; }
 
 const g4_gguf_kv *g4_gguf_kv_at(const g4_gguf *g, int64_t i)

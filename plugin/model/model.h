@@ -100,6 +100,9 @@ struct g4_model {
     g4_layer *layers;
     g4k_matrix tok_embd;          /* [n_vocab rows of n_embd] */
     g4k_matrix lm_head;           /* output.weight if present, else tok_embd (tied) */
+    g4k_packed *lm_head_packed;   /* lm_head re-laid out for its kernel (head_pack.c), or NULL */
+    int64_t head_extra_bytes;     /* memory the packed head adds: its bytes, less a separate
+                                   * output.weight's pages given back to the OS (head_pack.c) */
     g4k_matrix ple_tok_embd;      /* [n_vocab rows of n_layer*P] */
     g4k_matrix ple_model_proj;    /* [n_layer*P rows of n_embd] */
     const float *ple_proj_norm;   /* [P] */
@@ -133,6 +136,10 @@ struct g4_model {
      * by g4_model_free (the grammar code owns it; the model only carries the slot). */
     struct g4_token_trie *_Atomic token_trie;
 };
+
+/* head_pack.c: pack the LM head for its multi-token kernel (after the thread count is known);
+ * never fails the load (the GGUF layout is kept when the kernel layer declines). */
+void g4_model_pack_head(g4_model *m);
 
 /* Internal, non-ABI accessors. */
 struct g4_mmproj;

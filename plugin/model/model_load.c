@@ -269,6 +269,7 @@ void g4_model_destroy(g4_model *m)
     if (m->mm_gguf)
         g4_gguf_close(m->mm_gguf);
     g4k_pool_free(m->pool);
+    g4k_packed_free(m->lm_head_packed);
     if (m->draft)
         m->draft_free(m->draft);
     g4_arena_free(&m->arena);
@@ -524,6 +525,7 @@ g4_status g4_model_load(const g4_load_params *p, const g4_drafter_loader *drafte
         m->n_threads = g4k_topology_default_threads();
     if (m->mmproj && !(m->pool = g4k_pool_new(m->n_threads)))
         g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
+    g4_model_pack_head(m);
     int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;
     m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx : (train < 8192 ? train : 8192);
 
@@ -532,8 +534,8 @@ g4_status g4_model_load(const g4_load_params *p, const g4_drafter_loader *drafte
      * thrashes the disk at every token, which hosts want to hear about before, not during.) */
     if (!m->vocab_only && !(p->flags & G4_LOAD_NO_MEMCHECK)) {
         uint64_t limit = p->max_memory ? p->max_memory : g4_physical_ram();
-        uint64_t need = m->weight_bytes + g4_model_kv_bytes(m, m->n_ctx_default, NULL, NULL) +
-                        g4_model_scratch_bytes(m);
+        uint64_t need = m->weight_bytes + (uint64_t)m->head_extra_bytes +
+                        g4_model_kv_bytes(m, m->n_ctx_default, NULL, NULL) + g4_model_scratch_bytes(m);
         if (limit && need > limit) {
             st = g4_fail(G4_ERR_OUT_OF_MEMORY,
                          "%s needs about %.2f GiB (weights %.2f GiB + KV cache and scratch for %d "

@@ -1,0 +1,298 @@
+/* Packed LM heads: a copy of a weight matrix in groups of 16 rows interleaved "rows in lanes"
+ * (layout in quant.h, g4k_r16_act), built once at load, and its matmul driver.
+ *
+ * Why: the LM head is only ever multiplied with 1..8 tokens (decode, MTP verify), and in the
+ * GGUF's row layout a multi-token pass is compute-bound (per row and token: int->float per
+ * block lane and a horizontal sum). Packed, a token costs per 32 values of 16 rows 8 vpdpbusd
+ * with its activation's 4 bytes broadcast, one int->float and one FMA: a 4-token verify costs
+ * about one decode step. One kernel runs 1..8 tokens and a token's arithmetic does not depend on
+ * the others, so a verify batch's logits are bit for bit those of single-token steps.
+ *
+ * Driver: the activations are quantized as g4k_matmul does (Q8_0 for Q8_0 weights, Q8_K for
+ * Q6_K), with per-token block corrections (the weights' +128 / the -32 of Q6_K) and scales laid
+ * out for the kernels; groups are split across the pool in chunks; a last group with fewer than
+ * 16 real rows (zero padding) is computed into a small buffer and its real rows copied out. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "os.h"
+#if !defined(_WIN32)
+#include <sys/mman.h>
+#endif
+#include "quant.h"
+
+struct g4k_packed {
+    g4k_matrix orig;     /* the original matrix: > G4K_MVN_MAX_TOK tokens run g4k_matmul on it */
+    const g4k_kernels *k;
+    g4k_r16_fn fn;
+    uint8_t *data;       /* n_groups x group_bytes, 64-byte aligned */
+    size_t group_bytes;
+    int64_t n_groups;
+};
+
+size_t g4k_r16_group_bytes(uint32_t type, int64_t n)
+{
+    if (type == G4_TYPE_Q8_0 && n > 0 && n % G4_QK == 0)
+        return (size_t)((n / G4_QK + 1) / 2) * 1088;
+    if (type == G4_TYPE_Q6_K && n > 0 && n % G4_QK_K == 0)
+        return (size_t)(n / G4_QK_K) * 3360;
+    return 0;
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+/* The packers work on 32-bit words (4 consecutive quants of a row = one lane of a k-quad):
+ * SWAR arithmetic, so that packing a 262144-row head takes a fraction of a second per GB. */
+static inline uint32_t ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void st32(void *p, uint32_t v) { memcpy(p, &v, sizeof v); }
+
+static void pack_q8_0_group(const g4k_matrix *w, int64_t g, uint8_t *dst, size_t gb)
+{
+    const int64_t nb = w->n_cols / G4_QK;
+    memset(dst, 0, gb); /* padding rows (quants 128 = 0 with scale 0 are rewritten below) and an
+                         * odd block count's last half pair */
+    for (int i = 0; i < G4K_R16; i++) {
+        const int64_t r = g * G4K_R16 + i;
+        const g4q_q8_0 *x = r < w->n_rows ? (const g4q_q8_0 *)((const uint8_t *)w->data + r * w->row_bytes) : NULL;
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *q = dst + (b >> 1) * 1088 + (b & 1) * 512 + i * 4;
+            for (int m = 0; m < 8; m++) /* + 128 on each byte = flipping its top bit */
+                st32(q + m * 64, (x ? ld32(x[b].qs + 4 * m) : 0) ^ 0x80808080u);
+            uint16_t d = x ? x[b].d : 0;
+            memcpy(dst + (b >> 1) * 1088 + 1024 + (b & 1) * 32 + i * 2, &d, sizeof d);
+        }
+    }
+}
+
+/* The 64 k-quads of row lane quants (6-bit, 0..63) of a Q6_K block, as 32-bit words. */
+static void q6_K_words(const g4q_q6_K *x, uint32_t kq[64])
+{
+    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = x->ql + 64 * h, *qh = x->qh + 32 * h;
+        uint32_t *o = kq + 32 * h; /* values 128 h + ... */
+        for (int l = 0; l < 32; l += 4) {
+            const uint32_t a = ld32(ql + l), b = ld32(ql + l + 32), c = ld32(qh + l);
+            o[l / 4] = (a & m4) | (c & m2) << 4;
+            o[8 + l / 4] = (b & m4) | (c >> 2 & m2) << 4;
+            o[16 + l / 4] = (a >> 4 & m4) | (c >> 4 & m2) << 4;
+            o[24 + l / 4] = (b >> 4 & m4) | (c >> 6 & m2) << 4;
+        }
+    }
+}
+
+static void pack_q6_K_group(const g4k_matrix *w, int64_t g, uint8_t *dst)
+{
+    const int64_t ns = w->n_cols / G4_QK_K;
+    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+    uint32_t kq[64];
+    for (int i = 0; i < G4K_R16; i++) {
+        const int64_t r = g * G4K_R16 + i;
+        const g4q_q6_K *x = r < w->n_rows ? (const g4q_q6_K *)((const uint8_t *)w->data + r * w->row_bytes) : NULL;
+        for (int64_t s = 0; s < ns; s++) {
+            if (x)
+                q6_K_words(&x[s], kq);
+            else
+                for (int k = 0; k < 64; k++)
+                    kq[k] = 0x20202020u; /* padding row: value 0 with scale 0 */
+            uint8_t *sb = dst + s * 3360;
+            for (int c = 0; c < 16; c++) {
+                uint8_t *part = sb + c * 192 + i * 4;
+                st32(part, (kq[c] & m4) | (kq[c + 32] & m4) << 4);
+                st32(part + 64, (kq[c + 16] & m4) | (kq[c + 48] & m4) << 4);
+                st32(part + 128, (kq[c] >> 4 & m2) | (kq[c + 16] >> 4 & m2) << 2 | (kq[c + 32] >> 4 & m2) << 4 |
+                                     (kq[c + 48] >> 4 & m2) << 6);
+            }
+            int8_t *sc = (int8_t *)(sb + 3072);
+            for (int j = 0; j < 16; j++)
+                sc[j * G4K_R16 + i] = x ? x[s].scales[j] : 0;
+            uint16_t d = x ? x[s].d : 0;
+            memcpy(sb + 3072 + 256 + i * 2, &d, sizeof d);
+        }
+    }
+}
+
+typedef struct {
+    const g4k_matrix *w;
+    g4k_packed *p;
+    atomic_llong next;
+} pack_ctx;
+
+static void pack_task(void *arg, int ith, int nth)
+{
+    pack_ctx *c = arg;
+    const int64_t chunk = 64;
+    for (int64_t ch = ith; ch * chunk < c->p->n_groups; ch = nth + atomic_fetch_add(&c->next, 1))
+        for (int64_t g = ch * chunk; g < c->p->n_groups && g < (ch + 1) * chunk; g++) {
+            uint8_t *dst = c->p->data + (size_t)g * c->p->group_bytes;
+            if (c->w->type == G4_TYPE_Q8_0)
+                pack_q8_0_group(c->w, g, dst, c->p->group_bytes);
+            else
+                pack_q6_K_group(c->w, g, dst);
+        }
+}
+
+g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w)
+{
+    if (!k || w->type >= G4_TYPE_COUNT || !k->rows16[w->type] || w->n_rows <= 0)
+        return NULL;
+    const size_t gb = g4k_r16_group_bytes(w->type, w->n_cols);
+    if (!gb)
+        return NULL;
+    g4k_packed *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->orig = *w;
+    p->k = k;
+    p->fn = k->rows16[w->type];
+    p->group_bytes = gb;
+    p->n_groups = (w->n_rows + G4K_R16 - 1) / G4K_R16;
+    void *mem = NULL;
+    const size_t bytes = gb * (size_t)p->n_groups;
+    /* 2 MiB alignment for large copies: transparent huge pages (the decode streams it all) */
+    if (posix_memalign(&mem, bytes >= ((size_t)8 << 20) ? ((size_t)2 << 20) : 64, bytes) != 0) {
+        free(p);
+        return NULL;
+    }
+    p->data = mem;
+#if defined(MADV_HUGEPAGE) && !defined(_WIN32)
+    if (bytes >= ((size_t)8 << 20))
+        madvise(mem, bytes, MADV_HUGEPAGE); /* advice only */
+#endif
+    pack_ctx c = {.w = w, .p = p};
+    atomic_init(&c.next, 0);
+    if (pool && g4k_pool_size(pool) > 1)
+        g4k_pool_run(pool, pack_task, &c);
+    else
+        pack_task(&c, 0, 1);
+    return p;
+}
+
+g4k_packed *g4k_pack(g4k_pool *pool, const g4k_matrix *w)
+{
+    const char *env = getenv("G4_PACK_HEAD");
+    if (env && strcmp(env, "0") == 0)
+        return NULL;
+    return g4k_pack_with(g4k_kernels_active(), pool, w);
+}
+
+void g4k_packed_free(g4k_packed *p)
+{
+    if (!p)
+        return;
+    g4_os_aligned_free(p->data);
+    free(p);
+}
+
+size_t g4k_packed_bytes(const g4k_packed *p)
+{
+    return p ? p->group_bytes * (size_t)p->n_groups : 0;
+}
+
+/* ---- matmul ------------------------------------------------------------------------------- */
+typedef struct {
+    const g4k_packed *p;
+    const g4k_r16_act *a;
+    float *y;
+    int64_t chunk;
+    atomic_llong next;
+} run_ctx;
+
+static void run_task(void *arg, int ith, int nth)
+{
+    run_ctx *c = arg;
+    const g4k_packed *p = c->p;
+    const int64_t n_rows = p->orig.n_rows, n_full = n_rows / G4K_R16, nt = c->a->nt;
+    for (int64_t ch = ith; ch * c->chunk < p->n_groups; ch = nth + atomic_fetch_add(&c->next, 1)) {
+        const int64_t g0 = ch * c->chunk;
+        int64_t g1 = g0 + c->chunk < p->n_groups ? g0 + c->chunk : p->n_groups;
+        const int64_t gf = g1 < n_full ? g1 : n_full; /* [g0, gf): whole groups */
+        if (gf > g0)
+            p->fn(p->orig.n_cols, p->data + (size_t)g0 * p->group_bytes, p->group_bytes, gf - g0, c->a,
+                  c->y + g0 * G4K_R16, n_rows);
+        if (g1 > n_full) { /* the last group, partly padding */
+            float tmp[G4K_MVN_MAX_TOK * G4K_R16];
+            p->fn(p->orig.n_cols, p->data + (size_t)n_full * p->group_bytes, p->group_bytes, 1, c->a, tmp, G4K_R16);
+            const int64_t nr = n_rows - n_full * G4K_R16;
+            for (int64_t t = 0; t < nt; t++)
+                memcpy(c->y + t * n_rows + n_full * G4K_R16, tmp + t * G4K_R16, sizeof(float) * (size_t)nr);
+        }
+    }
+}
+
+static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* One pass for nt <= G4K_MVN_MAX_TOK tokens. */
+static void packed_pass(const g4k_kernels *k, g4k_pool *pool, const g4k_packed *p, const float *x, int64_t nt,
+                        float *y)
+{
+    const uint32_t wt = p->orig.type;
+    const int64_t n = p->orig.n_cols;
+    const uint32_t at = wt == G4_TYPE_Q8_0 ? G4_TYPE_Q8_0 : G4_TYPE_Q8_K;
+    const size_t arb = g4k_act_row_bytes(wt, n);
+    const int64_t n_corr = wt == G4_TYPE_Q8_0 ? n / G4_QK : n / 16, n_d = wt == G4_TYPE_Q8_0 ? n / G4_QK : n / G4_QK_K;
+    const size_t off_corr = align64(arb * (size_t)nt), off_d = off_corr + align64(sizeof(int32_t) * (size_t)(n_corr * nt));
+    uint8_t *buf = g4k_scratch(G4K_SCRATCH_ACT, off_d + sizeof(float) * (size_t)(n_d * nt));
+    if (!buf)
+        return;
+    if (k->qact[at])
+        k->qact[at](x, n, nt, buf, arb);
+    else
+        g4k_quantize_act(wt, x, n, nt, buf);
+    int32_t *corr = (int32_t *)(buf + off_corr);
+    float *d = (float *)(buf + off_d);
+    for (int64_t t = 0; t < nt; t++) {
+        const uint8_t *row = buf + (size_t)t * arb;
+        if (wt == G4_TYPE_Q8_0) {
+            const g4q_q8_0 *q = (const g4q_q8_0 *)row;
+            for (int64_t b = 0; b < n_corr; b++) {
+                int32_t s = 0;
+                for (int j = 0; j < G4_QK; j++)
+                    s += q[b].qs[j];
+                corr[t * n_corr + b] = 128 * s;
+                d[t * n_d + b] = g4k_f16_to_f32(q[b].d);
+            }
+        } else {
+            const g4q_q8_K *q = (const g4q_q8_K *)row;
+            for (int64_t s = 0; s < n_d; s++) {
+                for (int j = 0; j < 16; j++)
+                    corr[t * n_corr + s * 16 + j] = 32 * q[s].bsums[j];
+                d[t * n_d + s] = q[s].d;
+            }
+        }
+    }
+    const g4k_r16_act a = {buf, arb, corr, d, n_corr, n_d, nt};
+    const int nth = g4k_pool_size(pool);
+    run_ctx c = {.p = p, .a = &a, .y = y};
+    c.chunk = p->n_groups / ((int64_t)nth * 8);
+    if (c.chunk < 1)
+        c.chunk = 1;
+    atomic_init(&c.next, 0);
+    if (nth > 1 && p->n_groups > c.chunk)
+        g4k_pool_run_elastic(pool, run_task, &c);
+    else
+        run_task(&c, 0, 1);
+}
+
+void g4k_matmul_packed_with(const g4k_kernels *k, g4k_pool *pool, const g4k_packed *p, const float *x,
+                            int64_t n_tok, float *y)
+{
+    if (!p || n_tok <= 0)
+        return;
+    if (n_tok > G4K_MVN_MAX_TOK) { /* prefill-sized batches: the GEMM on the original layout */
+        g4k_matmul_with(k, pool, &p->orig, x, n_tok, y);
+        return;
+    }
+    packed_pass(k, pool, p, x, n_tok, y);
+}
+
+void g4k_matmul_packed(g4k_pool *pool, const g4k_packed *p, const float *x, int64_t n_tok, float *y)
+{
+    if (p)
+        g4k_matmul_packed_with(p->k, pool, p, x, n_tok, y);
+}

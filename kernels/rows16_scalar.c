@@ -1,0 +1,82 @@
+/* Scalar reference kernels for the rows-in-lanes packed matrices (layout: quant.h, g4k_r16_act;
+ * packing and driver: pack16.c). They do, per row lane, exactly the operations the vector
+ * kernels do per lane (exact integer sums, then per block / super-block one int->float, one
+ * product of the two scales and one fused multiply-add), so they give the same floats, bit for
+ * bit (tests/test_kernels.c checks it), and they run the packed heads at the scalar level. */
+#include <math.h>
+
+#include "quant.h"
+
+static inline int32_t load_i8(const int8_t *p) { return *p; }
+
+static void r16_q8_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                            int64_t ys)
+{
+    const int64_t nb = n / G4_QK;
+    for (int64_t g = 0; g < ng; g++) {
+        const uint8_t *base = groups + (size_t)g * gb;
+        for (int64_t t = 0; t < a->nt; t++) {
+            const g4q_q8_0 *x = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
+            for (int i = 0; i < G4K_R16; i++) {
+                float acc = 0.0f;
+                for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *q = base + (b >> 1) * 1088 + (b & 1) * 512;
+                    const uint16_t *sc = (const uint16_t *)(base + (b >> 1) * 1088 + 1024 + (b & 1) * 32);
+                    int32_t s = -a->corr[t * a->n_corr + b];
+                    for (int m = 0; m < 8; m++)
+                        for (int e = 0; e < 4; e++)
+                            s += (int32_t)q[m * 64 + i * 4 + e] * load_i8(&x[b].qs[m * 4 + e]);
+                    const float scale = g4k_f16_to_f32(sc[i]) * a->d[t * a->n_d + b];
+                    acc = fmaf((float)s, scale, acc);
+                }
+                y[t * ys + g * G4K_R16 + i] = acc;
+            }
+        }
+    }
+}
+
+/* The 6-bit quant e (0..3) of k-quad kq of lane i in a packed Q6_K super-block. */
+static inline int32_t q6_at(const uint8_t *sb, int kq, int i, int e)
+{
+    const uint8_t *part = sb + (kq % 16) * 192 + i * 4 + e;
+    const int lo = (part[(kq / 16) % 2 * 64] >> (4 * (kq / 32))) & 0xF;
+    const int hi = (part[128] >> (2 * (kq / 16))) & 3;
+    return lo | hi << 4;
+}
+
+static void r16_q6_K_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                            int64_t ys)
+{
+    const int64_t ns = n / G4_QK_K;
+    for (int64_t g = 0; g < ng; g++) {
+        const uint8_t *base = groups + (size_t)g * gb;
+        for (int64_t t = 0; t < a->nt; t++) {
+            const g4q_q8_K *x = (const g4q_q8_K *)(a->q + (size_t)t * a->q_stride);
+            for (int i = 0; i < G4K_R16; i++) {
+                float acc = 0.0f;
+                for (int64_t s = 0; s < ns; s++) {
+                    const uint8_t *sb = base + s * 3360;
+                    const int8_t *sc = (const int8_t *)(sb + 3072);
+                    const uint16_t *d = (const uint16_t *)(sb + 3072 + 256);
+                    int32_t sum = 0;
+                    for (int j = 0; j < 16; j++) {
+                        int32_t isum = -a->corr[t * a->n_corr + s * 16 + j];
+                        for (int m = 0; m < 4; m++)
+                            for (int e = 0; e < 4; e++)
+                                isum += q6_at(sb, 4 * j + m, i, e) * load_i8(&x[s].qs[16 * j + 4 * m + e]);
+                        sum += isum * sc[j * G4K_R16 + i];
+                    }
+                    const float scale = g4k_f16_to_f32(d[i]) * a->d[t * a->n_d + s];
+                    acc = fmaf((float)sum, scale, acc);
+                }
+                y[t * ys + g * G4K_R16 + i] = acc;
+            }
+        }
+    }
+}
+
+void g4k_fill_scalar_rows16(g4k_kernels *k)
+{
+    k->rows16[G4_TYPE_Q8_0] = r16_q8_0_scalar;
+    k->rows16[G4_TYPE_Q6_K] = r16_q6_K_scalar;
+}
