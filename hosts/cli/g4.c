@@ -1386,18 +1386,25 @@ static int cmd_info(common *c)
            in.capabilities & G4_MODEL_HAS_AUDIO ? ", audio" : "",
            in.capabilities & G4_MODEL_HAS_DRAFT ? ", MTP drafter" : "");
     printf("  %-28s %s, %d threads\n", "kernels", in.isa, in.n_threads);
-    printf("  %-28s %.2f GiB at %d positions (weights %.2f GiB, KV %.1f MiB + %.1f KiB/position)\n",
-           "memory estimate", in.mem_estimate / 1073741824.0, in.n_ctx_default,
-           in.weight_bytes / 1073741824.0, in.kv_bytes_fixed / 1048576.0, in.kv_bytes_per_token / 1024.0);
+    /* what the estimate holds beyond the file's weights and the KV cache: the library's working
+     * memory (the LM head re-laid out for its kernel, scratch) */
+    const double kv_default = (double)in.kv_bytes_fixed + (double)in.kv_bytes_per_token * in.n_ctx_default;
+    const double work = (double)in.mem_estimate > in.weight_bytes + kv_default
+                            ? ((double)in.mem_estimate - in.weight_bytes - kv_default) / 1073741824.0
+                            : 0.0;
+    printf("  %-28s %.2f GiB at %d positions (weights %.2f GiB, working memory %.2f GiB, KV %.1f MiB + %.1f "
+           "KiB/position)\n",
+           "memory estimate", in.mem_estimate / 1073741824.0, in.n_ctx_default, in.weight_bytes / 1073741824.0,
+           work, in.kv_bytes_fixed / 1048576.0, in.kv_bytes_per_token / 1024.0);
     const char *tmpl = A->chat_template ? A->chat_template(m) : NULL;
     {
         const int tk = cache_type_of(c->cache_k, "--cache-type-k"), tv = cache_type_of(c->cache_v, "--cache-type-v");
         /* the library reports f32 rows; every Gemma 4 head dim is a multiple of 32, so the
          * other types scale them exactly */
         const double r = (g4_cache_type_ratio(tk) + g4_cache_type_ratio(tv)) / 2;
-        const double w = in.weight_bytes / 1073741824.0;
+        const double w = in.weight_bytes / 1073741824.0 + work;
         printf("  %-28s K %s, V %s: %.1f MiB + %.1f KiB/position; at %d positions %.2f GiB, at 32768 %.2f GiB "
-               "(+ weights %.2f GiB = %.2f GiB)\n",
+               "(+ weights and working memory %.2f GiB = %.2f GiB)\n",
                "KV cache (g4 default f16)", g4_cache_type_name(tk), g4_cache_type_name(tv),
                r * in.kv_bytes_fixed / 1048576.0, r * in.kv_bytes_per_token / 1024.0, in.n_ctx_default,
                r * (in.kv_bytes_fixed + (double)in.kv_bytes_per_token * in.n_ctx_default) / 1073741824.0,
