@@ -6,8 +6,9 @@
  * matrices like published mmprojs, then times one 280-token image (960x672) and 10 s of audio at
  * 1 and 2 threads (wall and process CPU seconds).
  * --json prints one line per measurement with test names embed_image_{12bu,e2b}_280,
- * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them).
- *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--json] */
+ * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them); an opt-in
+ * encoder precision (--precision f32,bf16,q8: one row set per value) appends _bf16 / _q8.
+ *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--precision f32] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,11 +87,15 @@ static int synth_e2b(const char *path)
 static double g_audio_s = 10;
 static int g_json; /* --json: one JSON line per measurement (bench/run_bench.sh collects them) */
 
+static const char *const g_prec_name[] = {"f32", "bf16", "q8"}; /* G4_MM_PRECISION_* */
+static int g_prec;                                               /* the one being measured */
+
 static void json_row(const char *test, int threads, int64_t n_tok, double wall, double cpu)
 {
     if (g_json)
-        printf("{\"engine\":\"g4plug\",\"test\":\"%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
-               "\"cpu_s\":%.4f}\n", test, threads, (long long)n_tok, wall, cpu);
+        printf("{\"engine\":\"g4plug\",\"test\":\"%s%s%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
+               "\"cpu_s\":%.4f}\n", test, g_prec ? "_" : "", g_prec ? g_prec_name[g_prec] : "", threads,
+               (long long)n_tok, wall, cpu);
 }
 
 static void bench(const char *label, const char *key, const char *path, int reps, const int *threads, int n_thr)
@@ -98,6 +103,13 @@ static void bench(const char *label, const char *key, const char *path, int reps
     char err[256] = "";
     g4_gguf *g = g4_gguf_open(path, 0, err, sizeof err);
     g4_mmproj *mp = g ? g4_mmproj_load(g, 0, err, sizeof err) : NULL;
+    double tc = now();
+    if (mp && g4_mmproj_set_precision(mp, NULL, g_prec, err, sizeof err) != G4_OK) {
+        g4_mmproj_free(mp);
+        mp = NULL;
+    }
+    if (mp && g_prec && !g_json)
+        printf("%s: weights converted to %s in %.2f s (1 thread)\n", label, g_prec_name[g_prec], now() - tc);
     if (!mp) {
         fprintf(stderr, "g4-mm-bench: %s: %s\n", path, err);
         g4_gguf_close(g);
@@ -130,9 +142,9 @@ static void bench(const char *label, const char *key, const char *path, int reps
             cpu_a = c2 - c1 < cpu_a ? c2 - c1 : cpu_a;
         }
         if (!g_json)
-            printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
+            printf("%-22s %-4s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
                    "%8.3f s (cpu %.3f s)\n",
-                   label, threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
+                   label, g_prec_name[g_prec], threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
         char test[64];
         snprintf(test, sizeof test, "embed_image_%s_280", key);
         json_row(test, threads[t], ni, best_i, cpu_i);
@@ -150,8 +162,8 @@ static void bench(const char *label, const char *key, const char *path, int reps
                 bc = cpu_now() - c0 < bc ? cpu_now() - c0 : bc;
             }
             if (!g_json)
-                printf("%-22s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n", label,
-                       threads[t], (long long)nb, bw, bc);
+                printf("%-22s %-4s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n",
+                       label, g_prec_name[g_prec], threads[t], (long long)nb, bw, bc);
             json_row("embed_image_12bu_1120", threads[t], nb, bw, bc);
             free(ob);
         }
@@ -166,7 +178,7 @@ static void bench(const char *label, const char *key, const char *path, int reps
 int main(int argc, char **argv)
 {
     const char *dir = "build";
-    int reps = 1, threads[8] = {1, 2}, n_thr = 2;
+    int reps = 1, threads[8] = {1, 2}, n_thr = 2, precs[3] = {0}, n_prec = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
             dir = argv[++i];
@@ -174,7 +186,19 @@ int main(int argc, char **argv)
             g_json = 1;
         else if (!strcmp(argv[i], "--audio-s") && i + 1 < argc)
             g_audio_s = atof(argv[++i]) > 0 && atof(argv[i]) <= 600 ? atof(argv[i]) : 10;
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            n_prec = 0;
+            for (char *s = strtok(argv[++i], ","); s && n_prec < 3; s = strtok(NULL, ",")) {
+                int k = 0;
+                while (k < 3 && strcmp(s, g_prec_name[k]))
+                    k++;
+                if (k == 3) {
+                    fprintf(stderr, "g4-mm-bench: --precision takes f32, bf16, q8 (comma-separated)\n");
+                    return 2;
+                }
+                precs[n_prec++] = k;
+            }
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_thr = 0;
@@ -184,7 +208,8 @@ int main(int argc, char **argv)
                     break;
             }
         } else {
-            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] [--json]\n");
+            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] "
+                            "[--precision f32,bf16,q8] [--json]\n");
             return 2;
         }
     }
@@ -202,7 +227,10 @@ int main(int argc, char **argv)
         return 1;
     if (!g_json)
         printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
-    bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
-    bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
+    for (int k = 0; k < n_prec; k++) {
+        g_prec = precs[k];
+        bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
+        bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
+    }
     return 0;
 }
