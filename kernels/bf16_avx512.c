@@ -13,38 +13,62 @@
 
 #include "quant.h"
 #include "topology.h"
+#include "transpose_x86.h"
 
 #define MR 8
 #define NT 16
 
-/* lowp_pack: n_tok rows of n (even) floats -> 16-token tiles of bf16 pairs (quant.h). */
+/* In-register 16x16 transpose of 32-bit lanes: r[i] holds row i on entry, column i on return. */
+static inline __attribute__((always_inline)) void transpose16_epi32(__m512i r[16])
+{
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) { /* r[4g + c]: rows 4g..4g+3 of column 4L + c in 128-bit lane L */
+        r[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g + 0], t[4 * g + 2]);
+        r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g + 0], t[4 * g + 2]);
+        r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i a = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x88), a2 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xdd);
+        const __m512i b = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x88),
+                      b2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xdd);
+        t[c] = _mm512_shuffle_i32x4(a, b, 0x88);       /* column c */
+        t[8 + c] = _mm512_shuffle_i32x4(a, b, 0xdd);   /* column 8 + c */
+        t[4 + c] = _mm512_shuffle_i32x4(a2, b2, 0x88); /* column 4 + c */
+        t[12 + c] = _mm512_shuffle_i32x4(a2, b2, 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+/* lowp_pack: n_tok rows of n (even) floats -> 16-token tiles of bf16 pairs (quant.h). Per tile
+ * and 16 pairs: 16 token rows converted (vcvtne2ps2bf16), one 16x16 transpose, 16 stores. */
 static void pack_bf16(const float *x, int64_t n, int64_t n_tok, void *dst, size_t stride)
 {
     const int64_t np = n / 2;
     for (int64_t t0 = 0; t0 < n_tok; t0 += NT) {
         uint32_t *tile = (uint32_t *)((uint8_t *)dst + (size_t)t0 * stride);
         const int64_t ntt = n_tok - t0 < NT ? n_tok - t0 : NT;
-        for (int64_t t = 0; t < NT; t++) {
-            if (t >= ntt) { /* padding tokens: zero pairs */
-                for (int64_t p = 0; p < np; p++)
-                    tile[p * NT + t] = 0;
-                continue;
+        for (int64_t p0 = 0; p0 < np; p0 += 16) {
+            const int64_t npp = np - p0 < 16 ? np - p0 : 16; /* pairs in this block */
+            const __mmask16 lo = (__mmask16)(npp >= 8 ? 0xffff : (1u << (2 * npp)) - 1);
+            const __mmask16 hi = (__mmask16)(npp <= 8 ? 0 : npp == 16 ? 0xffff : (1u << (2 * (npp - 8))) - 1);
+            __m512i r[16];
+            for (int64_t t = 0; t < NT; t++) {
+                if (t >= ntt) { /* padding tokens: zero pairs */
+                    r[t] = _mm512_setzero_si512();
+                    continue;
+                }
+                const float *xt = x + (t0 + t) * n + 2 * p0;
+                r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xt + 16), _mm512_maskz_loadu_ps(lo, xt));
             }
-            const float *xt = x + (t0 + t) * n;
-            int64_t p = 0;
-            for (; p + 16 <= np; p += 16) {
-                const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(xt + 2 * p + 16), _mm512_loadu_ps(xt + 2 * p));
-                /* scatter the 16 pairs to rows p..p+15 of the tile, column t */
-                const __m512i idx = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9,
-                                                                                      8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                                                      _mm512_set1_epi32(NT)),
-                                                     _mm512_set1_epi32((int)(p * NT + t)));
-                _mm512_i32scatter_epi32(tile, idx, (__m512i)v, 4);
-            }
-            for (; p < np; p++) {
-                const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(0x3, xt + 2 * p));
-                tile[p * NT + t] = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128((__m512i)v));
-            }
+            transpose16_epi32(r);
+            for (int64_t c = 0; c < npp; c++)
+                _mm512_storeu_si512(tile + (p0 + c) * NT, r[c]);
         }
     }
 }
@@ -80,12 +104,24 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
                         acc[r] = _mm512_dpbf16_ps(acc[r], av, (__m512bh)_mm512_set1_epi32((int)wv));
                     }
                 }
-                /* token t of row r goes to y[(t0 + t) * ys + row]: scatter each row's 16 tokens */
+                float *yt = y + t0 * ys + r0 + rr;
+                if (nrr == MR) {
+                    /* token t's 8 rows are contiguous in y: two 8x8 transposes, one ymm store per token */
+                    for (int h = 0; h < 2; h++) {
+                        __m256 c[8];
+                        for (int r = 0; r < MR; r++)
+                            c[r] = h ? _mm512_extractf32x8_ps(acc[r], 1) : _mm512_castps512_ps256(acc[r]);
+                        g4k_transpose8_ps(c);
+                        for (int t = 0; t < 8 && 8 * h + t < ntt; t++)
+                            _mm256_storeu_ps(yt + (8 * h + t) * ys, c[t]);
+                    }
+                    continue;
+                }
+                /* a partial row group: scatter each row's tokens to y[(t0 + t) * ys + row] */
                 const __m512i yi = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3,
                                                                        2, 1, 0),
                                                       _mm512_set1_epi32((int)ys));
                 const __mmask16 tm = (__mmask16)((1u << ntt) - 1);
-                float *yt = y + t0 * ys + r0 + rr;
                 for (int64_t r = 0; r < nrr; r++)
                     _mm512_mask_i32scatter_ps(yt + r, tm, yi, acc[r], 4);
             }

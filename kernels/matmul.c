@@ -128,7 +128,7 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
     const int nth = g4k_pool_size(pool);
     mm_ctx c = {.k = k, .mm = k->mm[w->type], .w = w, .act = act, .a_stride = arb, .n_tok = n_tok, .y = y};
     int64_t tb;
-    int small_batch = 0;
+    int small_batch = 0, gemm = 0;
     if (n_tok == 1 && k->mv[w->type]) {
         c.mm = k->mv[w->type];
         tb = 1;
@@ -150,6 +150,7 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         /* The gemm kernel tiles tokens itself and decodes each weight row once per call:
          * hand it as many tokens as possible (bounded so its activation panel stays ~L2/L3). */
         c.mm = packed ? k->gemm_lowp[w->type] : k->gemm[w->type];
+        gemm = 1;
         tb = (int64_t)(4 * l2_bytes() / (arb ? arb : 1));
         tb = tb < 64 ? 64 : tb > 1024 ? 1024 : tb & ~(int64_t)15;
     } else {
@@ -158,8 +159,11 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         tb = tb < 4 ? 4 : tb > 64 ? 64 : tb & ~(int64_t)3;
     }
     c.tok_block = n_tok < tb ? n_tok : tb;
-    /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). */
-    int64_t cr = w->n_rows / ((int64_t)nth * 8);
+    /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). The opt-in
+     * low-precision calls (the encoders' fast paths, large token counts) take ~2 per thread: every
+     * chunk re-arranges its token block's activations (the int8 GEMM's tiles), so fewer chunks is
+     * less of that; measured on the E2B tower's 768 x 768..3072 shapes. */
+    int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : 8));
     if (small_batch) {
         const int64_t l2_rows = (int64_t)(l2_bytes() / 2 / (w->row_bytes ? w->row_bytes : 1));
         if (cr > l2_rows)

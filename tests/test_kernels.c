@@ -380,8 +380,10 @@ static void test_matmul(void)
             const uint32_t be = g4_type_get(type)->block_elems;
             /* 224 = 7 blocks (odd tails), 768 = 24 blocks (the 4-block zmm decode paths) */
             int64_t cols[4] = {be == 1 ? 37 : be, be == 32 ? 224 : 768, be == 32 ? 768 : 0, 0};
-            if (be == 1)
+            if (be == 1) { /* float rows: 8 and 70 (35 bf16 pairs: the lowp packing's 16 + 16 + 3 blocks) */
                 cols[2] = 8;
+                cols[3] = 70;
+            }
             for (int ci = 0; ci < 4 && cols[ci]; ci++)
                 for (int ri = 0; ri < 4; ri++)
                     for (int tt = 0; tt < 6; tt++) {

@@ -8,7 +8,8 @@
  * --json prints one line per measurement with test names embed_image_{12bu,e2b}_280,
  * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them); an opt-in
  * encoder precision (--precision f32,bf16,q8: one row set per value) appends _bf16 / _q8.
- *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--precision f32] [--json] */
+ *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--precision f32] [--json]
+ *                      [--only 12bu|e2b] [--only-image | --only-audio] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,8 @@ static int g_json; /* --json: one JSON line per measurement (bench/run_bench.sh 
 
 static const char *const g_prec_name[] = {"f32", "bf16", "q8"}; /* G4_MM_PRECISION_* */
 static int g_prec;                                               /* the one being measured */
+static const char *g_only;  /* --only 12bu|e2b: one projector */
+static int g_skip_audio, g_skip_image; /* --only-image / --only-audio (profiling one encoder) */
 
 static void json_row(const char *test, int threads, int64_t n_tok, double wall, double cpu)
 {
@@ -130,10 +133,10 @@ static void bench(const char *label, const char *key, const char *path, int reps
         double best_i = 1e30, best_a = 1e30, cpu_i = 1e30, cpu_a = 1e30;
         for (int r = 0; r < reps; r++) {
             double t0 = now(), c0 = cpu_now();
-            if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
+            if (!g_skip_image && g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "image: %s\n", err);
             double t1 = now(), c1 = cpu_now();
-            if (g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
+            if (!g_skip_audio && g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "audio: %s\n", err);
             double t2 = now(), c2 = cpu_now();
             best_i = t1 - t0 < best_i ? t1 - t0 : best_i;
@@ -150,7 +153,7 @@ static void bench(const char *label, const char *key, const char *path, int reps
         json_row(test, threads[t], ni, best_i, cpu_i);
         snprintf(test, sizeof test, "embed_audio_%s_%gs", key, (double)NS / 16000);
         json_row(test, threads[t], na, best_a, cpu_a);
-        if (!strcmp(key, "12bu")) { /* the 12B Unified projector also at its largest budget */
+        if (!strcmp(key, "12bu") && !g_skip_image) { /* the 12B Unified projector also at its largest budget */
             int64_t nb = g4_mmproj_image_tokens(mp, W, H, 1120);
             float *ob = malloc(sizeof(float) * (size_t)(nb > 0 ? nb : 1) * E);
             double bw = 1e30, bc = 1e30;
@@ -182,6 +185,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
             dir = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            g_only = argv[++i];
+        else if (!strcmp(argv[i], "--only-image"))
+            g_skip_audio = 1;
+        else if (!strcmp(argv[i], "--only-audio"))
+            g_skip_image = 1;
         else if (!strcmp(argv[i], "--json"))
             g_json = 1;
         else if (!strcmp(argv[i], "--audio-s") && i + 1 < argc)
@@ -209,7 +218,7 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] "
-                            "[--precision f32,bf16,q8] [--json]\n");
+                            "[--precision f32,bf16,q8] [--json] [--only 12bu|e2b] [--only-image|--only-audio]\n");
             return 2;
         }
     }
@@ -229,8 +238,10 @@ int main(int argc, char **argv)
         printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
     for (int k = 0; k < n_prec; k++) {
         g_prec = precs[k];
-        bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
-        bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
+        if (!g_only || !strcmp(g_only, "12bu"))
+            bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
+        if (!g_only || !strcmp(g_only, "e2b"))
+            bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
     }
     return 0;
 }

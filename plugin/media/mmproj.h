@@ -273,7 +273,7 @@ struct g4_mmproj {
     /* Encoder precision (mmproj_precision.c): G4_MM_PRECISION_F32 (default: the weights as stored,
      * f32 activations for float weights) or an opt-in fast path, whose converted weight copies
      * the matrices above then point at (owned). lin_mode is what every encoder linear passes to
-     * g4_linear: G4_LINEAR_KERNEL, or G4_LINEAR_LOWP for bf16. */
+     * g4_linear: G4_LINEAR_KERNEL at F32, G4_LINEAR_LOWP at the opt-in precisions. */
     int precision;
     g4_linear_mode lin_mode;
     void *converted; /* one block holding every converted weight copy (NULL at F32) */

@@ -169,6 +169,6 @@ int g4_mmproj_set_precision(g4_mmproj *p, g4k_pool *pool, int precision, char *e
     free(l);
     p->converted = block;
     p->precision = precision;
-    p->lin_mode = precision == G4_MM_PRECISION_BF16 ? G4_LINEAR_LOWP : G4_LINEAR_KERNEL;
+    p->lin_mode = G4_LINEAR_LOWP; /* Q8_0 weights: g4k_matmul's int8 GEMM, with the lowp row chunking */
     return G4_OK;
 }

@@ -29,7 +29,7 @@
  *                      activations, as llama.cpp's clip does): the multimodal encoders.
  *   G4_LINEAR_LOWP     g4k_matmul_lowp: BF16 weights may multiply activations rounded to bf16
  *                      (vdpbf16ps, 2x the f32 FMA rate); other types as G4_LINEAR_KERNEL. Only
- *                      the encoders' opt-in bf16 precision (media/mmproj_precision.c) uses it. */
+ *                      the encoders' opt-in precisions (media/mmproj_precision.c) use it. */
 typedef enum g4_linear_mode {
     G4_LINEAR_DECODER = 0,
     G4_LINEAR_F32 = 1,
