@@ -680,7 +680,11 @@ static double read_bw(const void *buf, size_t bytes)
 
 static int bench(int argc, char **argv)
 {
-    const int64_t n_cols = 3840, n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 15360;
+    const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : 3840,
+                  n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 15360;
+    /* G4_BENCH_LOWP=1: g4k_matmul_lowp (the encoders' opt-in precisions) instead of g4k_matmul */
+    void (*mm)(const g4k_kernels *, g4k_pool *, const g4k_matrix *, const float *, int64_t, float *) =
+        getenv("G4_BENCH_LOWP") && atoi(getenv("G4_BENCH_LOWP")) ? g4k_matmul_lowp_with : g4k_matmul_with;
     int n_tok = 1, n_thr = 1;
     for (int i = 2; i < argc; i++) {
         if (!strncmp(argv[i], "--tok=", 6))
@@ -735,11 +739,11 @@ static int bench(int argc, char **argv)
             const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
             if (!k || (isa == 0 && n_tok > 1) || (only_isa && strcmp(only_isa, g4k_isa_name((g4k_isa)isa))))
                 continue;
-            g4k_matmul_with(k, pool, &m, x, n_tok, y); /* warm */
+            mm(k, pool, &m, x, n_tok, y); /* warm */
             double bt = 1e30;
             for (int rep = 0; rep < (isa == 0 ? 2 : reps); rep++) {
                 double t0 = now();
-                g4k_matmul_with(k, pool, &m, x, n_tok, y);
+                mm(k, pool, &m, x, n_tok, y);
                 double dt = now() - t0;
                 bt = dt < bt ? dt : bt;
             }
