@@ -92,11 +92,8 @@ typedef struct vt_job {
     float *s;              /* attention scores [rows][N] */
     int64_t n;             /* patches */
     float *cx, *sx, *cy, *sy; /* RoPE tables [n_pos][hd/4] */
-    uint32_t at;              /* attention operand type: F32 (default), or BF16 / Q8_0 (opt-in precisions) */
-    int64_t ns;               /* keys per score row: N, or N rounded up to 32 for Q8_0 */
-    float *vt;                /* a head's V^T [hd][ns] in f32 */
-    uint8_t *kb, *vtb;        /* opt-in: a head's K [ns][hd] and V^T [hd][ns] in the operand type */
-    int head;                 /* the head head_k / head_vt convert */
+    uint16_t *kb, *vtb;       /* opt-in precisions: a head's K [N][hd] and V^T [hd][N] in bf16, else NULL */
+    int head;                 /* the head head_to_bf16 converts */
     g4_linear_mode mode;      /* the projector's lin_mode (its encoder precision) */
 } vt_job;
 
@@ -161,11 +158,8 @@ static void qkv_heads(void *ctx, int64_t i0, int64_t i1)
 static void softmax_rows(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
-    for (int64_t i = i0; i < i1; i++) {
-        g4k_softmax(j->s + i * j->ns, j->n);
-        for (int64_t c = j->n; c < j->ns; c++) /* the zero keys that pad to a multiple of 32 */
-            j->s[i * j->ns + c] = 0.0f;
-    }
+    for (int64_t i = i0; i < i1; i++)
+        g4k_softmax(j->s + i * j->n, j->n);
 }
 
 /* o += rms(t; post) for rows [i0, i1) of the block starting at r0. */
@@ -197,64 +191,49 @@ static void geglu(void *ctx, int64_t i0, int64_t i1)
     g4k_geglu_tanh(j->o + i0 * ff, j->u + i0 * ff, (i1 - i0) * ff);
 }
 
-/* The opt-in precisions: one head's K rows [i0, i1) (of ns, zero past N) to the operand type. */
-static void head_k(void *ctx, int64_t i0, int64_t i1)
+/* The opt-in precisions: one head's K rows and V^T rows rounded to bf16 (rows [i0, i1) of K). */
+static void head_to_bf16(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
-    const int d = j->V->d, hd = j->V->hd;
-    const size_t rb = g4_type_row_bytes(j->at, hd);
+    const int d = j->V->d, hd = j->V->hd, h = j->head;
     for (int64_t r = i0; r < i1; r++)
-        if (r < j->n)
-            g4k_quantize(j->at, j->k + r * d + j->head * hd, j->kb + (size_t)r * rb, hd);
-        else
-            memset(j->kb + (size_t)r * rb, 0, rb);
+        g4k_quantize(G4_TYPE_BF16, j->k + r * d + h * hd, j->kb + r * hd, hd);
+    const int64_t N = j->n;
+    for (int c = (int)(i0 * hd / N); c < hd && (int64_t)c * N < i1 * hd; c++) /* V^T rows owned by this range */
+        if ((int64_t)c * N >= i0 * hd)
+            for (int64_t r = 0; r < N; r++)
+                j->vtb[(size_t)c * N + r] = g4k_f32_to_bf16(j->v[r * d + h * hd + c]);
 }
 
-/* ... and its V^T rows [i0, i1) (f32 in vt, ns apart) to the operand type. */
-static void head_vt(void *ctx, int64_t i0, int64_t i1)
-{
-    const vt_job *j = ctx;
-    const size_t rb = g4_type_row_bytes(j->at, j->ns);
-    for (int64_t c = i0; c < i1; c++)
-        g4k_quantize(j->at, j->vt + c * j->ns, j->vtb + (size_t)c * rb, j->ns);
-}
-
-/* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights". With
- * an opt-in precision they are converted per head to the operand type j->at and go through
- * g4k_matmul_lowp: bf16 (queries and probabilities rounded to bf16 by the kernel, vdpbf16ps) or
- * Q8_0 (queries and probabilities quantized to Q8_0 per 32, the int8 GEMM; keys padded with zero
- * rows to ns, a multiple of 32, whose scores the softmax zeroes). */
-static void attention(g4k_pool *pool, vt_job *j, float *qb, float *ob)
+/* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights"; with
+ * an opt-in precision as bf16 weights through g4k_matmul_lowp (queries and probabilities rounded
+ * to bf16 by the kernel, vdpbf16ps). */
+static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob)
 {
     const g4_vtower *V = j->V;
     const int d = V->d, hd = V->hd;
-    const int64_t N = j->n, ns = j->ns;
-    const int lowp = j->at != G4_TYPE_F32;
+    const int64_t N = j->n;
     for (int h = 0; h < V->n_head; h++) {
-        for (int64_t r = 0; r < N; r++)
-            for (int c = 0; c < hd; c++)
-                j->vt[(size_t)c * ns + r] = j->v[r * d + h * hd + c];
-        for (int c = 0; c < hd; c++)
-            for (int64_t r = N; r < ns; r++)
-                j->vt[(size_t)c * ns + r] = 0.0f;
         g4k_matrix K = {.data = j->k + h * hd, .type = G4_TYPE_F32, .n_cols = hd, .n_rows = N,
                         .row_bytes = sizeof(float) * (size_t)d};
-        g4k_matrix VT = {.data = j->vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
+        g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
                          .row_bytes = sizeof(float) * (size_t)N};
-        if (lowp) {
+        if (j->kb) {
             j->head = h;
-            g4_parallel_for(pool, ns, head_k, j);
-            g4_parallel_for(pool, hd, head_vt, j);
-            K = (g4k_matrix){.data = j->kb, .type = j->at, .n_cols = hd, .n_rows = ns,
-                             .row_bytes = g4_type_row_bytes(j->at, hd)};
-            VT = (g4k_matrix){.data = j->vtb, .type = j->at, .n_cols = ns, .n_rows = hd,
-                              .row_bytes = g4_type_row_bytes(j->at, ns)};
-        }
+            g4_parallel_for(pool, N, head_to_bf16, j);
+            K = (g4k_matrix){.data = j->kb, .type = G4_TYPE_BF16, .n_cols = hd, .n_rows = N,
+                             .row_bytes = sizeof(uint16_t) * (size_t)hd};
+            VT = (g4k_matrix){.data = j->vtb, .type = G4_TYPE_BF16, .n_cols = N, .n_rows = hd,
+                              .row_bytes = sizeof(uint16_t) * (size_t)N};
+        } else
+            for (int64_t r = 0; r < N; r++)
+                for (int c = 0; c < hd; c++)
+                    vt[(size_t)c * N + r] = j->v[r * d + h * hd + c];
         for (int64_t q0 = 0; q0 < N; q0 += QUERY_BLOCK) {
             int64_t nq = N - q0 < QUERY_BLOCK ? N - q0 : QUERY_BLOCK;
             for (int64_t r = 0; r < nq; r++)
                 memcpy(qb + r * hd, j->q + (q0 + r) * d + h * hd, sizeof(float) * (size_t)hd);
-            if (lowp) {
+            if (j->kb) {
                 g4k_matmul_lowp(pool, &K, qb, nq, j->s);
                 g4_parallel_for(pool, nq, softmax_rows, j);
                 g4k_matmul_lowp(pool, &VT, j->s, nq, ob);
@@ -269,7 +248,7 @@ static void attention(g4k_pool *pool, vt_job *j, float *qb, float *ob)
     }
 }
 
-static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *qb, float *ob,
+static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, float *qb, float *ob,
                   float *clampbuf)
 {
     const g4_vtower *V = j->V;
@@ -283,7 +262,7 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *qb, fl
     g4_parallel_for(pool, N, qkv_heads, j);
     float *o_full = j->o;
     j->o = j->a; /* the normed input is dead now: attention output goes there */
-    attention(pool, j, qb, ob);
+    attention(pool, j, vt, qb, ob);
     j->o = o_full;
     for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
         int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
@@ -335,20 +314,15 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     float *q = malloc(sizeof(float) * nd), *k = malloc(sizeof(float) * nd);
     float *v = malloc(sizeof(float) * nd), *t = malloc(sizeof(float) * tsz);
     float *o = malloc(sizeof(float) * (size_t)RB * V->ff), *u = malloc(sizeof(float) * (size_t)RB * V->ff);
-    /* the attention's operands: f32, or (opt-in) bf16, or Q8_0 when the head size allows it */
-    const uint32_t at = p->precision == G4_MM_PRECISION_Q8 && hd % 32 == 0 ? G4_TYPE_Q8_0
-                        : p->precision != G4_MM_PRECISION_F32              ? G4_TYPE_BF16
-                                                                           : G4_TYPE_F32;
-    const int64_t ns = at == G4_TYPE_Q8_0 ? (N + 31) / 32 * 32 : N;
-    float *s = malloc(sizeof(float) * (size_t)QUERY_BLOCK * ns);
-    float *vt = malloc(sizeof(float) * (size_t)hd * ns);
+    float *s = malloc(sizeof(float) * (size_t)QUERY_BLOCK * N);
+    float *vt = malloc(sizeof(float) * (size_t)hd * N);
     float *qb = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
     float *ob = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
     float *cl = malloc(sizeof(float) * clampsz);
     float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
-    const int lowp = at != G4_TYPE_F32;
-    uint8_t *kb = lowp ? malloc(g4_type_row_bytes(at, hd) * (size_t)ns) : NULL;
-    uint8_t *vtb = lowp ? malloc(g4_type_row_bytes(at, ns) * (size_t)hd) : NULL;
+    const int lowp = p->precision != G4_MM_PRECISION_F32;
+    uint16_t *kb = lowp ? malloc(sizeof(uint16_t) * (size_t)N * hd) : NULL;
+    uint16_t *vtb = lowp ? malloc(sizeof(uint16_t) * (size_t)N * hd) : NULL;
     int rc = G4_OK;
     if ((lowp && (!kb || !vtb)) || !x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
         rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
@@ -367,7 +341,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         pstride = 3 * (size_t)tw;
     }
     vt_job j = {.V = V, .px = px, .stride = pstride, .nx = nx, .x = x, .a = a, .q = q, .k = k,
-                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .at = at, .ns = ns, .vt = vt, .kb = kb, .vtb = vtb,
+                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vtb = vtb,
                 .mode = p->lin_mode};
     j.cx = rope;
     j.sx = rope + (size_t)nx * q4;
@@ -383,7 +357,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     }
     g4_parallel_for(pool, N, add_pos, &j);
     for (int il = 0; il < V->n_layer; il++)
-        layer(pool, &j, &V->layers[il], qb, ob, cl);
+        layer(pool, &j, &V->layers[il], vt, qb, ob, cl);
     /* pool 3x3 * sqrt(d) -> [standardize] -> weightless rms -> projection */
     g4_pool3x3(x, nx, ny, d, (float)sqrt((double)d), a);
     for (int64_t i = 0; i < n_tok; i++) {
