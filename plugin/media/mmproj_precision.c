@@ -15,6 +15,7 @@
  * convolutions and its local attention stay f32. The default (F32) converts nothing and leaves
  * every result bit-identical to a projector that never heard of this file. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +24,20 @@
 #include "media/mmproj.h"
 #include "ops/ops.h"
 
-#define MAX_MATS 4096
+#define MAX_MATS 4096 /* linear layers of one projector: no Gemma 4 encoder comes near (E2B: 117 + 135) */
 
 typedef struct conv_list {
     g4k_matrix *m[MAX_MATS];
     g4k_matrix conv[MAX_MATS]; /* what m[i] becomes */
-    int n;
+    int n, overflow;
 } conv_list;
 
 static void add(conv_list *l, g4k_matrix *m)
 {
     if (l->n < MAX_MATS && m->data)
         l->m[l->n++] = m;
+    else if (m->data)
+        l->overflow = 1;
 }
 
 static void collect(g4_mmproj *p, conv_list *l)
@@ -130,13 +133,19 @@ int g4_mmproj_set_precision(g4_mmproj *p, g4k_pool *pool, int precision, char *e
     if (!l)
         return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "out of memory converting the encoder weights");
     collect(p, l);
+    if (l->overflow) {
+        free(l);
+        return g4_errbuf(err, errlen, G4_ERR_UNSUPPORTED, "more than %d encoder linear layers", MAX_MATS);
+    }
     size_t total = 0;
     for (int i = 0; i < l->n; i++) {
         uint32_t t = target_type(l->m[i], precision);
         if (t != l->m[i]->type)
             total += (row_bytes_of(t, l->m[i]->n_cols) * (size_t)l->m[i]->n_rows + 63) & ~(size_t)63;
     }
-    uint8_t *block = total ? aligned_alloc(64, total) : NULL;
+    /* malloc + manual 64-byte alignment: portable (Windows has no aligned_alloc) */
+    void *raw = total ? malloc(total + 63) : NULL;
+    uint8_t *block = raw ? (uint8_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;
     if (total && !block) {
         free(l);
         return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY,
@@ -160,14 +169,14 @@ int g4_mmproj_set_precision(g4_mmproj *p, g4k_pool *pool, int precision, char *e
         off += (j.dst_rb * (size_t)m->n_rows + 63) & ~(size_t)63;
     }
     if (failed) {
-        free(block);
+        free(raw);
         free(l);
         return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "out of memory converting the encoder weights");
     }
     for (int i = 0; i < l->n; i++)
         *l->m[i] = conv[i];
     free(l);
-    p->converted = block;
+    p->converted = raw;
     p->precision = precision;
     p->lin_mode = G4_LINEAR_LOWP; /* Q8_0 weights: g4k_matmul's int8 GEMM, with the lowp row chunking */
     return G4_OK;
