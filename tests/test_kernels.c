@@ -678,6 +678,31 @@ static double read_bw(const void *buf, size_t bytes)
     return bytes / best / 1e9;
 }
 
+/* g4k_quantize_rows (the active level's vectorised quantizer where there is one) gives
+ * g4k_quantize's bytes exactly, rows `stride` apart (a padded stride leaves the gap alone). */
+static void test_quantize_rows(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q8_0, G4_TYPE_Q8_K, G4_TYPE_BF16, G4_TYPE_F16, G4_TYPE_Q4_K};
+    const int64_t n = 512, nr = 7;
+    float *x = malloc(sizeof(float) * n * nr);
+    for (int64_t i = 0; i < n * nr; i++)
+        x[i] = grand() * (i % 97 == 0 ? 40.0f : 1.0f);
+    x[3] = 0.5f; /* exact rounding ties */
+    x[4] = -1.5f;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const size_t rb = g4_type_row_bytes(types[ti], n), stride = rb + 16;
+        uint8_t *a = calloc(nr, stride), *b = calloc(nr, stride);
+        for (int64_t r = 0; r < nr; r++)
+            g4k_quantize(types[ti], x + r * n, b + r * stride, n);
+        CHECK(g4k_quantize_rows(types[ti], x, n, nr, a, stride) == 0 && !memcmp(a, b, nr * stride),
+              "g4k_quantize_rows %s equals g4k_quantize byte for byte", g4_type_get(types[ti])->name);
+        free(a);
+        free(b);
+    }
+    CHECK(g4k_quantize_rows(G4_TYPE_Q8_0, x, 33, 1, x, 64) == -1, "a row that is not whole blocks is refused");
+    free(x);
+}
+
 static int bench(int argc, char **argv)
 {
     const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : 3840,
@@ -1011,6 +1036,7 @@ int main(int argc, char **argv)
     test_roundtrip();
     test_f32act_and_get_row();
     test_qact();
+    test_quantize_rows();
     test_matmul();
     test_matmul_busy_pool();
     test_small_batch_invariance();

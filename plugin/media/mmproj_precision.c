@@ -111,7 +111,7 @@ static void convert_rows(void *ctx, int64_t r0, int64_t r1)
     }
     for (int64_t r = r0; r < r1; r++) {
         g4k_get_row(j->src, r, row);
-        g4k_quantize(j->type, row, j->dst + (size_t)r * j->dst_rb, j->src->n_cols);
+        g4k_quantize_rows(j->type, row, j->src->n_cols, 1, j->dst + (size_t)r * j->dst_rb, j->dst_rb);
     }
     free(row);
 }
