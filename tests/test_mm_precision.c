@@ -30,8 +30,8 @@
 #define UNIFIED_F32_TOL 1e-3  /* conformance (test_mm_unified) */
 #define UNIFIED_BF16_TOL 1e-2 /* vs the HF reference; measured 3.3e-3 (2026-12-03, Zen 4 AVX512-BF16) */
 #define UNIFIED_Q8_TOL 3e-2   /* measured 1.25e-2 */
-#define TOWER_BF16_TOL 6e-2   /* vs our f32 path, 2-layer synthesized towers; measured 2.6e-2 (image), 6.9e-3 (audio) */
-#define TOWER_Q8_TOL 1.5e-1   /* measured 6.5e-2 (image), 2.0e-2 (audio) */
+#define TOWER_BF16_TOL 8e-2   /* vs our f32 path, 2-layer synthesized towers; measured 3.2e-2 (image), 6.9e-3 (audio) */
+#define TOWER_Q8_TOL 2e-1     /* measured 8.9e-2 (image), 2.0e-2 (audio) */
 
 static char *path_of(const char *name)
 {
@@ -173,7 +173,7 @@ static void test_towers(void)
     uint8_t *rgb = malloc((size_t)W * H * 3);
     for (size_t i = 0; i < (size_t)W * H * 3; i++) /* a smooth picture with some texture */
         rgb[i] = (uint8_t)(128 + 60 * sin((double)(i % (3 * W)) / 40.0) + 30 * cos((double)(i / (3 * W)) / 25.0) +
-                           (int)((i * 2654435761u) >> 28));
+                           (int)(((uint32_t)i * 2654435761u) >> 28));
     const size_t NS = 48000;
     float *pcm = malloc(sizeof(float) * NS);
     for (size_t i = 0; i < NS; i++)

@@ -211,7 +211,7 @@ static void error_report(const char *label, const char *path, const int *precs, 
     uint8_t *rgb = malloc((size_t)W * H * 3);
     for (size_t i = 0; i < (size_t)W * H * 3; i++) /* a smooth picture with texture (not pure noise) */
         rgb[i] = (uint8_t)(128 + 60 * sin((double)(i % (3 * W)) / 40.0) + 30 * cos((double)(i / (3 * W)) / 25.0) +
-                           (int)((i * 2654435761u) >> 28));
+                           (int)(((uint32_t)i * 2654435761u) >> 28));
     const size_t NS = (size_t)(g_audio_s * 16000);
     float *pcm = malloc(sizeof(float) * NS);
     for (size_t i = 0; i < NS; i++)
