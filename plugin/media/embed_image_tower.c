@@ -10,8 +10,9 @@
  *   3x3 average pool * sqrt(d) -> [standardize] -> weightless rms -> mm.input_projection
  * Padding patches of HF never appear here: we encode exactly the resized image, which gives the
  * same result because HF masks them out of attention and strips them. Every linear is a g4k_matmul
- * on the mapped weights; attention runs head by head over query blocks, so scratch is bounded by
- * the budget (the resized image), never by the input size. */
+ * on the mapped weights (or, at an opt-in precision, on their bf16 / Q8_0 copies: mmproj_precision.c);
+ * attention runs head by head over query blocks, so scratch is bounded by the budget (the resized
+ * image), never by the input size. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
