@@ -127,6 +127,16 @@ typedef struct g4_sampler g4_sampler;
 #define G4_LOAD_NO_MEMCHECK 0x4u /* skip the "does it fit in RAM" estimate check */
 #define G4_LOAD_VOCAB_ONLY 0x8u  /* tokenizer and metadata only; no inference */
 
+/* 1.1: encoders: values of g4_load_params.mm_precision, the arithmetic of the image/audio
+ * encoders' linear layers (and the vision tower's attention). F32 (0, the default) is the
+ * conformance path. BF16 and Q8 are opt-in faster paths that change results by a documented,
+ * tested amount (docs/BENCHMARKS.md, "Encoder precision"): BF16 rounds weights and activations
+ * to bf16 (AVX512-BF16), Q8 stores weights as Q8_0 and multiplies them with Q8_0 activations
+ * (int8 dot products, as llama.cpp runs Q8_0 mmproj files). */
+#define G4_MM_PRECISION_F32 0
+#define G4_MM_PRECISION_BF16 1
+#define G4_MM_PRECISION_Q8 2
+
 typedef struct g4_load_params {
     uint32_t struct_size;
     uint32_t flags;           /* G4_LOAD_* */
@@ -145,6 +155,8 @@ typedef struct g4_load_params {
     int32_t log_level;        /* highest level passed to `log` (G4_LOG_*) */
     int32_t reserved0;
     uint64_t max_memory;      /* refuse to load if the estimate exceeds this; 0 = available RAM */
+    /* 1.1: encoders */
+    int32_t mm_precision;     /* G4_MM_PRECISION_*: 0 = F32 (conformance); unknown values are refused */
 } g4_load_params;
 
 /* Fill defaults (sets struct_size). */

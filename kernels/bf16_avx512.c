@@ -3,35 +3,72 @@
  * installed by dispatch.c only when CPUID reports AVX512_BF16 (the AVX-512 level itself needs
  * only VNNI), and the other *_avx512.c files forbid the BF16 ISA with a target pragma.
  *
- * Like llama.cpp's BF16 path, activations are rounded to bf16 (RNE) here, so prefill results
- * carry an extra relative error of at most 2^-9 per product (decode keeps f32 activations).
- * No weight copy: rows are read in place; each 16-token tile converts its activations once
- * into pairs interleaved by token (zmm lane t = tokens t's (x[2k], x[2k+1])), and the
- * micro-kernel runs 8 rows × 16 tokens with the weight pair as an embedded broadcast. */
+ * Like llama.cpp's BF16 path, activations are rounded to bf16 (RNE), so results carry an extra
+ * relative error of at most 2^-9 per product (decode keeps f32 activations). No weight copy:
+ * rows are read in place. The driver (matmul.c) packs the activations once per call with
+ * pack_bf16 into tiles of 16 tokens, pairs interleaved by token (zmm lane t = token t's
+ * (x[2k], x[2k+1])), so every row chunk of every thread reads the same packed tiles; the
+ * micro-kernel runs 8 rows x 16 tokens with the weight pair as an embedded broadcast. */
 #include <immintrin.h>
 
 #include "quant.h"
 #include "topology.h"
+#include "transpose_x86.h"
 
 #define MR 8
 #define NT 16
 
-static void act_tile_bf16(int64_t n, const float *a, size_t as, int64_t ntt, uint32_t *dst)
+/* In-register 16x16 transpose of 32-bit lanes: r[i] holds row i on entry, column i on return. */
+static inline __attribute__((always_inline)) void transpose16_epi32(__m512i r[16])
 {
-    float tmp[NT][32];
-    for (int64_t k0 = 0; k0 < n; k0 += 32) {
-        const int64_t kn = n - k0 < 32 ? n - k0 : 32;
-        for (int t = 0; t < NT; t++) {
-            const float *at = (const float *)((const uint8_t *)a + (size_t)t * as);
-            for (int64_t k = 0; k < 32; k++)
-                tmp[t][k] = t < ntt && k < kn ? at[k0 + k] : 0.f;
-        }
-        for (int t = 0; t < NT; t++) {
-            const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(tmp[t] + 16), _mm512_loadu_ps(tmp[t]));
-            uint32_t pairs[16];
-            _mm512_storeu_si512(pairs, (__m512i)v);
-            for (int p = 0; p < 16 && 2 * p < kn; p++)
-                dst[(size_t)(k0 / 2 + p) * NT + t] = pairs[p];
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) { /* r[4g + c]: rows 4g..4g+3 of column 4L + c in 128-bit lane L */
+        r[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g + 0], t[4 * g + 2]);
+        r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g + 0], t[4 * g + 2]);
+        r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i a = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x88), a2 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xdd);
+        const __m512i b = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x88),
+                      b2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xdd);
+        t[c] = _mm512_shuffle_i32x4(a, b, 0x88);       /* column c */
+        t[8 + c] = _mm512_shuffle_i32x4(a, b, 0xdd);   /* column 8 + c */
+        t[4 + c] = _mm512_shuffle_i32x4(a2, b2, 0x88); /* column 4 + c */
+        t[12 + c] = _mm512_shuffle_i32x4(a2, b2, 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        r[i] = t[i];
+}
+
+/* lowp_pack: n_tok rows of n (even) floats -> 16-token tiles of bf16 pairs (quant.h). Per tile
+ * and 16 pairs: 16 token rows converted (vcvtne2ps2bf16), one 16x16 transpose, 16 stores. */
+static void pack_bf16(const float *x, int64_t n, int64_t n_tok, void *dst, size_t stride)
+{
+    const int64_t np = n / 2;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += NT) {
+        uint32_t *tile = (uint32_t *)((uint8_t *)dst + (size_t)t0 * stride);
+        const int64_t ntt = n_tok - t0 < NT ? n_tok - t0 : NT;
+        for (int64_t p0 = 0; p0 < np; p0 += 16) {
+            const int64_t npp = np - p0 < 16 ? np - p0 : 16; /* pairs in this block */
+            const __mmask16 lo = (__mmask16)(npp >= 8 ? 0xffff : (1u << (2 * npp)) - 1);
+            const __mmask16 hi = (__mmask16)(npp <= 8 ? 0 : npp == 16 ? 0xffff : (1u << (2 * (npp - 8))) - 1);
+            __m512i r[16];
+            for (int64_t t = 0; t < NT; t++) {
+                if (t >= ntt) { /* padding tokens: zero pairs */
+                    r[t] = _mm512_setzero_si512();
+                    continue;
+                }
+                const float *xt = x + (t0 + t) * n + 2 * p0;
+                r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xt + 16), _mm512_maskz_loadu_ps(lo, xt));
+            }
+            transpose16_epi32(r);
+            for (int64_t c = 0; c < npp; c++)
+                _mm512_storeu_si512(tile + (p0 + c) * NT, r[c]);
         }
     }
 }
@@ -39,15 +76,7 @@ static void act_tile_bf16(int64_t n, const float *a, size_t as, int64_t ntt, uin
 static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
                       int64_t ys)
 {
-    const int64_t np = n / 2, ntiles = (nt + NT - 1) / NT;
-    const size_t atile = (size_t)((n + 1) / 2) * NT * 4;
-    uint32_t *ap = g4k_scratch(G4K_SCRATCH_GEMM_A, atile * (size_t)ntiles);
-    if (!ap)
-        return;
-    for (int64_t tt = 0; tt < ntiles; tt++) {
-        const int64_t t0 = tt * NT, ntt = nt - t0 < NT ? nt - t0 : NT;
-        act_tile_bf16(n, (const float *)((const uint8_t *)a + (size_t)t0 * as), as, ntt, ap + tt * (atile / 4));
-    }
+    const int64_t np = n / 2, ntiles = (nt + NT - 1) / NT; /* n even (the driver's rule for packing) */
     /* row panels of half of L2 so the weights stay in L2 across token tiles */
     const int64_t l2 = g4k_topology_cache_bytes(2);
     const size_t half = l2 < (512 << 10) ? (256u << 10) : l2 > (4 << 20) ? (2u << 20) : (size_t)l2 / 2;
@@ -57,7 +86,7 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
         const int64_t npr = nr - r0 < pr ? nr - r0 : pr;
         for (int64_t tt = 0; tt < ntiles; tt++) {
             const int64_t t0 = tt * NT, ntt = nt - t0 < NT ? nt - t0 : NT;
-            const uint32_t *at = ap + tt * (atile / 4);
+            const uint32_t *at = (const uint32_t *)((const uint8_t *)a + (size_t)t0 * as);
             for (int64_t rr = 0; rr < npr; rr += MR) {
                 const int64_t nrr = npr - rr < MR ? npr - rr : MR;
                 const uint32_t *wr[MR];
@@ -67,7 +96,7 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
                 for (int r = 0; r < MR; r++)
                     acc[r] = _mm512_setzero_ps();
                 for (int64_t p = 0; p < np; p++) {
-                    const __m512bh av = (__m512bh)_mm512_load_si512((const void *)(at + p * NT));
+                    const __m512bh av = (__m512bh)_mm512_loadu_si512((const void *)(at + p * NT));
 #pragma GCC unroll 8
                     for (int r = 0; r < MR; r++) {
                         uint32_t wv;
@@ -75,20 +104,33 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
                         acc[r] = _mm512_dpbf16_ps(acc[r], av, (__m512bh)_mm512_set1_epi32((int)wv));
                     }
                 }
-                float out[NT];
-                for (int64_t r = 0; r < nrr; r++) {
-                    _mm512_storeu_ps(out, acc[r]);
-                    const uint16_t *row = (const uint16_t *)wr[r];
-                    if (n & 1) /* odd n: the last column in f32 */
-                        for (int64_t t = 0; t < ntt; t++)
-                            out[t] += g4k_bf16_to_f32(row[n - 1]) *
-                                      ((const float *)((const uint8_t *)a + (size_t)(t0 + t) * as))[n - 1];
-                    for (int64_t t = 0; t < ntt; t++)
-                        y[(t0 + t) * ys + r0 + rr + r] = out[t];
+                float *yt = y + t0 * ys + r0 + rr;
+                if (nrr == MR) {
+                    /* token t's 8 rows are contiguous in y: two 8x8 transposes, one ymm store per token */
+                    for (int h = 0; h < 2; h++) {
+                        __m256 c[8];
+                        for (int r = 0; r < MR; r++)
+                            c[r] = h ? _mm512_extractf32x8_ps(acc[r], 1) : _mm512_castps512_ps256(acc[r]);
+                        g4k_transpose8_ps(c);
+                        for (int t = 0; t < 8 && 8 * h + t < ntt; t++)
+                            _mm256_storeu_ps(yt + (8 * h + t) * ys, c[t]);
+                    }
+                    continue;
                 }
+                /* a partial row group: scatter each row's tokens to y[(t0 + t) * ys + row] */
+                const __m512i yi = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3,
+                                                                       2, 1, 0),
+                                                      _mm512_set1_epi32((int)ys));
+                const __mmask16 tm = (__mmask16)((1u << ntt) - 1);
+                for (int64_t r = 0; r < nrr; r++)
+                    _mm512_mask_i32scatter_ps(yt + r, tm, yi, acc[r], 4);
             }
         }
     }
 }
 
-void g4k_fill_avx512_bf16(g4k_kernels *k) { k->gemm_lowp[G4_TYPE_BF16] = gemm_bf16; }
+void g4k_fill_avx512_bf16(g4k_kernels *k)
+{
+    k->gemm_lowp[G4_TYPE_BF16] = gemm_bf16;
+    k->lowp_pack[G4_TYPE_BF16] = pack_bf16;
+}

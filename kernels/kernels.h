@@ -119,6 +119,12 @@ int g4k_dequantize(uint32_t type, const void *src, float *dst, int64_t n);
  * if the type has no quantizer. n must be a multiple of the block size. */
 size_t g4k_quantize(uint32_t type, const float *src, void *dst, int64_t n);
 
+/* The same result as g4k_quantize, bit for bit, for n_rows rows of n floats (rows `stride`
+ * bytes apart in dst), with the active level's vectorised quantizer where it has one (Q8_0 today;
+ * test_kernels checks those byte for byte against the scalar quantizers): converting weights at
+ * load (the encoders' opt-in q8 precision). Returns 0, -1 if the type has no quantizer. */
+int g4k_quantize_rows(uint32_t type, const float *src, int64_t n, int64_t n_rows, void *dst, size_t stride);
+
 /* Softmax exponentials: x[i] = exp(x[i] - m) for i < n, returns their sum (f32). Vectorised
  * where the level has it (within 2 ulp of expf; x[i] - m below -87.3, -inf included, gives 0),
  * libm's expf on the scalar level. */

@@ -72,6 +72,25 @@ static void quant_task(void *arg, int ith, int nth)
         g4k_quantize_act(c->wtype, c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
 }
 
+typedef struct {
+    g4k_qact_fn pack;
+    const float *x;
+    int64_t n, n_tok;
+    uint8_t *dst;
+    size_t stride;
+} pack_ctx;
+
+static void pack_task(void *arg, int ith, int nth) /* whole 16-token tiles per thread */
+{
+    pack_ctx *c = arg;
+    const int64_t tiles = (c->n_tok + 15) / 16, per = (tiles + nth - 1) / nth;
+    const int64_t i0 = ith * per, i1 = i0 + per < tiles ? i0 + per : tiles;
+    if (i0 >= i1)
+        return;
+    const int64_t t0 = i0 * 16, t1 = i1 * 16 < c->n_tok ? i1 * 16 : c->n_tok;
+    c->pack(c->x + t0 * c->n, c->n, t1 - t0, c->dst + (size_t)t0 * c->stride, c->stride);
+}
+
 static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k_matrix *w, const float *x,
                        int64_t n_tok, float *y)
 {
@@ -79,9 +98,22 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
     if (!t || !k->mm[w->type] || n_tok <= 0 || w->n_rows <= 0)
         return;
     const int64_t n = w->n_cols;
-    const size_t arb = g4k_act_row_bytes(w->type, n);
+    /* the 16-bit prefill: activations packed once here (even n; odd n keeps the f32 GEMM) */
+    const int packed = lowp && n_tok >= G4K_GEMM_MIN_TOK && k->gemm_lowp[w->type] && k->lowp_pack[w->type] &&
+                       n % 2 == 0;
+    const size_t arb = packed ? (size_t)n * 2 : g4k_act_row_bytes(w->type, n);
     const void *act = x;
-    if (t->act_type != G4_TYPE_F32) {
+    if (packed) {
+        uint8_t *abuf = g4k_scratch(G4K_SCRATCH_ACT, arb * (size_t)((n_tok + 15) / 16 * 16));
+        if (!abuf)
+            return;
+        pack_ctx pc = {k->lowp_pack[w->type], x, n, n_tok, abuf, arb};
+        if (pool)
+            g4k_pool_run_elastic(pool, pack_task, &pc);
+        else
+            pack_task(&pc, 0, 1);
+        act = abuf;
+    } else if (t->act_type != G4_TYPE_F32) {
         /* the caller's thread owns the buffer; pool threads only read it during this call */
         void *abuf = g4k_scratch(G4K_SCRATCH_ACT, arb * (size_t)n_tok);
         if (!abuf)
@@ -96,7 +128,7 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
     const int nth = g4k_pool_size(pool);
     mm_ctx c = {.k = k, .mm = k->mm[w->type], .w = w, .act = act, .a_stride = arb, .n_tok = n_tok, .y = y};
     int64_t tb;
-    int small_batch = 0;
+    int small_batch = 0, gemm = 0;
     if (n_tok == 1 && k->mv[w->type]) {
         c.mm = k->mv[w->type];
         tb = 1;
@@ -114,10 +146,11 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         c.mm = k->mv[w->type];
         tb = 1;
         small_batch = 1;
-    } else if (n_tok >= G4K_GEMM_MIN_TOK && k->gemm[w->type]) {
+    } else if (packed || (n_tok >= G4K_GEMM_MIN_TOK && k->gemm[w->type])) {
         /* The gemm kernel tiles tokens itself and decodes each weight row once per call:
          * hand it as many tokens as possible (bounded so its activation panel stays ~L2/L3). */
-        c.mm = lowp && k->gemm_lowp[w->type] ? k->gemm_lowp[w->type] : k->gemm[w->type];
+        c.mm = packed ? k->gemm_lowp[w->type] : k->gemm[w->type];
+        gemm = 1;
         tb = (int64_t)(4 * l2_bytes() / (arb ? arb : 1));
         tb = tb < 64 ? 64 : tb > 1024 ? 1024 : tb & ~(int64_t)15;
     } else {
@@ -126,8 +159,11 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         tb = tb < 4 ? 4 : tb > 64 ? 64 : tb & ~(int64_t)3;
     }
     c.tok_block = n_tok < tb ? n_tok : tb;
-    /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). */
-    int64_t cr = w->n_rows / ((int64_t)nth * 8);
+    /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). The opt-in
+     * low-precision calls (the encoders' fast paths, large token counts) take ~2 per thread: every
+     * chunk re-arranges its token block's activations (the int8 GEMM's tiles), so fewer chunks is
+     * less of that; measured on the E2B tower's 768 x 768..3072 shapes. */
+    int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : 8));
     if (small_batch) {
         const int64_t l2_rows = (int64_t)(l2_bytes() / 2 / (w->row_bytes ? w->row_bytes : 1));
         if (cr > l2_rows)

@@ -164,6 +164,12 @@ typedef struct g4k_kernels {
     /* Opt-in prefill variant that rounds f32 activations to 16 bits (vdpbf16ps for BF16
      * weights): used only by g4k_matmul_lowp; NULL: gemm. */
     g4k_mm_fn gemm_lowp[G4_TYPE_COUNT];
+    /* gemm_lowp's activation packing, done once per g4k_matmul_lowp call (shared by the pool's
+     * threads) instead of once per row chunk: x (n_tok rows of n floats, n even) to tiles of 16
+     * tokens, tile i at dst + 16 * i * stride (stride = 2n bytes per token), inside a tile the
+     * bf16 pair (x[2p], x[2p+1]) of token t at uint32 [p * 16 + t]; tokens past n_tok are 0.
+     * gemm_lowp then gets `a` at the tile of its first token (a multiple of 16) and that stride. */
+    g4k_qact_fn lowp_pack[G4_TYPE_COUNT];
     g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
     /* 2..G4K_MVN_MAX_TOK tokens (MTP verification): each weight block decoded once for all the

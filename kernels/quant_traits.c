@@ -70,6 +70,20 @@ size_t g4k_quantize(uint32_t type, const float *src, void *dst, int64_t n)
     return bytes;
 }
 
+int g4k_quantize_rows(uint32_t type, const float *src, int64_t n, int64_t n_rows, void *dst, size_t stride)
+{
+    const g4q_traits *t = g4q_traits_get(type);
+    if (!t || !t->quant || (n && !g4_type_row_bytes(type, n)))
+        return -1;
+    const g4k_qact_fn q = type < G4_TYPE_COUNT ? g4k_kernels_active()->qact[type] : NULL;
+    if (q)
+        q(src, n, n_rows, dst, stride);
+    else
+        for (int64_t r = 0; r < n_rows; r++)
+            t->quant(src + r * n, (uint8_t *)dst + (size_t)r * stride, n);
+    return 0;
+}
+
 size_t g4k_act_row_bytes(uint32_t wtype, int64_t n)
 {
     const g4q_traits *t = g4q_traits_get(wtype);

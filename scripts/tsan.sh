@@ -30,8 +30,12 @@ clang -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Wall -Wextra -W
 clang -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Wall -Wextra -Werror \
   -Wno-unused-parameter $DEFS tests/test_mm_concurrent.c $B/libg4plug_internal.a $LIBS \
   -o $B/test_mm_concurrent || { echo "tsan: test build failed"; exit 1; }
+# the encoders' opt-in precisions: weight conversion and the 16-bit GEMM's packing on a 2-thread pool
+clang -std=c11 -g -O1 -fsanitize=thread -fno-omit-frame-pointer -Wall -Wextra -Werror \
+  -Wno-unused-parameter $DEFS tests/test_mm_precision.c $B/libg4plug_internal.a $LIBS \
+  -o $B/test_mm_precision || { echo "tsan: test build failed"; exit 1; }
 status=0
-for prog in tsan_sessions test_mm_concurrent; do
+for prog in tsan_sessions test_mm_concurrent test_mm_precision; do
   echo "== tsan: running $B/$prog"
   LOG=$B/$prog.log
   TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \

@@ -380,8 +380,10 @@ static void test_matmul(void)
             const uint32_t be = g4_type_get(type)->block_elems;
             /* 224 = 7 blocks (odd tails), 768 = 24 blocks (the 4-block zmm decode paths) */
             int64_t cols[4] = {be == 1 ? 37 : be, be == 32 ? 224 : 768, be == 32 ? 768 : 0, 0};
-            if (be == 1)
+            if (be == 1) { /* float rows: 8 and 70 (35 bf16 pairs: the lowp packing's 16 + 16 + 3 blocks) */
                 cols[2] = 8;
+                cols[3] = 70;
+            }
             for (int ci = 0; ci < 4 && cols[ci]; ci++)
                 for (int ri = 0; ri < 4; ri++)
                     for (int tt = 0; tt < 6; tt++) {
@@ -736,9 +738,38 @@ static double read_bw(const void *buf, size_t bytes)
     return bytes / best / 1e9;
 }
 
+/* g4k_quantize_rows (the active level's vectorised quantizer where there is one) gives
+ * g4k_quantize's bytes exactly, rows `stride` apart (a padded stride leaves the gap alone). */
+static void test_quantize_rows(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q8_0, G4_TYPE_Q8_K, G4_TYPE_BF16, G4_TYPE_F16, G4_TYPE_Q4_K};
+    const int64_t n = 512, nr = 7;
+    float *x = malloc(sizeof(float) * n * nr);
+    for (int64_t i = 0; i < n * nr; i++)
+        x[i] = grand() * (i % 97 == 0 ? 40.0f : 1.0f);
+    x[3] = 0.5f; /* exact rounding ties */
+    x[4] = -1.5f;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const size_t rb = g4_type_row_bytes(types[ti], n), stride = rb + 16;
+        uint8_t *a = calloc(nr, stride), *b = calloc(nr, stride);
+        for (int64_t r = 0; r < nr; r++)
+            g4k_quantize(types[ti], x + r * n, b + r * stride, n);
+        CHECK(g4k_quantize_rows(types[ti], x, n, nr, a, stride) == 0 && !memcmp(a, b, nr * stride),
+              "g4k_quantize_rows %s equals g4k_quantize byte for byte", g4_type_get(types[ti])->name);
+        free(a);
+        free(b);
+    }
+    CHECK(g4k_quantize_rows(G4_TYPE_Q8_0, x, 33, 1, x, 64) == -1, "a row that is not whole blocks is refused");
+    free(x);
+}
+
 static int bench(int argc, char **argv)
 {
-    const int64_t n_cols = 3840, n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 15360;
+    const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : 3840,
+                  n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 15360;
+    /* G4_BENCH_LOWP=1: g4k_matmul_lowp (the encoders' opt-in precisions) instead of g4k_matmul */
+    void (*mm)(const g4k_kernels *, g4k_pool *, const g4k_matrix *, const float *, int64_t, float *) =
+        getenv("G4_BENCH_LOWP") && atoi(getenv("G4_BENCH_LOWP")) ? g4k_matmul_lowp_with : g4k_matmul_with;
     int n_tok = 1, n_thr = 1;
     for (int i = 2; i < argc; i++) {
         if (!strncmp(argv[i], "--tok=", 6))
@@ -793,11 +824,11 @@ static int bench(int argc, char **argv)
             const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
             if (!k || (isa == 0 && n_tok > 1) || (only_isa && strcmp(only_isa, g4k_isa_name((g4k_isa)isa))))
                 continue;
-            g4k_matmul_with(k, pool, &m, x, n_tok, y); /* warm */
+            mm(k, pool, &m, x, n_tok, y); /* warm */
             double bt = 1e30;
             for (int rep = 0; rep < (isa == 0 ? 2 : reps); rep++) {
                 double t0 = now();
-                g4k_matmul_with(k, pool, &m, x, n_tok, y);
+                mm(k, pool, &m, x, n_tok, y);
                 double dt = now() - t0;
                 bt = dt < bt ? dt : bt;
             }
@@ -1065,6 +1096,7 @@ int main(int argc, char **argv)
     test_roundtrip();
     test_f32act_and_get_row();
     test_qact();
+    test_quantize_rows();
     test_matmul();
     test_matmul_busy_pool();
     test_small_batch_invariance();

@@ -117,7 +117,9 @@ static void test_load(void)
     EXPECT(g4_load(&big.p, &m), G4_ERR_INVALID_ARGUMENT);
     big.p.struct_size = 8;
     EXPECT(g4_load(&big.p, &m), G4_ERR_INVALID_ARGUMENT);
-    big.p.struct_size = (uint32_t)sizeof(g4_load_params) - 1;
+    /* one byte short of the 1.0 layout (ends with max_memory; 1.1 appended mm_precision, so
+     * sizeof - 1 is now a valid 1.0 + part-of-1.1 size) */
+    big.p.struct_size = (uint32_t)(offsetof(g4_load_params, max_memory) + sizeof big.p.max_memory - 1);
     EXPECT(g4_load(&big.p, &m), G4_ERR_INVALID_ARGUMENT);
     big.p.struct_size = (uint32_t)sizeof big;
     big.tail[2] = 7;

@@ -6,8 +6,13 @@
  * matrices like published mmprojs, then times one 280-token image (960x672) and 10 s of audio at
  * 1 and 2 threads (wall and process CPU seconds).
  * --json prints one line per measurement with test names embed_image_{12bu,e2b}_280,
- * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them).
- *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--json] */
+ * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them); an opt-in
+ * encoder precision (--precision f32,bf16,q8: one row set per value) appends _bf16 / _q8.
+ *   usage: g4-mm-bench [--out-dir build] [--reps N] [--threads 1,2] [--audio-s 10] [--precision f32] [--json]
+ *                      [--only 12bu|e2b] [--only-image | --only-audio] [--error]
+ * --error: no timing; each --precision's output embeddings against the f32 path's (max abs, max
+ * abs / max |ref|, relative RMS) on a 280-token image and --audio-s of audio. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,11 +91,18 @@ static int synth_e2b(const char *path)
 static double g_audio_s = 10;
 static int g_json; /* --json: one JSON line per measurement (bench/run_bench.sh collects them) */
 
+static const char *const g_prec_name[] = {"f32", "bf16", "q8"}; /* G4_MM_PRECISION_* */
+static int g_prec;                                               /* the one being measured */
+static const char *g_only;  /* --only 12bu|e2b: one projector */
+static int g_skip_audio, g_skip_image; /* --only-image / --only-audio (profiling one encoder) */
+static int g_error;                    /* --error: accuracy of each precision against f32, no timing */
+
 static void json_row(const char *test, int threads, int64_t n_tok, double wall, double cpu)
 {
     if (g_json)
-        printf("{\"engine\":\"g4plug\",\"test\":\"%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
-               "\"cpu_s\":%.4f}\n", test, threads, (long long)n_tok, wall, cpu);
+        printf("{\"engine\":\"g4plug\",\"test\":\"%s%s%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
+               "\"cpu_s\":%.4f}\n", test, g_prec ? "_" : "", g_prec ? g_prec_name[g_prec] : "", threads,
+               (long long)n_tok, wall, cpu);
 }
 
 static void bench(const char *label, const char *key, const char *path, int reps, const int *threads, int n_thr)
@@ -98,6 +110,13 @@ static void bench(const char *label, const char *key, const char *path, int reps
     char err[256] = "";
     g4_gguf *g = g4_gguf_open(path, 0, err, sizeof err);
     g4_mmproj *mp = g ? g4_mmproj_load(g, 0, err, sizeof err) : NULL;
+    double tc = now();
+    if (mp && g4_mmproj_set_precision(mp, NULL, g_prec, err, sizeof err) != G4_OK) {
+        g4_mmproj_free(mp);
+        mp = NULL;
+    }
+    if (mp && g_prec && !g_json)
+        printf("%s: weights converted to %s in %.2f s (1 thread)\n", label, g_prec_name[g_prec], now() - tc);
     if (!mp) {
         fprintf(stderr, "g4-mm-bench: %s: %s\n", path, err);
         g4_gguf_close(g);
@@ -118,10 +137,10 @@ static void bench(const char *label, const char *key, const char *path, int reps
         double best_i = 1e30, best_a = 1e30, cpu_i = 1e30, cpu_a = 1e30;
         for (int r = 0; r < reps; r++) {
             double t0 = now(), c0 = cpu_now();
-            if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
+            if (!g_skip_image && g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "image: %s\n", err);
             double t1 = now(), c1 = cpu_now();
-            if (g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
+            if (!g_skip_audio && g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "audio: %s\n", err);
             double t2 = now(), c2 = cpu_now();
             best_i = t1 - t0 < best_i ? t1 - t0 : best_i;
@@ -130,15 +149,15 @@ static void bench(const char *label, const char *key, const char *path, int reps
             cpu_a = c2 - c1 < cpu_a ? c2 - c1 : cpu_a;
         }
         if (!g_json)
-            printf("%-22s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
+            printf("%-22s %-4s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
                    "%8.3f s (cpu %.3f s)\n",
-                   label, threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
+                   label, g_prec_name[g_prec], threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
         char test[64];
         snprintf(test, sizeof test, "embed_image_%s_280", key);
         json_row(test, threads[t], ni, best_i, cpu_i);
         snprintf(test, sizeof test, "embed_audio_%s_%gs", key, (double)NS / 16000);
         json_row(test, threads[t], na, best_a, cpu_a);
-        if (!strcmp(key, "12bu")) { /* the 12B Unified projector also at its largest budget */
+        if (!strcmp(key, "12bu") && !g_skip_image) { /* the 12B Unified projector also at its largest budget */
             int64_t nb = g4_mmproj_image_tokens(mp, W, H, 1120);
             float *ob = malloc(sizeof(float) * (size_t)(nb > 0 ? nb : 1) * E);
             double bw = 1e30, bc = 1e30;
@@ -150,8 +169,8 @@ static void bench(const char *label, const char *key, const char *path, int reps
                 bc = cpu_now() - c0 < bc ? cpu_now() - c0 : bc;
             }
             if (!g_json)
-                printf("%-22s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n", label,
-                       threads[t], (long long)nb, bw, bc);
+                printf("%-22s %-4s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n",
+                       label, g_prec_name[g_prec], threads[t], (long long)nb, bw, bc);
             json_row("embed_image_12bu_1120", threads[t], nb, bw, bc);
             free(ob);
         }
@@ -163,18 +182,113 @@ static void bench(const char *label, const char *key, const char *path, int reps
     g4_gguf_close(g);
 }
 
+/* --error: each opt-in precision's output embeddings against the f32 path's on the same input
+ * (the 280-token 960x672 image, --audio-s of audio): max |d|, max |d| / max |ref|, and
+ * ||d|| / ||ref|| (the relative RMS error) over all values. */
+static void compare(const char *what, const char *prec, const float *a, const float *ref, size_t n)
+{
+    double md = 0, mr = 0, sd = 0, sr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - ref[i]);
+        md = d > md || d != d ? d : md;
+        mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
+        sd += d * d;
+        sr += (double)ref[i] * ref[i];
+    }
+    printf("%-28s %-4s vs f32: max abs %.3g  max abs / max |ref| %.3g  rms rel %.3g\n", what, prec, md,
+           mr > 0 ? md / mr : md, sr > 0 ? sqrt(sd / sr) : sqrt(sd));
+}
+
+static void error_report(const char *label, const char *path, const int *precs, int n_prec, int threads)
+{
+    char err[256] = "";
+    g4_gguf *g = g4_gguf_open(path, 0, err, sizeof err);
+    if (!g) {
+        fprintf(stderr, "g4-mm-bench: %s: %s\n", path, err);
+        return;
+    }
+    const int W = 960, H = 672;
+    uint8_t *rgb = malloc((size_t)W * H * 3);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) /* a smooth picture with texture (not pure noise) */
+        rgb[i] = (uint8_t)(128 + 60 * sin((double)(i % (3 * W)) / 40.0) + 30 * cos((double)(i / (3 * W)) / 25.0) +
+                           (int)(((uint32_t)i * 2654435761u) >> 28));
+    const size_t NS = (size_t)(g_audio_s * 16000);
+    float *pcm = malloc(sizeof(float) * NS);
+    for (size_t i = 0; i < NS; i++)
+        pcm[i] = 0.3f * sinf((float)i * 0.05f) + 0.1f * sinf((float)i * 0.31f) + 0.02f * (float)((i * 7919) % 200) / 200.0f;
+    g4k_pool *pool = g4k_pool_new(threads);
+    float *ri = NULL, *ra = NULL;
+    int64_t ni = 0, na = 0;
+    int E = 0;
+    for (int k = -1; k < n_prec; k++) { /* k = -1: the f32 reference */
+        int prec = k < 0 ? G4_MM_PRECISION_F32 : precs[k];
+        if (k >= 0 && prec == G4_MM_PRECISION_F32)
+            continue;
+        g4_mmproj *mp = g4_mmproj_load(g, 0, err, sizeof err);
+        if (!mp || g4_mmproj_set_precision(mp, pool, prec, err, sizeof err) != G4_OK) {
+            fprintf(stderr, "g4-mm-bench: %s: %s\n", path, err);
+            g4_mmproj_free(mp);
+            break;
+        }
+        E = g4_mmproj_n_embd(mp);
+        ni = g4_mmproj_image_tokens(mp, W, H, 280);
+        na = g4_mmproj_audio_tokens(mp, NS);
+        float *oi = malloc(sizeof(float) * (size_t)ni * E), *oa = malloc(sizeof(float) * (size_t)(na > 0 ? na : 1) * E);
+        if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, oi, err, sizeof err) != G4_OK ||
+            (na > 0 && g4_mmproj_embed_audio(mp, pool, pcm, NS, oa, err, sizeof err) != G4_OK))
+            fprintf(stderr, "g4-mm-bench: embed: %s\n", err);
+        if (k < 0) {
+            ri = oi;
+            ra = oa;
+        } else {
+            char what[96];
+            snprintf(what, sizeof what, "%s image %lld tok", label, (long long)ni);
+            compare(what, g_prec_name[prec], oi, ri, (size_t)ni * E);
+            snprintf(what, sizeof what, "%s audio %g s", label, (double)NS / 16000);
+            if (na > 0)
+                compare(what, g_prec_name[prec], oa, ra, (size_t)na * E);
+            free(oi);
+            free(oa);
+        }
+        g4_mmproj_free(mp);
+    }
+    free(ri); free(ra); free(rgb); free(pcm);
+    g4k_pool_free(pool);
+    g4_gguf_close(g);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = "build";
-    int reps = 1, threads[8] = {1, 2}, n_thr = 2;
+    int reps = 1, threads[8] = {1, 2}, n_thr = 2, precs[3] = {0}, n_prec = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out-dir") && i + 1 < argc)
             dir = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            g_only = argv[++i];
+        else if (!strcmp(argv[i], "--error"))
+            g_error = 1;
+        else if (!strcmp(argv[i], "--only-image"))
+            g_skip_audio = 1;
+        else if (!strcmp(argv[i], "--only-audio"))
+            g_skip_image = 1;
         else if (!strcmp(argv[i], "--json"))
             g_json = 1;
         else if (!strcmp(argv[i], "--audio-s") && i + 1 < argc)
             g_audio_s = atof(argv[++i]) > 0 && atof(argv[i]) <= 600 ? atof(argv[i]) : 10;
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            n_prec = 0;
+            for (char *s = strtok(argv[++i], ","); s && n_prec < 3; s = strtok(NULL, ",")) {
+                int k = 0;
+                while (k < 3 && strcmp(s, g_prec_name[k]))
+                    k++;
+                if (k == 3) {
+                    fprintf(stderr, "g4-mm-bench: --precision takes f32, bf16, q8 (comma-separated)\n");
+                    return 2;
+                }
+                precs[n_prec++] = k;
+            }
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_thr = 0;
@@ -184,7 +298,8 @@ int main(int argc, char **argv)
                     break;
             }
         } else {
-            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] [--json]\n");
+            fprintf(stderr, "usage: g4-mm-bench [--out-dir DIR] [--reps N] [--threads 1,2] [--audio-s SECONDS] "
+                            "[--precision f32,bf16,q8] [--json] [--only 12bu|e2b] [--only-image|--only-audio] [--error]\n");
             return 2;
         }
     }
@@ -202,7 +317,19 @@ int main(int argc, char **argv)
         return 1;
     if (!g_json)
         printf("g4-mm-bench: ISA %s\n", g4k_isa_name(g4k_active_isa()));
-    bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
-    bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
+    if (g_error) {
+        if (!g_only || !strcmp(g_only, "12bu"))
+            error_report("12B unified", pu, precs, n_prec, threads[n_thr - 1]);
+        if (!g_only || !strcmp(g_only, "e2b"))
+            error_report("E2B towers", pe, precs, n_prec, threads[n_thr - 1]);
+        return 0;
+    }
+    for (int k = 0; k < n_prec; k++) {
+        g_prec = precs[k];
+        if (!g_only || !strcmp(g_only, "12bu"))
+            bench("12B unified (uv/ua)", "12bu", pu, reps, threads, n_thr);
+        if (!g_only || !strcmp(g_only, "e2b"))
+            bench("E2B towers (v/a)", "e2b", pe, reps, threads, n_thr);
+    }
     return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "cli_video.h"
 #include "cache_type.h"
+#include "mm_precision.h"
 #include "g4_dl.h"
 #include "install_lmstudio.h"
 
@@ -179,6 +180,7 @@ typedef struct common {
     const char *model, *mmproj, *draft, *lib;
     int threads, n_ctx;
     const char *cache_k, *cache_v; /* --cache-type-k / -v; NULL: f16 (G4_HOST_DEFAULT_CACHE_TYPE) */
+    const char *mm_precision;      /* --mm-precision f32|bf16|q8; NULL: f32 */
 } common;
 
 static int cache_type_of(const char *name, const char *opt)
@@ -215,6 +217,13 @@ static g4_model *try_load_model(const common *c, uint32_t flags, g4_status *st_o
     p.n_threads = c->threads;
     p.n_ctx = c->n_ctx;
     p.flags = flags;
+    if (c->mm_precision) {
+        int mp = g4_mm_precision_parse(c->mm_precision);
+        if (mp < 0)
+            fatal(2, "--mm-precision %s: expected f32, bf16 or q8", c->mm_precision);
+        if (g4_mm_precision_apply(&p, mp) != 0)
+            fatal(2, "--mm-precision %s needs a 1.1 library", c->mm_precision);
+    }
     int tty = isatty(2);
     if (tty) {
         p.progress = progress_bar;
@@ -834,6 +843,8 @@ static const char *k_usage =
     "                       a turn; by default only the template's own markers are special)\n"
     "  --draft PATH         MTP drafter: speculative decoding (same output, faster)\n"
     "  --mmproj PATH        vision/audio projector\n"
+    "  --mm-precision P     encoders' arithmetic: f32 (default, exact), bf16 or q8 (faster, small\n"
+    "                       documented error: docs/BENCHMARKS.md \"Encoder precision\")\n"
     "  --image FILE         PNG/JPEG to show the model (at <|image|> in PROMPT, else first)\n"
     "  --audio FILE         WAV to play the model (at <|audio|>, else first)\n"
     CLI_VIDEO_USAGE
@@ -884,6 +895,8 @@ static int parse_common(int argc, char **argv, int *i, common *c, gen_opts *g)
         c->model = VAL();
     else if (!strcmp(a, "--mmproj"))
         c->mmproj = VAL();
+    else if (!strcmp(a, "--mm-precision"))
+        c->mm_precision = VAL();
     else if (!strcmp(a, "--draft"))
         c->draft = VAL();
     else if (!strcmp(a, "--lib"))

@@ -771,6 +771,8 @@ static void *loader(void *arg)
     p.n_threads = S->cfg.n_threads;
     p.n_ctx = S->cfg.n_ctx;
     p.flags = S->cfg.load_flags;
+    if (g4_mm_precision_apply(&p, S->cfg.mm_precision) != 0)
+        fprintf(stderr, "g4-server: warning: --mm-precision needs a 1.1 library; the encoders stay f32\n");
     p.progress = load_progress;
     p.progress_user_data = S;
     if (S->cfg.verbose) {
@@ -850,6 +852,7 @@ static const char *k_usage =
     "\n"
     "  -m,  --model PATH        GGUF model (or LM Studio folder / Ollama name)\n"
     "       --mmproj PATH       vision/audio projector\n"
+    "       --mm-precision P    encoders' arithmetic: f32 (default, exact), bf16 or q8 (faster)\n"
     "  -md, --model-draft PATH  MTP drafter (speculative decoding; also --spec-draft-model)\n"
     "       --spec-type draft-mtp, --spec-draft-n-max N / --draft-max N\n"
     "                           drafting as Ollama launches llama-server (N: tokens per round;\n"
@@ -937,6 +940,11 @@ static void parse_args(int argc, char **argv, srv_config *c)
             c->model = VAL();
         else if (IS("--mmproj", "-mm"))
             c->mmproj = VAL();
+        else if (IS("--mm-precision", "--mm-precision")) {
+            c->mm_precision = g4_mm_precision_parse(VAL());
+            if (c->mm_precision < 0)
+                usage_exit(2, "%s: expected f32, bf16 or q8", a);
+        }
         else if (IS("-md", "--model-draft") || IS("--spec-draft-model", "--model-draft"))
             c->draft = VAL();
         else if (IS("--spec-type", "--spec-type")) {

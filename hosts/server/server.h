@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cache_type.h"
+#include "mm_precision.h"
 #include "g4_dl.h"
 #include "srv_budget.h"
 #include "srv_conn.h"
@@ -22,6 +23,7 @@ typedef struct srv_config {
     int port, n_ctx, n_threads, n_parallel, queue_max, timeout_s, max_conn, verbose;
     int n_draft; /* drafted tokens per round (-1: adaptive; --spec-draft-n-max / --draft-max) */
     int cache_k, cache_v; /* G4_KV_TYPE_* (--cache-type-k / -v); default f16 like llama-server */
+    int mm_precision;     /* G4_MM_PRECISION_* (--mm-precision); default f32 */
     size_t max_body;
     uint32_t load_flags;
     /* robustness (srv_conn.c, srv_budget.c) */

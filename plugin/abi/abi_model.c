@@ -37,6 +37,9 @@ G4_API g4_status G4_CALL g4_load(const g4_load_params *p, g4_model **out)
     p = &in;
     if (!p->model || !*p->model)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_load_params.model is NULL or empty");
+    if (p->mm_precision < G4_MM_PRECISION_F32 || p->mm_precision > G4_MM_PRECISION_Q8)
+        return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_load_params.mm_precision is %d: not a G4_MM_PRECISION_* value",
+                       (int)p->mm_precision);
     if (p->n_threads < 0 || p->n_ctx < 0)
         return g4_fail(G4_ERR_INVALID_ARGUMENT, "g4_load_params: n_threads (%d) and n_ctx (%d) must be >= 0",
                        p->n_threads, p->n_ctx);

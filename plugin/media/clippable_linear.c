@@ -4,7 +4,7 @@
 #include "media/mmproj.h"
 #include "ops/ops.h"
 
-void g4_clin_run(g4k_pool *pool, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp)
+void g4_clin_run(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp)
 {
     const float *in = x;
     if (L->clamp_in) {
@@ -13,7 +13,7 @@ void g4_clin_run(g4k_pool *pool, const g4_clin *L, const float *x, int64_t n, fl
             tmp[i] = g4_clampf(x[i], L->in_min, L->in_max);
         in = tmp;
     }
-    g4_linear(pool, G4_LINEAR_KERNEL, &L->w, in, n, y);
+    g4_linear(pool, mode, &L->w, in, n, y);
     if (L->clamp_out) {
         size_t m = (size_t)n * (size_t)L->w.n_rows;
         for (size_t i = 0; i < m; i++)

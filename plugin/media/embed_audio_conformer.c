@@ -146,6 +146,7 @@ void g4_audio_local_attention(g4k_pool *pool, const float *q, const float *k, co
 
 typedef struct at_job {
     const g4_atower *A;
+    g4_linear_mode mode; /* the projector's lin_mode (its encoder precision) */
     const g4_at_layer *L;
     const float *samples;
     size_t n_samples;
@@ -283,9 +284,9 @@ static void ffn(g4k_pool *pool, at_job *j, int which)
     const g4_at_layer *L = j->L;
     j->norm = L->ffn_norm[which];
     g4_parallel_for(pool, j->T2, norm_rows, j);
-    g4_clin_run(pool, &L->ffn_up[which], j->a, j->T2, j->u, j->a); /* clamps j->a in place */
+    g4_clin_run(pool, j->mode, &L->ffn_up[which], j->a, j->T2, j->u, j->a); /* clamps j->a in place */
     g4_parallel_for(pool, j->T2, silu_rows, j);
-    g4_clin_run(pool, &L->ffn_down[which], j->u, j->T2, j->o, j->u); /* clamps j->u in place */
+    g4_clin_run(pool, j->mode, &L->ffn_down[which], j->u, j->T2, j->o, j->u); /* clamps j->u in place */
     j->norm = L->ffn_post_norm[which];
     j->scale = 0.5f; /* residual_weight: half-step FFN */
     g4_parallel_for(pool, j->T2, add_norm_rows, j);
@@ -313,14 +314,14 @@ static void attention_block(g4k_pool *pool, at_job *j, const float *relpos, floa
     j->norm = L->attn_pre_norm;
     g4_parallel_for(pool, j->T2, norm_rows, j);
     memcpy(j->o, j->a, sizeof(float) * (size_t)j->T2 * A->d); /* each clin may clamp its input */
-    g4_clin_run(pool, &L->q, j->o, j->T2, j->q, j->o); /* clamps j->o in place */
+    g4_clin_run(pool, j->mode, &L->q, j->o, j->T2, j->q, j->o); /* clamps j->o in place */
     memcpy(j->o, j->a, sizeof(float) * (size_t)j->T2 * A->d);
-    g4_clin_run(pool, &L->k, j->o, j->T2, j->k, j->o); /* clamps j->o in place */
-    g4_clin_run(pool, &L->v, j->a, j->T2, j->v, j->a); /* clamps j->a in place */
+    g4_clin_run(pool, j->mode, &L->k, j->o, j->T2, j->k, j->o); /* clamps j->o in place */
+    g4_clin_run(pool, j->mode, &L->v, j->a, j->T2, j->v, j->a); /* clamps j->a in place */
     g4_parallel_for(pool, j->T2, scale_qk, j);
-    g4_linear(pool, G4_LINEAR_KERNEL, &L->k_rel, relpos, NREL, rk);
+    g4_linear(pool, j->mode, &L->k_rel, relpos, NREL, rk);
     g4_audio_local_attention(pool, j->q, j->k, j->v, rk, j->T2, A->n_head, A->hd, j->a);
-    g4_clin_run(pool, &L->o, j->a, j->T2, j->o, j->a); /* clamps j->a in place */
+    g4_clin_run(pool, j->mode, &L->o, j->a, j->T2, j->o, j->a); /* clamps j->a in place */
     j->norm = L->attn_post_norm;
     j->scale = 1.0f;
     g4_parallel_for(pool, j->T2, add_norm_rows, j);
@@ -366,10 +367,10 @@ static void conv_block(g4k_pool *pool, at_job *j)
     const g4_at_layer *L = j->L;
     const int d = j->A->d;
     g4_rmsnorm(j->x, L->conv_pre_norm, j->T2, d, j->A->eps, j->a); /* no clamp before it in HF */
-    g4_clin_run(pool, &L->pw1, j->a, j->T2, j->g, j->a); /* clamps j->a in place */
+    g4_clin_run(pool, j->mode, &L->pw1, j->a, j->T2, j->g, j->a); /* clamps j->a in place */
     g4_parallel_for(pool, j->T2, glu_rows, j);
     g4_parallel_for(pool, j->T2, dwconv_rows, j);
-    g4_clin_run(pool, &L->pw2, j->o, j->T2, j->a, j->o); /* clamps j->o in place */
+    g4_clin_run(pool, j->mode, &L->pw2, j->o, j->T2, j->a, j->o); /* clamps j->o in place */
     for (int64_t i = 0; i < j->T2 * d; i++)
         j->x[i] += j->a[i];
 }
@@ -396,11 +397,11 @@ static void sscp(g4k_pool *pool, at_job *j)
         j->nb = j->T2 - t0 < SSCP_BLOCK ? j->T2 - t0 : SSCP_BLOCK;
         g4_parallel_for(pool, 2 * j->nb + 1, sscp0_rows, j);
         g4_parallel_for(pool, j->nb * A->f2, sscp1_cols, j);
-        g4_linear(pool, G4_LINEAR_KERNEL, &W1, j->col, j->nb * A->f2, j->y1);
+        g4_linear(pool, j->mode, &W1, j->col, j->nb * A->f2, j->y1);
         g4_parallel_for(pool, j->nb * A->f2, sscp1_norm, j);
         memcpy(flat + t0 * A->f2 * A->c1, j->y1, sizeof(float) * (size_t)(j->nb * A->f2 * A->c1));
     }
-    g4_linear(pool, G4_LINEAR_KERNEL, &A->in_proj, flat, j->T2, j->x);
+    g4_linear(pool, j->mode, &A->in_proj, flat, j->T2, j->x);
 }
 
 /* One <= 30 s chunk -> T2 rows of out. */
@@ -427,14 +428,14 @@ static int encode_chunk(const g4_mmproj *p, g4k_pool *pool, at_job *j, const flo
         g4_parallel_for(pool, j->T2, out_norm_rows, j);
     }
     /* output_proj (+bias) -> weightless rms -> LM projection */
-    g4_linear(pool, G4_LINEAR_KERNEL, &A->out_proj, j->x, j->T2, j->u);
+    g4_linear(pool, j->mode, &A->out_proj, j->x, j->T2, j->u);
     for (int64_t i = 0; i < j->T2; i++) {
         float *r = j->u + i * A->n_out;
         for (int c = 0; c < A->n_out; c++)
             r[c] += A->out_bias[c];
         g4_rmsnorm(r, NULL, 1, A->n_out, A->eps, r);
     }
-    g4_linear(pool, G4_LINEAR_KERNEL, &A->proj, j->u, j->T2, out);
+    g4_linear(pool, j->mode, &A->proj, j->u, j->T2, out);
     return G4_OK;
 }
 
@@ -457,7 +458,7 @@ int g4_atower_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
     size_t usz = (size_t)T2 * (size_t)(A->ff > A->n_out ? A->ff : A->n_out);
     if (usz < (size_t)T2 * A->f2 * A->c1)
         usz = (size_t)T2 * A->f2 * A->c1;
-    at_job j = {.A = A, .n_samples = n_max};
+    at_job j = {.A = A, .mode = p->lin_mode, .n_samples = n_max};
     double *fb = malloc(sizeof(double) * (G4_MEL_FFT / 2 + 1) * G4_MEL_BINS);
     j.mel = malloc(sizeof(float) * (size_t)(F > 0 ? F : 1) * G4_MEL_BINS);
     j.s0 = malloc(sizeof(float) * (2 * SSCP_BLOCK + 1) * (size_t)A->f1 * A->c0);

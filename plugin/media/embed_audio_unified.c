@@ -66,7 +66,7 @@ int g4_mmproj_embed_audio(const g4_mmproj *p, g4k_pool *pool, const float *sampl
         j.f0 = f0;
         j.nf = (int)(n_tok - f0 < chunk ? n_tok - f0 : chunk);
         g4k_pool_run(pool, frames_in, &j);
-        g4_linear(pool, G4_LINEAR_KERNEL, &p->aproj, x, j.nf, out + (size_t)f0 * (size_t)p->n_embd);
+        g4_linear(pool, p->lin_mode, &p->aproj, x, j.nf, out + (size_t)f0 * (size_t)p->n_embd);
     }
     free(x);
     return G4_OK;

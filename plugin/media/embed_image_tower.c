@@ -10,8 +10,9 @@
  *   3x3 average pool * sqrt(d) -> [standardize] -> weightless rms -> mm.input_projection
  * Padding patches of HF never appear here: we encode exactly the resized image, which gives the
  * same result because HF masks them out of attention and strips them. Every linear is a g4k_matmul
- * on the mapped weights; attention runs head by head over query blocks, so scratch is bounded by
- * the budget (the resized image), never by the input size. */
+ * on the mapped weights (or, at an opt-in precision, on their bf16 / Q8_0 copies: mmproj_precision.c);
+ * attention runs head by head over query blocks, so scratch is bounded by the budget (the resized
+ * image), never by the input size. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,9 @@ typedef struct vt_job {
     float *s;              /* attention scores [rows][N] */
     int64_t n;             /* patches */
     float *cx, *sx, *cy, *sy; /* RoPE tables [n_pos][hd/4] */
+    uint16_t *kb, *vtb;       /* opt-in precisions: a head's K [N][hd] and V^T [hd][N] in bf16, else NULL */
+    int head;                 /* the head head_to_bf16 converts */
+    g4_linear_mode mode;      /* the projector's lin_mode (its encoder precision) */
 } vt_job;
 
 /* im2col of rows [r0, r0 + i1): the 768 values of a patch in (c, ky, kx) order, in [-1, 1]. */
@@ -188,7 +192,23 @@ static void geglu(void *ctx, int64_t i0, int64_t i1)
     g4k_geglu_tanh(j->o + i0 * ff, j->u + i0 * ff, (i1 - i0) * ff);
 }
 
-/* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights". */
+/* The opt-in precisions: one head's K rows and V^T rows rounded to bf16 (rows [i0, i1) of K). */
+static void head_to_bf16(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d, hd = j->V->hd, h = j->head;
+    for (int64_t r = i0; r < i1; r++)
+        g4k_quantize(G4_TYPE_BF16, j->k + r * d + h * hd, j->kb + r * hd, hd);
+    const int64_t N = j->n;
+    for (int c = (int)(i0 * hd / N); c < hd && (int64_t)c * N < i1 * hd; c++) /* V^T rows owned by this range */
+        if ((int64_t)c * N >= i0 * hd)
+            for (int64_t r = 0; r < N; r++)
+                j->vtb[(size_t)c * N + r] = g4k_f32_to_bf16(j->v[r * d + h * hd + c]);
+}
+
+/* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights"; with
+ * an opt-in precision as bf16 weights through g4k_matmul_lowp (queries and probabilities rounded
+ * to bf16 by the kernel, vdpbf16ps). */
 static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob)
 {
     const g4_vtower *V = j->V;
@@ -197,18 +217,32 @@ static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob
     for (int h = 0; h < V->n_head; h++) {
         g4k_matrix K = {.data = j->k + h * hd, .type = G4_TYPE_F32, .n_cols = hd, .n_rows = N,
                         .row_bytes = sizeof(float) * (size_t)d};
-        for (int64_t r = 0; r < N; r++)
-            for (int c = 0; c < hd; c++)
-                vt[(size_t)c * N + r] = j->v[r * d + h * hd + c];
         g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
                          .row_bytes = sizeof(float) * (size_t)N};
+        if (j->kb) {
+            j->head = h;
+            g4_parallel_for(pool, N, head_to_bf16, j);
+            K = (g4k_matrix){.data = j->kb, .type = G4_TYPE_BF16, .n_cols = hd, .n_rows = N,
+                             .row_bytes = sizeof(uint16_t) * (size_t)hd};
+            VT = (g4k_matrix){.data = j->vtb, .type = G4_TYPE_BF16, .n_cols = N, .n_rows = hd,
+                              .row_bytes = sizeof(uint16_t) * (size_t)N};
+        } else
+            for (int64_t r = 0; r < N; r++)
+                for (int c = 0; c < hd; c++)
+                    vt[(size_t)c * N + r] = j->v[r * d + h * hd + c];
         for (int64_t q0 = 0; q0 < N; q0 += QUERY_BLOCK) {
             int64_t nq = N - q0 < QUERY_BLOCK ? N - q0 : QUERY_BLOCK;
             for (int64_t r = 0; r < nq; r++)
                 memcpy(qb + r * hd, j->q + (q0 + r) * d + h * hd, sizeof(float) * (size_t)hd);
-            g4k_matmul(pool, &K, qb, nq, j->s); /* scale 1.0 (spec §4.2); F32: activations stay f32 */
-            g4_parallel_for(pool, nq, softmax_rows, j);
-            g4k_matmul(pool, &VT, j->s, nq, ob);
+            if (j->kb) {
+                g4k_matmul_lowp(pool, &K, qb, nq, j->s);
+                g4_parallel_for(pool, nq, softmax_rows, j);
+                g4k_matmul_lowp(pool, &VT, j->s, nq, ob);
+            } else {
+                g4k_matmul(pool, &K, qb, nq, j->s); /* scale 1.0 (spec §4.2); F32: activations stay f32 */
+                g4_parallel_for(pool, nq, softmax_rows, j);
+                g4k_matmul(pool, &VT, j->s, nq, ob);
+            }
             for (int64_t r = 0; r < nq; r++)
                 memcpy(j->o + (q0 + r) * d + h * hd, ob + r * hd, sizeof(float) * (size_t)hd);
         }
@@ -223,9 +257,9 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
     const int64_t N = j->n;
     j->L = L;
     g4_parallel_for(pool, N, norm_in, j);
-    g4_clin_run(pool, &L->q, j->a, N, j->q, clampbuf);
-    g4_clin_run(pool, &L->k, j->a, N, j->k, clampbuf);
-    g4_clin_run(pool, &L->v, j->a, N, j->v, clampbuf);
+    g4_clin_run(pool, j->mode, &L->q, j->a, N, j->q, clampbuf);
+    g4_clin_run(pool, j->mode, &L->k, j->a, N, j->k, clampbuf);
+    g4_clin_run(pool, j->mode, &L->v, j->a, N, j->v, clampbuf);
     g4_parallel_for(pool, N, qkv_heads, j);
     float *o_full = j->o;
     j->o = j->a; /* the normed input is dead now: attention output goes there */
@@ -234,7 +268,7 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
     for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
         int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
         j->r0 = r0;
-        g4_clin_run(pool, &L->o, j->a + r0 * d, nr, j->t, clampbuf);
+        g4_clin_run(pool, j->mode, &L->o, j->a + r0 * d, nr, j->t, clampbuf);
         g4_parallel_for(pool, nr, add_post_attn, j);
     }
     /* MLP in row blocks: [ROW_BLOCK][ff] scratch instead of [N][ff]. */
@@ -244,10 +278,10 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
         j->r0 = r0;
         j->a = j->q; /* [ROW_BLOCK][d] */
         g4_parallel_for(pool, nr, norm_ffn, j);
-        g4_clin_run(pool, &L->gate, j->a, nr, j->o, clampbuf);
-        g4_clin_run(pool, &L->up, j->a, nr, j->u, clampbuf);
+        g4_clin_run(pool, j->mode, &L->gate, j->a, nr, j->o, clampbuf);
+        g4_clin_run(pool, j->mode, &L->up, j->a, nr, j->u, clampbuf);
         g4_parallel_for(pool, nr, geglu, j);
-        g4_clin_run(pool, &L->down, j->o, nr, j->t, clampbuf);
+        g4_clin_run(pool, j->mode, &L->down, j->o, nr, j->t, clampbuf);
         g4_parallel_for(pool, nr, add_post_ffn, j);
         (void)ff;
     }
@@ -287,8 +321,11 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     float *ob = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
     float *cl = malloc(sizeof(float) * clampsz);
     float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
+    const int lowp = p->precision != G4_MM_PRECISION_F32;
+    uint16_t *kb = lowp ? malloc(sizeof(uint16_t) * (size_t)N * hd) : NULL;
+    uint16_t *vtb = lowp ? malloc(sizeof(uint16_t) * (size_t)N * hd) : NULL;
     int rc = G4_OK;
-    if (!x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
+    if ((lowp && (!kb || !vtb)) || !x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
         rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
         goto done;
     }
@@ -305,7 +342,8 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         pstride = 3 * (size_t)tw;
     }
     vt_job j = {.V = V, .px = px, .stride = pstride, .nx = nx, .x = x, .a = a, .q = q, .k = k,
-                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N};
+                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vtb = vtb,
+                .mode = p->lin_mode};
     j.cx = rope;
     j.sx = rope + (size_t)nx * q4;
     j.cy = rope + 2 * (size_t)nx * q4;
@@ -316,7 +354,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         int64_t nr = N - r0 < RB ? N - r0 : RB;
         j.r0 = r0;
         g4_parallel_for(pool, nr, patches_in, &j);
-        g4_linear(pool, G4_LINEAR_KERNEL, &V->patch_w, t, nr, x + r0 * d);
+        g4_linear(pool, p->lin_mode, &V->patch_w, t, nr, x + r0 * d);
     }
     g4_parallel_for(pool, N, add_pos, &j);
     for (int il = 0; il < V->n_layer; il++)
@@ -330,9 +368,9 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
                 r[c] = (r[c] - V->std_bias[c]) * V->std_scale[c];
         g4_rmsnorm(r, NULL, 1, d, V->eps, r);
     }
-    g4_linear(pool, G4_LINEAR_KERNEL, &V->proj, a, n_tok, out);
+    g4_linear(pool, p->lin_mode, &V->proj, a, n_tok, out);
 done:
     free(x); free(a); free(q); free(k); free(v); free(t); free(o); free(u); free(s);
-    free(vt); free(qb); free(ob); free(cl); free(rope); free(resized);
+    free(vt); free(qb); free(ob); free(cl); free(rope); free(resized); free(kb); free(vtb);
     return rc;
 }

@@ -177,9 +177,9 @@ int g4_mmproj_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         j.t0 = t0;
         j.n = (int)(n_tok - t0 < chunk ? n_tok - t0 : chunk);
         g4k_pool_run(pool, tiles_in, &j);
-        g4_linear(pool, G4_LINEAR_KERNEL, &p->dense, x, j.n, y);
+        g4_linear(pool, p->lin_mode, &p->dense, x, j.n, y);
         g4k_pool_run(pool, tiles_mid, &j);
-        g4_linear(pool, G4_LINEAR_KERNEL, &p->vproj, y, j.n, out + (size_t)t0 * (size_t)p->n_embd);
+        g4_linear(pool, p->lin_mode, &p->vproj, y, j.n, out + (size_t)t0 * (size_t)p->n_embd);
     }
     free(x);
     free(y);

@@ -31,6 +31,19 @@ int g4_mmproj_has_vision(const g4_mmproj *p);
 int g4_mmproj_has_audio(const g4_mmproj *p);
 int g4_mmproj_n_embd(const g4_mmproj *p); /* output width (= the LM's n_embd) */
 
+/* mmproj_precision.c: opt-in encoder precision (G4_MM_PRECISION_*, abi/g4plug.h). F32 is the
+ * default and leaves everything as loaded (conformance). BF16 converts the float weights of the
+ * encoders' linear layers once to bf16 copies and runs them through g4k_matmul_lowp (activations
+ * rounded to bf16 where the CPU has vdpbf16ps), the vision tower's attention likewise; Q8
+ * converts them to Q8_0 (per 32 weights an fp16 scale) and runs them through g4k_matmul's int8
+ * GEMM (activations quantized to Q8_0 per 32), the tower's attention as bf16. Call once, right
+ * after g4_mmproj_load and before any embedding (not thread-safe against embedders). pool may
+ * be NULL. Errors: G4_ERR_INVALID_ARGUMENT (unknown precision, or a second change),
+ * G4_ERR_OUT_OF_MEMORY (the projector is then unchanged). The documented error of each path
+ * is in docs/BENCHMARKS.md ("Encoder precision"). */
+int g4_mmproj_set_precision(g4_mmproj *p, g4k_pool *pool, int precision, char *err, size_t errlen);
+int g4_mmproj_precision(const g4_mmproj *p);
+
 /* ---- images ------------------------------------------------------------------------------ */
 #define G4_IMAGE_DEFAULT_SOFT_TOKENS 280
 #define G4_IMAGE_MAX_SIDE 32768              /* decoded / raw input limits */
@@ -169,6 +182,8 @@ void g4_audio_rel_pos_table(int d, float *out);
 
 /* ---- layout (private to the mmproj_*.c / embed_*.c files) --------------------------------- */
 #ifdef G4_MMPROJ_PRIVATE
+#include "ops/ops.h"
+
 enum { G4_MM_NONE = 0, G4_MM_UNIFIED = 1, G4_MM_TOWER = 2 };
 
 /* ClippableLinear (spec §4.3): y = clamp(W clamp(x, in_min, in_max), out_min, out_max); the
@@ -178,9 +193,9 @@ typedef struct g4_clin {
     float in_min, in_max, out_min, out_max;
     int clamp_in, clamp_out; /* any finite bound */
 } g4_clin;
-/* clippable_linear.c: y[n, rows] = clamp(W clamp(x)) through g4_linear (G4_LINEAR_KERNEL);
- * tmp[n, cols] holds the clamped input when clamp_in (tmp may be x: clamped in place). */
-void g4_clin_run(g4k_pool *pool, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp);
+/* clippable_linear.c: y[n, rows] = clamp(W clamp(x)) through g4_linear (mode: the projector's
+ * lin_mode); tmp[n, cols] holds the clamped input when clamp_in (tmp may be x: clamped in place). */
+void g4_clin_run(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp);
 
 typedef struct g4_vt_layer {
     g4_clin q, k, v, o, gate, up, down;
@@ -254,6 +269,14 @@ struct g4_mmproj {
 
     g4_vtower vt; /* gemma4v */
     g4_atower at; /* gemma4a */
+
+    /* Encoder precision (mmproj_precision.c): G4_MM_PRECISION_F32 (default: the weights as stored,
+     * f32 activations for float weights) or an opt-in fast path, whose converted weight copies
+     * the matrices above then point at (owned). lin_mode is what every encoder linear passes to
+     * g4_linear: G4_LINEAR_KERNEL at F32, G4_LINEAR_LOWP at the opt-in precisions. */
+    int precision;
+    g4_linear_mode lin_mode;
+    void *converted; /* one block holding every converted weight copy (NULL at F32) */
 
     void **owned; /* f32 copies of small tensors stored in other types, layer arrays */
     int n_owned, cap_owned;

@@ -535,6 +535,7 @@ g4_mmproj *g4_mmproj_load(const g4_gguf *g, int n_embd_text, char *err, size_t e
     if (!p)
         return errf(err, errlen, "mmproj: out of memory");
     p->n_embd = n_embd;
+    p->lin_mode = G4_LINEAR_KERNEL; /* precision F32 (calloc): the conformance default */
     if ((want_v && (v_tower ? load_vtower(p, g, err, errlen) : load_vision(p, g, err, errlen))) ||
         (want_a && (a_tower ? load_atower(p, g, err, errlen) : load_audio(p, g, err, errlen)))) {
         g4_mmproj_free(p);
@@ -550,6 +551,7 @@ void g4_mmproj_free(g4_mmproj *p)
     for (int i = 0; i < p->n_owned; i++)
         free(p->owned[i]);
     free(p->owned);
+    free(p->converted);
     free(p);
 }
 

@@ -526,6 +526,13 @@ g4_status g4_model_load(const g4_load_params *p, const g4_drafter_loader *drafte
     if (m->mmproj && !(m->pool = g4k_pool_new(m->n_threads)))
         g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
     g4_model_pack_head(m);
+    if (m->mmproj && p->mm_precision != G4_MM_PRECISION_F32) { /* opt-in: convert the encoders' weights once */
+        int rc = g4_mmproj_set_precision(m->mmproj, m->pool, p->mm_precision, err, sizeof err);
+        if (rc != G4_OK) {
+            st = g4_fail((g4_status)rc, "projector precision: %s", err);
+            goto fail;
+        }
+    }
     int32_t train = m->hp.n_ctx_train > 0 ? m->hp.n_ctx_train : 8192;
     m->n_ctx_default = p->n_ctx > 0 ? p->n_ctx : (train < 8192 ? train : 8192);
 

@@ -12,7 +12,7 @@ static int f32_activations(g4_linear_mode mode, uint32_t type)
 {
     if (mode == G4_LINEAR_F32)
         return 1;
-    if (mode == G4_LINEAR_KERNEL)
+    if (mode == G4_LINEAR_KERNEL || mode == G4_LINEAR_LOWP)
         return 0;
     return type == G4_TYPE_F32 || type == G4_TYPE_F16 || type == G4_TYPE_BF16;
 }
@@ -21,6 +21,8 @@ void g4_linear(g4k_pool *pool, g4_linear_mode mode, const g4k_matrix *w, const f
 {
     if (f32_activations(mode, w->type))
         g4k_matmul_f32act(pool, w, x, n, y);
+    else if (mode == G4_LINEAR_LOWP)
+        g4k_matmul_lowp(pool, w, x, n, y);
     else
         g4k_matmul(pool, w, x, n, y);
 }

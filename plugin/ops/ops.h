@@ -26,11 +26,15 @@
  *   G4_LINEAR_F32      f32 activations for every weight type (G4_EXACT=1 at load: the
  *                      quantized-conformance reference path).
  *   G4_LINEAR_KERNEL   whatever g4k_matmul picks for the weight type (F16 weights take F16
- *                      activations, as llama.cpp's clip does): the multimodal encoders. */
+ *                      activations, as llama.cpp's clip does): the multimodal encoders.
+ *   G4_LINEAR_LOWP     g4k_matmul_lowp: BF16 weights may multiply activations rounded to bf16
+ *                      (vdpbf16ps, 2x the f32 FMA rate); other types as G4_LINEAR_KERNEL. Only
+ *                      the encoders' opt-in precisions (media/mmproj_precision.c) use it. */
 typedef enum g4_linear_mode {
     G4_LINEAR_DECODER = 0,
     G4_LINEAR_F32 = 1,
     G4_LINEAR_KERNEL = 2,
+    G4_LINEAR_LOWP = 3,
 } g4_linear_mode;
 
 /* y[n, rows] = x[n, cols] . W^T on the pool (NULL: inline). */
