@@ -96,8 +96,9 @@ int g4k_matmul_rows(g4k_pool *pool, const g4k_matrix *w, const int32_t *rows, in
  * multiplied with 1..G4K_MVN_MAX_TOK tokens at a time (the LM head: decode and MTP verify). */
 typedef struct g4k_packed g4k_packed;
 /* Packs w (threaded on pool). NULL, and w is to be used as it is, when the active level has no
- * packed kernel for w's type (today Q8_0 and Q6_K, on AVX-512 and scalar), when the environment
- * sets G4_PACK_HEAD=0, or when out of memory. w's data must stay valid for the packed matrix's
+ * packed kernel for w's type (today Q8_0 and Q6_K, on AVX-512 and scalar), when w is not Q8_0
+ * (the packed Q6_K decode is slower than the GGUF layout's; G4_PACK_HEAD=1 packs it too), when
+ * the environment sets G4_PACK_HEAD=0, or when out of memory. w's data must stay valid for the packed matrix's
  * life (batches of more than G4K_MVN_MAX_TOK tokens still read it). */
 g4k_packed *g4k_pack(g4k_pool *pool, const g4k_matrix *w);
 void g4k_packed_free(g4k_packed *p);

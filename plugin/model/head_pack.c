@@ -11,7 +11,8 @@
  * packed copy, less a separate head's released pages.
  *
  * Not packed: under G4_EXACT=1 (f32 activations), when the kernel layer has no packed kernel
- * for the head's type or level (it then keeps the GGUF layout), or with G4_PACK_HEAD=0. */
+ * for the head's type or level (it then keeps the GGUF layout), for heads other than Q8_0 unless
+ * G4_PACK_HEAD=1 (g4k_pack: the packed Q6_K decode is slower), or with G4_PACK_HEAD=0. */
 #include <time.h>
 
 #include "model/model.h"
