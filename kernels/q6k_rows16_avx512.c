@@ -10,26 +10,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC target("no-avx512bf16")
 #endif
-#include <immintrin.h>
-#include <string.h>
-
-#include "quant.h"
-
-#define AI static inline __attribute__((always_inline))
-#if defined(__clang__)
-#define UNROLL_TOK _Pragma("unroll")
-#define UNROLL4 _Pragma("unroll")
-#else
-#define UNROLL4 _Pragma("GCC unroll 4")
-#define UNROLL_TOK _Pragma("GCC unroll 8")
-#endif
-
-AI __m512i bcast4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return _mm512_set1_epi32(v);
-}
+#include "rows16_avx512.h"
 
 /* (a & 0x0F) | (b & 0xF0) per byte, b's 0x30 bits only being set: vpternlog select by m0F. */
 AI __m512i sel_lo(__m512i a, __m512i b, __m512i m0F) { return _mm512_ternarylogic_epi32(a, b, m0F, 0xE4); }
@@ -107,16 +88,7 @@ void g4k_r16_q6_K_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng
                          int64_t ys)
 {
     const int64_t ns = n / G4_QK_K;
-    switch (a->nt) {
-    case 1: q6_K_groups(ns, groups, gb, ng, a, y, ys, 1); break;
-    case 2: q6_K_groups(ns, groups, gb, ng, a, y, ys, 2); break;
-    case 3: q6_K_groups(ns, groups, gb, ng, a, y, ys, 3); break;
-    case 4: q6_K_groups(ns, groups, gb, ng, a, y, ys, 4); break;
-    case 5: q6_K_groups(ns, groups, gb, ng, a, y, ys, 5); break;
-    case 6: q6_K_groups(ns, groups, gb, ng, a, y, ys, 6); break;
-    case 7: q6_K_groups(ns, groups, gb, ng, a, y, ys, 7); break;
-    default: q6_K_groups(ns, groups, gb, ng, a, y, ys, 8); break;
-    }
+    R16_FOR_NT(a->nt, q6_K_groups, ns, groups, gb, ng, a, y, ys)
 }
 
 void g4k_fill_avx512_rows16(g4k_kernels *k)

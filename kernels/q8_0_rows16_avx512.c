@@ -8,24 +8,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC target("no-avx512bf16")
 #endif
-#include <immintrin.h>
-#include <string.h>
-
-#include "quant.h"
-
-#define AI static inline __attribute__((always_inline))
-#if defined(__clang__)
-#define UNROLL_TOK _Pragma("unroll")
-#else
-#define UNROLL_TOK _Pragma("GCC unroll 8")
-#endif
-
-AI __m512i bcast4(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return _mm512_set1_epi32(v);
-}
+#include "rows16_avx512.h"
 
 AI void q8_0_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
                     int64_t ys, const int NT)
@@ -70,14 +53,5 @@ void g4k_r16_q8_0_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng
                          int64_t ys)
 {
     const int64_t nb = n / G4_QK;
-    switch (a->nt) {
-    case 1: q8_0_groups(nb, groups, gb, ng, a, y, ys, 1); break;
-    case 2: q8_0_groups(nb, groups, gb, ng, a, y, ys, 2); break;
-    case 3: q8_0_groups(nb, groups, gb, ng, a, y, ys, 3); break;
-    case 4: q8_0_groups(nb, groups, gb, ng, a, y, ys, 4); break;
-    case 5: q8_0_groups(nb, groups, gb, ng, a, y, ys, 5); break;
-    case 6: q8_0_groups(nb, groups, gb, ng, a, y, ys, 6); break;
-    case 7: q8_0_groups(nb, groups, gb, ng, a, y, ys, 7); break;
-    default: q8_0_groups(nb, groups, gb, ng, a, y, ys, 8); break;
-    }
+    R16_FOR_NT(a->nt, q8_0_groups, nb, groups, gb, ng, a, y, ys)
 }
