@@ -298,7 +298,7 @@ static size_t panel_bytes(void)
 typedef void (*dec_fn)(const void *src, uint8_t *row, const panel_geom *g);
 
 AI void gemm_generic(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, float *y,
-                     int64_t ys, dec_fn dec, uint32_t act_type, const int SUB, const int HAS_M)
+                     int64_t ys, dec_fn dec, const int SUB, const int HAS_M)
 {
     const panel_geom g = geom(n, SUB);
     const int64_t ntiles = (nt + NT - 1) / NT;
@@ -308,14 +308,12 @@ AI void gemm_generic(int64_t n, const void *w, size_t ws, int64_t nr, const void
     pr = pr < MR ? MR : pr > 256 ? 256 : pr;
     if (pr > (nr + MR - 1) / MR * MR)
         pr = (nr + MR - 1) / MR * MR;
-    uint8_t *ap = g4k_scratch(G4K_SCRATCH_GEMM_A, atile * (size_t)ntiles);
+    /* a: the tiles the driver built once for all threads (gemm_act); as = atile / 16 */
+    const uint8_t *ap = a;
+    (void)as;
     uint8_t *wp = g4k_scratch(G4K_SCRATCH_GEMM_W, g.row_bytes * (size_t)pr);
-    if (!ap || !wp)
+    if (!wp)
         return;
-    for (int64_t tt = 0; tt < ntiles; tt++) {
-        const int64_t t0 = tt * NT, ntt = nt - t0 < NT ? nt - t0 : NT;
-        act_tile(act_type, SUB, n, (const uint8_t *)a + (size_t)t0 * as, as, ntt, ap + (size_t)tt * atile);
-    }
     for (int64_t r0 = 0; r0 < nr; r0 += pr) {
         const int64_t npr = nr - r0 < pr ? nr - r0 : pr;
         for (int64_t r = 0; r < npr; r++)
@@ -342,35 +340,68 @@ AI void gemm_generic(int64_t n, const void *w, size_t ws, int64_t nr, const void
     }
 }
 
+/* gemm_act: activation rows to 16-token tiles (the driver runs it once per token block). */
+AI size_t tiles_generic(int64_t n, const void *a, size_t as, int64_t nt, void *dst, uint32_t act_type, const int SUB)
+{
+    const size_t atile = (size_t)(n / SUB) * asub_bytes(SUB);
+    if (dst)
+        for (int64_t tt = 0; tt * NT < nt; tt++) {
+            const int64_t t0 = tt * NT, ntt = nt - t0 < NT ? nt - t0 : NT;
+            act_tile(act_type, SUB, n, (const uint8_t *)a + (size_t)t0 * as, as, ntt, (uint8_t *)dst + (size_t)tt * atile);
+        }
+    return atile / NT;
+}
+#define TILES(ACT, SUB)                                                                                 \
+    static size_t tiles_##ACT##_##SUB(int64_t n, const void *a, size_t as, int64_t nt, void *dst)      \
+    {                                                                                                   \
+        return tiles_generic(n, a, as, nt, dst, G4_TYPE_##ACT, SUB);                                    \
+    }
+TILES(Q8_0, 32)
+TILES(Q8_1, 32)
+TILES(Q8_K, 32)
+TILES(Q8_K, 16)
+
 #define GEMM(T, ACT, SUB, HAS_M)                                                                       \
     static void gemm_##T(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt, \
                          float *y, int64_t ys)                                                          \
     {                                                                                                   \
-        gemm_generic(n, w, ws, nr, a, as, nt, y, ys, dec_##T, ACT, SUB, HAS_M);                        \
-    }
-GEMM(q4_0, G4_TYPE_Q8_0, 32, 0)
-GEMM(q4_1, G4_TYPE_Q8_1, 32, 1)
-GEMM(q5_0, G4_TYPE_Q8_0, 32, 0)
-GEMM(q5_1, G4_TYPE_Q8_1, 32, 1)
-GEMM(q8_0, G4_TYPE_Q8_0, 32, 0)
-GEMM(iq4_nl, G4_TYPE_Q8_0, 32, 0)
-GEMM(mxfp4, G4_TYPE_Q8_0, 32, 0)
-GEMM(q4_K, G4_TYPE_Q8_K, 32, 1)
-GEMM(q5_K, G4_TYPE_Q8_K, 32, 1)
-GEMM(iq4_xs, G4_TYPE_Q8_K, 32, 0)
-GEMM(q6_K, G4_TYPE_Q8_K, 16, 0)
+        gemm_generic(n, w, ws, nr, a, as, nt, y, ys, dec_##T, SUB, HAS_M);                             \
+    }                                                                                                   \
+    static const g4k_tile_fn tiles_for_##T = tiles_##ACT##_##SUB;
+GEMM(q4_0, Q8_0, 32, 0)
+GEMM(q4_1, Q8_1, 32, 1)
+GEMM(q5_0, Q8_0, 32, 0)
+GEMM(q5_1, Q8_1, 32, 1)
+GEMM(q8_0, Q8_0, 32, 0)
+GEMM(iq4_nl, Q8_0, 32, 0)
+GEMM(mxfp4, Q8_0, 32, 0)
+GEMM(q4_K, Q8_K, 32, 1)
+GEMM(q5_K, Q8_K, 32, 1)
+GEMM(iq4_xs, Q8_K, 32, 0)
+GEMM(q6_K, Q8_K, 16, 0)
 
 void g4k_fill_avx512_gemm(g4k_kernels *k)
 {
     k->gemm[G4_TYPE_Q4_0] = gemm_q4_0;
+    k->gemm_act[G4_TYPE_Q4_0] = tiles_for_q4_0;
     k->gemm[G4_TYPE_Q4_1] = gemm_q4_1;
+    k->gemm_act[G4_TYPE_Q4_1] = tiles_for_q4_1;
     k->gemm[G4_TYPE_Q5_0] = gemm_q5_0;
+    k->gemm_act[G4_TYPE_Q5_0] = tiles_for_q5_0;
     k->gemm[G4_TYPE_Q5_1] = gemm_q5_1;
+    k->gemm_act[G4_TYPE_Q5_1] = tiles_for_q5_1;
     k->gemm[G4_TYPE_Q8_0] = gemm_q8_0;
+    k->gemm_act[G4_TYPE_Q8_0] = tiles_for_q8_0;
     k->gemm[G4_TYPE_IQ4_NL] = gemm_iq4_nl;
+    k->gemm_act[G4_TYPE_IQ4_NL] = tiles_for_iq4_nl;
     k->gemm[G4_TYPE_MXFP4] = gemm_mxfp4;
+    k->gemm_act[G4_TYPE_MXFP4] = tiles_for_mxfp4;
     k->gemm[G4_TYPE_Q4_K] = gemm_q4_K;
+    k->gemm_act[G4_TYPE_Q4_K] = tiles_for_q4_K;
     k->gemm[G4_TYPE_Q5_K] = gemm_q5_K;
+    k->gemm_act[G4_TYPE_Q5_K] = tiles_for_q5_K;
     k->gemm[G4_TYPE_IQ4_XS] = gemm_iq4_xs;
+    k->gemm_act[G4_TYPE_IQ4_XS] = tiles_for_iq4_xs;
     k->gemm[G4_TYPE_Q6_K] = gemm_q6_K;
+    k->gemm_act[G4_TYPE_Q6_K] = tiles_for_q6_K;
 }

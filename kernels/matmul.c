@@ -73,6 +73,25 @@ static void quant_task(void *arg, int ith, int nth)
 }
 
 typedef struct {
+    g4k_tile_fn tile;
+    int64_t n, n_tok;
+    const uint8_t *a; /* quantized activation rows, as apart */
+    size_t as, ts;    /* ts: tiled bytes per token */
+    uint8_t *dst;
+} tile_ctx;
+
+static void tile_task(void *arg, int ith, int nth) /* whole 16-token tiles per thread */
+{
+    tile_ctx *c = arg;
+    const int64_t tiles = (c->n_tok + 15) / 16, per = (tiles + nth - 1) / nth;
+    const int64_t i0 = ith * per, i1 = i0 + per < tiles ? i0 + per : tiles;
+    if (i0 >= i1)
+        return;
+    const int64_t t0 = i0 * 16, t1 = i1 * 16 < c->n_tok ? i1 * 16 : c->n_tok;
+    c->tile(c->n, c->a + (size_t)t0 * c->as, c->as, t1 - t0, c->dst + (size_t)t0 * c->ts);
+}
+
+typedef struct {
     g4k_qact_fn pack;
     const float *x;
     int64_t n, n_tok;
@@ -174,6 +193,34 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         cr = 16;
     c.chunk_rows = cr;
     c.n_chunks = (w->n_rows + cr - 1) / cr;
+    if (gemm && !packed && k->gemm_act[w->type]) {
+        /* token block by token block: its tiles built once (split across the pool), then every
+         * row chunk's gemm reads them */
+        const g4k_tile_fn tile = k->gemm_act[w->type];
+        const size_t ts = tile(n, NULL, 0, 0, NULL);
+        uint8_t *tiles = g4k_scratch(G4K_SCRATCH_TILES, ts * (size_t)((c.tok_block + 15) / 16 * 16));
+        if (!tiles)
+            return;
+        for (int64_t b0 = 0; b0 < n_tok; b0 += c.tok_block) {
+            const int64_t nb = n_tok - b0 < c.tok_block ? n_tok - b0 : c.tok_block;
+            tile_ctx tc = {tile, n, nb, (const uint8_t *)act + (size_t)b0 * arb, arb, ts, tiles};
+            if (nth > 1 && nb > 16)
+                g4k_pool_run_elastic(pool, tile_task, &tc);
+            else
+                tile_task(&tc, 0, 1);
+            mm_ctx cb = c;
+            cb.act = tiles;
+            cb.a_stride = ts;
+            cb.n_tok = cb.tok_block = nb;
+            cb.y = y + b0 * w->n_rows;
+            atomic_init(&cb.next, 0);
+            if (nth > 1 && cb.n_chunks > 1)
+                g4k_pool_run_elastic(pool, mm_task, &cb);
+            else
+                mm_task(&cb, 0, 1);
+        }
+        return;
+    }
     atomic_init(&c.next, 0);
     if (nth > 1 && c.n_chunks > 1)
         g4k_pool_run_elastic(pool, mm_task, &c);

@@ -151,6 +151,8 @@ void g4k_r16_q6_K_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng
 typedef void (*g4k_mm_fn)(int64_t n, const void *w, size_t w_stride, int64_t nr, const void *a,
                           size_t a_stride, int64_t nt, float *y, int64_t y_stride);
 typedef float (*g4k_dot_f32_fn)(int64_t n, const float *a, const float *b);
+/* Activation rows (the type's act format) to a GEMM's token tiles; see g4k_kernels.gemm_act. */
+typedef size_t (*g4k_tile_fn)(int64_t n, const void *a, size_t a_stride, int64_t nt, void *dst);
 
 /* Quantize n_tok rows of n floats into act rows `stride` bytes apart; bit-exact with the
  * scalar quantizer of that act format (tests check it). */
@@ -170,6 +172,14 @@ typedef struct g4k_kernels {
      * bf16 pair (x[2p], x[2p+1]) of token t at uint32 [p * 16 + t]; tokens past n_tok are 0.
      * gemm_lowp then gets `a` at the tile of its first token (a multiple of 16) and that stride. */
     g4k_qact_fn lowp_pack[G4_TYPE_COUNT];
+    /* gemm's activation tiles, built once per g4k_matmul token block (shared by the pool's
+     * threads) instead of once per row chunk, which made that work grow with the thread count
+     * (8 chunks per thread, each re-tiling every token: 8% of a 2-thread pp512, and a constant
+     * per-thread cost that capped scaling at 16 threads). Quantized activation rows (a_stride
+     * apart) in, ceil(nt / 16) tiles of 16 tokens out, tile i at dst + 16 * i * stride; returns
+     * stride, the tiled bytes per token (dst NULL: only returns it). gemm then gets `a` at the
+     * tile of its first token (a multiple of 16) and that stride. NULL: gemm takes the rows. */
+    g4k_tile_fn gemm_act[G4_TYPE_COUNT];
     g4k_qact_fn qact[G4_TYPE_COUNT]; /* indexed by act type (Q8_0, Q8_1, Q8_K); NULL: scalar */
     g4k_dot_f32_fn dot_f32;
     /* 2..G4K_MVN_MAX_TOK tokens (MTP verification): each weight block decoded once for all the
@@ -242,8 +252,14 @@ void g4k_fill_avx512_rows16(g4k_kernels *k);
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
  * is not preserved across calls that grow it. */
-#define G4K_SCRATCH_SLOTS 4
-enum { G4K_SCRATCH_ACT = 0, G4K_SCRATCH_GEMM_A = 1, G4K_SCRATCH_GEMM_W = 2, G4K_SCRATCH_ROW = 3 };
+#define G4K_SCRATCH_SLOTS 5
+enum {
+    G4K_SCRATCH_ACT = 0,
+    G4K_SCRATCH_GEMM_A = 1,
+    G4K_SCRATCH_GEMM_W = 2,
+    G4K_SCRATCH_ROW = 3,
+    G4K_SCRATCH_TILES = 4 /* g4k_matmul's shared GEMM activation tiles (the caller's thread) */
+};
 void *g4k_scratch(int slot, size_t bytes);
 
 /* CPU feature probe (cpu_features.c): highest level usable by CPU *and* OS. */

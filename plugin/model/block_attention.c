@@ -72,6 +72,24 @@ void g4_attn_rows(g4k_pool *pool, float *scores, size_t stride, const g4_attn_ar
         attn_task(&rj, 0, 1);
 }
 
+/* Rows t0..t1 of this chunk's K and V into the cache (F32: a copy; F16/BF16 round (RNE), Q8_0
+ * quantizes); every row has its own slot, so ranges can run in parallel. */
+typedef struct {
+    g4_kv_layer *kv;
+    const float *k, *v;
+    int64_t row;
+    int32_t pos0;
+} kv_write_job;
+
+static void kv_write_range(void *p, int64_t t0, int64_t t1)
+{
+    const kv_write_job *w = p;
+    for (int64_t t = t0; t < t1; t++) {
+        g4k_quantize(w->kv->type_k, w->k + (size_t)t * w->row, g4_kv_k(w->kv, w->pos0 + (int32_t)t), w->row);
+        g4k_quantize(w->kv->type_v, w->v + (size_t)t * w->row, g4_kv_v(w->kv, w->pos0 + (int32_t)t), w->row);
+    }
+}
+
 void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk *c, const float *a, float *out)
 {
     const g4_decoder *D = b->dec;
@@ -82,8 +100,8 @@ void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk
     g4_scratch *sc = b->sc;
 
     g4_linear(b->pool, D->linear, &L->wq, a, n, sc->q);
-    g4_rmsnorm(sc->q, L->q_norm, (int64_t)n * nq, hd, hp->eps, sc->q);
-    g4_rope(rope, n_rot, sc->q, n, nq, hd, c->pos0);
+    g4_rmsnorm_pool(b->pool, sc->q, L->q_norm, (int64_t)n * nq, hd, hp->eps, sc->q);
+    g4_rope_pool(b->pool, rope, n_rot, sc->q, n, nq, hd, c->pos0);
 
     g4_kv_layer *kv = &b->kv->layers[L->kv_src];
     if (L->writes_kv) {
@@ -92,14 +110,14 @@ void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk
             memcpy(sc->v, sc->k, (size_t)n * nkv * hd * sizeof(float)); /* V = raw K projection */
         else
             g4_linear(b->pool, D->linear, &L->wv, a, n, sc->v);
-        g4_rmsnorm(sc->k, L->k_norm, (int64_t)n * nkv, hd, hp->eps, sc->k);
-        g4_rope(rope, n_rot, sc->k, n, nkv, hd, c->pos0);
-        g4_rmsnorm(sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
-        const int64_t row = (int64_t)nkv * hd;
-        for (int32_t t = 0; t < n; t++) { /* F32: a copy; F16/BF16 round (RNE), Q8_0 quantizes */
-            g4k_quantize(kv->type_k, sc->k + (size_t)t * row, g4_kv_k(kv, c->pos0 + t), row);
-            g4k_quantize(kv->type_v, sc->v + (size_t)t * row, g4_kv_v(kv, c->pos0 + t), row);
-        }
+        g4_rmsnorm_pool(b->pool, sc->k, L->k_norm, (int64_t)n * nkv, hd, hp->eps, sc->k);
+        g4_rope_pool(b->pool, rope, n_rot, sc->k, n, nkv, hd, c->pos0);
+        g4_rmsnorm_pool(b->pool, sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
+        kv_write_job w = {kv, sc->k, sc->v, (int64_t)nkv * hd, c->pos0};
+        if (n >= 16) /* a prompt's rows split across the pool; a step's few rows stay here */
+            g4_parallel_for(b->pool, n, kv_write_range, &w);
+        else
+            kv_write_range(&w, 0, n);
     }
 
     g4_attn_args j = {

@@ -14,16 +14,16 @@ void g4_block_layer(const g4_block_ctx *b, const g4_layer *L, const g4_chunk *c,
     const int32_t n = c->n, d = hp->n_embd;
     const float eps = hp->eps;
 
-    g4_rmsnorm(x, L->attn_norm, n, d, eps, sc->a);
+    g4_rmsnorm_pool(b->pool, x, L->attn_norm, n, d, eps, sc->a);
     g4_block_attention(b, L, c, sc->a, sc->o);
-    g4_add_rmsnorm(x, sc->o, L->post_attn_norm, n, d, eps); /* x = h1 */
+    g4_add_rmsnorm_pool(b->pool, x, sc->o, L->post_attn_norm, n, d, eps); /* x = h1 */
 
-    g4_rmsnorm(x, L->ffn_norm, n, d, eps, sc->a);
+    g4_rmsnorm_pool(b->pool, x, L->ffn_norm, n, d, eps, sc->a);
     g4_block_mlp(b, L, sc->a, n, sc->f);
     if (hp->n_expert > 0) {
-        g4_rmsnorm(sc->f, L->post_ffw_norm_1, n, d, eps, sc->f);
+        g4_rmsnorm_pool(b->pool, sc->f, L->post_ffw_norm_1, n, d, eps, sc->f);
         g4_block_moe(b, L, x, n, sc->moe);
-        g4_add_rmsnorm(sc->f, sc->moe, L->post_ffw_norm_2, n, d, eps);
+        g4_add_rmsnorm_pool(b->pool, sc->f, sc->moe, L->post_ffw_norm_2, n, d, eps);
     }
-    g4_add_rmsnorm(x, sc->f, L->post_ffw_norm, n, d, eps);
+    g4_add_rmsnorm_pool(b->pool, x, sc->f, L->post_ffw_norm, n, d, eps);
 }

@@ -37,6 +37,20 @@ static void embed(g4_session *s, const g4_chunk *c, float *x)
     }
 }
 
+/* x *= layer_scalar over rows r0..r1 */
+typedef struct {
+    float *x;
+    int32_t d;
+    float scale;
+} scale_job;
+
+static void scale_range(void *p, int64_t r0, int64_t r1)
+{
+    const scale_job *j = p;
+    for (int64_t i = r0 * j->d; i < r1 * j->d; i++)
+        j->x[i] *= j->scale;
+}
+
 static void capture(const g4_chunk *c, int32_t entry, const float *x, int32_t d)
 {
     if (!c->capture)
@@ -69,9 +83,13 @@ g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c)
 
         if (hp->n_embd_per_layer > 0)
             g4_block_ple_inject(s, l, x, n, sc->ple);
-        if (L->out_scale != 1.0f)
-            for (int64_t i = 0; i < (int64_t)n * d; i++)
-                x[i] *= L->out_scale;
+        if (L->out_scale != 1.0f) {
+            scale_job sj = {x, d, L->out_scale};
+            if (n >= 16) /* prompt rows across the pool */
+                g4_parallel_for(s->pool, n, scale_range, &sj);
+            else
+                scale_range(&sj, 0, n);
+        }
         if (l + 1 < hp->n_layer)
             capture(c, l + 1, x, d);
     }

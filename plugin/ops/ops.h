@@ -52,6 +52,11 @@ int32_t g4_linear_rows(g4k_pool *pool, g4_linear_mode mode, const g4k_matrix *w,
 void g4_rmsnorm(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y);
 /* y += rmsnorm(x; w) */
 void g4_add_rmsnorm(float *y, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps);
+/* The same, rows split across the pool when there are enough of them (prompt batches); bit for
+ * bit the serial results. pool may be NULL. */
+void g4_rmsnorm_pool(g4k_pool *pool, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y);
+void g4_add_rmsnorm_pool(g4k_pool *pool, float *y, const float *x, const float *w, int64_t n_rows, int64_t dim,
+                         float eps);
 /* torch LayerNorm per row of `dim`: biased variance, eps inside the sqrt, sums in double;
  * y = ((x - mean) * rstd) * w + b  (b NULL: no bias). y may be x. */
 void g4_layernorm(const float *x, const float *w, const float *b, int64_t n_rows, int64_t dim, float eps,
@@ -74,6 +79,9 @@ void g4_rope_inv_freq(int32_t n_rot, float base, const float *factors, int64_t n
 /* Rotates n_head heads of width head_dim in each of n rows at positions pos0.. (NEOX pairing:
  * element i with i + n_rot/2, angle pos * inv[i]). */
 void g4_rope(const float *inv, int32_t n_rot, float *x, int32_t n, int32_t n_head, int32_t head_dim, int32_t pos0);
+/* g4_rope with the rows split across the pool (>= 16 rows); the same values. pool may be NULL. */
+void g4_rope_pool(g4k_pool *pool, const float *inv, int32_t n_rot, float *x, int32_t n, int32_t n_head,
+                  int32_t head_dim, int32_t pos0);
 
 /* ---- loops (parallel.c) ------------------------------------------------------------------- */
 

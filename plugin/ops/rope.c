@@ -39,3 +39,29 @@ void g4_rope(const float *inv, int32_t n_rot, float *x, int32_t n, int32_t n_hea
         }
     }
 }
+
+/* Pooled: rows (tokens) split across the pool, each row rotated exactly as g4_rope does it
+ * (its sines and cosines are per position, not per call). Prompt rows only: a decode or verify
+ * step (< 16 rows) stays on the calling thread. */
+typedef struct {
+    const float *inv;
+    float *x;
+    int32_t n_rot, n_head, head_dim, pos0;
+} rope_job;
+
+static void rope_range(void *p, int64_t t0, int64_t t1)
+{
+    const rope_job *j = p;
+    g4_rope(j->inv, j->n_rot, j->x + (size_t)t0 * j->n_head * j->head_dim, (int32_t)(t1 - t0), j->n_head, j->head_dim,
+            j->pos0 + (int32_t)t0);
+}
+
+void g4_rope_pool(g4k_pool *pool, const float *inv, int32_t n_rot, float *x, int32_t n, int32_t n_head,
+                  int32_t head_dim, int32_t pos0)
+{
+    rope_job j = {inv, x, n_rot, n_head, head_dim, pos0};
+    if (!pool || n < 16)
+        rope_range(&j, 0, n);
+    else
+        g4_parallel_for(pool, n, rope_range, &j);
+}
