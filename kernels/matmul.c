@@ -80,15 +80,22 @@ typedef struct {
     uint8_t *dst;
 } tile_ctx;
 
-static void tile_task(void *arg, int ith, int nth) /* whole 16-token tiles per thread */
+/* Thread ith's share of n_tok tokens in whole 16-token tiles: [*t0, *t1); 0 when it has none. */
+static int tile_share(int64_t n_tok, int ith, int nth, int64_t *t0, int64_t *t1)
+{
+    const int64_t tiles = (n_tok + 15) / 16, per = (tiles + nth - 1) / nth;
+    const int64_t i0 = ith * per, i1 = i0 + per < tiles ? i0 + per : tiles;
+    *t0 = i0 * 16;
+    *t1 = i1 * 16 < n_tok ? i1 * 16 : n_tok;
+    return i0 < i1;
+}
+
+static void tile_task(void *arg, int ith, int nth)
 {
     tile_ctx *c = arg;
-    const int64_t tiles = (c->n_tok + 15) / 16, per = (tiles + nth - 1) / nth;
-    const int64_t i0 = ith * per, i1 = i0 + per < tiles ? i0 + per : tiles;
-    if (i0 >= i1)
-        return;
-    const int64_t t0 = i0 * 16, t1 = i1 * 16 < c->n_tok ? i1 * 16 : c->n_tok;
-    c->tile(c->n, c->a + (size_t)t0 * c->as, c->as, t1 - t0, c->dst + (size_t)t0 * c->ts);
+    int64_t t0, t1;
+    if (tile_share(c->n_tok, ith, nth, &t0, &t1))
+        c->tile(c->n, c->a + (size_t)t0 * c->as, c->as, t1 - t0, c->dst + (size_t)t0 * c->ts);
 }
 
 typedef struct {
@@ -99,15 +106,12 @@ typedef struct {
     size_t stride;
 } pack_ctx;
 
-static void pack_task(void *arg, int ith, int nth) /* whole 16-token tiles per thread */
+static void pack_task(void *arg, int ith, int nth)
 {
     pack_ctx *c = arg;
-    const int64_t tiles = (c->n_tok + 15) / 16, per = (tiles + nth - 1) / nth;
-    const int64_t i0 = ith * per, i1 = i0 + per < tiles ? i0 + per : tiles;
-    if (i0 >= i1)
-        return;
-    const int64_t t0 = i0 * 16, t1 = i1 * 16 < c->n_tok ? i1 * 16 : c->n_tok;
-    c->pack(c->x + t0 * c->n, c->n, t1 - t0, c->dst + (size_t)t0 * c->stride, c->stride);
+    int64_t t0, t1;
+    if (tile_share(c->n_tok, ith, nth, &t0, &t1))
+        c->pack(c->x + t0 * c->n, c->n, t1 - t0, c->dst + (size_t)t0 * c->stride, c->stride);
 }
 
 static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k_matrix *w, const float *x,
