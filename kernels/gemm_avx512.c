@@ -302,15 +302,13 @@ AI void gemm_generic(int64_t n, const void *w, size_t ws, int64_t nr, const void
 {
     const panel_geom g = geom(n, SUB);
     const int64_t ntiles = (nt + NT - 1) / NT;
-    const size_t atile = (size_t)g.nsub * asub_bytes(SUB);
+    const size_t atile = as * NT; /* a: the tiles gemm_act built once for all threads, as per token */
     /* Weight panel: half of L2, a multiple of MR rows (the activation tile streams beside it). */
     int64_t pr = (int64_t)(panel_bytes() / g.row_bytes) / MR * MR;
     pr = pr < MR ? MR : pr > 256 ? 256 : pr;
     if (pr > (nr + MR - 1) / MR * MR)
         pr = (nr + MR - 1) / MR * MR;
-    /* a: the tiles the driver built once for all threads (gemm_act); as = atile / 16 */
     const uint8_t *ap = a;
-    (void)as;
     uint8_t *wp = g4k_scratch(G4K_SCRATCH_GEMM_W, g.row_bytes * (size_t)pr);
     if (!wp)
         return;

@@ -114,10 +114,8 @@ void g4_block_attention(const g4_block_ctx *b, const g4_layer *L, const g4_chunk
         g4_rope_pool(b->pool, rope, n_rot, sc->k, n, nkv, hd, c->pos0);
         g4_rmsnorm_pool(b->pool, sc->v, NULL, (int64_t)n * nkv, hd, hp->eps, sc->v);
         kv_write_job w = {kv, sc->k, sc->v, (int64_t)nkv * hd, c->pos0};
-        if (n >= 16) /* a prompt's rows split across the pool; a step's few rows stay here */
-            g4_parallel_for(b->pool, n, kv_write_range, &w);
-        else
-            kv_write_range(&w, 0, n);
+        /* a prompt's rows split across the pool; a step's few rows stay here */
+        g4_parallel_for(n >= 16 ? b->pool : NULL, n, kv_write_range, &w);
     }
 
     g4_attn_args j = {

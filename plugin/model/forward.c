@@ -85,10 +85,7 @@ g4_status g4_forward_chunk(g4_session *s, const g4_chunk *c)
             g4_block_ple_inject(s, l, x, n, sc->ple);
         if (L->out_scale != 1.0f) {
             scale_job sj = {x, d, L->out_scale};
-            if (n >= 16) /* prompt rows across the pool */
-                g4_parallel_for(s->pool, n, scale_range, &sj);
-            else
-                scale_range(&sj, 0, n);
+            g4_parallel_for(n >= 16 ? s->pool : NULL, n, scale_range, &sj); /* prompt rows across the pool */
         }
         if (l + 1 < hp->n_layer)
             capture(c, l + 1, x, d);

@@ -83,23 +83,15 @@ static void norm_range(void *p, int64_t r0, int64_t r1)
         g4_rmsnorm(j->x + r0 * j->dim, j->w, r1 - r0, j->dim, j->eps, j->y + r0 * j->dim);
 }
 
-static void norm_run(g4k_pool *pool, const norm_job *j, int64_t n_rows)
-{
-    if (!pool || n_rows * j->dim < NORM_POOL_MIN_VALUES)
-        norm_range((void *)j, 0, n_rows);
-    else
-        g4_parallel_for(pool, n_rows, norm_range, (void *)j);
-}
-
 void g4_rmsnorm_pool(g4k_pool *pool, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y)
 {
-    const norm_job j = {x, w, y, dim, eps, 0};
-    norm_run(pool, &j, n_rows);
+    norm_job j = {x, w, y, dim, eps, 0};
+    g4_parallel_for(n_rows * dim >= NORM_POOL_MIN_VALUES ? pool : NULL, n_rows, norm_range, &j);
 }
 
 void g4_add_rmsnorm_pool(g4k_pool *pool, float *y, const float *x, const float *w, int64_t n_rows, int64_t dim,
                          float eps)
 {
-    const norm_job j = {x, w, y, dim, eps, 1};
-    norm_run(pool, &j, n_rows);
+    norm_job j = {x, w, y, dim, eps, 1};
+    g4_parallel_for(n_rows * dim >= NORM_POOL_MIN_VALUES ? pool : NULL, n_rows, norm_range, &j);
 }

@@ -60,8 +60,5 @@ void g4_rope_pool(g4k_pool *pool, const float *inv, int32_t n_rot, float *x, int
                   int32_t head_dim, int32_t pos0)
 {
     rope_job j = {inv, x, n_rot, n_head, head_dim, pos0};
-    if (!pool || n < 16)
-        rope_range(&j, 0, n);
-    else
-        g4_parallel_for(pool, n, rope_range, &j);
+    g4_parallel_for(n >= 16 ? pool : NULL, n, rope_range, &j);
 }
