@@ -63,6 +63,10 @@ typedef struct g4k_matrix {
     int64_t n_cols;    /* inner (contiguous) dimension = GGUF ne[0] */
     int64_t n_rows;    /* = GGUF ne[1] */
     size_t row_bytes;
+    /* NULL, or the same matrix re-laid out rows in lanes (g4k_pack_layer): then every g4k_*
+     * call on this matrix reads the packed copy only (data's pages may have been given back to
+     * the OS; reading them would fault them in from the file again, still correct). */
+    const struct g4k_packed *packed;
 } g4k_matrix;
 
 /* 1 if the matmul path supports this weight type, else 0. */
@@ -90,16 +94,26 @@ void g4k_matmul_f32act(g4k_pool *pool, const g4k_matrix *w, const float *x, int6
 int g4k_matmul_rows(g4k_pool *pool, const g4k_matrix *w, const int32_t *rows, int64_t n_sel, const float *x,
                     float *y);
 
-/* ---- Packed LM heads (pack16.c) ---------------------------------------------------------
+/* ---- Packed matrices (pack16.c) --------------------------------------------------------
  * A copy of a weight matrix re-arranged for the active level's "rows in lanes" kernel (16 rows
- * interleaved, one 32-bit vector lane per row, no horizontal sums): for matrices only ever
- * multiplied with 1..G4K_MVN_MAX_TOK tokens at a time (the LM head: decode and MTP verify). */
+ * interleaved, one 32-bit vector lane per row, no horizontal sums): for the LM head and the
+ * layers' matrices, which decode and MTP verify multiply with 1..G4K_MVN_MAX_TOK tokens. */
 typedef struct g4k_packed g4k_packed;
+/* A layer's weight matrix packed for decode and verify (threaded on pool): set it as the
+ * matrix's .packed, and g4k_matmul then runs 1..G4K_MVN_MAX_TOK tokens on the rows-in-lanes
+ * kernel (a verify batch costs about one decode step, and each token's result is bit for bit a
+ * single-token call's) and larger batches on the GEMM, reading the GGUF rows rebuilt from the
+ * packed copy (g4k_packed_rows): the original's pages are no longer needed. Q4_0, Q4_K, Q6_K and Q8_0 on
+ * levels with their packed kernels; NULL (keep the GGUF layout) for other types, with
+ * G4_PACK_LAYERS=0 in the environment, or when out of memory. */
+g4k_packed *g4k_pack_layer(g4k_pool *pool, const g4k_matrix *w);
+/* The GGUF bytes of rows [r0, r0 + nr) of a packed matrix into dst (nr x row_bytes): exactly
+ * the original's. 0, or -1 (a type without an unpacker, rows out of range). */
+int g4k_packed_rows(const g4k_packed *p, int64_t r0, int64_t nr, void *dst);
 /* Packs w (threaded on pool). NULL, and w is to be used as it is, when the active level has no
- * packed kernel for w's type (today Q8_0 and Q6_K, on AVX-512 and scalar), when w is not Q8_0
- * (the packed Q6_K decode is slower than the GGUF layout's; G4_PACK_HEAD=1 packs it too), when
- * the environment sets G4_PACK_HEAD=0, or when out of memory. w's data must stay valid for the packed matrix's
- * life (batches of more than G4K_MVN_MAX_TOK tokens still read it). */
+ * packed kernel for w's type (today Q8_0, Q6_K, Q4_0 and Q4_K, on AVX-512 and scalar), when
+ * the environment sets G4_PACK_HEAD=0, or when out of memory. w's data must stay valid for the
+ * packed matrix's life (kept for types without an unpacker; see g4k_packed_rows). */
 g4k_packed *g4k_pack(g4k_pool *pool, const g4k_matrix *w);
 void g4k_packed_free(g4k_packed *p);
 /* Bytes the packed copy holds (its own allocation). */

@@ -33,19 +33,22 @@ static void mm_task(void *arg, int ith, int nth)
     /* First chunk is ith (no contention on the common case), then pull from the counter. The
      * counter is relative to the nth this run really has: a run on a pool that another thread
      * is using executes inline as (0, 1), and must then take chunks 1, 2, ... itself. */
+    /* A packed matrix's GGUF rows are rebuilt a few at a time (L2-sized) into scratch first. */
+    int64_t sub = w->packed ? (int64_t)(l2_bytes() / 4 / (w->row_bytes ? w->row_bytes : 1)) & ~(int64_t)15 : 0;
+    if (w->packed && sub < 16)
+        sub = 16;
     for (int64_t ch = ith; ch < c->n_chunks; ch = nth + atomic_fetch_add(&c->next, 1)) {
-        const int64_t r0 = ch * c->chunk_rows;
-        const int64_t nr = w->n_rows - r0 < c->chunk_rows ? w->n_rows - r0 : c->chunk_rows;
-        if (c->n_tok == 1) {
-            c->mm(w->n_cols, (const uint8_t *)w->data + r0 * w->row_bytes, w->row_bytes, nr, c->act, c->a_stride, 1,
-                  c->y + r0, w->n_rows);
-            continue;
-        }
-        for (int64_t t0 = 0; t0 < c->n_tok; t0 += c->tok_block) {
-            const int64_t nt = c->n_tok - t0 < c->tok_block ? c->n_tok - t0 : c->tok_block;
-            c->mm(w->n_cols, (const uint8_t *)w->data + r0 * w->row_bytes, w->row_bytes, nr,
-                  (const uint8_t *)c->act + t0 * c->a_stride, c->a_stride, nt, c->y + t0 * w->n_rows + r0,
-                  w->n_rows);
+        const int64_t r_end = (ch + 1) * c->chunk_rows < w->n_rows ? (ch + 1) * c->chunk_rows : w->n_rows;
+        for (int64_t r0 = ch * c->chunk_rows; r0 < r_end; r0 += sub ? sub : r_end) {
+            const int64_t nr = sub && r_end - r0 > sub ? sub : r_end - r0;
+            const uint8_t *rows = g4k_matrix_rows(w, r0, nr);
+            if (!rows)
+                return; /* out of scratch memory: recorded by g4k_scratch */
+            for (int64_t t0 = 0; t0 < c->n_tok; t0 += c->tok_block) {
+                const int64_t nt = c->n_tok - t0 < c->tok_block ? c->n_tok - t0 : c->tok_block;
+                c->mm(w->n_cols, rows, w->row_bytes, nr, (const uint8_t *)c->act + t0 * c->a_stride, c->a_stride, nt,
+                      c->y + t0 * w->n_rows + r0, w->n_rows);
+            }
         }
     }
 }
@@ -120,6 +123,10 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
     const g4q_traits *t = g4q_traits_get(w->type);
     if (!t || !k->mm[w->type] || n_tok <= 0 || w->n_rows <= 0)
         return;
+    if (w->packed && n_tok <= G4K_MVN_MAX_TOK) { /* decode and verify: the rows-in-lanes kernel */
+        g4k_matmul_packed_with(k, pool, w->packed, x, n_tok, y);
+        return;
+    }
     const int64_t n = w->n_cols;
     /* the 16-bit prefill: activations packed once here (even n; odd n keeps the f32 GEMM) */
     const int packed = lowp && n_tok >= G4K_GEMM_MIN_TOK && k->gemm_lowp[w->type] && k->lowp_pack[w->type] &&
@@ -280,7 +287,10 @@ static void f32act_task(void *arg, int ith, int nth)
     const int64_t chunk = 16;
     for (int64_t ch = ith; ch * chunk < w->n_rows; ch = nth + atomic_fetch_add(&c->next, 1)) /* as mm_task */
         for (int64_t r = ch * chunk; r < w->n_rows && r < (ch + 1) * chunk; r++) {
-            t->dequant((const uint8_t *)w->data + r * w->row_bytes, row, w->n_cols);
+            const uint8_t *src = g4k_matrix_rows(w, r, 1);
+            if (!src)
+                return;
+            t->dequant(src, row, w->n_cols);
             for (int64_t i = 0; i < c->n_tok; i++)
                 c->y[i * w->n_rows + r] = c->dot(w->n_cols, row, c->x + i * w->n_cols);
         }
@@ -304,6 +314,9 @@ int g4k_get_row(const g4k_matrix *w, int64_t r, float *dst)
     const g4q_traits *t = g4q_traits_get(w->type);
     if (!t || r < 0 || r >= w->n_rows)
         return -1;
-    t->dequant((const uint8_t *)w->data + r * w->row_bytes, dst, w->n_cols);
+    const uint8_t *src = g4k_matrix_rows(w, r, 1);
+    if (!src)
+        return -1;
+    t->dequant(src, dst, w->n_cols);
     return 0;
 }

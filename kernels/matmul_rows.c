@@ -3,7 +3,8 @@
  * The activation is quantized once and the selected rows are gathered into one contiguous
  * block, which the single-token kernel then runs over in one call per thread: a kernel's row
  * value never depends on its neighbours (the invariant the verify kernels rely on too), so every
- * row's value is what g4k_matmul would give for it. One call per row instead re-arranged the
+ * row's value is what g4k_matmul would give for it (for a matrix with a packed copy: what the
+ * GGUF layout's kernel gives). One call per row instead re-arranged the
  * activation for every row -- 4096 times per draft step. */
 #include "quant.h"
 
@@ -56,9 +57,12 @@ int g4k_matmul_rows(g4k_pool *pool, const g4k_matrix *w, const int32_t *rows, in
     uint8_t *packed = g4k_scratch(G4K_SCRATCH_GEMM_W, w->row_bytes * (size_t)(n_sel > 0 ? n_sel : 1));
     if (!packed)
         return -1;
-    for (int64_t i = 0; i < n_sel; i++)
-        memcpy(packed + (size_t)i * w->row_bytes, (const uint8_t *)w->data + (size_t)rows[i] * w->row_bytes,
-               w->row_bytes);
+    for (int64_t i = 0; i < n_sel; i++) {
+        const uint8_t *src = g4k_matrix_rows(w, rows[i], 1);
+        if (!src)
+            return -1;
+        memcpy(packed + (size_t)i * w->row_bytes, src, w->row_bytes);
+    }
     rows_ctx c = {mv, w, packed, n_sel, act, arb, y};
     if (pool && n_sel >= 256)
         g4k_pool_run(pool, rows_task, &c);

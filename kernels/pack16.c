@@ -1,15 +1,17 @@
-/* Packed LM heads: a copy of a weight matrix in groups of 16 rows interleaved "rows in lanes"
- * (layout in quant.h, g4k_r16_act), built once at load, and its matmul driver.
+/* Packed matrices (LM heads, layer weights): a copy of a weight matrix in groups of 16 rows
+ * interleaved "rows in lanes" (layout in quant.h, g4k_r16_act), built once at load, its matmul
+ * driver, and the way back to GGUF rows (g4k_packed_rows) for prefill's GEMM.
  *
- * Why: the LM head is only ever multiplied with 1..8 tokens (decode, MTP verify), and in the
+ * Why: decode and MTP verify multiply every matrix with 1..8 tokens only, and in the
  * GGUF's row layout a multi-token pass is compute-bound (per row and token: int->float per
  * block lane and a horizontal sum). Packed, a token costs per 32 values of 16 rows 8 vpdpbusd
  * with its activation's 4 bytes broadcast, one int->float and one FMA: a 4-token verify costs
  * about one decode step. One kernel runs 1..8 tokens and a token's arithmetic does not depend on
  * the others, so a verify batch's logits are bit for bit those of single-token steps.
  *
- * Driver: the activations are quantized as g4k_matmul does (Q8_0 for Q8_0 weights, Q8_K for
- * Q6_K), with per-token block corrections (the weights' +128 / the -32 of Q6_K) and scales laid
+ * Driver: the activations are quantized as g4k_matmul does (Q8_0 for Q8_0 / Q4_0 weights, Q8_K
+ * for Q6_K / Q4_K), with per-token block corrections (the weights' +128 / +8 / the -32 of Q6_K /
+ * Q4_K's min sums) and scales laid
  * out for the kernels; groups are split across the pool in chunks; a last group with fewer than
  * 16 real rows (zero padding) is computed into a small buffer and its real rows copied out. */
 #include <stdatomic.h>
@@ -37,7 +39,18 @@ size_t g4k_r16_group_bytes(uint32_t type, int64_t n)
         return (size_t)((n / G4_QK + 1) / 2) * 1088;
     if (type == G4_TYPE_Q6_K && n > 0 && n % G4_QK_K == 0)
         return (size_t)(n / G4_QK_K) * 3360;
+    if (type == G4_TYPE_Q4_0 && n > 0 && n % G4_QK == 0)
+        return (size_t)((n / G4_QK + 1) / 2) * 576;
+    if (type == G4_TYPE_Q4_K && n > 0 && n % G4_QK_K == 0)
+        return (size_t)(n / G4_QK_K) * 2304;
     return 0;
+}
+
+/* Types whose packed form g4k_packed_rows turns back into GGUF rows (a pure byte transpose):
+ * the ones a layer matrix may be packed in, since prefill's GEMM then reads them that way. */
+static int has_unpack(uint32_t type)
+{
+    return type == G4_TYPE_Q4_0 || type == G4_TYPE_Q4_K || type == G4_TYPE_Q6_K || type == G4_TYPE_Q8_0;
 }
 
 /* ---- packing ------------------------------------------------------------------------------ */
@@ -117,6 +130,131 @@ static void pack_q6_K_group(const g4k_matrix *w, int64_t g, uint8_t *dst)
     }
 }
 
+/* Q4_0 and Q4_K: the quants' 4-byte words as stored, transposed (layout: quant.h). */
+static void pack_q4_0_group(const g4k_matrix *w, int64_t g, uint8_t *dst, size_t gb)
+{
+    const int64_t nb = w->n_cols / G4_QK;
+    if ((g + 1) * G4K_R16 > w->n_rows || nb % 2) /* padding rows, an odd block count's last half pair */
+        memset(dst, 0, gb);
+    for (int i = 0; i < G4K_R16; i++) {
+        const int64_t r = g * G4K_R16 + i;
+        if (r >= w->n_rows)
+            break;
+        const g4q_q4_0 *x = (const g4q_q4_0 *)((const uint8_t *)w->data + r * w->row_bytes);
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *pair = dst + (b >> 1) * 576;
+            for (int m = 0; m < 4; m++)
+                st32(pair + (b & 1) * 256 + m * 64 + i * 4, ld32(x[b].qs + 4 * m));
+            memcpy(pair + 512 + (b & 1) * 32 + i * 2, &x[b].d, 2);
+        }
+    }
+}
+
+static void pack_q4_K_group(const g4k_matrix *w, int64_t g, uint8_t *dst, size_t gb)
+{
+    const int64_t ns = w->n_cols / G4_QK_K;
+    if ((g + 1) * G4K_R16 > w->n_rows) /* padding rows */
+        memset(dst, 0, gb);
+    for (int i = 0; i < G4K_R16; i++) {
+        const int64_t r = g * G4K_R16 + i;
+        if (r >= w->n_rows)
+            break;
+        const g4q_q4_K *x = (const g4q_q4_K *)((const uint8_t *)w->data + r * w->row_bytes);
+        for (int64_t s = 0; s < ns; s++) {
+            uint8_t *sb = dst + s * 2304;
+            for (int m = 0; m < 32; m++)
+                st32(sb + m * 64 + i * 4, ld32(x[s].qs + 4 * m));
+            for (int k = 0; k < 3; k++)
+                st32(sb + 2048 + k * 64 + i * 4, ld32(x[s].scales + 4 * k));
+            memcpy(sb + 2240 + i * 2, &x[s].d, 2);
+            memcpy(sb + 2272 + i * 2, &x[s].dmin, 2);
+        }
+    }
+}
+
+/* Lane i of a packed Q6_K super-block back to the GGUF block (pack_q6_K_group inverted). */
+static void unpack_q6_K(const uint8_t *sb, int i, g4q_q6_K *x)
+{
+    const uint32_t m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+    uint32_t kq[64];
+    for (int c = 0; c < 16; c++) {
+        const uint8_t *part = sb + c * 192 + i * 4;
+        const uint32_t w0 = ld32(part), w1 = ld32(part + 64), w2 = ld32(part + 128);
+        kq[c] = (w0 & m4) | (w2 & m2) << 4;
+        kq[c + 32] = (w0 >> 4 & m4) | (w2 >> 4 & m2) << 4;
+        kq[c + 16] = (w1 & m4) | (w2 >> 2 & m2) << 4;
+        kq[c + 48] = (w1 >> 4 & m4) | (w2 >> 6 & m2) << 4;
+    }
+    for (int h = 0; h < 2; h++) /* q6_K_words inverted */
+        for (int l = 0; l < 32; l += 4) {
+            const uint32_t *o = kq + 32 * h;
+            const uint32_t p = o[l / 4], q = o[8 + l / 4], r = o[16 + l / 4], t = o[24 + l / 4];
+            st32(x->ql + 64 * h + l, (p & m4) | (r & m4) << 4);
+            st32(x->ql + 64 * h + l + 32, (q & m4) | (t & m4) << 4);
+            st32(x->qh + 32 * h + l, (p >> 4 & m2) | (q >> 4 & m2) << 2 | (r >> 4 & m2) << 4 | (t >> 4 & m2) << 6);
+        }
+    for (int j = 0; j < 16; j++)
+        x->scales[j] = (int8_t)sb[3072 + j * G4K_R16 + i];
+    memcpy(&x->d, sb + 3072 + 256 + i * 2, 2);
+}
+
+/* Row i of packed group `grp` back to its GGUF bytes (n columns). */
+static void unpack_row(uint32_t type, int64_t n, const uint8_t *grp, int i, uint8_t *dst)
+{
+    if (type == G4_TYPE_Q8_0) {
+        g4q_q8_0 *x = (g4q_q8_0 *)dst;
+        for (int64_t b = 0; b < n / G4_QK; b++) {
+            const uint8_t *pair = grp + (b >> 1) * 1088;
+            for (int m = 0; m < 8; m++)
+                st32(x[b].qs + 4 * m, ld32(pair + (b & 1) * 512 + m * 64 + i * 4) ^ 0x80808080u);
+            memcpy(&x[b].d, pair + 1024 + (b & 1) * 32 + i * 2, 2);
+        }
+    } else if (type == G4_TYPE_Q6_K) {
+        g4q_q6_K *x = (g4q_q6_K *)dst;
+        for (int64_t s = 0; s < n / G4_QK_K; s++)
+            unpack_q6_K(grp + s * 3360, i, &x[s]);
+    } else if (type == G4_TYPE_Q4_0) {
+        g4q_q4_0 *x = (g4q_q4_0 *)dst;
+        for (int64_t b = 0; b < n / G4_QK; b++) {
+            const uint8_t *pair = grp + (b >> 1) * 576;
+            for (int m = 0; m < 4; m++)
+                st32(x[b].qs + 4 * m, ld32(pair + (b & 1) * 256 + m * 64 + i * 4));
+            memcpy(&x[b].d, pair + 512 + (b & 1) * 32 + i * 2, 2);
+        }
+    } else { /* Q4_K */
+        g4q_q4_K *x = (g4q_q4_K *)dst;
+        for (int64_t s = 0; s < n / G4_QK_K; s++) {
+            const uint8_t *sb = grp + s * 2304;
+            for (int m = 0; m < 32; m++)
+                st32(x[s].qs + 4 * m, ld32(sb + m * 64 + i * 4));
+            for (int k = 0; k < 3; k++)
+                st32(x[s].scales + 4 * k, ld32(sb + 2048 + k * 64 + i * 4));
+            memcpy(&x[s].d, sb + 2240 + i * 2, 2);
+            memcpy(&x[s].dmin, sb + 2272 + i * 2, 2);
+        }
+    }
+}
+
+int g4k_packed_rows(const g4k_packed *p, int64_t r0, int64_t nr, void *dst)
+{
+    if (!p || !has_unpack(p->orig.type) || r0 < 0 || nr < 0 || r0 + nr > p->orig.n_rows)
+        return -1;
+    for (int64_t r = r0; r < r0 + nr; r++)
+        unpack_row(p->orig.type, p->orig.n_cols, p->data + (size_t)(r / G4K_R16) * p->group_bytes, (int)(r % G4K_R16),
+                   (uint8_t *)dst + (size_t)(r - r0) * p->orig.row_bytes);
+    return 0;
+}
+
+const uint8_t *g4k_matrix_rows(const g4k_matrix *w, int64_t r0, int64_t nr)
+{
+    if (!w->packed)
+        return (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    uint8_t *buf = g4k_scratch(G4K_SCRATCH_UNPACK, (size_t)nr * w->row_bytes);
+    if (!buf || g4k_packed_rows(w->packed, r0, nr, buf) != 0)
+        return NULL;
+    return buf;
+}
+
 typedef struct {
     const g4k_matrix *w;
     g4k_packed *p;
@@ -130,10 +268,12 @@ static void pack_task(void *arg, int ith, int nth)
     for (int64_t ch = ith; ch * chunk < c->p->n_groups; ch = nth + atomic_fetch_add(&c->next, 1))
         for (int64_t g = ch * chunk; g < c->p->n_groups && g < (ch + 1) * chunk; g++) {
             uint8_t *dst = c->p->data + (size_t)g * c->p->group_bytes;
-            if (c->w->type == G4_TYPE_Q8_0)
-                pack_q8_0_group(c->w, g, dst, c->p->group_bytes);
-            else
-                pack_q6_K_group(c->w, g, dst);
+            switch (c->w->type) {
+            case G4_TYPE_Q8_0: pack_q8_0_group(c->w, g, dst, c->p->group_bytes); break;
+            case G4_TYPE_Q4_0: pack_q4_0_group(c->w, g, dst, c->p->group_bytes); break;
+            case G4_TYPE_Q4_K: pack_q4_K_group(c->w, g, dst, c->p->group_bytes); break;
+            default: pack_q6_K_group(c->w, g, dst); break;
+            }
         }
 }
 
@@ -148,6 +288,7 @@ g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix
     if (!p)
         return NULL;
     p->orig = *w;
+    p->orig.packed = NULL;
     p->k = k;
     p->fn = k->rows16[w->type];
     p->group_bytes = gb;
@@ -175,14 +316,21 @@ g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix
 
 g4k_packed *g4k_pack(g4k_pool *pool, const g4k_matrix *w)
 {
-    /* Default: Q8_0 heads only. The packed Q6_K kernel makes verify rows cheap but its single-token
-     * decode measured 6-8% slower than the GGUF-layout kernel on the 12B shape (quiet Zen 4, 1 and
-     * 2 threads: 10.6 vs 11.5 and 14.4 vs 15.3 tokens/s), and plain decode comes first.
-     * G4_PACK_HEAD=1 packs every type that has a packed kernel; 0 packs none. */
+    /* Every type with a packed kernel. (Until the layers were packed too, Q6_K heads were not by
+     * default: their single-token decode had measured 6-8% slower than the GGUF layout's. With
+     * packed layers, same-run A/B on the 12B shape Q4_K_M, tg32, 3 rounds: packed head 18.8-19.6
+     * vs 18.1-19.2 t/s at 1 thread, 30.4-31.1 vs 27.6-30.6 at 2: not slower, and verify rows
+     * cost a fraction.) G4_PACK_HEAD=0 packs none. */
     const char *env = getenv("G4_PACK_HEAD");
     if (env && strcmp(env, "0") == 0)
         return NULL;
-    if (!(env && strcmp(env, "1") == 0) && w->type != G4_TYPE_Q8_0)
+    return g4k_pack_with(g4k_kernels_active(), pool, w);
+}
+
+g4k_packed *g4k_pack_layer(g4k_pool *pool, const g4k_matrix *w)
+{
+    const char *env = getenv("G4_PACK_LAYERS");
+    if ((env && strcmp(env, "0") == 0) || !has_unpack(w->type))
         return NULL;
     return g4k_pack_with(g4k_kernels_active(), pool, w);
 }
@@ -239,9 +387,10 @@ static void packed_pass(const g4k_kernels *k, g4k_pool *pool, const g4k_packed *
 {
     const uint32_t wt = p->orig.type;
     const int64_t n = p->orig.n_cols;
-    const uint32_t at = wt == G4_TYPE_Q8_0 ? G4_TYPE_Q8_0 : G4_TYPE_Q8_K;
+    const uint32_t at = g4q_traits_get(wt)->act_type; /* Q8_0 (Q8_0, Q4_0) or Q8_K (Q6_K, Q4_K) */
     const size_t arb = g4k_act_row_bytes(wt, n);
-    const int64_t n_corr = wt == G4_TYPE_Q8_0 ? n / G4_QK : n / 16, n_d = wt == G4_TYPE_Q8_0 ? n / G4_QK : n / G4_QK_K;
+    const int64_t n_corr = at == G4_TYPE_Q8_0 ? n / G4_QK : wt == G4_TYPE_Q4_K ? n / 64 : n / 16;
+    const int64_t n_d = at == G4_TYPE_Q8_0 ? n / G4_QK : n / G4_QK_K;
     const size_t off_corr = align64(arb * (size_t)nt), off_d = off_corr + align64(sizeof(int32_t) * (size_t)(n_corr * nt));
     uint8_t *buf = g4k_scratch(G4K_SCRATCH_ACT, off_d + sizeof(float) * (size_t)(n_d * nt));
     if (!buf)
@@ -254,14 +403,25 @@ static void packed_pass(const g4k_kernels *k, g4k_pool *pool, const g4k_packed *
     float *d = (float *)(buf + off_d);
     for (int64_t t = 0; t < nt; t++) {
         const uint8_t *row = buf + (size_t)t * arb;
-        if (wt == G4_TYPE_Q8_0) {
+        if (at == G4_TYPE_Q8_0) {
             const g4q_q8_0 *q = (const g4q_q8_0 *)row;
+            const int32_t off = wt == G4_TYPE_Q8_0 ? 128 : 8; /* the weights' offset */
             for (int64_t b = 0; b < n_corr; b++) {
                 int32_t s = 0;
                 for (int j = 0; j < G4_QK; j++)
                     s += q[b].qs[j];
-                corr[t * n_corr + b] = 128 * s;
+                corr[t * n_corr + b] = off * s;
                 d[t * n_d + b] = g4k_f16_to_f32(q[b].d);
+            }
+        } else if (wt == G4_TYPE_Q4_K) {
+            const g4q_q8_K *q = (const g4q_q8_K *)row;
+            for (int64_t s = 0; s < n_d; s++) {
+                for (int j = 0; j < 4; j++) {
+                    const int32_t lo = q[s].bsums[4 * j] + q[s].bsums[4 * j + 1];
+                    const int32_t hi = q[s].bsums[4 * j + 2] + q[s].bsums[4 * j + 3];
+                    corr[t * n_corr + s * 4 + j] = (int32_t)((uint32_t)(lo & 0xFFFF) | (uint32_t)hi << 16);
+                }
+                d[t * n_d + s] = q[s].d;
             }
         } else {
             const g4q_q8_K *q = (const g4q_q8_K *)row;
@@ -290,8 +450,11 @@ void g4k_matmul_packed_with(const g4k_kernels *k, g4k_pool *pool, const g4k_pack
 {
     if (!p || n_tok <= 0)
         return;
-    if (n_tok > G4K_MVN_MAX_TOK) { /* prefill-sized batches: the GEMM on the original layout */
-        g4k_matmul_with(k, pool, &p->orig, x, n_tok, y);
+    if (n_tok > G4K_MVN_MAX_TOK) { /* prefill-sized batches: the GEMM on the GGUF layout */
+        g4k_matrix w = p->orig;
+        if (has_unpack(w.type))
+            w.packed = p; /* rebuilt from the packed copy (the original may be released) */
+        g4k_matmul_with(k, pool, &w, x, n_tok, y);
         return;
     }
     packed_pass(k, pool, p, x, n_tok, y);

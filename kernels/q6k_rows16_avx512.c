@@ -95,4 +95,6 @@ void g4k_fill_avx512_rows16(g4k_kernels *k)
 {
     k->rows16[G4_TYPE_Q8_0] = g4k_r16_q8_0_avx512;
     k->rows16[G4_TYPE_Q6_K] = g4k_r16_q6_K_avx512;
+    k->rows16[G4_TYPE_Q4_0] = g4k_r16_q4_0_avx512;
+    k->rows16[G4_TYPE_Q4_K] = g4k_r16_q4_K_avx512;
 }

@@ -123,13 +123,27 @@ const g4q_traits *g4q_traits_get(uint32_t type);
  *     k-quads of 6-bit values (0..63, as stored); 192-byte part c holds the low nibbles of
  *     k-quads c | c+32 (low | high nibble), of k-quads c+16 | c+48, then the high 2-bit pairs of
  *     k-quads c, c+16, c+32, c+48 (bits 0, 2, 4, 6).
- * The same bytes per row as the GGUF's blocks (544 per 16 x 32 Q8_0 values, 3360 per 16 x 256
- * Q6_K ones): the packed copy streams no more memory than the original. */
+ *   Q4_0: pairs of 32-value blocks, 576 bytes each: the two blocks' quants (256 bytes each),
+ *     then their scales (16 rows' fp16 d, 32 bytes each). A block's quants are 4 words of 64
+ *     bytes: word m, lane i = row i's qs[4m..4m+3] as stored (low nibbles: values 4m..4m+3,
+ *     high nibbles: values 16+4m..16+4m+3). An odd block count leaves the last pair's second
+ *     half zero.
+ *   Q4_K: per 256-value super-block 2304 bytes: 32 words of 64 bytes of quants (word m, lane
+ *     i = row i's qs[4m..4m+3] as stored: low nibbles values 64(m/8) + 4(m%8) .. +3 of
+ *     sub-block 2(m/8), high nibbles the same + 32, of sub-block 2(m/8) + 1), then 3 words of
+ *     the 12 packed 6-bit scale/min bytes (word k, lane i = row i's scales[4k..4k+3]), then the
+ *     16 rows' fp16 d, then their fp16 dmin.
+ * The same bytes per row as the GGUF's blocks (544 per 16 x 32 Q8_0 values, 288 per 16 x 32
+ * Q4_0, 2304 per 16 x 256 Q4_K, 3360 per 16 x 256 Q6_K): the packed copy streams no more
+ * memory than the original, and g4k_packed_rows gives the GGUF rows back byte for byte (Q4_0,
+ * Q4_K: prefill's GEMM reads a packed layer matrix that way). */
 #define G4K_R16 16
 typedef struct g4k_r16_act {
     const uint8_t *q;    /* nt activation rows (Q8_0 for Q8_0 weights, Q8_K for Q6_K), q_stride apart */
     size_t q_stride;
-    const int32_t *corr; /* [nt][n_corr] per token: Q8_0: 128*sum(a) per block; Q8_K: 32*bsum per 16 */
+    const int32_t *corr; /* [nt][n_corr] per token: Q8_0 weights: 128*sum(a) per block; Q4_0:
+                          * 8*sum(a) per block; Q6_K: 32*bsum per 16; Q4_K: per 64 values the
+                          * i16 pair (sum(a) of the first 32 | of the second 32 << 16) */
     const float *d;      /* [nt][n_d] per token: the activation's scale per block (Q8_0) / super-block */
     int64_t n_corr, n_d, nt;
 } g4k_r16_act;
@@ -142,6 +156,10 @@ size_t g4k_r16_group_bytes(uint32_t type, int64_t n);
 void g4k_r16_q8_0_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
                          int64_t ys);
 void g4k_r16_q6_K_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                         int64_t ys);
+void g4k_r16_q4_0_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                         int64_t ys);
+void g4k_r16_q4_K_avx512(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
                          int64_t ys);
 
 /* ---- per-ISA kernel table ------------------------------------------------------------- */
@@ -252,13 +270,14 @@ void g4k_fill_avx512_rows16(g4k_kernels *k);
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
  * is not preserved across calls that grow it. */
-#define G4K_SCRATCH_SLOTS 5
+#define G4K_SCRATCH_SLOTS 6
 enum {
     G4K_SCRATCH_ACT = 0,
     G4K_SCRATCH_GEMM_A = 1,
     G4K_SCRATCH_GEMM_W = 2,
     G4K_SCRATCH_ROW = 3,
-    G4K_SCRATCH_TILES = 4 /* g4k_matmul's shared GEMM activation tiles (the caller's thread) */
+    G4K_SCRATCH_TILES = 4, /* g4k_matmul's shared GEMM activation tiles (the caller's thread) */
+    G4K_SCRATCH_UNPACK = 5 /* GGUF rows rebuilt from a packed matrix (g4k_packed_rows) */
 };
 void *g4k_scratch(int slot, size_t bytes);
 
@@ -285,6 +304,9 @@ void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix
 g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w);
 void g4k_matmul_packed_with(const g4k_kernels *k, g4k_pool *pool, const g4k_packed *p, const float *x,
                             int64_t n_tok, float *y);
+/* Rows [r0, r0 + nr) of w in its GGUF layout: w's own bytes, or (a packed matrix) rebuilt into
+ * this thread's G4K_SCRATCH_UNPACK scratch, valid until its next use; NULL: out of memory. */
+const uint8_t *g4k_matrix_rows(const g4k_matrix *w, int64_t r0, int64_t nr);
 /* Bytes of one activation row of n elements for a weight type's act_type. */
 size_t g4k_act_row_bytes(uint32_t wtype, int64_t n);
 /* Quantize n_tok activation rows for weight type wtype (scalar; act rows g4k_act_row_bytes apart). */

@@ -75,8 +75,87 @@ static void r16_q6_K_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
     }
 }
 
+static void r16_q4_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                            int64_t ys)
+{
+    const int64_t nb = n / G4_QK;
+    for (int64_t g = 0; g < ng; g++) {
+        const uint8_t *base = groups + (size_t)g * gb;
+        for (int64_t t = 0; t < a->nt; t++) {
+            const g4q_q8_0 *x = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
+            for (int i = 0; i < G4K_R16; i++) {
+                float acc = 0.0f;
+                for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *q = base + (b >> 1) * 576 + (b & 1) * 256;
+                    const uint16_t *sc = (const uint16_t *)(base + (b >> 1) * 576 + 512 + (b & 1) * 32);
+                    int32_t s = -a->corr[t * a->n_corr + b];
+                    for (int m = 0; m < 4; m++)
+                        for (int e = 0; e < 4; e++) {
+                            const int v = q[m * 64 + i * 4 + e];
+                            s += (v & 15) * load_i8(&x[b].qs[m * 4 + e]) + (v >> 4) * load_i8(&x[b].qs[16 + m * 4 + e]);
+                        }
+                    const float scale = g4k_f16_to_f32(sc[i]) * a->d[t * a->n_d + b];
+                    acc = fmaf((float)s, scale, acc);
+                }
+                y[t * ys + g * G4K_R16 + i] = acc;
+            }
+        }
+    }
+}
+
+/* Sub-block j's 6-bit scale (mins = 0) or min (mins = 1) from a row's 12 packed bytes (GGUF's
+ * get_scale_min_k4). */
+static inline int32_t q4k_scale(const uint8_t *q, int j, int mins)
+{
+    if (j < 4)
+        return q[j + 4 * mins] & 63;
+    return mins ? (q[j + 4] >> 4) | (q[j] >> 6) << 4 : (q[j + 4] & 15) | (q[j - 4] >> 6) << 4;
+}
+
+static void r16_q4_K_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                            int64_t ys)
+{
+    const int64_t ns = n / G4_QK_K;
+    for (int64_t g = 0; g < ng; g++) {
+        const uint8_t *base = groups + (size_t)g * gb;
+        for (int64_t t = 0; t < a->nt; t++) {
+            const g4q_q8_K *x = (const g4q_q8_K *)(a->q + (size_t)t * a->q_stride);
+            for (int i = 0; i < G4K_R16; i++) {
+                float acc = 0.0f;
+                for (int64_t s = 0; s < ns; s++) {
+                    const uint8_t *sb = base + s * 2304;
+                    uint8_t sm[12];
+                    for (int k = 0; k < 3; k++)
+                        for (int e = 0; e < 4; e++)
+                            sm[4 * k + e] = sb[2048 + k * 64 + i * 4 + e];
+                    int32_t isum = 0, msum = 0;
+                    for (int j = 0; j < 8; j++) {
+                        int32_t p = 0;
+                        for (int m = 0; m < 8; m++)
+                            for (int e = 0; e < 4; e++) {
+                                const int v = sb[(8 * (j / 2) + m) * 64 + i * 4 + e];
+                                p += (j % 2 ? v >> 4 : v & 15) * load_i8(&x[s].qs[32 * j + 4 * m + e]);
+                            }
+                        isum += p * q4k_scale(sm, j, 0);
+                        const int32_t c = a->corr[t * a->n_corr + s * 4 + j / 2];
+                        msum += q4k_scale(sm, j, 1) * (int16_t)(j % 2 ? (uint32_t)c >> 16 : (uint32_t)c & 0xFFFF);
+                    }
+                    const float da = a->d[t * a->n_d + s];
+                    const float d = g4k_f16_to_f32(((const uint16_t *)(sb + 2240))[i]) * da;
+                    const float dm = g4k_f16_to_f32(((const uint16_t *)(sb + 2272))[i]) * da;
+                    acc = fmaf((float)isum, d, acc);
+                    acc = fmaf(-(float)msum, dm, acc);
+                }
+                y[t * ys + g * G4K_R16 + i] = acc;
+            }
+        }
+    }
+}
+
 void g4k_fill_scalar_rows16(g4k_kernels *k)
 {
+    k->rows16[G4_TYPE_Q4_0] = r16_q4_0_scalar;
+    k->rows16[G4_TYPE_Q4_K] = r16_q4_K_scalar;
     k->rows16[G4_TYPE_Q8_0] = r16_q8_0_scalar;
     k->rows16[G4_TYPE_Q6_K] = r16_q6_K_scalar;
 }

@@ -317,7 +317,7 @@ static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int
     } else {
         memcpy(xq, x, sizeof(float) * (size_t)(n_cols * n_tok));
     }
-    const g4k_matrix m = {w, type, n_cols, n_rows, stride};
+    const g4k_matrix m = {w, type, n_cols, n_rows, stride, NULL};
     for (int64_t i = 0; i < n_rows * n_tok; i++)
         y[i] = NAN;
     (lowp ? g4k_matmul_lowp_with : g4k_matmul_with)(k, pool, &m, x, n_tok, y);
@@ -481,7 +481,7 @@ static void test_small_batch_invariance(void)
             }
             for (int64_t i = 0; i < n_cols * nt; i++)
                 x[i] = grand();
-            const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+            const g4k_matrix m = {w, type, n_cols, n_rows, rb, NULL};
             for (int64_t n = 2; n <= nt; n += nt - 2) {
                 g4k_matmul_with(k, pool, &m, x, n, yb);
                 int bad = 0;
@@ -583,7 +583,7 @@ static void test_matmul_rows(void)
             x[i] = grand();
         for (int i = 0; i < 600; i++)
             sel[i] = (int32_t)(rng() % (uint64_t)n_rows);
-        const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+        const g4k_matrix m = {w, type, n_cols, n_rows, rb, NULL};
         g4k_matmul(NULL, &m, x, 1, yall);
         for (int pass = 0; pass < 2; pass++) {
             const int64_t n_sel = pass ? 600 : 7; /* 600: split over the pool */
@@ -618,7 +618,7 @@ static void test_f32act_and_get_row(void)
     const size_t rb = g4_type_row_bytes(G4_TYPE_Q4_K, n);
     for (int64_t r = 0; r < nr; r++)
         g4k_quantize(G4_TYPE_Q4_K, wf + r * n, (uint8_t *)w + r * rb, n);
-    const g4k_matrix m = {w, G4_TYPE_Q4_K, n, nr, rb};
+    const g4k_matrix m = {w, G4_TYPE_Q4_K, n, nr, rb, NULL};
     g4k_pool *pool = g4k_pool_new(2);
     g4k_matmul_f32act(pool, &m, x, nt, y);
     g4k_pool_free(pool);
@@ -818,7 +818,7 @@ static int bench(int argc, char **argv)
             g4k_quantize(type, tmp + r * n_cols, buf + r * rb, n_cols);
         for (int64_t r = 64; r < n_rows; r++)
             memcpy(buf + r * rb, buf + (r % 64) * rb, rb);
-        const g4k_matrix m = {buf, type, n_cols, n_rows, rb};
+        const g4k_matrix m = {buf, type, n_cols, n_rows, rb, NULL};
         printf("%-7s %6.1f MB:", g4_type_get(type)->name, rb * n_rows / 1e6);
         for (int isa = 0; isa < 4; isa++) {
             const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
@@ -881,7 +881,7 @@ static void test_matmul_busy_pool(void)
     }
     for (int64_t i = 0; i < n * 8; i++)
         x[i] = grand();
-    const g4k_matrix m = {w, G4_TYPE_Q8_0, n, nr, rb};
+    const g4k_matrix m = {w, G4_TYPE_Q8_0, n, nr, rb, NULL};
     g4k_pool *pool = g4k_pool_new(3);
     const int64_t toks[3] = {1, 3, 8};
     for (int k = 0; k < 3; k++) {

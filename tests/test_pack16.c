@@ -53,7 +53,7 @@ static void make_case(case_t *c, uint32_t type, int64_t n_cols, int64_t n_rows)
         tr->quant(row, c->w + r * rb, n_cols);
         tr->dequant(c->w + r * rb, row, n_cols);
     }
-    c->m = (g4k_matrix){c->w, type, n_cols, n_rows, rb};
+    c->m = (g4k_matrix){c->w, type, n_cols, n_rows, rb, NULL};
 }
 
 static int check_ref(const case_t *c, const float *x, int64_t nt, const float *y, const char *what)
@@ -98,7 +98,8 @@ static void run_case(const g4k_kernels *k, const g4k_kernels *ks, g4k_pool *pool
     CHECK(p != NULL, "%s: packed", what);
     if (!p)
         return;
-    CHECK(g4k_packed_bytes(p) == (size_t)((n_rows + 15) / 16 * 16) * g4_type_row_bytes(type, n_cols) + (type == G4_TYPE_Q8_0 && n_cols / 32 % 2 ? (size_t)(n_rows + 15) / 16 * 544 : 0),
+    const size_t odd_pad = n_cols / 32 % 2 == 0 ? 0 : type == G4_TYPE_Q8_0 ? 544 : type == G4_TYPE_Q4_0 ? 288 : 0;
+    CHECK(g4k_packed_bytes(p) == (size_t)((n_rows + 15) / 16 * 16) * g4_type_row_bytes(type, n_cols) + (size_t)(n_rows + 15) / 16 * odd_pad,
           "%s: packed bytes %zu = the padded rows' GGUF bytes", what, g4k_packed_bytes(p));
     float *x = malloc(sizeof(float) * (size_t)(n_cols * NT));
     for (int64_t i = 0; i < n_cols * NT; i++)
@@ -133,6 +134,31 @@ static void run_case(const g4k_kernels *k, const g4k_kernels *ks, g4k_pool *pool
         xb[i] = grand();
     g4k_matmul_packed_with(k, pool, p, xb, big, yg);
     CHECK(check_ref(&c, xb, big, yg, what) == 0, "%s: %lld tokens within tolerance", what, (long long)big);
+    {
+        /* layer matrices: the GGUF rows come back byte for byte, and a matrix carrying the
+         * packed copy runs decode / verify batches on it and prefill batches on the GEMM over
+         * the rebuilt rows, bit for bit the original's GEMM */
+        const size_t rb = c.m.row_bytes;
+        uint8_t *back = malloc(rb * (size_t)n_rows);
+        CHECK(g4k_packed_rows(p, 0, n_rows, back) == 0 && memcmp(back, c.w, rb * (size_t)n_rows) == 0,
+              "%s: g4k_packed_rows gives the GGUF rows back", what);
+        CHECK(g4k_packed_rows(p, n_rows - 1, 2, back) == -1, "%s: rows past the end refused", what);
+        g4k_matrix wp = c.m;
+        wp.packed = p;
+        float *yo = malloc(sizeof(float) * (size_t)(n_rows * big));
+        g4k_matmul_with(k, pool, &c.m, xb, big, yo);
+        g4k_matmul_with(k, pool, &wp, xb, big, yg);
+        CHECK(memcmp(yo, yg, sizeof(float) * (size_t)(n_rows * big)) == 0, "%s: %lld tokens on the packed matrix = the original's GEMM",
+              what, (long long)big);
+        g4k_matmul_with(k, pool, &wp, x, NT, yg);
+        CHECK(memcmp(yg, y1, sizeof(float) * (size_t)(n_rows * NT)) == 0, "%s: %lld tokens on the packed matrix = packed kernel",
+              what, (long long)NT);
+        float *row = malloc(sizeof(float) * (size_t)n_cols), *row0 = malloc(sizeof(float) * (size_t)n_cols);
+        CHECK(g4k_get_row(&wp, n_rows - 1, row) == 0 && g4k_get_row(&c.m, n_rows - 1, row0) == 0 &&
+                  memcmp(row, row0, sizeof(float) * (size_t)n_cols) == 0,
+              "%s: a row of the packed matrix dequantizes as the original's", what);
+        free(row), free(row0), free(yo), free(back);
+    }
     free(xb), free(yg);
     g4k_packed_free(p);
     free(x), free(y1), free(yb), free(c.w), free(c.wf);
@@ -156,12 +182,19 @@ static void test_packed(void)
         run_case(k, ks, pool, G4_TYPE_Q6_K, 256, 37);
         run_case(k, ks, pool, G4_TYPE_Q6_K, 768, 64);
         run_case(k, ks, pool, G4_TYPE_Q6_K, 3840, 300);
+        run_case(k, ks, pool, G4_TYPE_Q4_0, 128, 37);
+        run_case(k, ks, pool, G4_TYPE_Q4_0, 96, 64);
+        run_case(k, ks, pool, G4_TYPE_Q4_0, 3840, 300);
+        run_case(k, ks, pool, G4_TYPE_Q4_K, 256, 37);
+        run_case(k, ks, pool, G4_TYPE_Q4_K, 768, 64);
+        run_case(k, ks, pool, G4_TYPE_Q4_K, 3840, 300);
     }
     CHECK(levels >= 1, "the scalar level at least has the packed kernels");
     /* a type without a packed form is declined (the caller keeps the GGUF layout) */
     case_t c;
-    make_case(&c, G4_TYPE_Q4_0, 128, 16);
-    CHECK(g4k_pack_with(ks, NULL, &c.m) == NULL, "Q4_0 is not packed");
+    make_case(&c, G4_TYPE_Q5_K, 256, 16);
+    CHECK(g4k_pack_with(ks, NULL, &c.m) == NULL, "Q5_K is not packed");
+    CHECK(g4k_pack_layer(NULL, &c.m) == NULL, "nor as a layer matrix");
     free(c.w), free(c.wf);
     g4k_pool_free(pool);
 }
@@ -180,8 +213,9 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* usage: test_pack16 --bench [--threads=N] [--reps=N]; env G4_BENCH_TYPE=Q8_0|Q6_K (default
- * both), G4_BENCH_ROWS (262144), G4_BENCH_COLS (Q8_0: 128, the default model; Q6_K: 3840, 12B).
+/* usage: test_pack16 --bench [--threads=N] [--reps=N]; env G4_BENCH_TYPE=Q8_0|Q6_K|Q4_0|Q4_K
+ * (default all), G4_BENCH_ROWS (262144), G4_BENCH_COLS (Q8_0: 128, the default model; others:
+ * 3840, 12B).
  * 1 thread: thread CPU time; more: wall time. Prints median (and min) ms per call, GB/s of the
  * matrix, and each token count's cost relative to one token. */
 static int bench(int argc, char **argv)
@@ -199,9 +233,9 @@ static int bench(int argc, char **argv)
     g4k_pool *pool = n_thr > 1 ? g4k_pool_new(n_thr) : NULL;
     const int64_t n_rows = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 262144;
     const char *only = getenv("G4_BENCH_TYPE");
-    const uint32_t types[] = {G4_TYPE_Q8_0, G4_TYPE_Q6_K};
+    const uint32_t types[] = {G4_TYPE_Q8_0, G4_TYPE_Q6_K, G4_TYPE_Q4_0, G4_TYPE_Q4_K};
     double *ts = malloc(sizeof(double) * (size_t)reps);
-    for (int ti = 0; ti < 2; ti++) {
+    for (int ti = 0; ti < 4; ti++) {
         const uint32_t type = types[ti];
         if (only && strcmp(only, g4_type_get(type)->name))
             continue;
@@ -216,7 +250,7 @@ static int bench(int argc, char **argv)
         }
         for (int64_t r = 64; r < n_rows; r++)
             memcpy(w + r * rb, w + (r % 64) * rb, rb);
-        const g4k_matrix m = {w, type, n_cols, n_rows, rb};
+        const g4k_matrix m = {w, type, n_cols, n_rows, rb, NULL};
         g4k_packed *p = g4k_pack_with(g4k_kernels_active(), pool, &m);
         float *x = malloc(sizeof(float) * (size_t)(n_cols * G4K_MVN_MAX_TOK));
         float *y = malloc(sizeof(float) * (size_t)(n_rows * G4K_MVN_MAX_TOK));

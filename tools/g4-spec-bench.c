@@ -67,11 +67,10 @@ static void die(const char *what)
     exit(1);
 }
 
-/* Median seconds of a step of n tokens at the session's current end (rolled back after). */
-static double time_step(g4_session *s, int32_t n, int reps, uint8_t *want, int32_t *toks)
+/* Seconds of one step of n tokens at the session's current end (rolled back after). */
+static double step_once(g4_session *s, int32_t n, uint8_t *want, int32_t *toks)
 {
-    double *t = malloc(sizeof(double) * (size_t)reps);
-    int32_t n0 = g4_session_n_past(s);
+    const int32_t n0 = g4_session_n_past(s);
     g4_batch b;
     g4_batch_init(&b);
     b.n_tokens = n;
@@ -80,18 +79,34 @@ static double time_step(g4_session *s, int32_t n, int reps, uint8_t *want, int32
     for (int i = 0; i < n; i++)
         want[i] = G4_OUT_LOGITS | G4_OUT_HIDDEN;
     const int32_t V = s->m->hp.n_vocab;
+    const double t0 = now();
+    if (g4_session_step(s, &b, G4_STEP_RAW_LOGITS) != G4_OK)
+        die("g4_step");
+    for (int32_t i = 0; i < n; i++)
+        (void)g4_greedy_token(s->logits + (size_t)s->out_logit_row[i] * V, V, s->m->hp.softcap);
+    const double t = now() - t0;
+    if (g4_session_truncate(s, n0) != G4_OK)
+        die("g4_session_truncate");
+    return t;
+}
+
+/* t1 (median seconds of a 1-token step) and c[k] = v(k) / t1 for k = 1..kmax, where each
+ * repetition times 1, 2, ..., kmax + 1 tokens back to back and c[k] is the median over the
+ * repetitions of that repetition's ratio: on a host whose memory bandwidth drifts (a shared VM
+ * here moved 40% within minutes), timing all the 1-token steps first and then all the larger
+ * ones measured the drift, not the batch. */
+static double time_steps(g4_session *s, int kmax, int reps, uint8_t *want, int32_t *toks, double *c)
+{
+    double *t1 = malloc(sizeof(double) * (size_t)reps), *ratio = malloc(sizeof(double) * (size_t)reps * 17);
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        if (g4_session_step(s, &b, G4_STEP_RAW_LOGITS) != G4_OK)
-            die("g4_step");
-        for (int32_t i = 0; i < n; i++)
-            (void)g4_greedy_token(s->logits + (size_t)s->out_logit_row[i] * V, V, s->m->hp.softcap);
-        t[r] = now() - t0;
-        if (g4_session_truncate(s, n0) != G4_OK)
-            die("g4_session_truncate");
+        t1[r] = step_once(s, 1, want, toks);
+        for (int k = 1; k <= kmax; k++)
+            ratio[k * reps + r] = step_once(s, k + 1, want, toks) / t1[r];
     }
-    double m = median(t, reps);
-    free(t);
+    for (int k = 1; k <= kmax; k++)
+        c[k] = median(ratio + k * reps, reps);
+    const double m = median(t1, reps);
+    free(t1), free(ratio);
     return m;
 }
 
@@ -250,11 +265,9 @@ int main(int argc, char **argv)
     if (g4_step(s, &b) != G4_OK)
         die("prompt");
 
-    time_step(s, 1, 2, want, toks + prompt); /* warm-up */
-    const double t1 = time_step(s, 1, reps, want, toks + prompt);
     double c[17];
-    for (int k = 1; k <= kmax; k++)
-        c[k] = time_step(s, k + 1, reps, want, toks + prompt) / t1;
+    time_steps(s, kmax, 1, want, toks + prompt, c); /* warm-up */
+    const double t1 = time_steps(s, kmax, reps, want, toks + prompt, c);
 
     double d = draft_cost >= 0.0 ? draft_cost : 0.0;
     const char *dsrc = draft_cost >= 0.0 ? "given" : "none";

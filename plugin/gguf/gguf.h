@@ -79,6 +79,9 @@ uint64_t g4_gguf_mapped_bytes(const g4_gguf *g); /* total bytes of all mapped fi
  * bytes released: 0 for a copy in memory (G4_LOAD_NO_MMAP), a caller's buffer, or where the OS
  * has no such call. For weights a model keeps in another form (a packed LM head). */
 uint64_t g4_gguf_release_pages(const g4_gguf *g, const void *p, size_t n);
+/* 1 if g4_gguf_release_pages would give [p, p + n) back (an unlocked file mapping, an OS with
+ * the call): a copy of those bytes then costs no memory for long. */
+int g4_gguf_releasable(const g4_gguf *g, const void *p, size_t n);
 
 /* Metadata. Lookups are by exact key; NULL / -1 when absent. */
 int64_t g4_gguf_n_kv(const g4_gguf *g);

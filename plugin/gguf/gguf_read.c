@@ -948,20 +948,38 @@ uint32_t g4_gguf_alignment(const g4_gguf *g) { return g ? g->shards[0].alignment
 uint32_t g4_gguf_n_shards(const g4_gguf *g) { return g ? g->n_shards : 0; }
 uint64_t g4_gguf_mapped_bytes(const g4_gguf *g) { return g ? g->mapped_bytes : 0; }
 
-uint64_t g4_gguf_release_pages(const g4_gguf *g, const void *p, size_t n)
+/* The shard whose unlocked file mapping holds [p, p + n), or NULL. */
+static const shard *mapped_shard(const g4_gguf *g, const void *p, size_t n)
 {
-#if defined(MADV_DONTNEED) && !defined(_WIN32)
     const uintptr_t a = (uintptr_t)p;
     for (uint32_t i = 0; g && i < g->n_shards; i++) {
         const shard *s = &g->shards[i];
         const uintptr_t b = (uintptr_t)s->base;
-        if (s->backing != BACKING_MMAP || s->locked || a < b || a + n > b + s->size)
-            continue;
+        if (s->backing == BACKING_MMAP && !s->locked && a >= b && a + n <= b + s->size)
+            return s;
+    }
+    return NULL;
+}
+
+int g4_gguf_releasable(const g4_gguf *g, const void *p, size_t n)
+{
+#if defined(MADV_DONTNEED) && !defined(_WIN32)
+    return mapped_shard(g, p, n) != NULL;
+#else
+    (void)g, (void)p, (void)n;
+    return 0;
+#endif
+}
+
+uint64_t g4_gguf_release_pages(const g4_gguf *g, const void *p, size_t n)
+{
+#if defined(MADV_DONTNEED) && !defined(_WIN32)
+    const uintptr_t a = (uintptr_t)p;
+    if (mapped_shard(g, p, n)) {
         const uintptr_t page = 4096, lo = (a + page - 1) & ~(page - 1), hi = (a + n) & ~(page - 1);
         /* a private read-only file mapping: dropped pages are read again from the file on use */
         if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
             return hi - lo;
-        return 0;
     }
 #else
     (void)g, (void)p, (void)n;

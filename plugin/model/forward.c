@@ -117,7 +117,7 @@ static void softcap_range(void *p, int64_t i0, int64_t i1)
 void g4_forward_logits(g4_session *s, const float *hidden, int32_t n, float *logits, int raw)
 {
     const g4_model *m = s->m;
-    if (m->lm_head_packed) /* head_pack.c: 1..8 rows in one pass, each bit-identical to a 1-row call */
+    if (m->lm_head_packed) /* weight_pack.c: 1..8 rows in one pass, each bit-identical to a 1-row call */
         g4k_matmul_packed(s->pool, m->lm_head_packed, hidden, n, logits);
     else
         g4_linear(s->pool, m->linear, &m->lm_head, hidden, n, logits);

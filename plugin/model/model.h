@@ -100,9 +100,9 @@ struct g4_model {
     g4_layer *layers;
     g4k_matrix tok_embd;          /* [n_vocab rows of n_embd] */
     g4k_matrix lm_head;           /* output.weight if present, else tok_embd (tied) */
-    g4k_packed *lm_head_packed;   /* lm_head re-laid out for its kernel (head_pack.c), or NULL */
+    g4k_packed *lm_head_packed;   /* lm_head re-laid out for its kernel (weight_pack.c), or NULL */
     int64_t head_extra_bytes;     /* memory the packed head adds: its bytes, less a separate
-                                   * output.weight's pages given back to the OS (head_pack.c) */
+                                   * output.weight's pages given back to the OS (weight_pack.c) */
     g4k_matrix ple_tok_embd;      /* [n_vocab rows of n_layer*P] */
     g4k_matrix ple_model_proj;    /* [n_layer*P rows of n_embd] */
     const float *ple_proj_norm;   /* [P] */
@@ -137,9 +137,13 @@ struct g4_model {
     struct g4_token_trie *_Atomic token_trie;
 };
 
-/* head_pack.c: pack the LM head for its multi-token kernel (after the thread count is known);
- * never fails the load (the GGUF layout is kept when the kernel layer declines). */
+/* weight_pack.c: pack the LM head, and the layers' Q4_0 / Q4_K matrices (their .packed), for
+ * the multi-token kernels (after the thread count is known); never fails the load (the GGUF
+ * layout is kept where the kernel layer declines). g4_model_free_packed_layers undoes the
+ * layers' part (g4_model_destroy). */
 void g4_model_pack_head(g4_model *m);
+void g4_model_pack_layers(g4_model *m);
+void g4_model_free_packed_layers(g4_model *m);
 
 /* Internal, non-ABI accessors. */
 struct g4_mmproj;

@@ -270,6 +270,7 @@ void g4_model_destroy(g4_model *m)
         g4_gguf_close(m->mm_gguf);
     g4k_pool_free(m->pool);
     g4k_packed_free(m->lm_head_packed);
+    g4_model_free_packed_layers(m);
     if (m->draft)
         m->draft_free(m->draft);
     g4_arena_free(&m->arena);
@@ -526,6 +527,7 @@ g4_status g4_model_load(const g4_load_params *p, const g4_drafter_loader *drafte
     if (m->mmproj && !(m->pool = g4k_pool_new(m->n_threads)))
         g4_log(&m->log, G4_LOG_WARN, "could not start a thread pool for the embedders; they run on one thread");
     g4_model_pack_head(m);
+    g4_model_pack_layers(m);
     if (m->mmproj && p->mm_precision != G4_MM_PRECISION_F32) { /* opt-in: convert the encoders' weights once */
         int rc = g4_mmproj_set_precision(m->mmproj, m->pool, p->mm_precision, err, sizeof err);
         if (rc != G4_OK) {

@@ -183,7 +183,13 @@ g4_status g4_session_create(const g4_model *m, const g4_session_opts *o, g4_sess
         (st = g4_kv_init(&s->kv, m, s->n_ctx, swa_cap, o->kv_type_k, o->kv_type_v)))
         goto fail;
     s->sc.scores_threads = g4k_pool_size(s->pool);
-    s->sc.scores_stride = (size_t)s->n_ctx;
+    /* the row attention scores a token's keys for all the query heads of a KV head at once
+     * (block_attention.c): the largest group's heads x the context, per thread */
+    int32_t max_group = 1;
+    for (int32_t l = 0; l < m->hp.n_layer; l++)
+        if (m->layers[l].n_head_kv > 0 && m->hp.n_head / m->layers[l].n_head_kv > max_group)
+            max_group = m->hp.n_head / m->layers[l].n_head_kv;
+    s->sc.scores_stride = (size_t)s->n_ctx * (size_t)(max_group < 64 ? max_group : 64);
     s->sc.scores = malloc((size_t)s->sc.scores_threads * s->sc.scores_stride * sizeof(float));
     if (!s->sc.scores) {
         st = g4_fail(G4_ERR_OUT_OF_MEMORY, "out of memory for attention scores");

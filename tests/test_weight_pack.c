@@ -1,5 +1,12 @@
-/* The packed LM head at the model level (plugin/model/head_pack.c), on the embedded default
- * model (build/default/gemma4-tiny.gguf: a tied Q8_0 head of 262144 rows, made by `make all`):
+/* Packed weights at the model level (plugin/model/weight_pack.c), on the embedded default
+ * model (build/default/gemma4-tiny.gguf: Q8_0 layers and a tied Q8_0 head of 262144 rows, made
+ * by `make all`):
+ *   - where the active level has the packed kernels, every layer matrix and the head are
+ *     packed; G4_PACK_LAYERS=0 / G4_PACK_HEAD=0 keep the GGUF layout, and so does a copy read
+ *     into memory (G4_LOAD_NO_MMAP: its pages cannot be given back, a packed copy would double
+ *     the weights);
+ *   - a prompt (prefill's GEMM over rows rebuilt from the packed layers) gives bit for bit the
+ *     logits of the same model with unpacked layers;
  *   - where the active level has the packed kernel, the head is packed, and the memory estimate
  *     counts the packed copy (tied head: its whole size) against the same model loaded with
  *     G4_PACK_HEAD=0;
@@ -30,10 +37,12 @@ static g4_model *load(const char *draft, uint32_t flags)
     return m;
 }
 
-/* logits[n][V] of tokens t[0..n) stepped as one batch at the session's position */
+/* logits[n][V] of tokens t[0..n) (n <= 16) stepped as one batch at the session's position */
 static int step_logits(g4_session *s, const int32_t *t, int32_t n, float *out, int32_t V)
 {
-    uint8_t want[8];
+    uint8_t want[16];
+    if (n > 16)
+        return -1;
     for (int32_t i = 0; i < n; i++)
         want[i] = G4_OUT_LOGITS;
     g4_batch b;
@@ -82,9 +91,9 @@ static int generate(g4_model *m, int32_t n_draft, int32_t *out)
 
 int main(int argc, char **argv)
 {
-    /* the build directory this binary is in (BUILD/tests/test_head_pack): its default/ models */
+    /* the build directory this binary is in (BUILD/tests/test_weight_pack): its default/ models */
     char build[400] = "build";
-    const char *slash = argc > 0 ? strstr(argv[0], "/tests/test_head_pack") : NULL;
+    const char *slash = argc > 0 ? strstr(argv[0], "/tests/test_weight_pack") : NULL;
     if (slash && slash - argv[0] < (long)sizeof build)
         snprintf(build, sizeof build, "%.*s", (int)(slash - argv[0]), argv[0]);
     snprintf(g_model, sizeof g_model, "%s/default/gemma4-tiny.gguf", build);
@@ -97,19 +106,37 @@ int main(int argc, char **argv)
     const int has_kernel = g4k_active_isa() == G4K_ISA_AVX512 || g4k_active_isa() == G4K_ISA_SCALAR;
 
     setenv("G4_PACK_HEAD", "0", 1);
+    setenv("G4_PACK_LAYERS", "0", 1);
     g4_model *plain = load(NULL, 0);
     unsetenv("G4_PACK_HEAD");
+    g4_model *head_only = load(NULL, 0);
+    unsetenv("G4_PACK_LAYERS");
     g4_model *m = load(g_draft, 0);
     g4_model *copy = load(NULL, G4_LOAD_NO_MMAP);
-    CHECK(plain && m && copy, "the default model loads (run `make all` first)");
-    if (!plain || !m || !copy)
-        return T_DONE("test_head_pack");
+    CHECK(plain && head_only && m && copy, "the default model loads (run `make all` first)");
+    if (!plain || !head_only || !m || !copy)
+        return T_DONE("test_weight_pack");
     CHECK(plain->lm_head_packed == NULL, "G4_PACK_HEAD=0: not packed");
     CHECK((m->lm_head_packed != NULL) == has_kernel, "packed iff the level (%s) has the kernel",
           g4k_isa_name(g4k_active_isa()));
+    int n_mat = 0, n_packed[3] = {0, 0, 0};
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        const g4_model *ms[3] = {m, head_only, copy};
+        for (int k = 0; k < 3; k++) {
+            const g4_layer *L = &ms[k]->layers[l];
+            const g4k_matrix *all[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+            for (int i = 0; i < 7; i++) {
+                n_mat += k == 0 && all[i]->data;
+                n_packed[k] += all[i]->packed != NULL;
+            }
+        }
+    }
+    CHECK(n_mat > 0 && n_packed[0] == (has_kernel ? n_mat : 0), "%d of %d layer matrices packed", n_packed[0], n_mat);
+    CHECK(n_packed[1] == 0, "G4_PACK_LAYERS=0: no layer matrix packed (%d)", n_packed[1]);
+    CHECK(n_packed[2] == 0, "G4_LOAD_NO_MMAP: no layer matrix packed (%d)", n_packed[2]);
     if (!m->lm_head_packed) {
-        g4_model_free(plain), g4_model_free(m), g4_model_free(copy);
-        return T_DONE("test_head_pack");
+        g4_model_free(plain), g4_model_free(head_only), g4_model_free(m), g4_model_free(copy);
+        return T_DONE("test_weight_pack");
     }
     CHECK(m->lm_head.data == m->tok_embd.data, "the default model's head is tied");
 
@@ -131,7 +158,24 @@ int main(int argc, char **argv)
                       (const uint8_t *)copy->tok_embd.data + r * copy->tok_embd.row_bytes, m->tok_embd.row_bytes) != 0;
     CHECK(bad == 0, "%d embedding rows differ from the in-memory copy after the release", bad);
 
-    /* batch invariance through g4_step, and the packed head against the GGUF layout's */
+    /* a prompt of 15 positions (the GEMM) over the packed layers: the unpacked layers' logits */
+    {
+        const int32_t prompt[15] = {2, 105, 2364, 107, 9259, 236764, 1217, 659, 611, 236881, 106, 107, 105, 4368, 107};
+        const int64_t Vp = m->hp.n_vocab;
+        float *lp = malloc(sizeof(float) * (size_t)(15 * Vp)), *lu = malloc(sizeof(float) * (size_t)(15 * Vp));
+        g4_session *sp = NULL, *su = NULL;
+        g4_session_new(m, NULL, &sp);
+        g4_session_new(head_only, NULL, &su);
+        const int okp = sp && su && step_logits(sp, prompt, 15, lp, (int32_t)Vp) == 0 &&
+                        step_logits(su, prompt, 15, lu, (int32_t)Vp) == 0;
+        /* every position's logits: 15 head rows also take the GEMM over the rebuilt head rows */
+        CHECK(okp && memcmp(lp, lu, sizeof(float) * (size_t)(15 * Vp)) == 0,
+              "a 15-token prompt on packed layers: logits bit for bit the unpacked layers'");
+        g4_session_free(sp), g4_session_free(su);
+        free(lp), free(lu);
+    }
+
+    /* batch invariance through g4_step, and the packed weights against the GGUF layout's */
     const int32_t toks[8] = {2, 105, 2364, 107, 9259, 236764, 1217, 659};
     float *single = malloc(sizeof(float) * (size_t)(8 * V)), *batch = malloc(sizeof(float) * (size_t)(8 * V));
     float *ref = malloc(sizeof(float) * (size_t)(8 * V));
@@ -161,13 +205,13 @@ int main(int argc, char **argv)
     g4_session_free(s1), g4_session_free(s3);
     free(single), free(batch), free(ref);
 
-    /* drafted greedy == plain greedy with the packed head */
+    /* drafted greedy == plain greedy with the packed head and layers */
     int32_t p0[64], p1[64], p2[64];
     const int n0 = generate(m, 0, p0), n1 = generate(m, 4, p1), n2 = generate(m, -1, p2);
     CHECK(n0 == 40 && n1 == n0 && n2 == n0 && !memcmp(p0, p1, sizeof(int32_t) * 40) &&
               !memcmp(p0, p2, sizeof(int32_t) * 40),
           "drafted (k=4, adaptive) greedy output equals plain greedy output (%d %d %d tokens)", n0, n1, n2);
 
-    g4_model_free(plain), g4_model_free(m), g4_model_free(copy);
-    return T_DONE("test_head_pack");
+    g4_model_free(plain), g4_model_free(head_only), g4_model_free(m), g4_model_free(copy);
+    return T_DONE("test_weight_pack");
 }
