@@ -159,13 +159,13 @@ for ent in $ENTRIES; do
       gtg=$(printf '%s\n' "$G" | grep "\"test\":\"tg$TG\"" || true)
       if [ "${BENCH_LONG:-1}" = 1 ]; then
         LPPS="4096"; [ "$FULL" = 1 ] && LPPS="4096 16384"
-        for lpp in $LPPS; do
-          log "$tag  threads=$t  pp$lpp (llama.cpp, g4plug)"
+        for long_pp in $LPPS; do # (not $lpp: that holds llama.cpp's pp row for the table)
+          log "$tag  threads=$t  pp$long_pp (llama.cpp, g4plug)"
           LONG_LINES="$LONG_LINES$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps 1 \
-                --pp "$lpp" --tg 0 || true)
+                --pp "$long_pp" --tg 0 || true)
 "
           [ "$G4_STATE" = ok ] && LONG_LINES="$LONG_LINES$("$BENCH" --engine g4plug --lib "$G4LIB" --model "$f" \
-                --threads "$t" --reps 1 --pp "$lpp" --tg 0 || true)
+                --threads "$t" --reps 1 --pp "$long_pp" --tg 0 || true)
 "
         done
         log "$tag  threads=$t  tg${TG}_at_4096, f16 KV (llama.cpp, g4plug)"

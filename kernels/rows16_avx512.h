@@ -1,7 +1,8 @@
-/* What the packed ("rows in lanes") AVX-512 kernels share (q8_0_rows16_avx512.c,
- * q6k_rows16_avx512.c; layout in quant.h, driver pack16.c): the token-loop unrolling, the
- * activation's 4 bytes as one broadcast i32, and the switch that instantiates a kernel body for
- * a constant token count (so each token's accumulator stays in a register). */
+/* What the packed ("rows in lanes") AVX-512 kernels share (block32_rows16_avx512.c,
+ * q4k_rows16_avx512.c, q6k_rows16_avx512.c; layout in quant.h, driver pack16.c): the
+ * token-loop unrolling, the activation's 4 bytes as one broadcast i32, the 32-value block step
+ * (r16_block32), and the switch that instantiates a kernel body for a constant token count (so
+ * each token's accumulator stays in a register). */
 #ifndef G4_ROWS16_AVX512_H
 #define G4_ROWS16_AVX512_H
 
@@ -25,6 +26,26 @@ AI __m512i bcast4(const int8_t *p)
     int32_t v;
     memcpy(&v, p, sizeof v);
     return _mm512_set1_epi32(v);
+}
+
+/* One 32-value block of the group's 16 rows against one token (Q8_0 activations): the 8
+ * k-quads w[m] (values 4m..4m+3 of every row, unsigned) with the token's bytes as broadcasts,
+ * starting from -corr (the weights' offset), in two chains of 4 (latency) summed -- exact
+ * integers, so the same sum -- then one int->float and one FMA by (row scales x activation
+ * scale). Q8_0 and Q4_0 differ only in how their k-quads come out of memory. */
+AI __m512 r16_block32(const __m512i w[8], const int8_t *aq, int32_t corr, __m512 ws, float da, __m512 acc)
+{
+    __m512i s = _mm512_set1_epi32(-corr), u = _mm512_setzero_si512();
+    s = _mm512_dpbusd_epi32(s, w[0], bcast4(aq + 0));
+    u = _mm512_dpbusd_epi32(u, w[1], bcast4(aq + 4));
+    s = _mm512_dpbusd_epi32(s, w[2], bcast4(aq + 8));
+    u = _mm512_dpbusd_epi32(u, w[3], bcast4(aq + 12));
+    s = _mm512_dpbusd_epi32(s, w[4], bcast4(aq + 16));
+    u = _mm512_dpbusd_epi32(u, w[5], bcast4(aq + 20));
+    s = _mm512_dpbusd_epi32(s, w[6], bcast4(aq + 24));
+    u = _mm512_dpbusd_epi32(u, w[7], bcast4(aq + 28));
+    s = _mm512_add_epi32(s, u);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws, _mm512_set1_ps(da)), acc);
 }
 
 /* BODY(..., NT) for NT = nt (1..G4K_MVN_MAX_TOK; larger counts run as 8, the driver never asks) */

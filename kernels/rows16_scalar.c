@@ -4,13 +4,36 @@
  * product of the two scales and one fused multiply-add), so they give the same floats, bit for
  * bit (tests/test_kernels.c checks it), and they run the packed heads at the scalar level. */
 #include <math.h>
+#include <string.h>
 
 #include "quant.h"
 
 static inline int32_t load_i8(const int8_t *p) { return *p; }
 
-static void r16_q8_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
-                            int64_t ys)
+/* Lane i's 32 quants of block b (value order; Q8_0 stored + 128, Q4_0 0..15) and its fp16 scale,
+ * in a packed group of 32-value blocks (Q8_0: pairs of 1088 bytes, Q4_0: pairs of 576). */
+static uint16_t lane_block32(uint32_t type, const uint8_t *base, int64_t b, int i, int32_t q[32])
+{
+    const size_t pair = type == G4_TYPE_Q8_0 ? 1088 : 576, qbytes = type == G4_TYPE_Q8_0 ? 512 : 256;
+    const uint8_t *qb = base + (size_t)(b >> 1) * pair + (size_t)(b & 1) * qbytes;
+    for (int m = 0; m < (type == G4_TYPE_Q8_0 ? 8 : 4); m++)
+        for (int e = 0; e < 4; e++) {
+            const int v = qb[m * 64 + i * 4 + e];
+            if (type == G4_TYPE_Q8_0) {
+                q[4 * m + e] = v;
+            } else {
+                q[4 * m + e] = v & 15;
+                q[16 + 4 * m + e] = v >> 4;
+            }
+        }
+    uint16_t d;
+    memcpy(&d, base + (size_t)(b >> 1) * pair + 2 * qbytes + (size_t)(b & 1) * 32 + (size_t)i * 2, sizeof d);
+    return d;
+}
+
+/* Q8_0 and Q4_0 (Q8_0 activations): per block the exact sum from -corr, then one FMA. */
+static void r16_block32_scalar(uint32_t type, int64_t n, const uint8_t *groups, size_t gb, int64_t ng,
+                               const g4k_r16_act *a, float *y, int64_t ys)
 {
     const int64_t nb = n / G4_QK;
     for (int64_t g = 0; g < ng; g++) {
@@ -20,19 +43,30 @@ static void r16_q8_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
             for (int i = 0; i < G4K_R16; i++) {
                 float acc = 0.0f;
                 for (int64_t b = 0; b < nb; b++) {
-                    const uint8_t *q = base + (b >> 1) * 1088 + (b & 1) * 512;
-                    const uint16_t *sc = (const uint16_t *)(base + (b >> 1) * 1088 + 1024 + (b & 1) * 32);
+                    int32_t q[32];
+                    const uint16_t d = lane_block32(type, base, b, i, q);
                     int32_t s = -a->corr[t * a->n_corr + b];
-                    for (int m = 0; m < 8; m++)
-                        for (int e = 0; e < 4; e++)
-                            s += (int32_t)q[m * 64 + i * 4 + e] * load_i8(&x[b].qs[m * 4 + e]);
-                    const float scale = g4k_f16_to_f32(sc[i]) * a->d[t * a->n_d + b];
+                    for (int k = 0; k < 32; k++)
+                        s += q[k] * load_i8(&x[b].qs[k]);
+                    const float scale = g4k_f16_to_f32(d) * a->d[t * a->n_d + b];
                     acc = fmaf((float)s, scale, acc);
                 }
                 y[t * ys + g * G4K_R16 + i] = acc;
             }
         }
     }
+}
+
+static void r16_q8_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                            int64_t ys)
+{
+    r16_block32_scalar(G4_TYPE_Q8_0, n, groups, gb, ng, a, y, ys);
+}
+
+static void r16_q4_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
+                            int64_t ys)
+{
+    r16_block32_scalar(G4_TYPE_Q4_0, n, groups, gb, ng, a, y, ys);
 }
 
 /* The 6-bit quant e (0..3) of k-quad kq of lane i in a packed Q6_K super-block. */
@@ -68,34 +102,6 @@ static void r16_q6_K_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
                     }
                     const float scale = g4k_f16_to_f32(d[i]) * a->d[t * a->n_d + s];
                     acc = fmaf((float)sum, scale, acc);
-                }
-                y[t * ys + g * G4K_R16 + i] = acc;
-            }
-        }
-    }
-}
-
-static void r16_q4_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
-                            int64_t ys)
-{
-    const int64_t nb = n / G4_QK;
-    for (int64_t g = 0; g < ng; g++) {
-        const uint8_t *base = groups + (size_t)g * gb;
-        for (int64_t t = 0; t < a->nt; t++) {
-            const g4q_q8_0 *x = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
-            for (int i = 0; i < G4K_R16; i++) {
-                float acc = 0.0f;
-                for (int64_t b = 0; b < nb; b++) {
-                    const uint8_t *q = base + (b >> 1) * 576 + (b & 1) * 256;
-                    const uint16_t *sc = (const uint16_t *)(base + (b >> 1) * 576 + 512 + (b & 1) * 32);
-                    int32_t s = -a->corr[t * a->n_corr + b];
-                    for (int m = 0; m < 4; m++)
-                        for (int e = 0; e < 4; e++) {
-                            const int v = q[m * 64 + i * 4 + e];
-                            s += (v & 15) * load_i8(&x[b].qs[m * 4 + e]) + (v >> 4) * load_i8(&x[b].qs[16 + m * 4 + e]);
-                        }
-                    const float scale = g4k_f16_to_f32(sc[i]) * a->d[t * a->n_d + b];
-                    acc = fmaf((float)s, scale, acc);
                 }
                 y[t * ys + g * G4K_R16 + i] = acc;
             }
