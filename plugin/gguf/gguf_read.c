@@ -948,6 +948,11 @@ uint32_t g4_gguf_alignment(const g4_gguf *g) { return g ? g->shards[0].alignment
 uint32_t g4_gguf_n_shards(const g4_gguf *g) { return g ? g->n_shards : 0; }
 uint64_t g4_gguf_mapped_bytes(const g4_gguf *g) { return g ? g->mapped_bytes : 0; }
 
+/* Pages of a private file mapping can be dropped and re-read only where
+ * madvise exists; elsewhere (Windows) nothing is releasable. */
+#if defined(MADV_DONTNEED) && !defined(_WIN32)
+#define G4_GGUF_CAN_RELEASE 1
+
 /* The shard whose unlocked file mapping holds [p, p + n), or NULL. */
 static const shard *mapped_shard(const g4_gguf *g, const void *p, size_t n)
 {
@@ -960,10 +965,11 @@ static const shard *mapped_shard(const g4_gguf *g, const void *p, size_t n)
     }
     return NULL;
 }
+#endif
 
 int g4_gguf_releasable(const g4_gguf *g, const void *p, size_t n)
 {
-#if defined(MADV_DONTNEED) && !defined(_WIN32)
+#ifdef G4_GGUF_CAN_RELEASE
     return mapped_shard(g, p, n) != NULL;
 #else
     (void)g, (void)p, (void)n;
@@ -973,7 +979,7 @@ int g4_gguf_releasable(const g4_gguf *g, const void *p, size_t n)
 
 uint64_t g4_gguf_release_pages(const g4_gguf *g, const void *p, size_t n)
 {
-#if defined(MADV_DONTNEED) && !defined(_WIN32)
+#ifdef G4_GGUF_CAN_RELEASE
     const uintptr_t a = (uintptr_t)p;
     if (mapped_shard(g, p, n)) {
         const uintptr_t page = 4096, lo = (a + page - 1) & ~(page - 1), hi = (a + n) & ~(page - 1);

@@ -137,10 +137,10 @@ struct g4_model {
     struct g4_token_trie *_Atomic token_trie;
 };
 
-/* weight_pack.c: pack the LM head, and the layers' Q4_0 / Q4_K matrices (their .packed), for
- * the multi-token kernels (after the thread count is known); never fails the load (the GGUF
- * layout is kept where the kernel layer declines). g4_model_free_packed_layers undoes the
- * layers' part (g4_model_destroy). */
+/* weight_pack.c: pack the LM head, and the layers' Q4_0/Q4_K/Q6_K/Q8_0 matrices (their
+ * .packed), for the multi-token kernels (after the thread count is known); never fails the
+ * load (the GGUF layout is kept where the kernel layer declines). g4_model_free_packed_layers
+ * undoes the layers' part (g4_model_destroy). */
 void g4_model_pack_head(g4_model *m);
 void g4_model_pack_layers(g4_model *m);
 void g4_model_free_packed_layers(g4_model *m);
