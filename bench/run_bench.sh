@@ -8,7 +8,9 @@
 #   BENCH_THREADS="1 2"  thread counts; BENCH_REPS=3 repetitions (plus one warm-up)
 #   BENCH_PP=512 BENCH_TG=128
 #   BENCH_LONG=1         long-context rows: pp4096 (+ pp16384 under BENCH_FULL) and tg$TG_at_4096 with an
-#                        f16 KV cache on both engines (llama.cpp's default); BENCH_LONG=0 skips them
+#                        f16 KV cache on both engines (llama.cpp's default), at the largest thread count
+#                        only (at one thread they take ~15 of the run's minutes on 2 cores);
+#                        BENCH_LONG=all at every thread count (the default under BENCH_FULL); 0 skips them
 #   BENCH_MEDIA=1        image/audio embedding rows from g4-mm-bench (embed_image_e2b_280, ...); 0 skips
 #   BENCH_PEER_VERSION=3.22.1   @node-llama-cpp/linux-x64 version (npm), installed into BUILD/peer
 set -e
@@ -157,7 +159,11 @@ for ent in $ENTRIES; do
       ltg=$(printf '%s\n' "$L" | grep "\"test\":\"tg$TG\"" || true)
       gpp=$(printf '%s\n' "$G" | grep "\"test\":\"pp$PP\"" || true)
       gtg=$(printf '%s\n' "$G" | grep "\"test\":\"tg$TG\"" || true)
-      if [ "${BENCH_LONG:-1}" = 1 ]; then
+      LONG=${BENCH_LONG:-1}
+      [ "$FULL" = 1 ] && [ -z "${BENCH_LONG:-}" ] && LONG=all
+      [ "$LONG" = 1 ] && [ "$t" != "$(printf '%s\n' $ent_threads | sort -n | tail -1)" ] && LONG=0
+      [ "$2" = "$LAYERS" ] || LONG=0 # (the BENCH_EXTRA rows, e.g. full-depth E4B: short rows only)
+      if [ "$LONG" = 1 ] || [ "$LONG" = all ]; then
         LPPS="4096"; [ "$FULL" = 1 ] && LPPS="4096 16384"
         for long_pp in $LPPS; do # (not $lpp: that holds llama.cpp's pp row for the table)
           log "$tag  threads=$t  pp$long_pp (llama.cpp, g4plug)"

@@ -1,7 +1,7 @@
 # Sourced by bench/run_bench.sh after the main matrix: the speculative-decoding rows of
 # build/bench.json ("verify_cost", "speculative", "speculative_runs"), 12B shape only.
 # Uses run_bench.sh's BUILD MODELS SYNTH VOCAB LAYERS TYPES THREADS REPS RESULTS G4_STATE log.
-# Environment: BENCH_SPEC=0 skips it; BENCH_SPEC_GEN=32 tokens per g4_generate run;
+# Environment: BENCH_SPEC=0 skips it; BENCH_SPEC_GEN=64 tokens per g4_generate run;
 #              BENCH_SPEC_K=3 the fixed k; BENCH_SPEC_ALPHAS="0,0.5,0.7,0.9".
 # Per format and thread count: tools/g4-spec-bench with the matching 12B-shaped drafter
 # (g4-synth --shape 12b --draft), an oracle proposer (see that tool), and llama.cpp's plain tg
@@ -24,7 +24,7 @@ if [ "${BENCH_SPEC:-1}" = 1 ] && [ "$G4_STATE" = ok ] && [ -x "$SPEC_TOOL" ] &&
       ltg=$(printf '%s' "$RESULTS" | awk -F'|' -v ty="$type" -v t="$t" '$1 == "12b" && $2 == ty && $4 == t { print $9 }')
       log "$tag  threads=$t  (g4plug speculative: verify cost, drafter, oracle alpha sweep)"
       j=$BUILD/bench-spec-$tag-t$t.jsonl
-      "$SPEC_TOOL" --model "$f" --draft "$dft" --threads "$t" --reps 7 --kmax 4 --gen "${BENCH_SPEC_GEN:-32}" \
+      "$SPEC_TOOL" --model "$f" --draft "$dft" --threads "$t" --reps 7 --kmax 4 --gen "${BENCH_SPEC_GEN:-64}" \
         --gen-reps "$REPS" --k "${BENCH_SPEC_K:-3}" --alphas "${BENCH_SPEC_ALPHAS:-0,0.5,0.7,0.9}" \
         --label "$type" ${ltg:+--llama-tps "$ltg"} --json "$j" >&2 || { log "g4-spec-bench failed"; continue; }
       SPEC_LINES="$SPEC_LINES$(cat "$j")

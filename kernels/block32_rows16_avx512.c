@@ -19,32 +19,32 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
     const size_t pair = Q4 ? 576 : 1088, qbytes = Q4 ? 256 : 512;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const g4q_q8_0 *x[G4K_MVN_MAX_TOK];
-    UNROLL_TOK for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
+    UNROLL8 for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
     for (int64_t g = 0; g < ng; g++) {
         const uint8_t *q = groups + (size_t)g * gb;
         __m512 acc[G4K_MVN_MAX_TOK];
-        UNROLL_TOK for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+        UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *qb = q + (size_t)(b >> 1) * pair + (size_t)(b & 1) * qbytes;
             for (size_t o = 0; o < qbytes; o += 64)
                 _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
             __m512i w[8];
-            if (Q4) {
-                for (int m = 0; m < 4; m++) {
+            if (Q4) { 
+                UNROLL8 for (int m = 0; m < 4; m++) {
                     const __m512i r = _mm512_loadu_si512(qb + 64 * m);
                     w[m] = _mm512_and_si512(r, m4);
                     w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(r, 4), m4);
                 }
             } else {
-                for (int m = 0; m < 8; m++)
+                UNROLL8 for (int m = 0; m < 8; m++)
                     w[m] = _mm512_loadu_si512(qb + 64 * m);
             }
             const __m512 ws =
                 _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(q + (size_t)(b >> 1) * pair + 2 * qbytes + (size_t)(b & 1) * 32)));
-            UNROLL_TOK for (int t = 0; t < NT; t++)
+            UNROLL8 for (int t = 0; t < NT; t++)
                 acc[t] = r16_block32(w, x[t][b].qs, a->corr[t * a->n_corr + b], ws, a->d[t * a->n_d + b], acc[t]);
         }
-        UNROLL_TOK for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
+        UNROLL8 for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
     }
 }
 

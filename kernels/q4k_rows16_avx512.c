@@ -31,7 +31,7 @@ AI void q4_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
     for (int64_t g = 0; g < ng; g++) {
         const uint8_t *base = groups + (size_t)g * gb;
         __m512 acc[G4K_MVN_MAX_TOK];
-        UNROLL_TOK for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+        UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t s = 0; s < ns; s++) {
             const uint8_t *sb = base + s * 2304;
             /* scales (bytes 0..3: sc0..3 & 63, 4..7: m0..3 & 63, 8..11: low nibbles sc4..7 and
@@ -43,26 +43,26 @@ AI void q4_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
              * accumulators take most of the 32 registers; the scale of a sub-block is picked
              * when it is needed, the mins and d after the quants) */
             __m512i isum[G4K_MVN_MAX_TOK];
-            UNROLL_TOK for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
-            for (int c = 0; c < 4; c++) { /* sub-blocks 2c (low nibbles) and 2c + 1 (high) */
+            UNROLL8 for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+            UNROLL8 for (int c = 0; c < 4; c++) { /* sub-blocks 2c (low nibbles) and 2c + 1 (high) */
                 const uint8_t *qc = sb + c * 512;
                 for (int o = 0; o < 512; o += 64)
                     _mm_prefetch((const char *)qc + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
                 __m512i lo[G4K_MVN_MAX_TOK], hi[G4K_MVN_MAX_TOK];
-                UNROLL_TOK for (int t = 0; t < NT; t++) lo[t] = hi[t] = _mm512_setzero_si512();
-                for (int m = 0; m < 8; m++) {
+                UNROLL8 for (int t = 0; t < NT; t++) lo[t] = hi[t] = _mm512_setzero_si512();
+                UNROLL8 for (int m = 0; m < 8; m++) {
                     const __m512i r = _mm512_loadu_si512(qc + m * 64);
                     const __m512i L = _mm512_and_si512(r, m4), H = _mm512_and_si512(_mm512_srli_epi16(r, 4), m4);
-                    UNROLL_TOK for (int t = 0; t < NT; t++) {
+                    UNROLL8 for (int t = 0; t < NT; t++) {
                         const int8_t *aq = ((const g4q_q8_K *)(a->q + (size_t)t * a->q_stride))[s].qs + 64 * c + 4 * m;
-                        lo[t] = _mm512_dpbusd_epi32(lo[t], L, bcast4(aq));
-                        hi[t] = _mm512_dpbusd_epi32(hi[t], H, bcast4(aq + 32));
+                        lo[t] = dpbusd_b4(lo[t], L, aq);
+                        hi[t] = dpbusd_b4(hi[t], H, aq + 32);
                     }
                 }
                 const __m512i sv = c < 2 ? s_lo : s_hi; /* scales 2c, 2c + 1: its bytes 2c % 4, +1 */
                 const __m512i sl = _mm512_shuffle_epi8(sv, byte_ctl(2 * c % 4));
                 const __m512i sh = _mm512_shuffle_epi8(sv, byte_ctl(2 * c % 4 + 1));
-                UNROLL_TOK for (int t = 0; t < NT; t++)
+                UNROLL8 for (int t = 0; t < NT; t++)
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], sl),
                                                                          _mm512_mullo_epi32(hi[t], sh)));
             }
@@ -74,7 +74,7 @@ AI void q4_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
             const __m512i mp2 = _mm512_shuffle_epi8(m_hi, pair_ctl(0)), mp3 = _mm512_shuffle_epi8(m_hi, pair_ctl(1));
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + 2240)));
             const __m512 dmw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sb + 2272)));
-            UNROLL_TOK for (int t = 0; t < NT; t++) {
+            UNROLL8 for (int t = 0; t < NT; t++) {
                 const int32_t *corr = a->corr + t * a->n_corr + s * 4;
                 __m512i ms = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mp0, _mm512_set1_epi32(corr[0]));
                 ms = _mm512_dpwssd_epi32(ms, mp1, _mm512_set1_epi32(corr[1]));
@@ -85,7 +85,7 @@ AI void q4_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
                 acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ms), _mm512_mul_ps(dmw, da), acc[t]);
             }
         }
-        UNROLL_TOK for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
+        UNROLL8 for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
     }
 }
 

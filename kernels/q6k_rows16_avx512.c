@@ -31,10 +31,10 @@ AI __m512i sel_lo(__m512i a, __m512i b, __m512i m0F) { return _mm512_ternarylogi
 AI __m512i q6_sub(__m512i K0, __m512i K1, __m512i K2, __m512i K3, const int8_t *aq, int32_t corr, __m512i sc)
 {
     __m512i p = _mm512_set1_epi32(-corr);
-    p = _mm512_dpbusd_epi32(p, K0, bcast4(aq + 0));
-    p = _mm512_dpbusd_epi32(p, K1, bcast4(aq + 4));
-    p = _mm512_dpbusd_epi32(p, K2, bcast4(aq + 8));
-    p = _mm512_dpbusd_epi32(p, K3, bcast4(aq + 12));
+    p = dpbusd_b4(p, K0, aq + 0);
+    p = dpbusd_b4(p, K1, aq + 4);
+    p = dpbusd_b4(p, K2, aq + 8);
+    p = dpbusd_b4(p, K3, aq + 12);
     return _mm512_mullo_epi32(p, sc);
 }
 
@@ -45,7 +45,7 @@ AI void q6_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
     for (int64_t g = 0; g < ng; g++) {
         const uint8_t *base = groups + (size_t)g * gb;
         __m512 acc[G4K_MVN_MAX_TOK];
-        UNROLL_TOK for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+        UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t s = 0; s < ns; s++) {
             const uint8_t *sb = base + s * 3360;
             for (int o = 0; o < 3360; o += 64)
@@ -53,7 +53,7 @@ AI void q6_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
             const int8_t *sc = (const int8_t *)(sb + 3072);
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + 256)));
             __m512i isum[G4K_MVN_MAX_TOK];
-            UNROLL_TOK for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+            UNROLL8 for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
             for (int jj = 0; jj < 4; jj++) { /* sub-blocks jj, jj + 4, jj + 8, jj + 12 */
                 __m512i a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
                 const uint8_t *part = sb + jj * 4 * 192;
@@ -65,7 +65,7 @@ AI void q6_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
                 const __m512i sbv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + (jj + 4) * G4K_R16)));
                 const __m512i scv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + (jj + 8) * G4K_R16)));
                 const __m512i sd = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + (jj + 12) * G4K_R16)));
-                UNROLL_TOK for (int t = 0; t < NT; t++) {
+                UNROLL8 for (int t = 0; t < NT; t++) {
                     const int8_t *aq = ((const g4q_q8_K *)(a->q + (size_t)t * a->q_stride))[s].qs;
                     const int32_t *corr = a->corr + t * a->n_corr + s * 16;
                     const __m512i u = _mm512_add_epi32(q6_sub(a0, a1, a2, a3, aq + 16 * jj, corr[jj], sa),
@@ -75,12 +75,12 @@ AI void q6_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(u, v));
                 }
             }
-            UNROLL_TOK for (int t = 0; t < NT; t++) {
+            UNROLL8 for (int t = 0; t < NT; t++) {
                 const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a->d[t * a->n_d + s]));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, acc[t]);
             }
         }
-        UNROLL_TOK for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
+        UNROLL8 for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
     }
 }
 

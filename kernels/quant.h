@@ -232,11 +232,19 @@ typedef struct g4k_kernels {
 #define G4K_MVN_MAX_TOK 8
 /* How far ahead (bytes) the x86 mvn kernels prefetch their weight stream: at 2-8 tokens they
  * spend several times the single-token instructions per weight byte, and the hardware
- * prefetchers of Zen 4 fell behind (perf: ~40% of the cycles on the weight loads). 61440x3840,
- * 4 tokens, 1 thread, medians of 3, GB/s with none / 1 KB / 2 KB ahead: Q4_K 6.9 / 8.4 / 8.8,
- * Q6_K 7.5 / 9.8 / 9.8, Q4_0 5.6 / 7.9 / 8.1. Prefetches never fault: running past a matrix's
- * end is harmless. */
-#define G4K_MVN_PREFETCH 2048
+ * prefetchers fall behind, so the weight loads stall the arithmetic instead of overlapping it.
+ * One thread keeps ~distance / 64 lines in flight, and the stream needs about bandwidth x
+ * latency of them. Packed 61440x3840 matrices (test_pack16 --bench), this Zen machine, ms,
+ * medians of 3 interleaved rounds, 2048 / 8192 / 16384 bytes ahead:
+ *   Q4_K 1 thread: 1 token 4.60 / 3.27 / 3.87, 4 tokens 6.51 / 4.74 / 4.82
+ *   Q4_0 1 thread: 1 token 5.54 / 5.13 / 4.83, 4 tokens 6.90 / 5.86 / 5.75
+ *   Q6_K 1 thread: 1 token 5.67 / 5.66 / 5.52, 4 tokens 7.90 / 6.66 / 6.74
+ *   2 threads, 4 tokens: Q4_K 3.47 / 2.48 / 2.75, Q4_0 3.70 / 3.05 / 3.13, Q6_K 4.16 / 3.53 / 3.60
+ * (an earlier Zen 4 sweep with GGUF-layout kernels: none / 1 KB / 2 KB ahead gave Q4_K 6.9 / 8.4 /
+ * 8.8 GB/s at 4 tokens). Prefetches never fault: running past a matrix's end is harmless. */
+#ifndef G4K_MVN_PREFETCH
+#define G4K_MVN_PREFETCH 8192
+#endif
 
 /* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
 #define G4K_GEMM_MIN_TOK (G4K_MVN_MAX_TOK + 1) /* verify batches (<= 8 rows) never take the GEMM */

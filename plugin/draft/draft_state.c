@@ -44,6 +44,17 @@ void g4_draft_costs_round(g4_draft_state *d, int32_t nd, int32_t kept, double de
     d->costs.tested = decay * d->costs.tested + (kept < nd ? kept + 1 : nd);
 }
 
+static double acceptance(const g4_draft_costs *c) { return (c->acc + 0.5) / (c->tested + 1.0); }
+
+int32_t g4_draft_costs_give_up(const g4_draft_state *d)
+{
+    const double miss = 1.0 - acceptance(&d->costs);
+    int32_t m = 2;
+    for (double p = miss * miss; p >= 0.02 && m < 4; p *= miss)
+        m++;
+    return m;
+}
+
 int g4_draft_costs_known(const g4_draft_state *d) { return d->costs.v[1] > 0.0; }
 
 /* v(n): measured, else the line through v(1) and the nearest measured n, else v(1)(1 + (n-1)/4). */
@@ -67,7 +78,7 @@ int32_t g4_draft_costs_choose(const g4_draft_state *d, int32_t kmax, int32_t kst
     if (c->v[1] <= 0.0)
         return 0; /* nothing measured yet: a plain step first */
     kmax = kmax < G4_DRAFT_KMAX ? kmax : G4_DRAFT_KMAX;
-    const double a = (c->acc + 0.5) / (c->tested + 1.0), dc = c->d > 0.0 ? c->d : 0.1 * c->v[1];
+    const double a = acceptance(c), dc = c->d > 0.0 ? c->d : 0.1 * c->v[1];
     int measured = 0;
     for (int32_t j = 2; j <= G4_DRAFT_KMAX + 1; j++)
         measured |= c->v[j] > 0.0;

@@ -35,7 +35,10 @@
  * A round of k drafts yields E(k) = (1 - a^(k+1)) / (1 - a) tokens for k d + v(k+1) seconds; a
  * plain step yields 1 for v(1). The next round takes the best k in 1..7 (the first rounds at
  * most ADAPT_START, before anything is measured), or a plain step when none beats it. Plain
- * steps chosen that way, or ADAPT_GIVE_UP rounds in a row that accept nothing, start a pause:
+ * steps chosen that way, or a run of rounds that accept nothing, start a pause (the run's length
+ * is the fewest m in 2..4 with (1 - a)^m < 2%: two at a = 0.9, four at 0.7 and below -- a fixed
+ * two made a drafter at a = 0.7 pause every ~11 rounds by chance alone, measured 1.56x plain
+ * against a fixed k's 1.80x):
  * ADAPT_PAUSE_MIN plain steps, then a k = 1 probe; each further pause doubles (up to
  * ADAPT_PAUSE_MAX), any accepted draft resets it. So a drafter that is never right, or a
  * machine where verifying costs more than drafting saves, costs a probe every 32 tokens. The
@@ -54,7 +57,6 @@
 #define ADAPT_MAX G4_DRAFT_KMAX /* = DRAFT_MAX */
 #define ADAPT_DECAY 0.95   /* per round: the acceptance estimate follows the text's recent rounds
                             * (0.85 capped a measured 0.9 at ~0.8 with its prior: k too small) */
-#define ADAPT_GIVE_UP 2    /* rounds in a row without an accepted draft before pausing */
 #define ADAPT_PAUSE_MIN 2  /* plain steps of the first pause */
 #define ADAPT_PAUSE_MAX 32
 /* Fixed n_draft larger than this is clamped. A verify batch of up to 8 rows (G4K_MVN_MAX_TOK)
@@ -171,7 +173,9 @@ static g4_status run(gen *g)
     const int adaptive = g->p->n_draft < 0;
     g4_draft_state *ds = &s->draft; /* its costs persist across calls (draft_state.h) */
     int32_t x, misses = 0, probe = 0;
-    int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN; /* adaptive k: plain steps left, next pause */
+    /* adaptive k: plain steps left, the next pause's length (each call starts from the shortest:
+     * a new request may suit the drafter better than the last one did) */
+    int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN;
     g4_status st = choose(g, lg, 0, &x);
     if (st)
         return st;
@@ -238,7 +242,7 @@ static g4_status run(gen *g)
             misses = i > 0 ? 0 : misses + 1;
             if (i > 0)
                 pause_len = ADAPT_PAUSE_MIN;
-            if (misses >= ADAPT_GIVE_UP) {
+            if (misses >= g4_draft_costs_give_up(ds)) {
                 pause = pause_len;
                 pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
             }
