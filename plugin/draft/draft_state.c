@@ -50,6 +50,8 @@ int32_t g4_draft_costs_give_up(const g4_draft_state *d)
 {
     const double miss = 1.0 - acceptance(&d->costs);
     int32_t m = 2;
+    if (miss > 0.5) /* a poor record: misses are no news, and each wasted round costs */
+        return m;
     for (double p = miss * miss; p >= 0.02 && m < 4; p *= miss)
         m++;
     return m;
@@ -57,11 +59,15 @@ int32_t g4_draft_costs_give_up(const g4_draft_state *d)
 
 int g4_draft_costs_known(const g4_draft_state *d) { return d->costs.v[1] > 0.0; }
 
-/* v(n): measured, else the line through v(1) and the nearest measured n, else v(1)(1 + (n-1)/4). */
+/* v(n): measured, else the line through v(1) and the nearest measured n, else v(1)(1 + (n-1)/4);
+ * never below v(1): where n rows cost about one row, the noise of the few plain steps a drafting
+ * session times had v(2) measure below v(1) and drafting "pay" at an acceptance of 5%. */
 static double step_cost(const g4_draft_costs *c, int32_t n)
 {
-    if (c->v[n] > 0.0 || n == 1)
-        return c->v[n];
+    if (n == 1)
+        return c->v[1];
+    if (c->v[n] > 0.0)
+        return c->v[n] > c->v[1] ? c->v[n] : c->v[1];
     int32_t m = 0;
     for (int32_t j = 2; j <= G4_DRAFT_KMAX + 1; j++)
         if (c->v[j] > 0.0 && (m == 0 || abs(j - n) < abs(m - n)))

@@ -36,9 +36,9 @@
  * plain step yields 1 for v(1). The next round takes the best k in 1..7 (the first rounds at
  * most ADAPT_START, before anything is measured), or a plain step when none beats it. Plain
  * steps chosen that way, or a run of rounds that accept nothing, start a pause (the run's length
- * is the fewest m in 2..4 with (1 - a)^m < 2%: two at a = 0.9, four at 0.7 and below -- a fixed
- * two made a drafter at a = 0.7 pause every ~11 rounds by chance alone, measured 1.56x plain
- * against a fixed k's 1.80x):
+ * is 2 below a = 1/2, else the fewest m in 2..4 with (1 - a)^m < 2%: two at a = 0.9, three at
+ * 0.8, four at 0.5-0.7 -- a fixed two made a drafter at a = 0.7 pause every ~11 rounds by
+ * chance alone, measured 1.56x plain against a fixed k's 1.80x):
  * ADAPT_PAUSE_MIN plain steps, then a k = 1 probe; each further pause doubles (up to
  * ADAPT_PAUSE_MAX), any accepted draft resets it. So a drafter that is never right, or a
  * machine where verifying costs more than drafting saves, costs a probe every 32 tokens. The
