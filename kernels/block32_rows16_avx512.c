@@ -29,7 +29,7 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
             for (size_t o = 0; o < qbytes; o += 64)
                 _mm_prefetch((const char *)qb + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
             __m512i w[8];
-            if (Q4) { 
+            if (Q4) {
                 UNROLL8 for (int m = 0; m < 4; m++) {
                     const __m512i r = _mm512_loadu_si512(qb + 64 * m);
                     w[m] = _mm512_and_si512(r, m4);

@@ -242,9 +242,7 @@ typedef struct g4k_kernels {
  *   2 threads, 4 tokens: Q4_K 3.47 / 2.48 / 2.75, Q4_0 3.70 / 3.05 / 3.13, Q6_K 4.16 / 3.53 / 3.60
  * (an earlier Zen 4 sweep with GGUF-layout kernels: none / 1 KB / 2 KB ahead gave Q4_K 6.9 / 8.4 /
  * 8.8 GB/s at 4 tokens). Prefetches never fault: running past a matrix's end is harmless. */
-#ifndef G4K_MVN_PREFETCH
 #define G4K_MVN_PREFETCH 8192
-#endif
 
 /* Token count from which g4k_matmul hands whole token blocks to the gemm entry. */
 #define G4K_GEMM_MIN_TOK (G4K_MVN_MAX_TOK + 1) /* verify batches (<= 8 rows) never take the GEMM */

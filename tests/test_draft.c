@@ -410,7 +410,7 @@ static void test_spec_equals_plain(g4_model *m)
      * acceptance is good (g4_draft_costs_give_up), and this session's earlier cases were accepted.
      * Per call (each starts from the shortest pause): a few rounds while the record holds, then
      * one-draft probes after pauses of 2, 4, 8, 16 steps. Bound: 16 drafts in 47 steps, a third
-     * (measured 4-8 in the first call, 6-9 in the second, which starts from the record the
+     * (measured 4-6 in the first call, 4-6 in the second, which starts from the record the
      * first left; the costs, and so the chosen k, are timings). */
     {
         int32_t prompt[5] = {2, 17, 300, 4000, 50000};

@@ -319,18 +319,20 @@ int main(int argc, char **argv)
      * state, after one untimed generation at the same alpha (another oracle seed): adaptive k
      * keeps what it has learnt across g4_generate calls, which would otherwise be the previous
      * row's alpha -- a chat's next turn starts from its last one the same way. */
+    enum { MAX_ROWS = 64 };
     double plain_tps = 0.0;
-    spec_row rows[64];
+    spec_row rows[MAX_ROWS];
     int n_rows = 0;
     if (n_gen > 0) {
         sink plain = {malloc(sizeof(int32_t) * (size_t)n_gen), 0, n_gen};
         sink got = {malloc(sizeof(int32_t) * (size_t)n_gen), 0, n_gen};
         double *tp = malloc(sizeof(double) * (size_t)gen_reps);
-        double *tr = malloc(sizeof(double) * (size_t)gen_reps * 64 * 2); /* [row][rep]: tokens/s, ratio */
+        double *row_tps = malloc(sizeof(double) * (size_t)gen_reps * MAX_ROWS);   /* [row][rep] */
+        double *row_ratio = malloc(sizeof(double) * (size_t)gen_reps * MAX_ROWS); /* [row][rep]: / tp[rep] */
         g4_generate_stats st;
         gen_once(s, toks, prompt, n_gen, 0, NULL, &plain, &st); /* warm-up; the oracle's text */
         const int ks[2] = {k_fixed, -1};
-        for (const char *a = alphas_s; *a && n_rows < 62;) {
+        for (const char *a = alphas_s; *a && n_rows + 2 <= MAX_ROWS;) {
             char *end;
             const double alpha = strtod(a, &end);
             if (end == a)
@@ -359,8 +361,8 @@ int main(int argc, char **argv)
                     }
                     if (warm)
                         continue;
-                    tr[(size_t)i * gen_reps + r] = tps;
-                    tr[(size_t)(64 + i) * gen_reps + r] = tps / tp[r];
+                    row_tps[(size_t)i * gen_reps + r] = tps;
+                    row_ratio[(size_t)i * gen_reps + r] = tps / tp[r];
                     row->acc += (st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0.0) / gen_reps;
                     row->per_step += (double)st.n_generated / (st.n_target_steps ? st.n_target_steps : 1) / gen_reps;
                 }
@@ -372,8 +374,8 @@ int main(int argc, char **argv)
         printf("  alpha      k   tokens/s   speedup   accepted   tokens/target step   (medians; speedup: of per-rep ratios)\n");
         for (int i = 0; i < n_rows; i++) {
             spec_row *row = &rows[i];
-            row->tps = median(tr + (size_t)i * gen_reps, gen_reps);
-            row->speedup = median(tr + (size_t)(64 + i) * gen_reps, gen_reps);
+            row->tps = median(row_tps + (size_t)i * gen_reps, gen_reps);
+            row->speedup = median(row_ratio + (size_t)i * gen_reps, gen_reps);
             char kb[16];
             snprintf(kb, sizeof kb, row->k < 0 ? "adaptive" : "%d", row->k);
             printf("  %5.2f  %8s   %8.2f   %6.3f     %6.3f      %6.3f\n", row->alpha, kb, row->tps, row->speedup,
@@ -382,7 +384,8 @@ int main(int argc, char **argv)
         free(plain.tok);
         free(got.tok);
         free(tp);
-        free(tr);
+        free(row_tps);
+        free(row_ratio);
     }
 
     if (json) {
