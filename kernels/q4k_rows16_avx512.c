@@ -34,6 +34,9 @@ AI void q4_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
         UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t s = 0; s < ns; s++) {
             const uint8_t *sb = base + s * 2304;
+            if (NT == 1) /* the whole super-block in one burst (see block32_rows16_avx512.c) */
+                for (int o = 0; o < 2304; o += 64)
+                    _mm_prefetch((const char *)sb + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
             /* scales (bytes 0..3: sc0..3 & 63, 4..7: m0..3 & 63, 8..11: low nibbles sc4..7 and
              * high nibbles m4..7, whose top 2 bits are bytes 0..3's / 4..7's bits 6..7) */
             const __m512i W0 = _mm512_loadu_si512(sb + 2048), W2 = _mm512_loadu_si512(sb + 2176);
@@ -46,8 +49,9 @@ AI void q4_K_groups(int64_t ns, const uint8_t *groups, size_t gb, int64_t ng, co
             UNROLL8 for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
             UNROLL8 for (int c = 0; c < 4; c++) { /* sub-blocks 2c (low nibbles) and 2c + 1 (high) */
                 const uint8_t *qc = sb + c * 512;
-                for (int o = 0; o < 512; o += 64)
-                    _mm_prefetch((const char *)qc + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
+                if (NT > 1)
+                    for (int o = 0; o < 512; o += 64)
+                        _mm_prefetch((const char *)qc + G4K_MVN_PREFETCH + o, _MM_HINT_T0);
                 __m512i lo[G4K_MVN_MAX_TOK], hi[G4K_MVN_MAX_TOK];
                 UNROLL8 for (int t = 0; t < NT; t++) lo[t] = hi[t] = _mm512_setzero_si512();
                 UNROLL8 for (int m = 0; m < 8; m++) {
