@@ -195,4 +195,5 @@ void GEMM_FLT_FILL(g4k_kernels *k)
     k->gemm[G4_TYPE_F32] = gemm_f32w;
     k->gemm[G4_TYPE_F16] = gemm_f16w;
     k->gemm[G4_TYPE_BF16] = gemm_bf16w;
+    k->gemm_rows[G4_TYPE_F32] = k->gemm_rows[G4_TYPE_F16] = k->gemm_rows[G4_TYPE_BF16] = RG;
 }

@@ -181,6 +181,9 @@ typedef struct g4k_kernels {
     g4k_mm_fn mm[G4_TYPE_COUNT];   /* any nt; NULL: no matmul for this type */
     g4k_mm_fn mv[G4_TYPE_COUNT];   /* nt == 1 (decode) specialisation; NULL: use mm */
     g4k_mm_fn gemm[G4_TYPE_COUNT]; /* nt >= G4K_GEMM_MIN_TOK (prefill) specialisation; NULL: mm */
+    /* Rows gemm computes together (its micro-kernel's row group): the driver's row chunks are a
+     * multiple of it, else a chunk's last group is partly padding (0: 16). */
+    int gemm_rows[G4_TYPE_COUNT];
     /* Opt-in prefill variant that rounds f32 activations to 16 bits (vdpbf16ps for BF16
      * weights): used only by g4k_matmul_lowp; NULL: gemm. */
     g4k_mm_fn gemm_lowp[G4_TYPE_COUNT];
@@ -265,6 +268,7 @@ void g4k_fill_avx512_bf16(g4k_kernels *k); /* only when the CPU has AVX512-BF16 
 void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gemm_flt_x86.h) */
 void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
 void g4k_fill_avx2_exp(g4k_kernels *k); /* softmax exponentials (exp_avx2.c) */
+void g4k_fill_avx512_exp(g4k_kernels *k); /* the same, 512-bit (exp_avx512.c) */
 void g4k_fill_avx2_argmax(g4k_kernels *k); /* greedy choice over a row (argmax_avx2.c) */
 void g4k_fill_avx2_kvrow(g4k_kernels *k); /* KV-cache row dot / axpy (kvrow_avx2.c) */
 void g4k_fill_scalar_attn(g4k_kernels *k); /* prompt attention tiles (attn_tile.c, attn_tile_*.c) */
