@@ -1,22 +1,49 @@
 /* ClippableLinear (spec §4.3), the linear layer of the E-series encoders (vision tower and audio
  * conformer): y = clamp(W clamp(x, in_min, in_max), out_min, out_max). */
+#include <string.h>
+
 #define G4_MMPROJ_PRIVATE
 #include "media/mmproj.h"
 #include "ops/ops.h"
+
+typedef struct clamp_job {
+    const float *src;
+    float *dst;
+    float lo, hi;
+} clamp_job;
+
+static void clamp_range(void *ctx, int64_t i0, int64_t i1)
+{
+    const clamp_job *j = ctx;
+    const float *src = j->src, lo = j->lo, hi = j->hi;
+    float *dst = j->dst; /* may be src */
+    int64_t i = i0;
+    for (; i + 8 <= i1; i += 8) { /* fixed-size blocks: compilers vectorise these at -O2 */
+        float t[8];
+        for (int l = 0; l < 8; l++)
+            t[l] = g4_clampf(src[i + l], lo, hi);
+        memcpy(dst + i, t, sizeof t);
+    }
+    for (; i < i1; i++)
+        dst[i] = g4_clampf(src[i], lo, hi);
+}
+
+/* dst = clamp(src) over n floats, split across the pool (serial, the clamps around the tower's
+ * linears took ~5% of a 2-thread image embed while the other thread waited). */
+static void clamp_all(g4k_pool *pool, const float *src, float *dst, int64_t n, float lo, float hi)
+{
+    clamp_job j = {src, dst, lo, hi};
+    g4_parallel_for(pool, n, clamp_range, &j);
+}
 
 void g4_clin_run(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp)
 {
     const float *in = x;
     if (L->clamp_in) {
-        size_t m = (size_t)n * (size_t)L->w.n_cols;
-        for (size_t i = 0; i < m; i++)
-            tmp[i] = g4_clampf(x[i], L->in_min, L->in_max);
+        clamp_all(pool, x, tmp, n * L->w.n_cols, L->in_min, L->in_max);
         in = tmp;
     }
     g4_linear(pool, mode, &L->w, in, n, y);
-    if (L->clamp_out) {
-        size_t m = (size_t)n * (size_t)L->w.n_rows;
-        for (size_t i = 0; i < m; i++)
-            y[i] = g4_clampf(y[i], L->out_min, L->out_max);
-    }
+    if (L->clamp_out)
+        clamp_all(pool, y, y, n * L->w.n_rows, L->out_min, L->out_max);
 }
