@@ -1,0 +1,123 @@
+/* Vectorised exp-based row functions for x86, included by exp_avx2.c (VW = 8) and
+ * exp_avx512.c (VW = 16): softmax exponentials x[i] = exp(x[i] - m) with their sum, a
+ * whole-row softmax, and the tanh GELU gate g[i] = gelu_tanh(g[i]) * u[i]. The encoders' rows
+ * spent more time in libm's scalar expf / tanhf than in the FMAs of the GEMMs around them.
+ *
+ * exp(y) = 2^n · e^r with n = round(y / ln 2), r = y - n·ln 2 (two-part ln 2), e^r by the Cephes
+ * degree-6 polynomial on [-ln2/2, ln2/2]: within 2 ulp of expf over the range that matters. y below
+ * -87.3 (including -inf, masked scores) gives exactly 0; y is never above 0 in a softmax (m is the
+ * row max), larger y are clamped at 88.7. Each element's value is the same at both widths; only
+ * the sums' order differs (one partial sum per lane).
+ *
+ * The includer defines VW, vec, ivec, vset1(f), vload(p), vstore(p, v), vadd, vsub, vmul, vdiv,
+ * vmin, vmax, vfmadd(a, b, c) (a·b + c), vfnmadd(a, b, c) (c - a·b), vround(v) (to nearest),
+ * vcvti(v), vcastf(i), iadd, isub, iset1, israi(i, s), islli(i, s), vzero_lt(p, y, lo) (p with
+ * the lanes where y < lo, ordered, set to 0), vhsum(v), vhmax(v) and EXP_FILL (the fill
+ * function's name). */
+#include <math.h>
+
+#include "quant.h"
+
+#define EX_AI static inline __attribute__((always_inline))
+
+EX_AI vec expv(vec y)
+{
+    const vec lo = vset1(-87.33654f), hi = vset1(88.72283f);
+    const vec y0 = y;
+    y = vmin(vmax(y, lo), hi);
+    const vec n = vround(vmul(y, vset1(1.44269504088896341f)));
+    vec r = vfnmadd(n, vset1(0.693359375f), y);
+    r = vfnmadd(n, vset1(-2.12194440e-4f), r);
+    vec p = vset1(1.9875691500e-4f);
+    p = vfmadd(p, r, vset1(1.3981999507e-3f));
+    p = vfmadd(p, r, vset1(8.3334519073e-3f));
+    p = vfmadd(p, r, vset1(4.1665795894e-2f));
+    p = vfmadd(p, r, vset1(1.6666665459e-1f));
+    p = vfmadd(p, r, vset1(5.0000001201e-1f));
+    p = vfmadd(vmul(p, r), r, vadd(r, vset1(1.0f)));
+    /* 2^n: n in [-126, 128]; split in two factors so n = 128 and n = -126 stay finite/normal */
+    const ivec ni = vcvti(n);
+    const ivec n1 = israi(ni, 1), n2 = isub(ni, n1);
+    const vec s1 = vcastf(islli(iadd(n1, iset1(127)), 23));
+    const vec s2 = vcastf(islli(iadd(n2, iset1(127)), 23));
+    p = vmul(vmul(p, s1), s2);
+    return vzero_lt(p, y0, lo);
+}
+
+/* x[i] = exp(x[i] - m), returns the sum; the tail is run as one padded vector (-inf -> 0). */
+static float exp_sub_sum_x86(float *x, int64_t n, float m)
+{
+    const vec mv = vset1(m);
+    vec acc = vset1(0.f);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        const vec e = expv(vsub(vload(x + i), mv));
+        vstore(x + i, e);
+        acc = vadd(acc, e);
+    }
+    if (i < n) {
+        float t[VW];
+        for (int l = 0; l < VW; l++)
+            t[l] = i + l < n ? x[i + l] : -INFINITY;
+        const vec e = expv(vsub(vload(t), mv));
+        vstore(t, e);
+        acc = vadd(acc, e);
+        for (int64_t l = 0; i + l < n; l++)
+            x[i + l] = t[l];
+    }
+    return vhsum(acc);
+}
+
+static void softmax_x86(float *x, int64_t n)
+{
+    if (n <= 0)
+        return;
+    vec mv = vset1(-INFINITY);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW)
+        mv = vmax(mv, vload(x + i));
+    float m = vhmax(mv);
+    for (; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    const float s = 1.0f / exp_sub_sum_x86(x, n, m);
+    const vec inv = vset1(s);
+    for (i = 0; i + VW <= n; i += VW)
+        vstore(x + i, vmul(vload(x + i), inv));
+    for (; i < n; i++)
+        x[i] *= s;
+}
+
+/* 0.5 z (1 + tanh(c (z + 0.044715 z^3))) = z · (1 - 1 / (exp(2 c (z + 0.044715 z^3)) + 1)):
+ * the logistic form has no cancellation near 0 (error ~1 ulp of the result). */
+EX_AI vec gelu(vec z)
+{
+    const vec c2 = vset1(2.0f * 0.7978845608028654f);
+    const vec inner = vmul(c2, vfmadd(vmul(vset1(0.044715f), z), vmul(z, z), z));
+    /* sigmoid(inner) = 1 / (1 + exp(-inner)); expv flushes below -87.3 to 0 (sigmoid 1) */
+    const vec e = expv(vsub(vset1(0.f), inner));
+    return vdiv(z, vadd(vset1(1.0f), e));
+}
+
+static void geglu_tanh_x86(float *g, const float *u, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW)
+        vstore(g + i, vmul(gelu(vload(g + i)), vload(u + i)));
+    if (i < n) {
+        float a[VW] = {0}, b[VW] = {0};
+        for (int64_t l = 0; l < n - i; l++) {
+            a[l] = g[i + l];
+            b[l] = u[i + l];
+        }
+        vstore(a, vmul(gelu(vload(a)), vload(b)));
+        for (int64_t l = 0; l < n - i; l++)
+            g[i + l] = a[l];
+    }
+}
+
+void EXP_FILL(g4k_kernels *k)
+{
+    k->exp_sub_sum = exp_sub_sum_x86;
+    k->softmax = softmax_x86;
+    k->geglu_tanh = geglu_tanh_x86;
+}
