@@ -277,10 +277,15 @@ AI void ukern(const uint8_t *ap, const uint8_t *wp, size_t wrb, const panel_geom
             const uint8_t *row = wp + r * wrb;
             const int32_t *q = (const int32_t *)(row + s * SUB);
             const float *f = (const float *)(row + g->n);
-            __m512i i = _mm512_set1_epi32(((const int32_t *)(f + 2 * g->nsub))[s]);
+            /* two chains (even / odd dwords), summed: 16 independent vpdpbusd chains across the
+             * 8 rows, enough to cover the instruction's latency where two issue per cycle */
+            __m512i i = _mm512_set1_epi32(((const int32_t *)(f + 2 * g->nsub))[s]), u = _mm512_setzero_si512();
 #pragma GCC unroll 8
-            for (int j = 0; j < SUB / 4; j++)
+            for (int j = 0; j < SUB / 4; j += 2) {
                 i = _mm512_dpbusd_epi32(i, A[j], _mm512_set1_epi32(q[j]));
+                u = _mm512_dpbusd_epi32(u, A[j + 1], _mm512_set1_epi32(q[j + 1]));
+            }
+            i = _mm512_add_epi32(i, u);
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(i), da), _mm512_set1_ps(f[s]), acc[r]);
             if (HAS_M)
                 acc[r] = _mm512_fmadd_ps(sa, _mm512_set1_ps(f[g->nsub + s]), acc[r]);
