@@ -34,7 +34,8 @@
  *         (a round of k drafts that keeps i tests min(i + 1, k) of them).
  * A round of k drafts yields E(k) = (1 - a^(k+1)) / (1 - a) tokens for k d + v(k+1) seconds; a
  * plain step yields 1 for v(1). The next round takes the best k in 1..7 (the first rounds at
- * most ADAPT_START, before anything is measured), or a plain step when none beats it. Plain
+ * most ADAPT_START, before anything is measured; every ADAPT_EXPLORE-th round one more, so the
+ * cost of the next size up keeps being measured), or a plain step when none beats it. Plain
  * steps chosen that way, or a run of rounds that accept nothing, start a pause (the run's length
  * is 2 below a = 1/2, else the fewest m in 2..4 with (1 - a)^m < 2%: two at a = 0.9, three at
  * 0.8, four at 0.5-0.7 -- a fixed two made a drafter at a = 0.7 pause every ~11 rounds by
@@ -55,6 +56,7 @@
 #define GEN_STATS_V1_SIZE G4_V1_0_SIZE(g4_generate_stats, seconds)
 #define ADAPT_START 3      /* largest k before a verify step of more than one row is measured */
 #define ADAPT_MAX G4_DRAFT_KMAX /* = DRAFT_MAX */
+#define ADAPT_EXPLORE 8    /* rounds between tries of one draft more than the model's best */
 #define ADAPT_DECAY 0.95   /* per round: the acceptance estimate follows the text's recent rounds
                             * (0.85 capped a measured 0.9 at ~0.8 with its prior: k too small) */
 #define ADAPT_PAUSE_MIN 2  /* plain steps of the first pause */
@@ -172,7 +174,7 @@ static g4_status run(gen *g)
     const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
     const int adaptive = g->p->n_draft < 0;
     g4_draft_state *ds = &s->draft; /* its costs persist across calls (draft_state.h) */
-    int32_t x, misses = 0, probe = 0;
+    int32_t x, misses = 0, probe = 0, explore = 0;
     /* adaptive k: plain steps left, the next pause's length (each call starts from the shortest:
      * a new request may suit the drafter better than the last one did) */
     int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN;
@@ -191,6 +193,12 @@ static g4_status run(gen *g)
             k = next_k(g, 0);
         } else if (drafting) {
             k = probe ? 1 : g4_draft_costs_choose(ds, ADAPT_MAX, ADAPT_START);
+            /* every ADAPT_EXPLORE-th drafting round one draft more than the best: v(k + 2) is
+             * only measured when that size runs, so one slow early step would otherwise keep
+             * the choice below it for good (seen: k = 1 at a = 0.7 on 2 threads, 1.50x plain
+             * against k = 3's 1.77x) */
+            if (!probe && k > 0 && k < ADAPT_MAX && ++explore % ADAPT_EXPLORE == 0)
+                k++;
             if (k == 0 && g4_draft_costs_known(ds)) { /* drafting does not pay now: pause, then probe */
                 pause = pause_len - 1;
                 probe = pause == 0;
