@@ -73,9 +73,9 @@ static void pack_bf16(const float *x, int64_t n, int64_t n_tok, void *dst, size_
     }
 }
 
-/* y for MR rows (wr, nrr of them real) x the 16 tokens of the tile at `at` (ntt real), from its
- * accumulators: token t's 8 rows are contiguous in y, two 8x8 transposes and one ymm store per
- * token; a partial row group scatters each row's tokens. */
+/* One 16-token tile's accumulators (MR rows, nrr of them real; ntt real tokens) into y at yt:
+ * token t's 8 rows are contiguous in y, two 8x8 transposes and one ymm store per token; a
+ * partial row group scatters each row's tokens. */
 static inline __attribute__((always_inline)) void store_tile(const __m512 acc[MR], float *yt, int64_t ys,
                                                              int64_t nrr, int64_t ntt)
 {

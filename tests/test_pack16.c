@@ -244,7 +244,11 @@ static int bench(int argc, char **argv)
             continue;
         const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : type == G4_TYPE_Q8_0 ? 128 : 3840;
         const size_t rb = g4_type_row_bytes(type, n_cols);
-        uint8_t *w = malloc(rb * (size_t)n_rows);
+        const size_t mat_bytes = rb * (size_t)n_rows;
+        int copies = getenv("G4_BENCH_COPIES") ? atoi(getenv("G4_BENCH_COPIES")) : (int)(1000000000 / mat_bytes) + 1;
+        if (copies < 1 || copies > 64)
+            copies = copies < 1 ? 1 : 64;
+        uint8_t *w = malloc(mat_bytes * (size_t)copies); /* the copies, back to back; copy 0 built here */
         float *row = malloc(sizeof(float) * (size_t)n_cols);
         for (int r = 0; r < 64; r++) {
             for (int64_t i = 0; i < n_cols; i++)
@@ -253,16 +257,12 @@ static int bench(int argc, char **argv)
         }
         for (int64_t r = 64; r < n_rows; r++)
             memcpy(w + r * rb, w + (r % 64) * rb, rb);
-        const size_t mat_bytes = rb * (size_t)n_rows;
-        int copies = getenv("G4_BENCH_COPIES") ? atoi(getenv("G4_BENCH_COPIES")) : (int)(1000000000 / mat_bytes) + 1;
-        if (copies < 1 || copies > 64)
-            copies = copies < 1 ? 1 : 64;
-        uint8_t *wc = malloc(mat_bytes * (size_t)copies);
         g4k_matrix m[64];
         g4k_packed *p[64] = {0};
         for (int c = 0; c < copies; c++) {
-            memcpy(wc + mat_bytes * (size_t)c, w, mat_bytes);
-            m[c] = (g4k_matrix){wc + mat_bytes * (size_t)c, type, n_cols, n_rows, rb, NULL};
+            if (c > 0)
+                memcpy(w + mat_bytes * (size_t)c, w, mat_bytes);
+            m[c] = (g4k_matrix){w + mat_bytes * (size_t)c, type, n_cols, n_rows, rb, NULL};
             p[c] = g4k_pack_with(g4k_kernels_active(), pool, &m[c]);
         }
         float *x = malloc(sizeof(float) * (size_t)(n_cols * G4K_MVN_MAX_TOK));
@@ -300,7 +300,7 @@ static int bench(int argc, char **argv)
         }
         for (int c = 0; c < copies; c++)
             g4k_packed_free(p[c]);
-        free(w), free(wc), free(row), free(x), free(y);
+        free(w), free(row), free(x), free(y);
     }
     free(ts);
     g4k_pool_free(pool);
