@@ -23,9 +23,19 @@
 #include "media/mmproj.h"
 #include "ops/ops.h"
 
-#define ROW_BLOCK 512   /* rows per MLP / patch-embedding batch (GEMM weight panels reused 512x) */
-#define QUERY_BLOCK 256 /* query rows per attention score block */
+/* Row and query blocks bound the scratch: [rb][ff] MLP rows, [qb][N] f32 scores. They are
+ * balanced (ceil(N / blocks)) so that the last is not a sliver: a 280-token image (2520 patches)
+ * runs 5 row blocks of 504 and 10 query blocks of 252. Fewer, larger blocks pack each weight panel
+ * (or a head's K / V^T) fewer times, but 1280 / 640 measured no faster (the packs are ~7% of an
+ * embed, the micro-kernel already ~86% of the FMA peak in situ) for 2.5x the scratch. */
+#define ROW_BLOCK_MAX 512   /* rows per MLP / output-projection batch */
+#define QUERY_BLOCK_MAX 256 /* query rows per attention score block */
 
+static int64_t balanced_block(int64_t n, int64_t max)
+{
+    const int64_t blocks = (n + max - 1) / max;
+    return blocks ? (n + blocks - 1) / blocks : 1;
+}
 
 int64_t g4_vtower_image_tokens(const g4_mmproj *p, int w, int h, int max_soft_tokens)
 {
@@ -96,6 +106,8 @@ typedef struct vt_job {
     uint16_t *kb, *vtb;       /* opt-in precisions: a head's K [N][hd] and V^T [hd][N] in bf16, else NULL */
     int head;                 /* the head head_to_bf16 converts */
     g4_linear_mode mode;      /* the projector's lin_mode (its encoder precision) */
+    int64_t rb, qbk;          /* row block and query block (balanced_block) */
+    float *vt;                /* f32 path: the head's V^T [hd][N] */
 } vt_job;
 
 /* im2col of rows [r0, r0 + i1): the 768 values of a patch in (c, ky, kx) order, in [-1, 1]. */
@@ -136,7 +148,8 @@ static void norm_in(void *ctx, int64_t i0, int64_t i1)
     g4_rmsnorm(j->x + i0 * d, j->L->ln1, i1 - i0, d, j->V->eps, j->a + i0 * d);
 }
 
-/* Per head: q_norm / k_norm with weights, v weightless; then 2-D RoPE on q and k. */
+/* The q/k/v output clamps (deferred, G4_CLIN_OUT_LATER); per head: q_norm / k_norm with
+ * weights, v weightless; then 2-D RoPE on q and k. */
 static void qkv_heads(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
@@ -144,6 +157,9 @@ static void qkv_heads(void *ctx, int64_t i0, int64_t i1)
     const int d = V->d, hd = V->hd;
     for (int64_t i = i0; i < i1; i++) {
         int px = (int)(i % j->nx), py = (int)(i / j->nx);
+        g4_clin_clamp_out(&j->L->q, j->q + i * d, d);
+        g4_clin_clamp_out(&j->L->k, j->k + i * d, d);
+        g4_clin_clamp_out(&j->L->v, j->v + i * d, d);
         for (int h = 0; h < V->n_head; h++) {
             float *qh = j->q + i * d + h * hd, *kh = j->k + i * d + h * hd, *vh = j->v + i * d + h * hd;
             g4_rmsnorm(qh, j->L->q_norm, 1, hd, V->eps, qh);
@@ -163,19 +179,27 @@ static void softmax_rows(void *ctx, int64_t i0, int64_t i1)
         g4k_softmax(j->s + i * j->n, j->n);
 }
 
-/* o += rms(t; post) for rows [i0, i1) of the block starting at r0. */
+/* x += rms(clamp(t); post) for rows [i0, i1) of the block starting at r0 (t: the output of the
+ * linear L, its clamp deferred to here). */
+static void add_post(const vt_job *j, const g4_clin *L, const float *post, int64_t i0, int64_t i1)
+{
+    const int d = j->V->d;
+    for (int64_t i = i0; i < i1; i++) {
+        g4_clin_clamp_out(L, j->t + i * d, d);
+        g4_add_rmsnorm(j->x + (j->r0 + i) * d, j->t + i * d, post, 1, d, j->V->eps);
+    }
+}
+
 static void add_post_attn(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
-    const int d = j->V->d;
-    g4_add_rmsnorm(j->x + (j->r0 + i0) * d, j->t + i0 * d, j->L->attn_post_norm, i1 - i0, d, j->V->eps);
+    add_post(j, &j->L->o, j->L->attn_post_norm, i0, i1);
 }
 
 static void add_post_ffn(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
-    const int d = j->V->d;
-    g4_add_rmsnorm(j->x + (j->r0 + i0) * d, j->t + i0 * d, j->L->ffn_post_norm, i1 - i0, d, j->V->eps);
+    add_post(j, &j->L->down, j->L->ffn_post_norm, i0, i1);
 }
 
 static void norm_ffn(void *ctx, int64_t i0, int64_t i1)
@@ -185,11 +209,19 @@ static void norm_ffn(void *ctx, int64_t i0, int64_t i1)
     g4_rmsnorm(j->x + (j->r0 + i0) * d, j->L->ln2, i1 - i0, d, j->V->eps, j->a + i0 * d);
 }
 
+/* Row by row: the gate's and up's output clamps, gelu_tanh(gate) * up, the down projection's input
+ * clamp (all deferred to here: one pass over each row while it is in L1). */
 static void geglu(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
     const int64_t ff = j->V->ff;
-    g4k_geglu_tanh(j->o + i0 * ff, j->u + i0 * ff, (i1 - i0) * ff);
+    for (int64_t i = i0; i < i1; i++) {
+        float *g = j->o + i * ff, *u = j->u + i * ff;
+        g4_clin_clamp_out(&j->L->gate, g, ff);
+        g4_clin_clamp_out(&j->L->up, u, ff);
+        g4k_geglu_tanh(g, u, ff);
+        g4_clin_clamp_in(&j->L->down, g, g, ff);
+    }
 }
 
 /* The opt-in precisions: one head's K rows and V^T rows rounded to bf16 (rows [i0, i1) of K). */
@@ -206,11 +238,25 @@ static void head_to_bf16(void *ctx, int64_t i0, int64_t i1)
                 j->vtb[(size_t)c * N + r] = g4k_f32_to_bf16(j->v[r * d + h * hd + c]);
 }
 
+/* f32 path: one head's V^T rows, keys [i0, i1) of every column (a serial transpose here left the
+ * other threads waiting ~4% of an embed). */
+static void head_vt(void *ctx, int64_t i0, int64_t i1)
+{
+    const vt_job *j = ctx;
+    const int d = j->V->d, hd = j->V->hd;
+    const int64_t N = j->n;
+    const float *v = j->v + j->head * hd;
+    for (int c = 0; c < hd; c++)
+        for (int64_t r = i0; r < i1; r++)
+            j->vt[(size_t)c * N + r] = v[r * d + c];
+}
+
 /* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights"; with
  * an opt-in precision as bf16 weights through g4k_matmul_lowp (queries and probabilities rounded
  * to bf16 by the kernel, vdpbf16ps). */
 static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob)
 {
+    const int64_t QB = j->qbk;
     const g4_vtower *V = j->V;
     const int d = V->d, hd = V->hd;
     const int64_t N = j->n;
@@ -219,19 +265,19 @@ static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob
                         .row_bytes = sizeof(float) * (size_t)d};
         g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
                          .row_bytes = sizeof(float) * (size_t)N};
+        j->head = h;
         if (j->kb) {
-            j->head = h;
             g4_parallel_for(pool, N, head_to_bf16, j);
             K = (g4k_matrix){.data = j->kb, .type = G4_TYPE_BF16, .n_cols = hd, .n_rows = N,
                              .row_bytes = sizeof(uint16_t) * (size_t)hd};
             VT = (g4k_matrix){.data = j->vtb, .type = G4_TYPE_BF16, .n_cols = N, .n_rows = hd,
                               .row_bytes = sizeof(uint16_t) * (size_t)N};
-        } else
-            for (int64_t r = 0; r < N; r++)
-                for (int c = 0; c < hd; c++)
-                    vt[(size_t)c * N + r] = j->v[r * d + h * hd + c];
-        for (int64_t q0 = 0; q0 < N; q0 += QUERY_BLOCK) {
-            int64_t nq = N - q0 < QUERY_BLOCK ? N - q0 : QUERY_BLOCK;
+        } else {
+            j->vt = vt;
+            g4_parallel_for(pool, N, head_vt, j);
+        }
+        for (int64_t q0 = 0; q0 < N; q0 += QB) {
+            int64_t nq = N - q0 < QB ? N - q0 : QB;
             for (int64_t r = 0; r < nq; r++)
                 memcpy(qb + r * hd, j->q + (q0 + r) * d + h * hd, sizeof(float) * (size_t)hd);
             if (j->kb) {
@@ -243,8 +289,8 @@ static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob
                 g4_parallel_for(pool, nq, softmax_rows, j);
                 g4k_matmul(pool, &VT, j->s, nq, ob);
             }
-            for (int64_t r = 0; r < nq; r++)
-                memcpy(j->o + (q0 + r) * d + h * hd, ob + r * hd, sizeof(float) * (size_t)hd);
+            for (int64_t r = 0; r < nq; r++) /* with the output projection's input clamp */
+                g4_clin_clamp_in(&j->L->o, ob + r * hd, j->o + (q0 + r) * d + h * hd, hd);
         }
     }
 }
@@ -253,37 +299,36 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
                   float *clampbuf)
 {
     const g4_vtower *V = j->V;
-    const int d = V->d, ff = V->ff;
+    const int d = V->d;
     const int64_t N = j->n;
     j->L = L;
     g4_parallel_for(pool, N, norm_in, j);
-    g4_clin_run(pool, j->mode, &L->q, j->a, N, j->q, clampbuf);
-    g4_clin_run(pool, j->mode, &L->k, j->a, N, j->k, clampbuf);
-    g4_clin_run(pool, j->mode, &L->v, j->a, N, j->v, clampbuf);
+    g4_clin_linear(pool, j->mode, &L->q, j->a, N, j->q, clampbuf, G4_CLIN_OUT_LATER);
+    g4_clin_linear(pool, j->mode, &L->k, j->a, N, j->k, clampbuf, G4_CLIN_OUT_LATER);
+    g4_clin_linear(pool, j->mode, &L->v, j->a, N, j->v, clampbuf, G4_CLIN_OUT_LATER);
     g4_parallel_for(pool, N, qkv_heads, j);
     float *o_full = j->o;
     j->o = j->a; /* the normed input is dead now: attention output goes there */
     attention(pool, j, vt, qb, ob);
     j->o = o_full;
-    for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
-        int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
+    for (int64_t r0 = 0; r0 < N; r0 += j->rb) {
+        int64_t nr = N - r0 < j->rb ? N - r0 : j->rb;
         j->r0 = r0;
-        g4_clin_run(pool, j->mode, &L->o, j->a + r0 * d, nr, j->t, clampbuf);
+        g4_clin_linear(pool, j->mode, &L->o, j->a + r0 * d, nr, j->t, clampbuf, G4_CLIN_IN_DONE | G4_CLIN_OUT_LATER);
         g4_parallel_for(pool, nr, add_post_attn, j);
     }
-    /* MLP in row blocks: [ROW_BLOCK][ff] scratch instead of [N][ff]. */
+    /* MLP in row blocks: [rb][ff] scratch instead of [N][ff]. */
     float *a_full = j->a;
-    for (int64_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
-        int64_t nr = N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK;
+    for (int64_t r0 = 0; r0 < N; r0 += j->rb) {
+        int64_t nr = N - r0 < j->rb ? N - r0 : j->rb;
         j->r0 = r0;
-        j->a = j->q; /* [ROW_BLOCK][d] */
+        j->a = j->q; /* [rb][d] */
         g4_parallel_for(pool, nr, norm_ffn, j);
-        g4_clin_run(pool, j->mode, &L->gate, j->a, nr, j->o, clampbuf);
-        g4_clin_run(pool, j->mode, &L->up, j->a, nr, j->u, clampbuf);
+        g4_clin_linear(pool, j->mode, &L->gate, j->a, nr, j->o, clampbuf, G4_CLIN_OUT_LATER);
+        g4_clin_linear(pool, j->mode, &L->up, j->a, nr, j->u, clampbuf, G4_CLIN_OUT_LATER);
         g4_parallel_for(pool, nr, geglu, j);
-        g4_clin_run(pool, j->mode, &L->down, j->o, nr, j->t, clampbuf);
+        g4_clin_linear(pool, j->mode, &L->down, j->o, nr, j->t, clampbuf, G4_CLIN_IN_DONE | G4_CLIN_OUT_LATER);
         g4_parallel_for(pool, nr, add_post_ffn, j);
-        (void)ff;
     }
     j->a = a_full;
     if (L->out_scale != 1.0f)
@@ -306,7 +351,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         return g4_errbuf(err, errlen, G4_ERR_INVALID_ARGUMENT, "image: invalid size or token budget");
     const int d = V->d, hd = V->hd, q4 = hd / 4, nx = tw / 16, ny = th / 16;
     const int64_t N = (int64_t)nx * ny;
-    const int64_t RB = ROW_BLOCK;
+    const int64_t RB = balanced_block(N, ROW_BLOCK_MAX), QB = balanced_block(N, QUERY_BLOCK_MAX);
     size_t nd = (size_t)N * d;
     size_t tsz = (size_t)RB * (d > 768 ? d : 768);
     size_t clampsz = nd > (size_t)RB * V->ff ? nd : (size_t)RB * V->ff;
@@ -315,10 +360,10 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     float *q = malloc(sizeof(float) * nd), *k = malloc(sizeof(float) * nd);
     float *v = malloc(sizeof(float) * nd), *t = malloc(sizeof(float) * tsz);
     float *o = malloc(sizeof(float) * (size_t)RB * V->ff), *u = malloc(sizeof(float) * (size_t)RB * V->ff);
-    float *s = malloc(sizeof(float) * (size_t)QUERY_BLOCK * N);
+    float *s = malloc(sizeof(float) * (size_t)QB * N);
     float *vt = malloc(sizeof(float) * (size_t)hd * N);
-    float *qb = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
-    float *ob = malloc(sizeof(float) * (size_t)QUERY_BLOCK * hd);
+    float *qb = malloc(sizeof(float) * (size_t)QB * hd);
+    float *ob = malloc(sizeof(float) * (size_t)QB * hd);
     float *cl = malloc(sizeof(float) * clampsz);
     float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
     const int lowp = p->precision != G4_MM_PRECISION_F32;
@@ -343,7 +388,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     }
     vt_job j = {.V = V, .px = px, .stride = pstride, .nx = nx, .x = x, .a = a, .q = q, .k = k,
                 .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vtb = vtb,
-                .mode = p->lin_mode};
+                .mode = p->lin_mode, .rb = RB, .qbk = QB};
     j.cx = rope;
     j.sx = rope + (size_t)nx * q4;
     j.cy = rope + 2 * (size_t)nx * q4;

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "g4plug.h"
 #include "gguf/gguf.h"
@@ -196,6 +197,27 @@ typedef struct g4_clin {
 /* clippable_linear.c: y[n, rows] = clamp(W clamp(x)) through g4_linear (mode: the projector's
  * lin_mode); tmp[n, cols] holds the clamped input when clamp_in (tmp may be x: clamped in place). */
 void g4_clin_run(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp);
+/* The same with some clamps left to the caller, who fuses them into a row pass it makes anyway
+ * (normalising, copying, the gate) while the rows are in L1, instead of a separate sweep over
+ * memory: G4_CLIN_IN_DONE (x is already clamped to in_min/in_max), G4_CLIN_OUT_LATER (the caller
+ * applies g4_clin_clamp_out to every output row before reading it). */
+enum { G4_CLIN_IN_DONE = 1, G4_CLIN_OUT_LATER = 2 };
+void g4_clin_linear(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y,
+                    float *tmp, int flags);
+/* dst[i] = clamp(src[i], lo, hi) for n floats on the calling thread (dst may be src). */
+void g4_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi);
+static inline void g4_clin_clamp_out(const g4_clin *L, float *y, int64_t n)
+{
+    if (L->clamp_out)
+        g4_clamp_copy(y, y, n, L->out_min, L->out_max);
+}
+static inline void g4_clin_clamp_in(const g4_clin *L, const float *x, float *dst, int64_t n)
+{
+    if (L->clamp_in)
+        g4_clamp_copy(x, dst, n, L->in_min, L->in_max);
+    else if (dst != x)
+        memcpy(dst, x, sizeof(float) * (size_t)n);
+}
 
 typedef struct g4_vt_layer {
     g4_clin q, k, v, o, gate, up, down;
