@@ -1,6 +1,7 @@
 /* Vectorised exp-based row functions for x86, included by exp_avx2.c (VW = 8) and
  * exp_avx512.c (VW = 16): softmax exponentials x[i] = exp(x[i] - m) with their sum, a
- * whole-row softmax, and the tanh GELU gate g[i] = gelu_tanh(g[i]) * u[i]. The encoders' rows
+ * whole-row softmax, the tanh GELU gate g[i] = gelu_tanh(g[i]) * u[i] and x[i] * sigmoid(s[i])
+ * (SiLU, GLU). The encoders' rows
  * spent more time in libm's scalar expf / tanhf than in the FMAs of the GEMMs around them.
  *
  * exp(y) = 2^n · e^r with n = round(y / ln 2), r = y - n·ln 2 (two-part ln 2), e^r by the Cephes
@@ -115,9 +116,30 @@ static void geglu_tanh_x86(float *g, const float *u, int64_t n)
     }
 }
 
+/* dst = x * sigmoid(s) = x / (1 + exp(-s)); exp(-s) above 88.7 is clamped there (a finite
+ * 3.4e38: the result ~0, as expf's inf gives 0). */
+static void mul_sigmoid_x86(float *dst, const float *x, const float *s, int64_t n)
+{
+    const vec one = vset1(1.0f), zero = vset1(0.f);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW)
+        vstore(dst + i, vdiv(vload(x + i), vadd(one, expv(vsub(zero, vload(s + i))))));
+    if (i < n) {
+        float a[VW] = {0}, b[VW] = {0};
+        for (int64_t l = 0; l < n - i; l++) {
+            a[l] = x[i + l];
+            b[l] = s[i + l];
+        }
+        vstore(a, vdiv(vload(a), vadd(one, expv(vsub(zero, vload(b))))));
+        for (int64_t l = 0; l < n - i; l++)
+            dst[i + l] = a[l];
+    }
+}
+
 void EXP_FILL(g4k_kernels *k)
 {
     k->exp_sub_sum = exp_sub_sum_x86;
     k->softmax = softmax_x86;
     k->geglu_tanh = geglu_tanh_x86;
+    k->mul_sigmoid = mul_sigmoid_x86;
 }

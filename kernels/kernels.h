@@ -149,6 +149,10 @@ void g4k_softmax(float *x, int64_t n);
 /* g[i] = gelu_tanh(g[i]) * u[i] (gelu_pytorch_tanh; vectorised levels use the equivalent
  * logistic form z·sigmoid(2c(z + 0.044715 z^3)), within a few ulp of the tanhf formula). */
 void g4k_geglu_tanh(float *g, const float *u, int64_t n);
+/* dst[i] = x[i] * sigmoid(s[i]) = x[i] / (1 + exp(-s[i])): SiLU (x = s) and the GLU gate of the
+ * audio conformer. dst may be x or s. Vectorised levels use the softmax's exponential (within
+ * 2 ulp of expf); the scalar level is libm's expf. */
+void g4k_mul_sigmoid(float *dst, const float *x, const float *s, int64_t n);
 /* The first index of the largest of x[0..n) (NaN never wins unless x[0] is NaN; n >= 1): the
  * greedy token of a logit row. Every level gives exactly the scalar loop's answer. */
 int64_t g4k_argmax(const float *x, int64_t n);

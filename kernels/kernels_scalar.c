@@ -94,6 +94,12 @@ static void geglu_tanh(float *g, const float *u, int64_t n)
     }
 }
 
+static void mul_sigmoid(float *dst, const float *x, const float *s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = x[i] / (1.0f + expf(-s[i]));
+}
+
 static int64_t argmax(const float *x, int64_t n)
 {
     int64_t best = 0;
@@ -154,6 +160,7 @@ void g4k_fill_scalar(g4k_kernels *k)
     k->exp_sub_sum = exp_sub_sum;
     k->softmax = softmax;
     k->geglu_tanh = geglu_tanh;
+    k->mul_sigmoid = mul_sigmoid;
     k->argmax = argmax;
     k->first_ge = first_ge;
     g4k_fill_scalar_attn(k);

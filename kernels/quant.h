@@ -209,6 +209,7 @@ typedef struct g4k_kernels {
     float (*exp_sub_sum)(float *x, int64_t n, float m); /* g4k_exp_sub_sum */
     void (*softmax)(float *x, int64_t n);                 /* g4k_softmax */
     void (*geglu_tanh)(float *g, const float *u, int64_t n); /* g4k_geglu_tanh */
+    void (*mul_sigmoid)(float *dst, const float *x, const float *s, int64_t n); /* g4k_mul_sigmoid */
     int64_t (*argmax)(const float *x, int64_t n);            /* g4k_argmax */
     int64_t (*first_ge)(const float *x, int64_t n, float t); /* g4k_first_ge */
     /* KV-cache rows (g4k_row_dot / g4k_row_axpy), indexed by the row's type */

@@ -983,8 +983,32 @@ static void test_softmax_geglu(void)
                     if (bad++ < 3)
                         fprintf(stderr, "  geglu %s n=%d i=%d got %g ref %g\n", g4k_isa_name((g4k_isa)isa), n, i, g[i], gref[i]);
                 }
+            /* x * sigmoid(s), out of place (the GLU) and in place (SiLU), the tails included */
+            for (int i = 0; i < n; i++) {
+                g[i] = (float)(grand() * 6.0);
+                u[i] = (float)(grand() * 2.0);
+            }
+            if (n > 2) {
+                g[1] = -100.f; /* exp(100) overflows expf: sigmoid 0 */
+                g[2] = 100.f;  /* sigmoid 1 */
+            }
+            double sref[N], siref[N];
+            for (int i = 0; i < n; i++) {
+                sref[i] = u[i] / (1.0 + exp(-(double)g[i]));
+                siref[i] = g[i] / (1.0 + exp(-(double)g[i]));
+            }
+            float sg[N];
+            k->mul_sigmoid(sg, u, g, n);
+            k->mul_sigmoid(g, g, g, n);
+            for (int i = 0; i < n; i++) {
+                const int ok = fabs(sg[i] - sref[i]) <= 1e-6 * fabs(sref[i]) + 1e-30 &&
+                               (g[i] == 0.f && siref[i] == 0.0 ? 1 : fabs(g[i] - siref[i]) <= 1e-6 * fabs(siref[i]) + 1e-30);
+                if (!ok && bad++ < 3)
+                    fprintf(stderr, "  mul_sigmoid %s n=%d i=%d got %g / %g ref %g / %g\n", g4k_isa_name((g4k_isa)isa), n, i,
+                            sg[i], g[i], sref[i], siref[i]);
+            }
         }
-        CHECK(bad == 0, "softmax / geglu_tanh %s match double references", g4k_isa_name((g4k_isa)isa));
+        CHECK(bad == 0, "softmax / geglu_tanh / mul_sigmoid %s match double references", g4k_isa_name((g4k_isa)isa));
     }
 }
 
