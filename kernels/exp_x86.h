@@ -88,53 +88,46 @@ static void softmax_x86(float *x, int64_t n)
         x[i] *= s;
 }
 
+/* x · sigmoid(s) = x / (1 + exp(-s)). expv flushes exp(-s) below -87.3 to 0 (sigmoid 1) and
+ * clamps it above 88.7 (a finite 3.4e38: the result ~0, as expf's inf gives 0). */
+EX_AI vec mul_sig(vec x, vec s)
+{
+    return vdiv(x, vadd(vset1(1.0f), expv(vsub(vset1(0.f), s))));
+}
+
 /* 0.5 z (1 + tanh(c (z + 0.044715 z^3))) = z · (1 - 1 / (exp(2 c (z + 0.044715 z^3)) + 1)):
  * the logistic form has no cancellation near 0 (error ~1 ulp of the result). */
 EX_AI vec gelu(vec z)
 {
     const vec c2 = vset1(2.0f * 0.7978845608028654f);
-    const vec inner = vmul(c2, vfmadd(vmul(vset1(0.044715f), z), vmul(z, z), z));
-    /* sigmoid(inner) = 1 / (1 + exp(-inner)); expv flushes below -87.3 to 0 (sigmoid 1) */
-    const vec e = expv(vsub(vset1(0.f), inner));
-    return vdiv(z, vadd(vset1(1.0f), e));
+    return mul_sig(z, vmul(c2, vfmadd(vmul(vset1(0.044715f), z), vmul(z, z), z)));
 }
 
-static void geglu_tanh_x86(float *g, const float *u, int64_t n)
+/* dst[i] = f(a[i], b[i]) for the row maps below; the tail is run as one zero-padded vector.
+ * (Always inlined with a constant f, so f is inlined too: no call per vector.) */
+EX_AI void map2(float *dst, const float *a, const float *b, int64_t n, vec (*f)(vec, vec))
 {
     int64_t i = 0;
     for (; i + VW <= n; i += VW)
-        vstore(g + i, vmul(gelu(vload(g + i)), vload(u + i)));
+        vstore(dst + i, f(vload(a + i), vload(b + i)));
     if (i < n) {
-        float a[VW] = {0}, b[VW] = {0};
+        float ta[VW] = {0}, tb[VW] = {0};
         for (int64_t l = 0; l < n - i; l++) {
-            a[l] = g[i + l];
-            b[l] = u[i + l];
+            ta[l] = a[i + l];
+            tb[l] = b[i + l];
         }
-        vstore(a, vmul(gelu(vload(a)), vload(b)));
+        vstore(ta, f(vload(ta), vload(tb)));
         for (int64_t l = 0; l < n - i; l++)
-            g[i + l] = a[l];
+            dst[i + l] = ta[l];
     }
 }
 
-/* dst = x * sigmoid(s) = x / (1 + exp(-s)); exp(-s) above 88.7 is clamped there (a finite
- * 3.4e38: the result ~0, as expf's inf gives 0). */
-static void mul_sigmoid_x86(float *dst, const float *x, const float *s, int64_t n)
-{
-    const vec one = vset1(1.0f), zero = vset1(0.f);
-    int64_t i = 0;
-    for (; i + VW <= n; i += VW)
-        vstore(dst + i, vdiv(vload(x + i), vadd(one, expv(vsub(zero, vload(s + i))))));
-    if (i < n) {
-        float a[VW] = {0}, b[VW] = {0};
-        for (int64_t l = 0; l < n - i; l++) {
-            a[l] = x[i + l];
-            b[l] = s[i + l];
-        }
-        vstore(a, vdiv(vload(a), vadd(one, expv(vsub(zero, vload(b))))));
-        for (int64_t l = 0; l < n - i; l++)
-            dst[i + l] = a[l];
-    }
-}
+EX_AI vec gelu_mul(vec g, vec u) { return vmul(gelu(g), u); }
+
+static void geglu_tanh_x86(float *g, const float *u, int64_t n) { map2(g, g, u, n, gelu_mul); }
+
+/* dst = x * sigmoid(s) (SiLU: x = s; the GLU gate) */
+static void mul_sigmoid_x86(float *dst, const float *x, const float *s, int64_t n) { map2(dst, x, s, n, mul_sig); }
 
 void EXP_FILL(g4k_kernels *k)
 {
