@@ -194,8 +194,9 @@ await step('ollama format + think + logprobs', async () => {
         j.done_reason === 'length' ? j.message.content.startsWith('{') : v && typeof v === 'object', `${j.done_reason}: ${j.message.content.slice(0, 100)}`);
   const t = await ollama.chat({ model: 'g4', messages: [user('x')], think: true, stream: false, options: { num_predict: 6 } });
   check('ollama think: accepted, no markers in content', t.done && !/<\|?channel/.test(t.message.content), JSON.stringify(t.message));
-  // seeded: unseeded sampling on the random-weight fixture can draw an end-of-turn token before the
-  // 4th (about 1 run in 8), which ends the reply, correctly, with fewer than 4 logprobs entries
+  // seeded: unseeded, the random-weight fixture sometimes draws an end-of-turn token before the 4th,
+  // which ends the reply, correctly, with fewer than 4 entries (seeds 1-1500: only seed 202, " Pseudo"
+  // then end-of-turn, the exact reply of the one unseeded failure seen in make test)
   const l = await ollama.chat({ model: 'g4', messages: [user('x')], logprobs: true, top_logprobs: 2, stream: false, options: { num_predict: 4, seed: 3 } });
   check('ollama logprobs', Array.isArray(l.logprobs) && l.logprobs.length === 4 && l.logprobs.every((e) => e.logprob <= 0 && e.top_logprobs.length === 2), JSON.stringify(l.logprobs)?.slice(0, 200));
 });
