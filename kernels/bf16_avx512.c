@@ -1,7 +1,8 @@
-/* Prefill GEMM for BF16 weights with AVX512-BF16 (vdpbf16ps): 2 bf16 products per f32 lane,
- * twice the f32-FMA rate. The only translation unit allowed to emit BF16 instructions: it is
- * installed by dispatch.c only when CPUID reports AVX512_BF16 (the AVX-512 level itself needs
- * only VNNI), and the other *_avx512.c files forbid the BF16 ISA with a target pragma.
+/* Prefill GEMM for BF16 weights, and attention scores against bf16 keys, with AVX512-BF16
+ * (vdpbf16ps): 2 bf16 products per f32 lane, twice the f32-FMA rate. The only translation
+ * unit allowed to emit BF16 instructions: it is installed by dispatch.c only when CPUID reports
+ * AVX512_BF16 (the AVX-512 level itself needs only VNNI), and the other *_avx512.c files forbid
+ * the BF16 ISA with a target pragma.
  *
  * Like llama.cpp's BF16 path, activations are rounded to bf16 (RNE), so results carry an extra
  * relative error of at most 2^-9 per product (decode keeps f32 activations). No weight copy:
@@ -159,8 +160,100 @@ static void gemm_bf16(int64_t n, const void *w, size_t ws, int64_t nr, const voi
     }
 }
 
+/* ---- Attention products with the outputs in lanes (g4k_scores_bf16, g4k_pv_bf16) -------------
+ * Through gemm_bf16 the scores q k^T are a GEMM with a short inner dimension (a head: 32 pairs),
+ * so its transposes and scattered stores cost as much as its dot products (E2B tower, 1 thread:
+ * 184 GFLOP/s against 331-463 for the linear layers; 42% of perf samples in store_tile); and
+ * p v needed each block of probabilities re-tiled by pack_bf16 for only hd (64) weight rows
+ * (q8 tower, 1 thread: gemm_bf16 8.4% + pack_bf16 4.6% of the samples, p v alone). Here each
+ * lane is an output (a key's score, a value column) and each input row's bf16 pair is a
+ * broadcast: a tile of SQ rows x SG output groups accumulates in 16 registers and is stored as
+ * it lies, 16 consecutive outputs of a row per vector. test_kernels --bench-attn, 2520 keys x
+ * 64, 1 thread, this Zen 5, GFLOP/s: q k^T 330-363 for 32-256 queries against 190-202 through
+ * gemm_bf16; p v 308-311 against 253-262 (with the probabilities' pack_bf16). */
+#define SQ 8 /* input rows per tile */
+#define SG 2 /* groups of 16 outputs per tile (8 x 4 or x 3 spilled or issued worse: 70-280 GFLOP/s) */
+
+static inline __attribute__((always_inline)) void lanes_tile(int64_t np, const uint32_t *wg, const uint32_t *x,
+                                                             float *y, int64_t ys, const int nx, const int ng,
+                                                             __mmask16 last)
+{
+    __m512 acc[SQ][SG];
+    for (int t = 0; t < nx; t++)
+        for (int g = 0; g < ng; g++)
+            acc[t][g] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < np; p++) {
+        __m512bh w[SG];
+        for (int g = 0; g < ng; g++)
+            w[g] = (__m512bh)_mm512_loadu_si512((const void *)(wg + ((size_t)g * np + p) * 16));
+#pragma GCC unroll 8
+        for (int t = 0; t < nx; t++) {
+            const __m512bh b = (__m512bh)_mm512_set1_epi32((int)x[t * np + p]);
+            for (int g = 0; g < ng; g++)
+                acc[t][g] = _mm512_dpbf16_ps(acc[t][g], w[g], b);
+        }
+    }
+    for (int t = 0; t < nx; t++)
+        for (int g = 0; g < ng; g++) /* only the last group of the outputs can be partial */
+            _mm512_mask_storeu_ps(y + t * ys + g * 16, g == ng - 1 ? last : (__mmask16)0xffff, acc[t][g]);
+}
+
+/* Output groups [g0, g1) of rows x[0, nx), SQ rows at a time: their bf16 pairs converted once
+ * into this thread's scratch (vcvtne2ps2bf16, RNE as g4k_f32_to_bf16; an odd length's last pair
+ * gets a zero), then every group pair of the range (2 x 2 KB per group at 32 pairs, streaming
+ * from L2). Groups-outer measured no faster. */
+static void lanes_bf16(const uint32_t *wp, int64_t len, int64_t n_out, int64_t g0, int64_t g1, const float *x,
+                       int64_t ldx, int64_t nx, float *y, int64_t ys)
+{
+    const int64_t np = (len + 1) / 2;
+    uint32_t *xt = g4k_scratch(G4K_SCRATCH_GEMM_A, sizeof(uint32_t) * (size_t)(SQ * np));
+    if (!xt) /* recorded for g4k_take_alloc_failure */
+        return;
+    for (int64_t t0 = 0; t0 < nx; t0 += SQ) {
+        const int nt = nx - t0 < SQ ? (int)(nx - t0) : SQ;
+        for (int t = 0; t < nt; t++)
+            for (int64_t e = 0; e < len; e += 32) {
+                const int64_t n = len - e < 32 ? len - e : 32; /* elements in this vector */
+                const __mmask16 lo = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
+                const __mmask16 hi = (__mmask16)(n <= 16 ? 0 : (1u << (n - 16)) - 1);
+                const float *xr = x + (t0 + t) * ldx + e;
+                const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr));
+                _mm512_mask_storeu_epi32(xt + t * np + e / 2, (__mmask16)((1u << ((n + 1) / 2)) - 1), v);
+            }
+        for (int64_t g = g0; g < g1; g += SG) {
+            const int ng = g1 - g < SG ? (int)(g1 - g) : SG;
+            const int64_t end = (g + ng) * 16; /* outputs past n_out (the zero padding) are not stored */
+            const __mmask16 last = end > n_out ? (__mmask16)((1u << (16 - (end - n_out))) - 1) : (__mmask16)0xffff;
+            const uint32_t *wg = wp + (size_t)g * np * 16;
+            float *yt = y + t0 * ys + g * 16;
+            int t = 0;
+            if (nt == SQ) {
+                if (ng == SG)
+                    lanes_tile(np, wg, xt, yt, ys, SQ, SG, last);
+                else
+                    lanes_tile(np, wg, xt, yt, ys, SQ, 1, last);
+                continue;
+            }
+            if (nt >= 4) { /* the last rows: 4, then 1 at a time (constant shapes: no spills) */
+                if (ng == SG)
+                    lanes_tile(np, wg, xt, yt, ys, 4, SG, last);
+                else
+                    lanes_tile(np, wg, xt, yt, ys, 4, 1, last);
+                t = 4;
+            }
+            for (; t < nt; t++) {
+                if (ng == SG)
+                    lanes_tile(np, wg, xt + t * np, yt + t * ys, ys, 1, SG, last);
+                else
+                    lanes_tile(np, wg, xt + t * np, yt + t * ys, ys, 1, 1, last);
+            }
+        }
+    }
+}
+
 void g4k_fill_avx512_bf16(g4k_kernels *k)
 {
     k->gemm_lowp[G4_TYPE_BF16] = gemm_bf16;
     k->lowp_pack[G4_TYPE_BF16] = pack_bf16;
+    k->lanes_bf16 = lanes_bf16;
 }

@@ -178,6 +178,26 @@ void g4k_attn_qk(const float *q, int64_t nr, int64_t hd, const float *kt, int64_
 void g4k_attn_pv(const float *p, int64_t ps, int64_t nr, const float *v, int64_t hd, int64_t nk, float *o);
 #define G4K_ATTN_BK 64 /* keys per tile; g4k_attn_qk's nk is a multiple of it */
 
+/* Attention against bf16 keys and values (attn_bf16.c): the encoders' opt-in precisions round
+ * a head's keys and values to bf16 once and run every query block against them. Their layouts
+ * are the active level's: outputs in lanes where it has such a kernel (AVX512-BF16: queries and
+ * probabilities rounded to bf16 too, relative error <= 2^-9 per product, as g4k_matmul_lowp),
+ * else plain bf16 rows (keys, and values transposed) multiplied through g4k_matmul_lowp. */
+/* uint16 elements the keys, or the values, of one head take (n_keys keys of hd values). */
+size_t g4k_keys_bf16_elems(int64_t n_keys, int64_t hd);
+size_t g4k_values_bf16_elems(int64_t n_keys, int64_t hd);
+/* Rounds keys [i0, i1) of n_keys (key i at key + i * ldk, hd floats), or their values (v + i *
+ * ldv), into dst. Callers may split the keys across threads: each range writes only its own
+ * keys' bytes, and the range that ends at n_keys also writes the padding. */
+void g4k_keys_bf16(const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst);
+void g4k_values_bf16(const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst);
+/* s[t * n_keys + i] = q_t . key_i for t < nq, i < n_keys (q rows hd floats apart). */
+void g4k_scores_bf16(g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd, const float *q, int64_t nq,
+                     float *s);
+/* o[t * hd + c] = sum_i p[t * n_keys + i] v_i[c] for t < nq, c < hd. */
+void g4k_pv_bf16(g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd, const float *p, int64_t nq,
+                 float *o);
+
 /* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
 float g4k_f16_to_f32(uint16_t h);
 uint16_t g4k_f32_to_f16(float f);

@@ -223,6 +223,14 @@ typedef struct g4k_kernels {
     /* rows-in-lanes packed matrices (pack16.c: g4k_pack / g4k_matmul_packed), indexed by the
      * original weight type; NULL: g4k_pack declines and the caller keeps the GGUF layout */
     g4k_r16_fn rows16[G4_TYPE_COUNT];
+    /* Products with the outputs in lanes, bf16 (attn_bf16.c: g4k_scores_bf16, g4k_pv_bf16):
+     * y[t * ys + j] = sum_i x[t * ldx + i] w_j[i] for output groups [g0, g1) of rows t < nx,
+     * outputs past n_out not stored. w packed as [group of 16 outputs][pair p of (len + 1) / 2]
+     * [16 lanes] uint32 (lane j: output 16g + j's bf16 pair (w_j[2p], w_j[2p + 1]), zero past
+     * n_out and past len); x f32, rounded to bf16 pairs by the kernel. NULL: the attention keeps
+     * plain bf16 rows, multiplied through g4k_matmul_lowp. */
+    void (*lanes_bf16)(const uint32_t *wp, int64_t len, int64_t n_out, int64_t g0, int64_t g1, const float *x,
+                       int64_t ldx, int64_t nx, float *y, int64_t ys);
 } g4k_kernels;
 
 /* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
@@ -310,6 +318,16 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
                      int64_t n_tok, float *y);
 void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
                           int64_t n_tok, float *y);
+/* g4k_keys_bf16 / g4k_values_bf16 / g4k_scores_bf16 / g4k_pv_bf16 with an explicit table (the
+ * layouts are the table's). */
+void g4k_keys_bf16_with(const g4k_kernels *k, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0,
+                        int64_t i1, uint16_t *dst);
+void g4k_values_bf16_with(const g4k_kernels *k, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0,
+                          int64_t i1, uint16_t *dst);
+void g4k_scores_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd,
+                          const float *q, int64_t nq, float *s);
+void g4k_pv_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd,
+                      const float *p, int64_t nq, float *o);
 /* g4k_pack / g4k_matmul_packed with an explicit table (NULL: that table has no packed kernel
  * for w's type). G4_PACK_HEAD=0 is honoured by g4k_pack only. */
 g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w);

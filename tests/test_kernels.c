@@ -763,6 +763,110 @@ static void test_quantize_rows(void)
     free(x);
 }
 
+/* g4k_scores_bf16 and g4k_pv_bf16 on every level against a double-precision reference over the
+ * bf16 keys and values: key counts around the 16-lane groups and odd (the padding must be zero
+ * and never stored: the buffers start as NaN bytes, and a canary follows each output), odd row
+ * tails (the 8- and 4-row tiles), heads of 8, 13, 64 and 70 values, keys and values rounded in
+ * one call or split across two ranges at an odd key, and a pool. With outputs in lanes the
+ * queries and probabilities are rounded to bf16 too (2^-9 per product), and every output is
+ * bit for bit the same with or without the pool (a lane does not depend on the split). */
+static void test_attn_bf16(void)
+{
+    const int64_t keys[] = {1, 15, 16, 17, 33, 100};
+    const int64_t qs[] = {1, 3, 4, 9, 13, 17};
+    const int64_t hds[] = {8, 13, 64, 70};
+    g4k_pool *pool = g4k_pool_new(2);
+    int cases = 0, bad = 0, lanes = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        lanes += k->lanes_bf16 != NULL;
+        for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++)
+            for (size_t ki = 0; ki < sizeof keys / sizeof keys[0]; ki++)
+                for (size_t qi = 0; qi < sizeof qs / sizeof qs[0]; qi++) {
+                    const int64_t hd = hds[hi], nk = keys[ki], nq = qs[qi], ld = hd + 5;
+                    float *key = malloc(sizeof(float) * (size_t)(nk * ld)), *val = malloc(sizeof(float) * (size_t)(nk * ld));
+                    float *q = malloc(sizeof(float) * (size_t)(nq * hd)), *p = malloc(sizeof(float) * (size_t)(nq * nk));
+                    float *s = malloc(sizeof(float) * (size_t)(nq * nk + 16)), *s1 = malloc(sizeof(float) * (size_t)(nq * nk));
+                    float *o = malloc(sizeof(float) * (size_t)(nq * hd + 16)), *o1 = malloc(sizeof(float) * (size_t)(nq * hd));
+                    const size_t kn = g4k_keys_bf16_elems(nk, hd), vn = g4k_values_bf16_elems(nk, hd);
+                    uint16_t *kb = malloc(sizeof(uint16_t) * kn), *vb = malloc(sizeof(uint16_t) * vn);
+                    for (int64_t i = 0; i < nk * ld; i++) {
+                        key[i] = grand();
+                        val[i] = grand();
+                    }
+                    for (int64_t i = 0; i < nq * hd; i++)
+                        q[i] = grand();
+                    for (int64_t i = 0; i < nq * nk; i++)
+                        p[i] = grand();
+                    memset(kb, 0xff, sizeof(uint16_t) * kn); /* stale bytes: bf16 NaN */
+                    memset(vb, 0xff, sizeof(uint16_t) * vn);
+                    const int64_t split = (ki + qi) % 2 ? (nk / 2 | 1) : nk;
+                    const int64_t cut = split < nk ? split : nk;
+                    g4k_keys_bf16_with(k, key, ld, hd, nk, 0, cut, kb);
+                    g4k_values_bf16_with(k, val, ld, hd, nk, 0, cut, vb);
+                    if (cut < nk) {
+                        g4k_keys_bf16_with(k, key, ld, hd, nk, cut, nk, kb);
+                        g4k_values_bf16_with(k, val, ld, hd, nk, cut, nk, vb);
+                    }
+                    for (int64_t i = 0; i < nq * nk + 16; i++)
+                        s[i] = -7.0f;
+                    for (int64_t i = 0; i < nq * hd + 16; i++)
+                        o[i] = -7.0f;
+                    g4k_scores_bf16_with(k, NULL, kb, nk, hd, q, nq, s);
+                    g4k_scores_bf16_with(k, pool, kb, nk, hd, q, nq, s1);
+                    g4k_pv_bf16_with(k, NULL, vb, nk, hd, p, nq, o);
+                    g4k_pv_bf16_with(k, pool, vb, nk, hd, p, nq, o1);
+                    /* the fallback rounds activations only where g4k_matmul_lowp does (its GEMM) */
+                    const double xround = k->lanes_bf16 || (nq >= G4K_GEMM_MIN_TOK && k->gemm_lowp[G4_TYPE_BF16]) ? 0x1p-8 : 0;
+                    int fail = 0;
+                    for (int64_t t = 0; t < nq; t++) {
+                        for (int64_t i = 0; i < nk; i++) {
+                            double ref = 0, mag = 0;
+                            for (int64_t c = 0; c < hd; c++) {
+                                const double kv = g4k_bf16_to_f32(g4k_f32_to_bf16(key[i * ld + c])), qv = q[t * hd + c];
+                                ref += kv * qv;
+                                mag += fabs(kv * qv);
+                            }
+                            fail += !(fabs(s[t * nk + i] - ref) <= (2e-5 + xround) * mag + 1e-6);
+                            fail += k->lanes_bf16 && memcmp(&s[t * nk + i], &s1[t * nk + i], sizeof(float)) != 0;
+                        }
+                        for (int64_t c = 0; c < hd; c++) {
+                            double ref = 0, mag = 0;
+                            for (int64_t i = 0; i < nk; i++) {
+                                const double vv = g4k_bf16_to_f32(g4k_f32_to_bf16(val[i * ld + c])), pv = p[t * nk + i];
+                                ref += vv * pv;
+                                mag += fabs(vv * pv);
+                            }
+                            fail += !(fabs(o[t * hd + c] - ref) <= (2e-5 + xround) * mag + 1e-6);
+                            fail += k->lanes_bf16 && memcmp(&o[t * hd + c], &o1[t * hd + c], sizeof(float)) != 0;
+                        }
+                    }
+                    for (int i = 0; i < 16; i++)
+                        fail += (s[nq * nk + i] != -7.0f) + (o[nq * hd + i] != -7.0f);
+                    if (fail && bad < 5)
+                        fprintf(stderr, "  attn_bf16 %s hd=%lld keys=%lld queries=%lld split=%lld: %d bad\n",
+                                g4k_isa_name(k->isa), (long long)hd, (long long)nk, (long long)nq, (long long)cut, fail);
+                    bad += fail != 0;
+                    cases++;
+                    free(key);
+                    free(val);
+                    free(q);
+                    free(p);
+                    free(s);
+                    free(s1);
+                    free(o);
+                    free(o1);
+                    free(kb);
+                    free(vb);
+                }
+    }
+    CHECK(bad == 0, "g4k_scores_bf16 / g4k_pv_bf16 match the bf16 reference on every level (%d cases, %d level(s) in lanes)",
+          cases, lanes);
+    g4k_pool_free(pool);
+}
+
 static int bench(int argc, char **argv)
 {
     const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : 3840,
@@ -1110,10 +1214,86 @@ static void test_argmax(void)
     free(x);
 }
 
+/* --bench-attn [--tok=queries] [--threads=n]: g4k_scores_bf16 and g4k_pv_bf16 (outputs in lanes
+ * where the level has them) against the plain bf16 rows (keys, values transposed) through
+ * g4k_matmul_lowp that the E2B tower used before, on each level; G4_BENCH_ROWS keys (2520: the
+ * E2B tower's patches), G4_BENCH_COLS head values (64). Best of 7, interleaved, GFLOP/s. */
+static int bench_attn(int argc, char **argv)
+{
+    const int64_t nk = getenv("G4_BENCH_ROWS") ? atoll(getenv("G4_BENCH_ROWS")) : 2520,
+                  hd = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : 64;
+    int nq = 256, n_thr = 1;
+    for (int i = 2; i < argc; i++) {
+        if (!strncmp(argv[i], "--tok=", 6))
+            nq = atoi(argv[i] + 6);
+        if (!strncmp(argv[i], "--threads=", 10))
+            n_thr = atoi(argv[i] + 10);
+    }
+    if (n_thr > 1)
+        setenv("G4_BENCH_WALL", "1", 1);
+    g4k_pool *pool = n_thr > 1 ? g4k_pool_new(n_thr) : NULL;
+    float *kv = malloc(sizeof(float) * (size_t)(nk * hd)), *q = malloc(sizeof(float) * (size_t)(nq * hd));
+    float *s = malloc(sizeof(float) * (size_t)(nq * nk)), *o = malloc(sizeof(float) * (size_t)(nq * hd));
+    const size_t kn = g4k_keys_bf16_elems(nk, hd), vn = g4k_values_bf16_elems(nk, hd);
+    uint16_t *kb = malloc(sizeof(uint16_t) * kn), *vb = malloc(sizeof(uint16_t) * vn);
+    uint16_t *rows = malloc(sizeof(uint16_t) * (size_t)(nk * hd)), *vt = malloc(sizeof(uint16_t) * (size_t)(nk * hd));
+    for (int64_t i = 0; i < nk * hd; i++) { /* one matrix serves as the keys and as the values */
+        kv[i] = grand();
+        rows[i] = g4k_f32_to_bf16(kv[i]);
+        vt[(i % hd) * nk + i / hd] = rows[i];
+    }
+    for (int64_t i = 0; i < nq * hd; i++)
+        q[i] = grand();
+    for (int64_t i = 0; i < nq * nk; i++)
+        s[i] = grand();
+    const g4k_matrix K = {rows, G4_TYPE_BF16, hd, nk, sizeof(uint16_t) * (size_t)hd, NULL};
+    const g4k_matrix VT = {vt, G4_TYPE_BF16, nk, hd, sizeof(uint16_t) * (size_t)nk, NULL};
+    const double flop = 2.0 * (double)nk * (double)hd * nq;
+    printf("attention: %lld keys x %lld values, %d queries, %d thread(s), GFLOP/s\n", (long long)nk, (long long)hd,
+           nq, n_thr);
+    for (int isa = 1; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        g4k_keys_bf16_with(k, kv, hd, hd, nk, 0, nk, kb);
+        g4k_values_bf16_with(k, kv, hd, hd, nk, 0, nk, vb);
+        double bt[4] = {1e30, 1e30, 1e30, 1e30};
+        for (int rep = 0; rep < 7; rep++)
+            for (int m = 0; m < 4; m++) { /* interleaved: the host's load hits all alike */
+                double t0 = now();
+                if (m == 0)
+                    g4k_scores_bf16_with(k, pool, kb, nk, hd, q, nq, s);
+                else if (m == 1)
+                    g4k_matmul_lowp_with(k, pool, &K, q, nq, s);
+                else if (m == 2)
+                    g4k_pv_bf16_with(k, pool, vb, nk, hd, s, nq, o);
+                else
+                    g4k_matmul_lowp_with(k, pool, &VT, s, nq, o);
+                const double dt = now() - t0;
+                bt[m] = dt < bt[m] ? dt : bt[m];
+            }
+        printf("  %-6s (in lanes: %s)  q k^T %6.1f, as rows %6.1f   p v %6.1f, as rows %6.1f\n",
+               g4k_isa_name((g4k_isa)isa), k->lanes_bf16 ? "yes" : "no", flop / bt[0] / 1e9, flop / bt[1] / 1e9,
+               flop / bt[2] / 1e9, flop / bt[3] / 1e9);
+    }
+    free(kv);
+    free(q);
+    free(s);
+    free(o);
+    free(kb);
+    free(vb);
+    free(rows);
+    free(vt);
+    g4k_pool_free(pool);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--bench"))
         return bench(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--bench-attn"))
+        return bench_attn(argc, argv);
     test_init();
     test_conversions();
     test_handbuilt();
@@ -1130,5 +1310,6 @@ int main(int argc, char **argv)
     test_softmax_geglu();
     test_kv_rows();
     test_argmax();
+    test_attn_bf16();
     return T_DONE("test_kernels");
 }

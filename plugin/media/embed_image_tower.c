@@ -103,7 +103,8 @@ typedef struct vt_job {
     float *s;              /* attention scores [rows][N] */
     int64_t n;             /* patches */
     float *cx, *sx, *cy, *sy; /* RoPE tables [n_pos][hd/4] */
-    uint16_t *kb, *vtb;       /* opt-in precisions: a head's K [N][hd] and V^T [hd][N] in bf16, else NULL */
+    uint16_t *kb, *vb;        /* opt-in precisions: a head's keys and values in bf16 (g4k_keys_bf16 and
+                               * g4k_values_bf16: the kernels' layouts), else NULL */
     int head;                 /* the head head_to_bf16 converts */
     g4_linear_mode mode;      /* the projector's lin_mode (its encoder precision) */
     int64_t rb, qbk;          /* row block and query block (balanced_block) */
@@ -224,18 +225,13 @@ static void geglu(void *ctx, int64_t i0, int64_t i1)
     }
 }
 
-/* The opt-in precisions: one head's K rows and V^T rows rounded to bf16 (rows [i0, i1) of K). */
+/* The opt-in precisions: one head's keys and values [i0, i1) rounded to bf16. */
 static void head_to_bf16(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
     const int d = j->V->d, hd = j->V->hd, h = j->head;
-    for (int64_t r = i0; r < i1; r++)
-        g4k_quantize(G4_TYPE_BF16, j->k + r * d + h * hd, j->kb + r * hd, hd);
-    const int64_t N = j->n;
-    for (int c = (int)(i0 * hd / N); c < hd && (int64_t)c * N < i1 * hd; c++) /* V^T rows owned by this range */
-        if ((int64_t)c * N >= i0 * hd)
-            for (int64_t r = 0; r < N; r++)
-                j->vtb[(size_t)c * N + r] = g4k_f32_to_bf16(j->v[r * d + h * hd + c]);
+    g4k_keys_bf16(j->k + h * hd, d, hd, j->n, i0, i1, j->kb);
+    g4k_values_bf16(j->v + h * hd, d, hd, j->n, i0, i1, j->vb);
 }
 
 /* f32 path: one head's V^T rows, keys [i0, i1) of every column (a serial transpose here left the
@@ -252,8 +248,8 @@ static void head_vt(void *ctx, int64_t i0, int64_t i1)
 }
 
 /* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights"; with
- * an opt-in precision as bf16 weights through g4k_matmul_lowp (queries and probabilities rounded
- * to bf16 by the kernel, vdpbf16ps). */
+ * an opt-in precision K_h and V_h are rounded to bf16 once and run through g4k_scores_bf16 and
+ * g4k_pv_bf16 (queries and probabilities rounded to bf16 by the kernels, vdpbf16ps). */
 static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob)
 {
     const int64_t QB = j->qbk;
@@ -261,17 +257,13 @@ static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob
     const int d = V->d, hd = V->hd;
     const int64_t N = j->n;
     for (int h = 0; h < V->n_head; h++) {
-        g4k_matrix K = {.data = j->k + h * hd, .type = G4_TYPE_F32, .n_cols = hd, .n_rows = N,
-                        .row_bytes = sizeof(float) * (size_t)d};
-        g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
-                         .row_bytes = sizeof(float) * (size_t)N};
+        const g4k_matrix K = {.data = j->k + h * hd, .type = G4_TYPE_F32, .n_cols = hd, .n_rows = N,
+                              .row_bytes = sizeof(float) * (size_t)d};
+        const g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
+                               .row_bytes = sizeof(float) * (size_t)N};
         j->head = h;
         if (j->kb) {
             g4_parallel_for(pool, N, head_to_bf16, j);
-            K = (g4k_matrix){.data = j->kb, .type = G4_TYPE_BF16, .n_cols = hd, .n_rows = N,
-                             .row_bytes = sizeof(uint16_t) * (size_t)hd};
-            VT = (g4k_matrix){.data = j->vtb, .type = G4_TYPE_BF16, .n_cols = N, .n_rows = hd,
-                              .row_bytes = sizeof(uint16_t) * (size_t)N};
         } else {
             j->vt = vt;
             g4_parallel_for(pool, N, head_vt, j);
@@ -281,9 +273,9 @@ static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob
             for (int64_t r = 0; r < nq; r++)
                 memcpy(qb + r * hd, j->q + (q0 + r) * d + h * hd, sizeof(float) * (size_t)hd);
             if (j->kb) {
-                g4k_matmul_lowp(pool, &K, qb, nq, j->s);
+                g4k_scores_bf16(pool, j->kb, N, hd, qb, nq, j->s);
                 g4_parallel_for(pool, nq, softmax_rows, j);
-                g4k_matmul_lowp(pool, &VT, j->s, nq, ob);
+                g4k_pv_bf16(pool, j->vb, N, hd, j->s, nq, ob);
             } else {
                 g4k_matmul(pool, &K, qb, nq, j->s); /* scale 1.0 (spec §4.2); F32: activations stay f32 */
                 g4_parallel_for(pool, nq, softmax_rows, j);
@@ -367,10 +359,10 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     float *cl = malloc(sizeof(float) * clampsz);
     float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
     const int lowp = p->precision != G4_MM_PRECISION_F32;
-    uint16_t *kb = lowp ? malloc(sizeof(uint16_t) * (size_t)N * hd) : NULL;
-    uint16_t *vtb = lowp ? malloc(sizeof(uint16_t) * (size_t)N * hd) : NULL;
+    uint16_t *kb = lowp ? malloc(sizeof(uint16_t) * g4k_keys_bf16_elems(N, hd)) : NULL;
+    uint16_t *vb = lowp ? malloc(sizeof(uint16_t) * g4k_values_bf16_elems(N, hd)) : NULL;
     int rc = G4_OK;
-    if ((lowp && (!kb || !vtb)) || !x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
+    if ((lowp && (!kb || !vb)) || !x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
         rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
         goto done;
     }
@@ -387,7 +379,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         pstride = 3 * (size_t)tw;
     }
     vt_job j = {.V = V, .px = px, .stride = pstride, .nx = nx, .x = x, .a = a, .q = q, .k = k,
-                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vtb = vtb,
+                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vb = vb,
                 .mode = p->lin_mode, .rb = RB, .qbk = QB};
     j.cx = rope;
     j.sx = rope + (size_t)nx * q4;
@@ -416,6 +408,6 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     g4_linear(pool, p->lin_mode, &V->proj, a, n_tok, out);
 done:
     free(x); free(a); free(q); free(k); free(v); free(t); free(o); free(u); free(s);
-    free(vt); free(qb); free(ob); free(cl); free(rope); free(resized); free(kb); free(vtb);
+    free(vt); free(qb); free(ob); free(cl); free(rope); free(resized); free(kb); free(vb);
     return rc;
 }

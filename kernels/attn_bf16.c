@@ -1,0 +1,166 @@
+/* Attention against bf16 keys and values (g4k_keys_bf16 / g4k_values_bf16 / g4k_scores_bf16 /
+ * g4k_pv_bf16), the encoders' opt-in precisions: the one place that knows their layouts. A level
+ * with an outputs-in-lanes kernel (lanes_bf16: AVX512-BF16) gets both packed for it, keys in
+ * lanes for the scores and value columns in lanes for p v (the kernel rounds the queries and the
+ * probabilities); any other level gets plain bf16 rows, keys [n_keys][hd] and values transposed
+ * [hd][n_keys], multiplied through g4k_matmul_lowp as before that kernel existed (on AVX2, the
+ * f32 FMA GEMM over bf16 weights). */
+#include "kernels.h"
+#include "quant.h"
+
+#define LG 16 /* outputs per group: one zmm of f32 */
+
+static int64_t up16(int64_t n)
+{
+    return (n + LG - 1) / LG * LG;
+}
+
+size_t g4k_keys_bf16_elems(int64_t n_keys, int64_t hd)
+{
+    return (size_t)up16(n_keys) * (size_t)((hd + 1) / 2 * 2); /* the padded layout; plain rows use less */
+}
+
+size_t g4k_values_bf16_elems(int64_t n_keys, int64_t hd)
+{
+    return (size_t)up16(hd) * (size_t)((n_keys + 1) / 2 * 2);
+}
+
+/* Element i of packed output j (lanes_bf16's layout, len elements per output) as a uint16 index:
+ * the pair's first element is the low half of its uint32 (x86 is little-endian). */
+static size_t lane_at(int64_t len, int64_t j, int64_t i)
+{
+    const int64_t np = (len + 1) / 2;
+    return (((size_t)(j / LG) * (size_t)np + (size_t)(i / 2)) * LG + (size_t)(j % LG)) * 2 + (size_t)(i % 2);
+}
+
+void g4k_keys_bf16_with(const g4k_kernels *k, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0,
+                        int64_t i1, uint16_t *dst)
+{
+    if (!k->lanes_bf16) {
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t c = 0; c < hd; c++)
+                dst[i * hd + c] = g4k_f32_to_bf16(key[i * ldk + c]);
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        for (int64_t c = 0; c < hd; c++)
+            dst[lane_at(hd, i, c)] = g4k_f32_to_bf16(key[i * ldk + c]);
+        if (hd % 2) /* an odd head's last pair */
+            dst[lane_at(hd, i, hd)] = 0;
+    }
+    if (i1 == n_keys) /* padding keys: computed, never stored */
+        for (int64_t i = n_keys; i < up16(n_keys); i++)
+            for (int64_t c = 0; c < (hd + 1) / 2 * 2; c++)
+                dst[lane_at(hd, i, c)] = 0;
+}
+
+void g4k_values_bf16_with(const g4k_kernels *k, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0,
+                          int64_t i1, uint16_t *dst)
+{
+    if (!k->lanes_bf16) {
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t c = 0; c < hd; c++)
+                dst[c * n_keys + i] = g4k_f32_to_bf16(v[i * ldv + c]);
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        for (int64_t c = 0; c < hd; c++)
+            dst[lane_at(n_keys, c, i)] = g4k_f32_to_bf16(v[i * ldv + c]);
+        for (int64_t c = hd; c < up16(hd); c++) /* padding columns: computed, never stored */
+            dst[lane_at(n_keys, c, i)] = 0;
+    }
+    if (i1 == n_keys && n_keys % 2) /* an odd count's last pair: its probability is rounded to 0, */
+        for (int64_t c = 0; c < up16(hd); c++) /* and 0 times a stale NaN would be NaN */
+            dst[lane_at(n_keys, c, n_keys)] = 0;
+}
+
+void g4k_keys_bf16(const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst)
+{
+    g4k_keys_bf16_with(g4k_kernels_active(), key, ldk, hd, n_keys, i0, i1, dst);
+}
+
+void g4k_values_bf16(const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst)
+{
+    g4k_values_bf16_with(g4k_kernels_active(), v, ldv, hd, n_keys, i0, i1, dst);
+}
+
+typedef struct {
+    const g4k_kernels *k;
+    const uint32_t *wp;
+    int64_t len, n_out;
+    const float *x;
+    int64_t nx;
+    float *y;
+} lanes_ctx;
+
+/* Many output groups (the scores: a group per 16 keys): a share of the groups, an even start
+ * (the kernel's 2-group tiles), for every row. Few (p v: hd / 16): a share of the rows, a
+ * multiple of 8 (the kernel's row tiles). */
+static void lanes_task(void *arg, int ith, int nth)
+{
+    const lanes_ctx *c = arg;
+    const int64_t ng = up16(c->n_out) / LG;
+    if (ng >= 4 * nth) {
+        const int64_t g0 = ith == 0 ? 0 : (ng * ith / nth) & ~(int64_t)1;
+        const int64_t g1 = ith == nth - 1 ? ng : (ng * (ith + 1) / nth) & ~(int64_t)1;
+        if (g1 > g0)
+            c->k->lanes_bf16(c->wp, c->len, c->n_out, g0, g1, c->x, c->len, c->nx, c->y, c->n_out);
+        return;
+    }
+    const int64_t t0 = ith == 0 ? 0 : (c->nx * ith / nth) & ~(int64_t)7;
+    const int64_t t1 = ith == nth - 1 ? c->nx : (c->nx * (ith + 1) / nth) & ~(int64_t)7;
+    if (t1 > t0)
+        c->k->lanes_bf16(c->wp, c->len, c->n_out, 0, ng, c->x + t0 * c->len, c->len, t1 - t0, c->y + t0 * c->n_out,
+                         c->n_out);
+}
+
+/* y[t * n_out + j] = x_t . w_j, x rows len floats apart, w in lanes_bf16's layout. */
+static void lanes_run(const g4k_kernels *k, g4k_pool *pool, const uint16_t *w, int64_t len, int64_t n_out,
+                      const float *x, int64_t nx, float *y)
+{
+    lanes_ctx c = {k, (const uint32_t *)(const void *)w, len, n_out, x, nx, y};
+    if (pool)
+        g4k_pool_run_elastic(pool, lanes_task, &c);
+    else
+        lanes_task(&c, 0, 1);
+}
+
+void g4k_scores_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd,
+                          const float *q, int64_t nq, float *s)
+{
+    if (nq <= 0 || n_keys <= 0)
+        return;
+    if (k->lanes_bf16) {
+        lanes_run(k, pool, keys, hd, n_keys, q, nq, s);
+        return;
+    }
+    const g4k_matrix K = {.data = keys, .type = G4_TYPE_BF16, .n_cols = hd, .n_rows = n_keys,
+                          .row_bytes = sizeof(uint16_t) * (size_t)hd};
+    g4k_matmul_lowp_with(k, pool, &K, q, nq, s);
+}
+
+void g4k_pv_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd,
+                      const float *p, int64_t nq, float *o)
+{
+    if (nq <= 0 || n_keys <= 0)
+        return;
+    if (k->lanes_bf16) {
+        lanes_run(k, pool, values, n_keys, hd, p, nq, o);
+        return;
+    }
+    const g4k_matrix VT = {.data = values, .type = G4_TYPE_BF16, .n_cols = n_keys, .n_rows = hd,
+                           .row_bytes = sizeof(uint16_t) * (size_t)n_keys};
+    g4k_matmul_lowp_with(k, pool, &VT, p, nq, o);
+}
+
+void g4k_scores_bf16(g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd, const float *q, int64_t nq,
+                     float *s)
+{
+    g4k_scores_bf16_with(g4k_kernels_active(), pool, keys, n_keys, hd, q, nq, s);
+}
+
+void g4k_pv_bf16(g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd, const float *p, int64_t nq,
+                 float *o)
+{
+    g4k_pv_bf16_with(g4k_kernels_active(), pool, values, n_keys, hd, p, nq, o);
+}
