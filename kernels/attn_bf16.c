@@ -1,10 +1,10 @@
 /* Attention against bf16 keys and values (g4k_keys_bf16 / g4k_values_bf16 / g4k_scores_bf16 /
- * g4k_pv_bf16), the encoders' opt-in precisions: the one place that knows their layouts. A level
- * with an outputs-in-lanes kernel (lanes_bf16: AVX512-BF16) gets both packed for it, keys in
- * lanes for the scores and value columns in lanes for p v (the kernel rounds the queries and the
- * probabilities); any other level gets plain bf16 rows, keys [n_keys][hd] and values transposed
- * [hd][n_keys], multiplied through g4k_matmul_lowp as before that kernel existed (on AVX2, the
- * f32 FMA GEMM over bf16 weights). */
+ * g4k_pv_bf16), the encoders' opt-in precisions; callers see neither layout. A level with an
+ * outputs-in-lanes kernel (lanes_bf16: AVX512-BF16) packs both with its own packers, keys in
+ * lanes for the scores and value columns in lanes for p v (the kernel rounds the queries and
+ * the probabilities); any other level gets plain bf16 rows, keys [n_keys][hd] and values
+ * transposed [hd][n_keys], multiplied through g4k_matmul_lowp as before that kernel existed (on
+ * AVX2, the f32 FMA GEMM over bf16 weights). */
 #include "kernels.h"
 #include "quant.h"
 
@@ -25,63 +25,67 @@ size_t g4k_values_bf16_elems(int64_t n_keys, int64_t hd)
     return (size_t)up16(hd) * (size_t)((n_keys + 1) / 2 * 2);
 }
 
-/* Element i of packed output j (lanes_bf16's layout, len elements per output) as a uint16 index:
- * the pair's first element is the low half of its uint32 (x86 is little-endian). */
-static size_t lane_at(int64_t len, int64_t j, int64_t i)
-{
-    const int64_t np = (len + 1) / 2;
-    return (((size_t)(j / LG) * (size_t)np + (size_t)(i / 2)) * LG + (size_t)(j % LG)) * 2 + (size_t)(i % 2);
-}
+typedef struct {
+    const g4k_kernels *k;
+    const float *x;
+    int64_t ld, hd, n_keys;
+    uint16_t *dst;
+    int values;
+} pack_ctx;
 
-void g4k_keys_bf16_with(const g4k_kernels *k, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0,
-                        int64_t i1, uint16_t *dst)
+/* A share of the keys: plain rows (keys [n_keys][hd], values transposed [hd][n_keys]), or for
+ * the packed layouts a share of the 16-key groups (keys) or of the key pairs (values). */
+static void pack_task(void *arg, int ith, int nth)
 {
+    const pack_ctx *c = arg;
+    const g4k_kernels *k = c->k;
     if (!k->lanes_bf16) {
+        const int64_t i0 = c->n_keys * ith / nth, i1 = c->n_keys * (ith + 1) / nth;
         for (int64_t i = i0; i < i1; i++)
-            for (int64_t c = 0; c < hd; c++)
-                dst[i * hd + c] = g4k_f32_to_bf16(key[i * ldk + c]);
+            for (int64_t j = 0; j < c->hd; j++)
+                c->dst[c->values ? j * c->n_keys + i : i * c->hd + j] = g4k_f32_to_bf16(c->x[i * c->ld + j]);
         return;
     }
-    for (int64_t i = i0; i < i1; i++) {
-        for (int64_t c = 0; c < hd; c++)
-            dst[lane_at(hd, i, c)] = g4k_f32_to_bf16(key[i * ldk + c]);
-        if (hd % 2) /* an odd head's last pair */
-            dst[lane_at(hd, i, hd)] = 0;
+    uint32_t *dst = (uint32_t *)(void *)c->dst; /* the caller's allocation: 4-byte aligned */
+    if (c->values) {
+        const int64_t np = (c->n_keys + 1) / 2;
+        k->lanes_cols_bf16(c->x, c->ld, c->n_keys, c->hd, np * ith / nth, np * (ith + 1) / nth, dst);
+    } else {
+        const int64_t ng = up16(c->n_keys) / LG;
+        k->lanes_rows_bf16(c->x, c->ld, c->hd, c->n_keys, ng * ith / nth, ng * (ith + 1) / nth, dst);
     }
-    if (i1 == n_keys) /* padding keys: computed, never stored */
-        for (int64_t i = n_keys; i < up16(n_keys); i++)
-            for (int64_t c = 0; c < (hd + 1) / 2 * 2; c++)
-                dst[lane_at(hd, i, c)] = 0;
 }
 
-void g4k_values_bf16_with(const g4k_kernels *k, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0,
-                          int64_t i1, uint16_t *dst)
+static void pack_run(const g4k_kernels *k, g4k_pool *pool, const float *x, int64_t ld, int64_t hd, int64_t n_keys,
+                     uint16_t *dst, int values)
 {
-    if (!k->lanes_bf16) {
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t c = 0; c < hd; c++)
-                dst[c * n_keys + i] = g4k_f32_to_bf16(v[i * ldv + c]);
-        return;
-    }
-    for (int64_t i = i0; i < i1; i++) {
-        for (int64_t c = 0; c < hd; c++)
-            dst[lane_at(n_keys, c, i)] = g4k_f32_to_bf16(v[i * ldv + c]);
-        for (int64_t c = hd; c < up16(hd); c++) /* padding columns: computed, never stored */
-            dst[lane_at(n_keys, c, i)] = 0;
-    }
-    if (i1 == n_keys && n_keys % 2) /* an odd count's last pair: its probability is rounded to 0, */
-        for (int64_t c = 0; c < up16(hd); c++) /* and 0 times a stale NaN would be NaN */
-            dst[lane_at(n_keys, c, n_keys)] = 0;
+    pack_ctx c = {k, x, ld, hd, n_keys, dst, values};
+    if (pool)
+        g4k_pool_run_elastic(pool, pack_task, &c);
+    else
+        pack_task(&c, 0, 1);
 }
 
-void g4k_keys_bf16(const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst)
+void g4k_keys_bf16_with(const g4k_kernels *k, g4k_pool *pool, const float *key, int64_t ldk, int64_t hd,
+                        int64_t n_keys, uint16_t *dst)
 {
-    g4k_keys_bf16_with(g4k_kernels_active(), key, ldk, hd, n_keys, i0, i1, dst);
+    pack_run(k, pool, key, ldk, hd, n_keys, dst, 0);
 }
 
-void g4k_values_bf16(const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst)
+void g4k_values_bf16_with(const g4k_kernels *k, g4k_pool *pool, const float *v, int64_t ldv, int64_t hd,
+                          int64_t n_keys, uint16_t *dst)
 {
-    g4k_values_bf16_with(g4k_kernels_active(), v, ldv, hd, n_keys, i0, i1, dst);
+    pack_run(k, pool, v, ldv, hd, n_keys, dst, 1);
+}
+
+void g4k_keys_bf16(g4k_pool *pool, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, uint16_t *dst)
+{
+    g4k_keys_bf16_with(g4k_kernels_active(), pool, key, ldk, hd, n_keys, dst);
+}
+
+void g4k_values_bf16(g4k_pool *pool, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, uint16_t *dst)
+{
+    g4k_values_bf16_with(g4k_kernels_active(), pool, v, ldv, hd, n_keys, dst);
 }
 
 typedef struct {

@@ -251,9 +251,63 @@ static void lanes_bf16(const uint32_t *wp, int64_t len, int64_t n_out, int64_t g
     }
 }
 
+/* lanes_bf16's operands, packed. Rows as outputs (the keys): per 16 outputs and 16 pairs, 16
+ * rows converted (vcvtne2ps2bf16) and one 16x16 transpose, as pack_bf16 but rows ldx apart. */
+static void lanes_rows_bf16(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t g0, int64_t g1,
+                            uint32_t *dst)
+{
+    const int64_t np = (len + 1) / 2;
+    for (int64_t g = g0; g < g1; g++) {
+        uint32_t *tile = dst + (size_t)g * np * 16;
+        for (int64_t p0 = 0; p0 < np; p0 += 16) {
+            const int64_t npp = np - p0 < 16 ? np - p0 : 16, ne = len - 2 * p0 < 32 ? len - 2 * p0 : 32;
+            const __mmask16 lo = (__mmask16)(ne >= 16 ? 0xffff : (1u << ne) - 1);
+            const __mmask16 hi = (__mmask16)(ne <= 16 ? 0 : (1u << (ne - 16)) - 1); /* an odd len's last half: 0 */
+            __m512i r[16];
+            for (int t = 0; t < 16; t++) {
+                const int64_t row = 16 * g + t;
+                if (row >= n_out) { /* padding outputs: zero, computed and never stored */
+                    r[t] = _mm512_setzero_si512();
+                    continue;
+                }
+                const float *xr = x + row * ldx + 2 * p0;
+                r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr));
+            }
+            transpose16_epi32(r);
+            for (int64_t c = 0; c < npp; c++)
+                _mm512_storeu_si512(tile + (p0 + c) * 16, r[c]);
+        }
+    }
+}
+
+/* Columns as outputs (the values: x's rows are the len inputs): per pair of rows and 16 columns,
+ * both converted in one vcvtne2ps2bf16 and interleaved into (row 2p, row 2p + 1) lanes by one
+ * permute. Columns past n_out and an odd len's missing row are zero. */
+static void lanes_cols_bf16(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t p0, int64_t p1,
+                            uint32_t *dst)
+{
+    const int64_t np = (len + 1) / 2, ng = (n_out + 15) / 16;
+    const __m512i mix = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t p = p0; p < p1; p++) {
+        const float *a = x + 2 * p * ldx, *b = a + ldx;
+        const int has_b = 2 * p + 1 < len;
+        for (int64_t g = 0; g < ng; g++) {
+            const int64_t nc = n_out - 16 * g < 16 ? n_out - 16 * g : 16;
+            const __mmask16 m = (__mmask16)((1u << nc) - 1);
+            const __m512 va = _mm512_maskz_loadu_ps(m, a + 16 * g);
+            const __m512 vb = has_b ? _mm512_maskz_loadu_ps(m, b + 16 * g) : _mm512_setzero_ps();
+            const __m512i w = _mm512_permutexvar_epi16(mix, (__m512i)_mm512_cvtne2ps_pbh(vb, va));
+            _mm512_storeu_si512(dst + ((size_t)g * np + p) * 16, w);
+        }
+    }
+}
+
 void g4k_fill_avx512_bf16(g4k_kernels *k)
 {
     k->gemm_lowp[G4_TYPE_BF16] = gemm_bf16;
     k->lowp_pack[G4_TYPE_BF16] = pack_bf16;
     k->lanes_bf16 = lanes_bf16;
+    k->lanes_rows_bf16 = lanes_rows_bf16;
+    k->lanes_cols_bf16 = lanes_cols_bf16;
 }

@@ -186,11 +186,10 @@ void g4k_attn_pv(const float *p, int64_t ps, int64_t nr, const float *v, int64_t
 /* uint16 elements the keys, or the values, of one head take (n_keys keys of hd values). */
 size_t g4k_keys_bf16_elems(int64_t n_keys, int64_t hd);
 size_t g4k_values_bf16_elems(int64_t n_keys, int64_t hd);
-/* Rounds keys [i0, i1) of n_keys (key i at key + i * ldk, hd floats), or their values (v + i *
- * ldv), into dst. Callers may split the keys across threads: each range writes only its own
- * keys' bytes, and the range that ends at n_keys also writes the padding. */
-void g4k_keys_bf16(const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst);
-void g4k_values_bf16(const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0, int64_t i1, uint16_t *dst);
+/* Rounds the n_keys keys (key i at key + i * ldk, hd floats), or their values (v + i * ldv),
+ * into dst (threaded on pool). */
+void g4k_keys_bf16(g4k_pool *pool, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, uint16_t *dst);
+void g4k_values_bf16(g4k_pool *pool, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, uint16_t *dst);
 /* s[t * n_keys + i] = q_t . key_i for t < nq, i < n_keys (q rows hd floats apart). */
 void g4k_scores_bf16(g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd, const float *q, int64_t nq,
                      float *s);

@@ -231,6 +231,13 @@ typedef struct g4k_kernels {
      * plain bf16 rows, multiplied through g4k_matmul_lowp. */
     void (*lanes_bf16)(const uint32_t *wp, int64_t len, int64_t n_out, int64_t g0, int64_t g1, const float *x,
                        int64_t ldx, int64_t nx, float *y, int64_t ys);
+    /* Its w, packed from f32 (round to nearest even, zero padding): outputs as x's rows (keys:
+     * output j = x[j * ldx + i], i < len) for output groups [g0, g1), or as x's columns (values:
+     * output j = x[i * ldx + j], i < len, j < n_out) for input pairs [p0, p1). Set with it. */
+    void (*lanes_rows_bf16)(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t g0, int64_t g1,
+                            uint32_t *dst);
+    void (*lanes_cols_bf16)(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t p0, int64_t p1,
+                            uint32_t *dst);
 } g4k_kernels;
 
 /* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
@@ -320,10 +327,10 @@ void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix
                           int64_t n_tok, float *y);
 /* g4k_keys_bf16 / g4k_values_bf16 / g4k_scores_bf16 / g4k_pv_bf16 with an explicit table (the
  * layouts are the table's). */
-void g4k_keys_bf16_with(const g4k_kernels *k, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, int64_t i0,
-                        int64_t i1, uint16_t *dst);
-void g4k_values_bf16_with(const g4k_kernels *k, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, int64_t i0,
-                          int64_t i1, uint16_t *dst);
+void g4k_keys_bf16_with(const g4k_kernels *k, g4k_pool *pool, const float *key, int64_t ldk, int64_t hd,
+                        int64_t n_keys, uint16_t *dst);
+void g4k_values_bf16_with(const g4k_kernels *k, g4k_pool *pool, const float *v, int64_t ldv, int64_t hd,
+                          int64_t n_keys, uint16_t *dst);
 void g4k_scores_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd,
                           const float *q, int64_t nq, float *s);
 void g4k_pv_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd,

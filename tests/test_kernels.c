@@ -766,8 +766,8 @@ static void test_quantize_rows(void)
 /* g4k_scores_bf16 and g4k_pv_bf16 on every level against a double-precision reference over the
  * bf16 keys and values: key counts around the 16-lane groups and odd (the padding must be zero
  * and never stored: the buffers start as NaN bytes, and a canary follows each output), odd row
- * tails (the 8- and 4-row tiles), heads of 8, 13, 64 and 70 values, keys and values rounded in
- * one call or split across two ranges at an odd key, and a pool. With outputs in lanes the
+ * tails (the 8- and 4-row tiles), heads of 8, 13, 64 and 70 values, keys and values packed on
+ * one thread or split across a pool, and a pool for the products. With outputs in lanes the
  * queries and probabilities are rounded to bf16 too (2^-9 per product), and every output is
  * bit for bit the same with or without the pool (a lane does not depend on the split). */
 static void test_attn_bf16(void)
@@ -802,14 +802,9 @@ static void test_attn_bf16(void)
                         p[i] = grand();
                     memset(kb, 0xff, sizeof(uint16_t) * kn); /* stale bytes: bf16 NaN */
                     memset(vb, 0xff, sizeof(uint16_t) * vn);
-                    const int64_t split = (ki + qi) % 2 ? (nk / 2 | 1) : nk;
-                    const int64_t cut = split < nk ? split : nk;
-                    g4k_keys_bf16_with(k, key, ld, hd, nk, 0, cut, kb);
-                    g4k_values_bf16_with(k, val, ld, hd, nk, 0, cut, vb);
-                    if (cut < nk) {
-                        g4k_keys_bf16_with(k, key, ld, hd, nk, cut, nk, kb);
-                        g4k_values_bf16_with(k, val, ld, hd, nk, cut, nk, vb);
-                    }
+                    g4k_pool *pk = (ki + qi) % 2 ? pool : NULL; /* packing split across threads or not */
+                    g4k_keys_bf16_with(k, pk, key, ld, hd, nk, kb);
+                    g4k_values_bf16_with(k, pk, val, ld, hd, nk, vb);
                     for (int64_t i = 0; i < nq * nk + 16; i++)
                         s[i] = -7.0f;
                     for (int64_t i = 0; i < nq * hd + 16; i++)
@@ -846,8 +841,8 @@ static void test_attn_bf16(void)
                     for (int i = 0; i < 16; i++)
                         fail += (s[nq * nk + i] != -7.0f) + (o[nq * hd + i] != -7.0f);
                     if (fail && bad < 5)
-                        fprintf(stderr, "  attn_bf16 %s hd=%lld keys=%lld queries=%lld split=%lld: %d bad\n",
-                                g4k_isa_name(k->isa), (long long)hd, (long long)nk, (long long)nq, (long long)cut, fail);
+                        fprintf(stderr, "  attn_bf16 %s hd=%lld keys=%lld queries=%lld packed on a pool=%d: %d bad\n",
+                                g4k_isa_name(k->isa), (long long)hd, (long long)nk, (long long)nq, pk != NULL, fail);
                     bad += fail != 0;
                     cases++;
                     free(key);
@@ -1255,8 +1250,8 @@ static int bench_attn(int argc, char **argv)
         const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
         if (!k)
             continue;
-        g4k_keys_bf16_with(k, kv, hd, hd, nk, 0, nk, kb);
-        g4k_values_bf16_with(k, kv, hd, hd, nk, 0, nk, vb);
+        g4k_keys_bf16_with(k, NULL, kv, hd, hd, nk, kb);
+        g4k_values_bf16_with(k, NULL, kv, hd, hd, nk, vb);
         double bt[4] = {1e30, 1e30, 1e30, 1e30};
         for (int rep = 0; rep < 7; rep++)
             for (int m = 0; m < 4; m++) { /* interleaved: the host's load hits all alike */

@@ -105,7 +105,7 @@ typedef struct vt_job {
     float *cx, *sx, *cy, *sy; /* RoPE tables [n_pos][hd/4] */
     uint16_t *kb, *vb;        /* opt-in precisions: a head's keys and values in bf16 (g4k_keys_bf16 and
                                * g4k_values_bf16: the kernels' layouts), else NULL */
-    int head;                 /* the head head_to_bf16 converts */
+    int head;                 /* the head head_vt transposes */
     g4_linear_mode mode;      /* the projector's lin_mode (its encoder precision) */
     int64_t rb, qbk;          /* row block and query block (balanced_block) */
     float *vt;                /* f32 path: the head's V^T [hd][N] */
@@ -225,15 +225,6 @@ static void geglu(void *ctx, int64_t i0, int64_t i1)
     }
 }
 
-/* The opt-in precisions: one head's keys and values [i0, i1) rounded to bf16. */
-static void head_to_bf16(void *ctx, int64_t i0, int64_t i1)
-{
-    const vt_job *j = ctx;
-    const int d = j->V->d, hd = j->V->hd, h = j->head;
-    g4k_keys_bf16(j->k + h * hd, d, hd, j->n, i0, i1, j->kb);
-    g4k_values_bf16(j->v + h * hd, d, hd, j->n, i0, i1, j->vb);
-}
-
 /* f32 path: one head's V^T rows, keys [i0, i1) of every column (a serial transpose here left the
  * other threads waiting ~4% of an embed). */
 static void head_vt(void *ctx, int64_t i0, int64_t i1)
@@ -263,7 +254,8 @@ static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob
                                .row_bytes = sizeof(float) * (size_t)N};
         j->head = h;
         if (j->kb) {
-            g4_parallel_for(pool, N, head_to_bf16, j);
+            g4k_keys_bf16(pool, j->k + h * hd, d, hd, N, j->kb);
+            g4k_values_bf16(pool, j->v + h * hd, d, hd, N, j->vb);
         } else {
             j->vt = vt;
             g4_parallel_for(pool, N, head_vt, j);
