@@ -118,10 +118,20 @@ static void lanes_task(void *arg, int ith, int nth)
                          c->n_out);
 }
 
-/* y[t * n_out + j] = x_t . w_j, x rows len floats apart, w in lanes_bf16's layout. */
-static void lanes_run(const g4k_kernels *k, g4k_pool *pool, const uint16_t *w, int64_t len, int64_t n_out,
-                      const float *x, int64_t nx, float *y)
+/* y[t * n_out + j] = x_t . w_j for t < nx, x rows len floats apart: the scores (w: the keys,
+ * len hd) and p v (w: the values, len n_keys) alike. w in lanes_bf16's layout, or plain bf16 rows
+ * [n_out][len] (keys; values transposed) through g4k_matmul_lowp. */
+static void product(const g4k_kernels *k, g4k_pool *pool, const uint16_t *w, int64_t len, int64_t n_out,
+                    const float *x, int64_t nx, float *y)
 {
+    if (nx <= 0 || n_out <= 0 || len <= 0)
+        return;
+    if (!k->lanes_bf16) {
+        const g4k_matrix W = {.data = w, .type = G4_TYPE_BF16, .n_cols = len, .n_rows = n_out,
+                              .row_bytes = sizeof(uint16_t) * (size_t)len};
+        g4k_matmul_lowp_with(k, pool, &W, x, nx, y);
+        return;
+    }
     lanes_ctx c = {k, (const uint32_t *)(const void *)w, len, n_out, x, nx, y};
     if (pool)
         g4k_pool_run_elastic(pool, lanes_task, &c);
@@ -132,29 +142,13 @@ static void lanes_run(const g4k_kernels *k, g4k_pool *pool, const uint16_t *w, i
 void g4k_scores_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd,
                           const float *q, int64_t nq, float *s)
 {
-    if (nq <= 0 || n_keys <= 0)
-        return;
-    if (k->lanes_bf16) {
-        lanes_run(k, pool, keys, hd, n_keys, q, nq, s);
-        return;
-    }
-    const g4k_matrix K = {.data = keys, .type = G4_TYPE_BF16, .n_cols = hd, .n_rows = n_keys,
-                          .row_bytes = sizeof(uint16_t) * (size_t)hd};
-    g4k_matmul_lowp_with(k, pool, &K, q, nq, s);
+    product(k, pool, keys, hd, n_keys, q, nq, s);
 }
 
 void g4k_pv_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd,
                       const float *p, int64_t nq, float *o)
 {
-    if (nq <= 0 || n_keys <= 0)
-        return;
-    if (k->lanes_bf16) {
-        lanes_run(k, pool, values, n_keys, hd, p, nq, o);
-        return;
-    }
-    const g4k_matrix VT = {.data = values, .type = G4_TYPE_BF16, .n_cols = n_keys, .n_rows = hd,
-                           .row_bytes = sizeof(uint16_t) * (size_t)n_keys};
-    g4k_matmul_lowp_with(k, pool, &VT, p, nq, o);
+    product(k, pool, values, n_keys, hd, p, nq, o);
 }
 
 void g4k_scores_bf16(g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64_t hd, const float *q, int64_t nq,

@@ -763,6 +763,27 @@ static void test_quantize_rows(void)
     free(x);
 }
 
+/* Mismatches of y[t * n_out + j] (and its pool twin y1, bit for bit if cmp_pool) against
+ * sum_i bf16(w[j * js + i * is]) x[t * len + i] in double, within 2e-5 (f32 sums) plus xround
+ * (bf16 rounding of x) of sum |w x|. */
+static int check_bf16_products(const float *w, int64_t js, int64_t is, const float *x, int64_t len, int64_t nx,
+                               int64_t n_out, const float *y, const float *y1, double xround, int cmp_pool)
+{
+    int fail = 0;
+    for (int64_t t = 0; t < nx; t++)
+        for (int64_t j = 0; j < n_out; j++) {
+            double ref = 0, mag = 0;
+            for (int64_t i = 0; i < len; i++) {
+                const double wv = g4k_bf16_to_f32(g4k_f32_to_bf16(w[j * js + i * is])), xv = x[t * len + i];
+                ref += wv * xv;
+                mag += fabs(wv * xv);
+            }
+            fail += !(fabs(y[t * n_out + j] - ref) <= (2e-5 + xround) * mag + 1e-6);
+            fail += cmp_pool && memcmp(&y[t * n_out + j], &y1[t * n_out + j], sizeof(float)) != 0;
+        }
+    return fail;
+}
+
 /* g4k_scores_bf16 and g4k_pv_bf16 on every level against a double-precision reference over the
  * bf16 keys and values: key counts around the 16-lane groups and odd (the padding must be zero
  * and never stored: the buffers start as NaN bytes, and a canary follows each output), odd row
@@ -815,29 +836,11 @@ static void test_attn_bf16(void)
                     g4k_pv_bf16_with(k, pool, vb, nk, hd, p, nq, o1);
                     /* the fallback rounds activations only where g4k_matmul_lowp does (its GEMM) */
                     const double xround = k->lanes_bf16 || (nq >= G4K_GEMM_MIN_TOK && k->gemm_lowp[G4_TYPE_BF16]) ? 0x1p-8 : 0;
-                    int fail = 0;
-                    for (int64_t t = 0; t < nq; t++) {
-                        for (int64_t i = 0; i < nk; i++) {
-                            double ref = 0, mag = 0;
-                            for (int64_t c = 0; c < hd; c++) {
-                                const double kv = g4k_bf16_to_f32(g4k_f32_to_bf16(key[i * ld + c])), qv = q[t * hd + c];
-                                ref += kv * qv;
-                                mag += fabs(kv * qv);
-                            }
-                            fail += !(fabs(s[t * nk + i] - ref) <= (2e-5 + xround) * mag + 1e-6);
-                            fail += k->lanes_bf16 && memcmp(&s[t * nk + i], &s1[t * nk + i], sizeof(float)) != 0;
-                        }
-                        for (int64_t c = 0; c < hd; c++) {
-                            double ref = 0, mag = 0;
-                            for (int64_t i = 0; i < nk; i++) {
-                                const double vv = g4k_bf16_to_f32(g4k_f32_to_bf16(val[i * ld + c])), pv = p[t * nk + i];
-                                ref += vv * pv;
-                                mag += fabs(vv * pv);
-                            }
-                            fail += !(fabs(o[t * hd + c] - ref) <= (2e-5 + xround) * mag + 1e-6);
-                            fail += k->lanes_bf16 && memcmp(&o[t * hd + c], &o1[t * hd + c], sizeof(float)) != 0;
-                        }
-                    }
+                    /* scores: output i of row t is key i (stride ld, step 1) . q_t; p v: output c is
+                     * value column c (stride 1, step ld) . p_t */
+                    const int cmp_pool = k->lanes_bf16 != NULL;
+                    int fail = check_bf16_products(key, ld, 1, q, hd, nq, nk, s, s1, xround, cmp_pool) +
+                               check_bf16_products(val, 1, ld, p, nk, nq, hd, o, o1, xround, cmp_pool);
                     for (int i = 0; i < 16; i++)
                         fail += (s[nq * nk + i] != -7.0f) + (o[nq * hd + i] != -7.0f);
                     if (fail && bad < 5)
