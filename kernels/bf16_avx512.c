@@ -46,32 +46,42 @@ static inline __attribute__((always_inline)) void transpose16_epi32(__m512i r[16
         r[i] = t[i];
 }
 
-/* lowp_pack: n_tok rows of n (even) floats -> 16-token tiles of bf16 pairs (quant.h). Per tile
- * and 16 pairs: 16 token rows converted (vcvtne2ps2bf16), one 16x16 transpose, 16 stores. */
-static void pack_bf16(const float *x, int64_t n, int64_t n_tok, void *dst, size_t stride)
+/* Rows of x to lanes_bf16's layout, outputs [16 g0, 16 g1): per 16 rows and 16 pairs, 16 rows
+ * converted (vcvtne2ps2bf16), one 16x16 transpose, the pairs' stores. The keys of the attention
+ * (rows ldx apart), and gemm_bf16's activation tiles (pack_bf16: a group is a 16-token tile). */
+static void lanes_rows_bf16(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t g0, int64_t g1,
+                            uint32_t *dst)
 {
-    const int64_t np = n / 2;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += NT) {
-        uint32_t *tile = (uint32_t *)((uint8_t *)dst + (size_t)t0 * stride);
-        const int64_t ntt = n_tok - t0 < NT ? n_tok - t0 : NT;
+    const int64_t np = (len + 1) / 2;
+    for (int64_t g = g0; g < g1; g++) {
+        uint32_t *tile = dst + (size_t)g * np * 16;
         for (int64_t p0 = 0; p0 < np; p0 += 16) {
-            const int64_t npp = np - p0 < 16 ? np - p0 : 16; /* pairs in this block */
-            const __mmask16 lo = (__mmask16)(npp >= 8 ? 0xffff : (1u << (2 * npp)) - 1);
-            const __mmask16 hi = (__mmask16)(npp <= 8 ? 0 : npp == 16 ? 0xffff : (1u << (2 * (npp - 8))) - 1);
+            const int64_t npp = np - p0 < 16 ? np - p0 : 16, ne = len - 2 * p0 < 32 ? len - 2 * p0 : 32;
+            const __mmask16 lo = (__mmask16)(ne >= 16 ? 0xffff : (1u << ne) - 1);
+            const __mmask16 hi = (__mmask16)(ne <= 16 ? 0 : (1u << (ne - 16)) - 1); /* an odd len's last half: 0 */
             __m512i r[16];
-            for (int64_t t = 0; t < NT; t++) {
-                if (t >= ntt) { /* padding tokens: zero pairs */
+            for (int t = 0; t < 16; t++) {
+                const int64_t row = 16 * g + t;
+                if (row >= n_out) { /* padding outputs: zero, computed and never stored */
                     r[t] = _mm512_setzero_si512();
                     continue;
                 }
-                const float *xt = x + (t0 + t) * n + 2 * p0;
-                r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xt + 16), _mm512_maskz_loadu_ps(lo, xt));
+                const float *xr = x + row * ldx + 2 * p0;
+                r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr));
             }
             transpose16_epi32(r);
             for (int64_t c = 0; c < npp; c++)
-                _mm512_storeu_si512(tile + (p0 + c) * NT, r[c]);
+                _mm512_storeu_si512(tile + (p0 + c) * 16, r[c]);
         }
     }
+}
+
+/* lowp_pack: n_tok rows of n (even) floats -> 16-token tiles of bf16 pairs (quant.h): the
+ * same layout as lanes_bf16's w (tile i at 16 * i * stride bytes, stride = 2n: np * 16 words). */
+static void pack_bf16(const float *x, int64_t n, int64_t n_tok, void *dst, size_t stride)
+{
+    (void)stride;
+    lanes_rows_bf16(x, n, n, n_tok, 0, (n_tok + NT - 1) / NT, dst);
 }
 
 /* One 16-token tile's accumulators (MR rows, nrr of them real; ntt real tokens) into y at yt:
@@ -251,38 +261,10 @@ static void lanes_bf16(const uint32_t *wp, int64_t len, int64_t n_out, int64_t g
     }
 }
 
-/* lanes_bf16's operands, packed. Rows as outputs (the keys): per 16 outputs and 16 pairs, 16
- * rows converted (vcvtne2ps2bf16) and one 16x16 transpose, as pack_bf16 but rows ldx apart. */
-static void lanes_rows_bf16(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t g0, int64_t g1,
-                            uint32_t *dst)
-{
-    const int64_t np = (len + 1) / 2;
-    for (int64_t g = g0; g < g1; g++) {
-        uint32_t *tile = dst + (size_t)g * np * 16;
-        for (int64_t p0 = 0; p0 < np; p0 += 16) {
-            const int64_t npp = np - p0 < 16 ? np - p0 : 16, ne = len - 2 * p0 < 32 ? len - 2 * p0 : 32;
-            const __mmask16 lo = (__mmask16)(ne >= 16 ? 0xffff : (1u << ne) - 1);
-            const __mmask16 hi = (__mmask16)(ne <= 16 ? 0 : (1u << (ne - 16)) - 1); /* an odd len's last half: 0 */
-            __m512i r[16];
-            for (int t = 0; t < 16; t++) {
-                const int64_t row = 16 * g + t;
-                if (row >= n_out) { /* padding outputs: zero, computed and never stored */
-                    r[t] = _mm512_setzero_si512();
-                    continue;
-                }
-                const float *xr = x + row * ldx + 2 * p0;
-                r[t] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr));
-            }
-            transpose16_epi32(r);
-            for (int64_t c = 0; c < npp; c++)
-                _mm512_storeu_si512(tile + (p0 + c) * 16, r[c]);
-        }
-    }
-}
-
-/* Columns as outputs (the values: x's rows are the len inputs): per pair of rows and 16 columns,
- * both converted in one vcvtne2ps2bf16 and interleaved into (row 2p, row 2p + 1) lanes by one
- * permute. Columns past n_out and an odd len's missing row are zero. */
+/* Columns of x to lanes_bf16's layout (the values: x's rows are the len inputs), input pairs
+ * [p0, p1): per pair of rows and 16 columns, both converted in one vcvtne2ps2bf16 and
+ * interleaved into (row 2p, row 2p + 1) lanes by one permute. Columns past n_out and an odd
+ * len's missing row are zero. */
 static void lanes_cols_bf16(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t p0, int64_t p1,
                             uint32_t *dst)
 {
