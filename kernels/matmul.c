@@ -53,6 +53,9 @@ static void mm_task(void *arg, int ith, int nth)
     }
 }
 
+/* Optional clamp of the activations (g4k_matmul_lowp_clamped): NULL, or {lo, hi}. */
+typedef const float *clamp_bounds;
+
 typedef struct {
     uint32_t wtype;
     g4k_qact_fn qact;
@@ -60,7 +63,16 @@ typedef struct {
     int64_t n, n_tok;
     void *dst;
     size_t rb;
+    clamp_bounds clamp;
 } q_ctx;
+
+static void quantize_rows(const q_ctx *c, const float *x, int64_t n_tok, uint8_t *dst)
+{
+    if (c->qact)
+        c->qact(x, c->n, n_tok, dst, c->rb);
+    else
+        g4k_quantize_act(c->wtype, x, c->n, n_tok, dst);
+}
 
 static void quant_task(void *arg, int ith, int nth)
 {
@@ -69,10 +81,18 @@ static void quant_task(void *arg, int ith, int nth)
     const int64_t t1 = t0 + per < c->n_tok ? t0 + per : c->n_tok;
     if (t0 >= t1)
         return;
-    if (c->qact)
-        c->qact(c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb, c->rb);
-    else
-        g4k_quantize_act(c->wtype, c->x + t0 * c->n, c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
+    if (!c->clamp) {
+        quantize_rows(c, c->x + t0 * c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
+        return;
+    }
+    /* each row clamped into this thread's L1-sized buffer, then quantized from there */
+    float *row = g4k_scratch(G4K_SCRATCH_CLAMP, sizeof(float) * (size_t)c->n);
+    if (!row)
+        return; /* recorded by g4k_scratch */
+    for (int64_t t = t0; t < t1; t++) {
+        g4k_clamp_copy(c->x + t * c->n, row, c->n, c->clamp[0], c->clamp[1]);
+        quantize_rows(c, row, 1, (uint8_t *)c->dst + t * c->rb);
+    }
 }
 
 typedef struct {
@@ -107,37 +127,82 @@ typedef struct {
     int64_t n, n_tok;
     uint8_t *dst;
     size_t stride;
+    clamp_bounds clamp;
 } pack_ctx;
 
 static void pack_task(void *arg, int ith, int nth)
 {
     pack_ctx *c = arg;
     int64_t t0, t1;
-    if (tile_share(c->n_tok, ith, nth, &t0, &t1))
+    if (!tile_share(c->n_tok, ith, nth, &t0, &t1))
+        return;
+    if (!c->clamp) {
         c->pack(c->x + t0 * c->n, c->n, t1 - t0, c->dst + (size_t)t0 * c->stride, c->stride);
+        return;
+    }
+    /* tile by tile: 16 rows clamped into this thread's buffer (L2), then packed from there */
+    float *rows = g4k_scratch(G4K_SCRATCH_CLAMP, sizeof(float) * 16 * (size_t)c->n);
+    if (!rows)
+        return;
+    for (int64_t a = t0; a < t1; a += 16) {
+        const int64_t nt = t1 - a < 16 ? t1 - a : 16;
+        g4k_clamp_copy(c->x + a * c->n, rows, nt * c->n, c->clamp[0], c->clamp[1]);
+        c->pack(rows, c->n, nt, c->dst + (size_t)a * c->stride, c->stride);
+    }
+}
+
+typedef struct {
+    const float *x;
+    float *dst;
+    int64_t n;
+    clamp_bounds clamp;
+} clamp_ctx;
+
+static void clamp_task(void *arg, int ith, int nth)
+{
+    clamp_ctx *c = arg;
+    const int64_t per = (c->n + nth - 1) / nth, i0 = ith * per;
+    const int64_t i1 = i0 + per < c->n ? i0 + per : c->n;
+    if (i0 < i1)
+        g4k_clamp_copy(c->x + i0, c->dst + i0, i1 - i0, c->clamp[0], c->clamp[1]);
 }
 
 static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k_matrix *w, const float *x,
-                       int64_t n_tok, float *y)
+                       int64_t n_tok, float *y, clamp_bounds clamp)
 {
     const g4q_traits *t = g4q_traits_get(w->type);
     if (!t || !k->mm[w->type] || n_tok <= 0 || w->n_rows <= 0)
         return;
-    if (w->packed && n_tok <= G4K_MVN_MAX_TOK) { /* decode and verify: the rows-in-lanes kernel */
-        g4k_matmul_packed_with(k, pool, w->packed, x, n_tok, y);
-        return;
-    }
     const int64_t n = w->n_cols;
     /* the 16-bit prefill: activations packed once here (even n; odd n keeps the f32 GEMM) */
     const int packed = lowp && n_tok >= G4K_GEMM_MIN_TOK && k->gemm_lowp[w->type] && k->lowp_pack[w->type] &&
                        n % 2 == 0;
+    const int rows_in_lanes = w->packed && n_tok <= G4K_MVN_MAX_TOK;
+    if (clamp && (rows_in_lanes || (!packed && t->act_type == G4_TYPE_F32))) {
+        /* paths that read x as it is: a clamped copy first (this thread's buffer; the pool
+         * threads write disjoint ranges of it) */
+        float *xc = g4k_scratch(G4K_SCRATCH_CLAMP, sizeof(float) * (size_t)(n * n_tok));
+        if (!xc)
+            return;
+        clamp_ctx cc = {x, xc, n * n_tok, clamp};
+        if (pool && n_tok >= 4)
+            g4k_pool_run_elastic(pool, clamp_task, &cc);
+        else
+            clamp_task(&cc, 0, 1);
+        x = xc;
+        clamp = NULL;
+    }
+    if (rows_in_lanes) { /* decode and verify: the rows-in-lanes kernel */
+        g4k_matmul_packed_with(k, pool, w->packed, x, n_tok, y);
+        return;
+    }
     const size_t arb = packed ? (size_t)n * 2 : g4k_act_row_bytes(w->type, n);
     const void *act = x;
     if (packed) {
         uint8_t *abuf = g4k_scratch(G4K_SCRATCH_ACT, arb * (size_t)((n_tok + 15) / 16 * 16));
         if (!abuf)
             return;
-        pack_ctx pc = {k->lowp_pack[w->type], x, n, n_tok, abuf, arb};
+        pack_ctx pc = {k->lowp_pack[w->type], x, n, n_tok, abuf, arb, clamp};
         if (pool)
             g4k_pool_run_elastic(pool, pack_task, &pc);
         else
@@ -148,7 +213,7 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         void *abuf = g4k_scratch(G4K_SCRATCH_ACT, arb * (size_t)n_tok);
         if (!abuf)
             return;
-        q_ctx qc = {w->type, k->qact[t->act_type], x, n, n_tok, abuf, arb};
+        q_ctx qc = {w->type, k->qact[t->act_type], x, n, n_tok, abuf, arb, clamp};
         if (n_tok >= 4 && pool)
             g4k_pool_run_elastic(pool, quant_task, &qc);
         else
@@ -244,23 +309,36 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
 void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok,
                      float *y)
 {
-    matmul_run(k, 0, pool, w, x, n_tok, y);
+    matmul_run(k, 0, pool, w, x, n_tok, y, NULL);
 }
 
 void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
                           int64_t n_tok, float *y)
 {
-    matmul_run(k, 1, pool, w, x, n_tok, y);
+    matmul_run(k, 1, pool, w, x, n_tok, y, NULL);
+}
+
+void g4k_matmul_lowp_clamped_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                                  int64_t n_tok, float *y, float lo, float hi)
+{
+    const float b[2] = {lo, hi};
+    matmul_run(k, 1, pool, w, x, n_tok, y, b);
 }
 
 void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
 {
-    matmul_run(g4k_kernels_active(), 0, pool, w, x, n_tok, y);
+    matmul_run(g4k_kernels_active(), 0, pool, w, x, n_tok, y, NULL);
 }
 
 void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y)
 {
-    matmul_run(g4k_kernels_active(), 1, pool, w, x, n_tok, y);
+    matmul_run(g4k_kernels_active(), 1, pool, w, x, n_tok, y, NULL);
+}
+
+void g4k_matmul_lowp_clamped(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y,
+                             float lo, float hi)
+{
+    g4k_matmul_lowp_clamped_with(g4k_kernels_active(), pool, w, x, n_tok, y, lo, hi);
 }
 
 int g4k_type_supported(uint32_t type)

@@ -296,14 +296,15 @@ void g4k_fill_avx512_rows16(g4k_kernels *k);
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
  * is not preserved across calls that grow it. */
-#define G4K_SCRATCH_SLOTS 6
+#define G4K_SCRATCH_SLOTS 7
 enum {
     G4K_SCRATCH_ACT = 0,
     G4K_SCRATCH_GEMM_A = 1,
     G4K_SCRATCH_GEMM_W = 2,
     G4K_SCRATCH_ROW = 3,
     G4K_SCRATCH_TILES = 4, /* g4k_matmul's shared GEMM activation tiles (the caller's thread) */
-    G4K_SCRATCH_UNPACK = 5 /* GGUF rows rebuilt from a packed matrix (g4k_packed_rows) */
+    G4K_SCRATCH_UNPACK = 5, /* GGUF rows rebuilt from a packed matrix (g4k_packed_rows) */
+    G4K_SCRATCH_CLAMP = 6   /* g4k_matmul_lowp_clamped's clamped activation rows */
 };
 void *g4k_scratch(int slot, size_t bytes);
 
@@ -325,6 +326,8 @@ void g4k_matmul_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, 
                      int64_t n_tok, float *y);
 void g4k_matmul_lowp_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
                           int64_t n_tok, float *y);
+void g4k_matmul_lowp_clamped_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w, const float *x,
+                                  int64_t n_tok, float *y, float lo, float hi);
 /* g4k_keys_bf16 / g4k_values_bf16 / g4k_scores_bf16 / g4k_pv_bf16 with an explicit table (the
  * layouts are the table's). */
 void g4k_keys_bf16_with(const g4k_kernels *k, g4k_pool *pool, const float *key, int64_t ldk, int64_t hd,

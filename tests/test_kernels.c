@@ -401,6 +401,87 @@ static void test_matmul(void)
     g4k_pool_free(pool);
 }
 
+/* g4k_matmul_lowp_clamped (the encoders' ClippableLinear inputs, clamped while the activations
+ * are converted) gives, bit for bit, g4k_matmul_lowp on a clamped copy, and leaves x as it is:
+ * every activation route (8-bit rows, bf16 tiles, f32 rows, the rows-in-lanes packed kernel),
+ * odd token counts, NaN and infinities, with and without a pool. */
+static void test_matmul_clamped(void)
+{
+    const uint32_t types[] = {G4_TYPE_Q8_0, G4_TYPE_BF16, G4_TYPE_F32, G4_TYPE_F16, G4_TYPE_Q4_K};
+    const int64_t toks[] = {1, 3, 8, 9, 40};
+    const int64_t n_cols = 256, n_rows = 48;
+    const float lo = -0.75f, hi = 1.25f;
+    g4k_pool *pool = g4k_pool_new(2);
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            const uint32_t type = types[ti];
+            const g4q_traits *tr = g4q_traits_get(type);
+            if (!k->mm[type])
+                continue;
+            const size_t rb = g4_type_row_bytes(type, n_cols);
+            uint8_t *w = xaligned(rb * (size_t)n_rows);
+            float *row = malloc(sizeof(float) * (size_t)n_cols);
+            for (int64_t r = 0; r < n_rows; r++) {
+                for (int64_t i = 0; i < n_cols; i++)
+                    row[i] = grand();
+                tr->quant(row, w + r * rb, n_cols);
+            }
+            g4k_matrix m = {w, type, n_cols, n_rows, rb, NULL};
+            for (int pk = 0; pk < 2; pk++) {
+                g4k_packed *p = NULL;
+                if (pk) { /* the rows-in-lanes route, where this level packs the type */
+                    p = g4k_pack_with(k, NULL, &m);
+                    if (!p)
+                        continue;
+                    m.packed = p;
+                }
+                for (size_t tt = 0; tt < sizeof toks / sizeof toks[0]; tt++) {
+                    const int64_t nt = toks[tt], nx = n_cols * nt;
+                    float *x = malloc(sizeof(float) * (size_t)nx), *x0 = malloc(sizeof(float) * (size_t)nx);
+                    float *xc = malloc(sizeof(float) * (size_t)nx);
+                    float *y0 = malloc(sizeof(float) * (size_t)(n_rows * nt));
+                    float *y1 = malloc(sizeof(float) * (size_t)(n_rows * nt));
+                    for (int64_t i = 0; i < nx; i++)
+                        x[i] = 2 * grand();
+                    x[0] = NAN;
+                    x[nx / 2] = INFINITY;
+                    x[nx - 1] = -INFINITY;
+                    memcpy(x0, x, sizeof(float) * (size_t)nx);
+                    g4k_clamp_copy(x, xc, nx, lo, hi);
+                    int clamp_ok = !isnan(xc[0]) && xc[0] == lo && xc[nx / 2] == hi && xc[nx - 1] == lo;
+                    for (int64_t i = 0; i < nx; i++)
+                        clamp_ok &= xc[i] >= lo && xc[i] <= hi;
+                    CHECK(clamp_ok, "g4k_clamp_copy bounds every value, NaN -> lo");
+                    for (int pl = 0; pl < 2; pl++) {
+                        g4k_pool *pp = pl ? pool : NULL;
+                        g4k_matmul_lowp_with(k, pp, &m, xc, nt, y0);
+                        g4k_matmul_lowp_clamped_with(k, pp, &m, x, nt, y1, lo, hi);
+                        CHECK(!memcmp(y0, y1, sizeof(float) * (size_t)(n_rows * nt)),
+                              "lowp_clamped %s %s packed=%d n_tok=%lld pool=%d equals lowp on a clamped copy",
+                              g4k_isa_name(k->isa), g4_type_get(type)->name, pk, (long long)nt, pl);
+                        CHECK(!memcmp(x, x0, sizeof(float) * (size_t)nx), "lowp_clamped leaves x as it is");
+                    }
+                    free(x);
+                    free(x0);
+                    free(xc);
+                    free(y0);
+                    free(y1);
+                }
+                if (p) {
+                    m.packed = NULL;
+                    g4k_packed_free(p);
+                }
+            }
+            free(w);
+            free(row);
+        }
+    }
+    g4k_pool_free(pool);
+}
+
 /* A token's result must not depend on its batch: every small-batch (mvn) kernel gives, bit
  * for bit, what the single-token (mv) kernel gives for each token alone. Speculative decoding
  * relies on it (a verify batch scores each row as plain decoding would). */
@@ -1300,6 +1381,7 @@ int main(int argc, char **argv)
     test_qact();
     test_quantize_rows();
     test_matmul();
+    test_matmul_clamped();
     test_matmul_busy_pool();
     test_small_batch_invariance();
     test_q8_0_narrow_rows();

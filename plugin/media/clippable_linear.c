@@ -1,23 +1,8 @@
 /* ClippableLinear (spec §4.3), the linear layer of the E-series encoders (vision tower and audio
  * conformer): y = clamp(W clamp(x, in_min, in_max), out_min, out_max). */
-#include <string.h>
-
 #define G4_MMPROJ_PRIVATE
 #include "media/mmproj.h"
 #include "ops/ops.h"
-
-void g4_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi)
-{
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) { /* fixed-size blocks: compilers vectorise these at -O2 */
-        float t[8];
-        for (int l = 0; l < 8; l++)
-            t[l] = g4_clampf(src[i + l], lo, hi);
-        memcpy(dst + i, t, sizeof t);
-    }
-    for (; i < n; i++)
-        dst[i] = g4_clampf(src[i], lo, hi);
-}
 
 typedef struct clamp_job {
     const float *src;
@@ -28,7 +13,7 @@ typedef struct clamp_job {
 static void clamp_range(void *ctx, int64_t i0, int64_t i1)
 {
     const clamp_job *j = ctx;
-    g4_clamp_copy(j->src + i0, j->dst + i0, i1 - i0, j->lo, j->hi); /* dst may be src */
+    g4k_clamp_copy(j->src + i0, j->dst + i0, i1 - i0, j->lo, j->hi); /* dst may be src */
 }
 
 /* dst = clamp(src) over n floats, split across the pool (serial, the clamps around the tower's
@@ -42,12 +27,18 @@ static void clamp_all(g4k_pool *pool, const float *src, float *dst, int64_t n, f
 void g4_clin_linear(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y,
                     float *tmp, int flags)
 {
-    const float *in = x;
-    if (L->clamp_in && !(flags & G4_CLIN_IN_DONE)) {
-        clamp_all(pool, x, tmp, n * L->w.n_cols, L->in_min, L->in_max);
-        in = tmp;
+    if (L->clamp_in && !(flags & G4_CLIN_IN_DONE) && mode == G4_LINEAR_LOWP) {
+        /* the opt-in bf16/q8 paths convert the activations anyway: clamped as they are converted,
+         * same values as clamping into tmp first, without that pass over memory */
+        g4k_matmul_lowp_clamped(pool, &L->w, x, n, y, L->in_min, L->in_max);
+    } else {
+        const float *in = x;
+        if (L->clamp_in && !(flags & G4_CLIN_IN_DONE)) {
+            clamp_all(pool, x, tmp, n * L->w.n_cols, L->in_min, L->in_max);
+            in = tmp;
+        }
+        g4_linear(pool, mode, &L->w, in, n, y);
     }
-    g4_linear(pool, mode, &L->w, in, n, y);
     if (L->clamp_out && !(flags & G4_CLIN_OUT_LATER))
         clamp_all(pool, y, y, n * L->w.n_rows, L->out_min, L->out_max);
 }

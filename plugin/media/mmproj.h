@@ -204,17 +204,15 @@ void g4_clin_run(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const fl
 enum { G4_CLIN_IN_DONE = 1, G4_CLIN_OUT_LATER = 2 };
 void g4_clin_linear(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y,
                     float *tmp, int flags);
-/* dst[i] = clamp(src[i], lo, hi) for n floats on the calling thread (dst may be src). */
-void g4_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi);
 static inline void g4_clin_clamp_out(const g4_clin *L, float *y, int64_t n)
 {
     if (L->clamp_out)
-        g4_clamp_copy(y, y, n, L->out_min, L->out_max);
+        g4k_clamp_copy(y, y, n, L->out_min, L->out_max);
 }
 static inline void g4_clin_clamp_in(const g4_clin *L, const float *x, float *dst, int64_t n)
 {
     if (L->clamp_in)
-        g4_clamp_copy(x, dst, n, L->in_min, L->in_max);
+        g4k_clamp_copy(x, dst, n, L->in_min, L->in_max);
     else if (dst != x)
         memcpy(dst, x, sizeof(float) * (size_t)n);
 }
