@@ -74,12 +74,22 @@ static void quantize_rows(const q_ctx *c, const float *x, int64_t n_tok, uint8_t
         g4k_quantize_act(c->wtype, x, c->n, n_tok, dst);
 }
 
+/* Thread ith's share [*a, *b) of n items in whole units of `unit` (the last one may be short);
+ * 0 when its share is empty. */
+static int share(int64_t n, int64_t unit, int ith, int nth, int64_t *a, int64_t *b)
+{
+    const int64_t units = (n + unit - 1) / unit, per = (units + nth - 1) / nth;
+    const int64_t u0 = ith * per, u1 = u0 + per < units ? u0 + per : units;
+    *a = u0 * unit;
+    *b = u1 * unit < n ? u1 * unit : n;
+    return u0 < u1;
+}
+
 static void quant_task(void *arg, int ith, int nth)
 {
     q_ctx *c = arg;
-    const int64_t per = (c->n_tok + nth - 1) / nth, t0 = ith * per;
-    const int64_t t1 = t0 + per < c->n_tok ? t0 + per : c->n_tok;
-    if (t0 >= t1)
+    int64_t t0, t1;
+    if (!share(c->n_tok, 1, ith, nth, &t0, &t1))
         return;
     if (!c->clamp) {
         quantize_rows(c, c->x + t0 * c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
@@ -103,21 +113,11 @@ typedef struct {
     uint8_t *dst;
 } tile_ctx;
 
-/* Thread ith's share of n_tok tokens in whole 16-token tiles: [*t0, *t1); 0 when it has none. */
-static int tile_share(int64_t n_tok, int ith, int nth, int64_t *t0, int64_t *t1)
-{
-    const int64_t tiles = (n_tok + 15) / 16, per = (tiles + nth - 1) / nth;
-    const int64_t i0 = ith * per, i1 = i0 + per < tiles ? i0 + per : tiles;
-    *t0 = i0 * 16;
-    *t1 = i1 * 16 < n_tok ? i1 * 16 : n_tok;
-    return i0 < i1;
-}
-
 static void tile_task(void *arg, int ith, int nth)
 {
     tile_ctx *c = arg;
     int64_t t0, t1;
-    if (tile_share(c->n_tok, ith, nth, &t0, &t1))
+    if (share(c->n_tok, 16, ith, nth, &t0, &t1)) /* whole 16-token tiles */
         c->tile(c->n, c->a + (size_t)t0 * c->as, c->as, t1 - t0, c->dst + (size_t)t0 * c->ts);
 }
 
@@ -134,7 +134,7 @@ static void pack_task(void *arg, int ith, int nth)
 {
     pack_ctx *c = arg;
     int64_t t0, t1;
-    if (!tile_share(c->n_tok, ith, nth, &t0, &t1))
+    if (!share(c->n_tok, 16, ith, nth, &t0, &t1)) /* whole 16-token tiles */
         return;
     if (!c->clamp) {
         c->pack(c->x + t0 * c->n, c->n, t1 - t0, c->dst + (size_t)t0 * c->stride, c->stride);
@@ -161,9 +161,8 @@ typedef struct {
 static void clamp_task(void *arg, int ith, int nth)
 {
     clamp_ctx *c = arg;
-    const int64_t per = (c->n + nth - 1) / nth, i0 = ith * per;
-    const int64_t i1 = i0 + per < c->n ? i0 + per : c->n;
-    if (i0 < i1)
+    int64_t i0, i1;
+    if (share(c->n, 16, ith, nth, &i0, &i1)) /* whole cache lines per thread */
         g4k_clamp_copy(c->x + i0, c->dst + i0, i1 - i0, c->clamp[0], c->clamp[1]);
 }
 
