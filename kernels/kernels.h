@@ -84,12 +84,14 @@ void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_t
  * no such kernel exists it is exactly g4k_matmul. Never used by default (conformance). */
 void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
 
-/* g4k_matmul_lowp of clamp(x, lo, hi) (each value: x > lo ? x : lo, then < hi ? : hi; NaN -> lo),
- * x left as it is. The clamp is applied where the activations are converted anyway (quantized
- * rows, bf16 tiles), so no clamped copy of x goes through memory: the E-series encoders'
- * ClippableLinear inputs. Results are those of g4k_matmul_lowp on a clamped copy, bit for bit. */
-/* dst[i] = clamp(src[i], lo, hi) as above (dst may be src). */
+/* dst[i] = clamp(src[i], lo, hi): src[i] > lo ? src[i] : lo, then < hi ? : hi; NaN -> lo (dst
+ * may be src). g4k_clamp_pool: the same split across the pool (NULL: this thread). */
 void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi);
+void g4k_clamp_pool(g4k_pool *pool, const float *src, float *dst, int64_t n, float lo, float hi);
+/* g4k_matmul_lowp of clamp(x, lo, hi), x left as it is. The clamp is applied where the
+ * activations are converted anyway (quantized rows, bf16 tiles), so no clamped copy of x goes
+ * through memory: the E-series encoders' ClippableLinear inputs. Results are those of
+ * g4k_matmul_lowp on a clamped copy, bit for bit. */
 void g4k_matmul_lowp_clamped(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y,
                              float lo, float hi);
 

@@ -151,21 +151,6 @@ static void pack_task(void *arg, int ith, int nth)
     }
 }
 
-typedef struct {
-    const float *x;
-    float *dst;
-    int64_t n;
-    clamp_bounds clamp;
-} clamp_ctx;
-
-static void clamp_task(void *arg, int ith, int nth)
-{
-    clamp_ctx *c = arg;
-    int64_t i0, i1;
-    if (share(c->n, 16, ith, nth, &i0, &i1)) /* whole cache lines per thread */
-        g4k_clamp_copy(c->x + i0, c->dst + i0, i1 - i0, c->clamp[0], c->clamp[1]);
-}
-
 static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k_matrix *w, const float *x,
                        int64_t n_tok, float *y, clamp_bounds clamp)
 {
@@ -183,11 +168,7 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         float *xc = g4k_scratch(G4K_SCRATCH_CLAMP, sizeof(float) * (size_t)(n * n_tok));
         if (!xc)
             return;
-        clamp_ctx cc = {x, xc, n * n_tok, clamp};
-        if (pool && n_tok >= 4)
-            g4k_pool_run_elastic(pool, clamp_task, &cc);
-        else
-            clamp_task(&cc, 0, 1);
+        g4k_clamp_pool(n_tok >= 4 ? pool : NULL, x, xc, n * n_tok, clamp[0], clamp[1]);
         x = xc;
         clamp = NULL;
     }

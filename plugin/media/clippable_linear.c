@@ -4,26 +4,6 @@
 #include "media/mmproj.h"
 #include "ops/ops.h"
 
-typedef struct clamp_job {
-    const float *src;
-    float *dst;
-    float lo, hi;
-} clamp_job;
-
-static void clamp_range(void *ctx, int64_t i0, int64_t i1)
-{
-    const clamp_job *j = ctx;
-    g4k_clamp_copy(j->src + i0, j->dst + i0, i1 - i0, j->lo, j->hi); /* dst may be src */
-}
-
-/* dst = clamp(src) over n floats, split across the pool (serial, the clamps around the tower's
- * linears took ~5% of a 2-thread image embed while the other thread waited). */
-static void clamp_all(g4k_pool *pool, const float *src, float *dst, int64_t n, float lo, float hi)
-{
-    clamp_job j = {src, dst, lo, hi};
-    g4_parallel_for(pool, n, clamp_range, &j);
-}
-
 void g4_clin_linear(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y,
                     float *tmp, int flags)
 {
@@ -34,13 +14,13 @@ void g4_clin_linear(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const
     } else {
         const float *in = x;
         if (L->clamp_in && !(flags & G4_CLIN_IN_DONE)) {
-            clamp_all(pool, x, tmp, n * L->w.n_cols, L->in_min, L->in_max);
+            g4k_clamp_pool(pool, x, tmp, n * L->w.n_cols, L->in_min, L->in_max);
             in = tmp;
         }
         g4_linear(pool, mode, &L->w, in, n, y);
     }
     if (L->clamp_out && !(flags & G4_CLIN_OUT_LATER))
-        clamp_all(pool, y, y, n * L->w.n_rows, L->out_min, L->out_max);
+        g4k_clamp_pool(pool, y, y, n * L->w.n_rows, L->out_min, L->out_max);
 }
 
 void g4_clin_run(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const float *x, int64_t n, float *y, float *tmp)
