@@ -29,8 +29,9 @@
  * replaces cost as much as the micro-kernel at 16 tokens). */
 typedef __m256 (*gf_ld8_fn)(const uint8_t *p);
 
+#define PF_ROWS 16 /* rows ahead that pack_group prefetches (two 8-row passes) */
 GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int es, gf_ld8_fn ld8,
-                      float (*ld1)(const uint8_t *), float *dst)
+                      float (*ld1)(const uint8_t *), int64_t nrow_next, float *dst)
 {
     const int64_t n8 = n & ~(int64_t)7;
     for (int64_t r0 = 0; r0 < RG; r0 += 8) {
@@ -40,11 +41,31 @@ GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int 
             valid[i] = r0 + i < nrow;
             rows[i] = w + (size_t)(valid[i] ? r0 + i : 0) * ws;
         }
+        /* The 8 rows PF_ROWS ahead (this group's, or the first nrow_next of the next group,
+         * which follow in memory) are prefetched while these are converted: eight rows read
+         * 16 bytes at a time are eight short streams the hardware prefetchers follow poorly,
+         * and each weight comes from memory once per call. */
+        const int64_t lim = nrow < RG ? nrow : RG + (nrow_next > 0 ? nrow_next : 0);
+        const int64_t pn = lim - (r0 + PF_ROWS);
+        const int npf = pn < 8 ? (pn > 0 ? (int)pn : 0) : 8;
+        const uint8_t *pf = npf ? w + (size_t)(r0 + PF_ROWS) * ws : w;
+        const int full = r0 + 8 <= nrow;
         for (int64_t k = 0; k < n8; k += 8) {
+            if (((size_t)k * es & 63) == 0)
+                for (int i = 0; i < npf; i++)
+                    _mm_prefetch((const char *)pf + (size_t)i * ws + (size_t)k * es, _MM_HINT_T0);
             __m256 v[8];
-            for (int i = 0; i < 8; i++)
-                v[i] = valid[i] ? ld8(rows[i] + (size_t)k * es) : _mm256_setzero_ps();
+            if (full) {
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    v[i] = ld8(rows[i] + (size_t)k * es);
+            } else {
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    v[i] = valid[i] ? ld8(rows[i] + (size_t)k * es) : _mm256_setzero_ps();
+            }
             g4k_transpose8_ps(v);
+#pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
                 _mm256_storeu_ps(dst + (k + i) * RG + r0, v[i]);
         }
@@ -136,7 +157,8 @@ GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void 
         const int64_t ng = ngroups - g0 < gp ? ngroups - g0 : gp;
         for (int64_t g = 0; g < ng; g++) {
             const int64_t r0 = (g0 + g) * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
-            pack_group(n, (const uint8_t *)w + (size_t)r0 * ws, ws, nrow, es, ld, ld1,
+            const int64_t nrow_next = nr - (r0 + RG) < RG ? nr - (r0 + RG) : RG; /* < 1: none */
+            pack_group(n, (const uint8_t *)w + (size_t)r0 * ws, ws, nrow, es, ld, ld1, nrow_next,
                        panel + (size_t)g * n * RG);
         }
         for (int64_t t0 = 0; t0 < nt; t0 += TB) {

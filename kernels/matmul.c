@@ -228,6 +228,11 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         gemm = 1;
         tb = (int64_t)(4 * l2_bytes() / (arb ? arb : 1));
         tb = tb < 64 ? 64 : tb > 1024 ? 1024 : tb & ~(int64_t)15;
+        /* f32 activations are read in place (the float GEMM): nothing to bound, and every
+         * token block would convert the chunk's weight rows again (an audio embed's 750
+         * tokens at 4096 columns were three blocks, three conversions of each weight) */
+        if (!packed && t->act_type == G4_TYPE_F32)
+            tb = n_tok;
     } else {
         /* Token tile: half of L2 for the activation rows, 4..64 tokens. */
         tb = (int64_t)(l2_bytes() / 2 / (arb ? arb : 1));

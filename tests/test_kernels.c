@@ -397,6 +397,14 @@ static void test_matmul(void)
                             run_mm_case(k, (ri + tt) % 2 ? pool : NULL, type, cols[ci], rows[ri], toks[tt], 0, 1);
                     }
         }
+        /* The float GEMM's panels and its prefetch of the next rows: long rows (4096: one
+         * 32-row group per panel with a 1 MB L2) over four groups, and many partial groups
+         * with padded rows (a stride other than the row's bytes), one call for all tokens. */
+        const uint32_t flt[] = {G4_TYPE_F32, G4_TYPE_F16, G4_TYPE_BF16};
+        for (int ti = 0; ti < 3; ti++) {
+            run_mm_case(k, pool, flt[ti], 4096, 100, 12, 0, 0);
+            run_mm_case(k, NULL, flt[ti], 100, 330, 40, 64, 0);
+        }
     }
     g4k_pool_free(pool);
 }
