@@ -4,17 +4,40 @@
 
 #include "kernels.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+/* max(v, lo) then min(v, hi) with the scalar definition's rounding and NaN rule exactly: MAXPS
+ * and MINPS return the second operand unless the first is greater (smaller), which is
+ * (v > lo ? v : lo) and (v < hi ? v : hi) lane by lane, NaN -> lo included. Written out rather
+ * than left to the vectoriser: gcc -O3 turned the fixed-size blocks this replaces into scalar
+ * code through the stack (10x slower than at -O2; 6.5% of an -O3 audio embed), and a plain
+ * loop is not vectorised in place (src == dst fails its overlap check). */
 void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi)
 {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) { /* fixed-size blocks: compilers vectorise these at -O2 */
-        float t[8];
-        for (int l = 0; l < 8; l++) {
-            const float v = src[i + l] > lo ? src[i + l] : lo; /* NaN -> lo */
-            t[l] = v < hi ? v : hi;
-        }
-        memcpy(dst + i, t, sizeof t);
+#if defined(__SSE__)
+    const __m128 l = _mm_set1_ps(lo), h = _mm_set1_ps(hi);
+    for (; i + 8 <= n; i += 8) {
+        const __m128 a = _mm_loadu_ps(src + i), b = _mm_loadu_ps(src + i + 4);
+        _mm_storeu_ps(dst + i, _mm_min_ps(_mm_max_ps(a, l), h));
+        _mm_storeu_ps(dst + i + 4, _mm_min_ps(_mm_max_ps(b, l), h));
     }
+#else
+    typedef float v4f __attribute__((vector_size(16)));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    const v4f l = {lo, lo, lo, lo}, h = {hi, hi, hi, hi};
+    for (; i + 4 <= n; i += 4) {
+        v4f a;
+        memcpy(&a, src + i, sizeof a);
+        v4i m = a > l; /* false for NaN */
+        a = (v4f)((m & (v4i)a) | (~m & (v4i)l));
+        m = a < h;
+        a = (v4f)((m & (v4i)a) | (~m & (v4i)h));
+        memcpy(dst + i, &a, sizeof a);
+    }
+#endif
     for (; i < n; i++) {
         const float v = src[i] > lo ? src[i] : lo;
         dst[i] = v < hi ? v : hi;

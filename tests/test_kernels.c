@@ -1104,6 +1104,43 @@ static void test_matmul_busy_pool(void)
 
 /* Every level's softmax exponentials against libm: <= 4 ulp-ish (5e-7 relative) per element,
  * exact zeros below the underflow threshold and for -inf (masked scores), odd tails. */
+/* g4k_clamp_copy against its scalar definition, bit for bit: (v > lo ? v : lo) then
+ * (v < hi ? v : hi), so NaN -> lo, and the zeros' signs as the comparisons leave them; every
+ * length 0..40 at four alignments, out of place and in place (src == dst, as the encoders'
+ * whole-buffer clamps run). */
+static void test_clamp_exact(void)
+{
+    const float lo = -0.5f, hi = 0.0f; /* hi = +0: -0.0 < +0 is false, so -0.0 -> +0 */
+    float src[48], a[48], b[48];
+    int bad = 0, cases = 0;
+    for (int off = 0; off < 4; off++)
+        for (int n = 0; n <= 40; n++) {
+            for (int i = 0; i < 48; i++) {
+                const float special[] = {NAN, -0.0f, 0.0f, INFINITY, -INFINITY, lo, hi, -NAN};
+                src[i] = (i * 7 + n) % 5 == 0 ? special[(i + n) % 8] : grand();
+            }
+            float *in = src + off;
+            for (int i = 0; i < 48; i++)
+                b[i] = a[i] = src[i];
+            g4k_clamp_copy(in, a + off, n, lo, hi); /* out of place */
+            g4k_clamp_copy(b + off, b + off, n, lo, hi); /* in place */
+            for (int i = 0; i < 48; i++) {
+                float want = src[i];
+                if (i >= off && i < off + n) {
+                    const float v = src[i] > lo ? src[i] : lo;
+                    want = v < hi ? v : hi;
+                }
+                uint32_t wa, ga, gb;
+                memcpy(&wa, &want, 4);
+                memcpy(&ga, &a[i], 4);
+                memcpy(&gb, &b[i], 4);
+                bad += wa != ga || wa != gb;
+            }
+            cases++;
+        }
+    CHECK(bad == 0, "g4k_clamp_copy equals the scalar definition bit for bit (%d cases, %d values differ)", cases, bad);
+}
+
 static void test_exp_sub_sum(void)
 {
     float x[67], ref[67];
@@ -1401,6 +1438,7 @@ int main(int argc, char **argv)
     test_small_batch_invariance();
     test_q8_0_narrow_rows();
     test_matmul_rows();
+    test_clamp_exact();
     test_exp_sub_sum();
     test_softmax_geglu();
     test_kv_rows();
