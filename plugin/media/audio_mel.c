@@ -76,12 +76,17 @@ int g4_log_mel(const float *x, size_t n, const double *fb, int64_t f0, int64_t n
         g4_rfft(&plan, buf, re, im, work);
         for (int k = 0; k < N_FREQ; k++)
             mag[k] = sqrt(re[k] * re[k] + im[k] * im[k]);
-        for (int m = 0; m < G4_MEL_BINS; m++) {
-            double s = 0.0;
-            for (int k = 0; k < N_FREQ; k++)
-                s += mag[k] * fb[k * G4_MEL_BINS + m];
-            o[m] = (float)log(s + 1e-3);
+        /* bins innermost (the filter bank's rows are contiguous, a vector loop); each bin
+         * still sums k = 0, 1, ... from 0, the order of the per-bin column walk this
+         * replaced (~2.5% of an audio embed), so the values are the same */
+        double s[G4_MEL_BINS] = {0};
+        for (int k = 0; k < N_FREQ; k++) {
+            const double a = mag[k], *row = fb + (size_t)k * G4_MEL_BINS;
+            for (int m = 0; m < G4_MEL_BINS; m++)
+                s[m] += a * row[m];
         }
+        for (int m = 0; m < G4_MEL_BINS; m++)
+            o[m] = (float)log(s[m] + 1e-3);
     }
     g4_rfft_free(&plan);
     return G4_OK;
