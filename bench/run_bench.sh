@@ -11,7 +11,8 @@
 #                        f16 KV cache on both engines (llama.cpp's default), at the largest thread count
 #                        only (at one thread they take ~15 of the run's minutes on 2 cores);
 #                        BENCH_LONG=all at every thread count (the default under BENCH_FULL); 0 skips them
-#   BENCH_MEDIA=1        image/audio embedding rows from g4-mm-bench (embed_image_e2b_280, ...); 0 skips
+#   BENCH_MEDIA=1        image/audio embedding rows from g4-mm-bench (embed_image_e2b_280, ...); 0 skips;
+#                        each row the median of BENCH_MEDIA_REPS=3 runs (wall_min_s: the fastest)
 #   BENCH_PEER_VERSION=3.22.1   @node-llama-cpp/linux-x64 version (npm), installed into BUILD/peer
 set -e
 BUILD=${1:-build}
@@ -223,7 +224,7 @@ MEDIA_LINES=""
 if [ "${BENCH_MEDIA:-1}" = 1 ] && [ -x "$BUILD/tools/g4-mm-bench" ]; then
   log "image / audio embedding (g4-mm-bench, real-size F16 projectors)"
   MEDIA_LINES=$("$BUILD/tools/g4-mm-bench" --out-dir "$BUILD" --threads "$(echo $THREADS | tr ' ' ',')" \
-                --audio-s 30 --json 2>/dev/null || true)
+                --audio-s 30 --reps "${BENCH_MEDIA_REPS:-3}" --json 2>/dev/null || true)
 fi
 TOK_LINE=""
 if [ -x "$BUILD/tools/g4-tokenize" ]; then

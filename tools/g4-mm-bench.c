@@ -4,7 +4,8 @@
  * (gemma4uv/gemma4ua: patch dense 6912 -> 3840, pos table [2, 1120, 3840], projections to 3840)
  * and the E2B towers (gemma4v 768 x 16 layers; gemma4a conformer 1024 x 12; LM width 1536), F16
  * matrices like published mmprojs, then times one 280-token image (960x672) and 10 s of audio at
- * 1 and 2 threads (wall and process CPU seconds).
+ * 1 and 2 threads (wall and process CPU seconds; with --reps N, the median of N runs and the
+ * fastest).
  * --json prints one line per measurement with test names embed_image_{12bu,e2b}_280,
  * embed_image_12bu_1120, embed_audio_{12bu,e2b}_<S>s (make bench collects them); an opt-in
  * encoder precision (--precision f32,bf16,q8: one row set per value) appends _bf16 / _q8.
@@ -13,6 +14,7 @@
  * --error: no timing; each --precision's output embeddings against the f32 path's (max abs, max
  * abs / max |ref|, relative RMS) on a 280-token image and --audio-s of audio. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,12 +99,53 @@ static const char *g_only;  /* --only 12bu|e2b: one projector */
 static int g_skip_audio, g_skip_image; /* --only-image / --only-audio (profiling one encoder) */
 static int g_error;                    /* --error: accuracy of each precision against f32, no timing */
 
-static void json_row(const char *test, int threads, int64_t n_tok, double wall, double cpu)
+/* One measurement's repetitions: reported as the median (the shared machine's slow spells fall
+ * on either side of it), with the fastest beside it. */
+enum { MAX_REPS = 64 };
+typedef struct {
+    double wall[MAX_REPS], cpu[MAX_REPS];
+    int n;
+} timings;
+
+static void timings_add(timings *t, double wall, double cpu)
+{
+    if (t->n < MAX_REPS) {
+        t->wall[t->n] = wall;
+        t->cpu[t->n] = cpu;
+        t->n++;
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(const double *v, int n)
+{
+    double s[MAX_REPS];
+    if (n <= 0)
+        return 0.0;
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof s[0], cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+static double min_of(const double *v, int n)
+{
+    double m = n > 0 ? v[0] : 0.0;
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static void json_row(const char *test, int threads, int64_t n_tok, const timings *t)
 {
     if (g_json)
         printf("{\"engine\":\"g4plug\",\"test\":\"%s%s%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"
-               "\"cpu_s\":%.4f}\n", test, g_prec ? "_" : "", g_prec ? g_prec_name[g_prec] : "", threads,
-               (long long)n_tok, wall, cpu);
+               "\"cpu_s\":%.4f,\"wall_min_s\":%.4f,\"reps\":%d}\n", test, g_prec ? "_" : "", g_prec ? g_prec_name[g_prec] : "",
+               threads, (long long)n_tok, median_of(t->wall, t->n), median_of(t->cpu, t->n), min_of(t->wall, t->n), t->n);
 }
 
 static void bench(const char *label, const char *key, const char *path, int reps, const int *threads, int n_thr)
@@ -134,7 +177,7 @@ static void bench(const char *label, const char *key, const char *path, int reps
     float *out = malloc(sizeof(float) * (size_t)(ni > na ? ni : na) * E);
     for (int t = 0; t < n_thr; t++) {
         g4k_pool *pool = g4k_pool_new(threads[t]);
-        double best_i = 1e30, best_a = 1e30, cpu_i = 1e30, cpu_a = 1e30;
+        timings ti = {.n = 0}, ta = {.n = 0};
         for (int r = 0; r < reps; r++) {
             double t0 = now(), c0 = cpu_now();
             if (!g_skip_image && g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 280, out, err, sizeof err) != G4_OK)
@@ -143,35 +186,35 @@ static void bench(const char *label, const char *key, const char *path, int reps
             if (!g_skip_audio && g4_mmproj_embed_audio(mp, pool, pcm, NS, out, err, sizeof err) != G4_OK)
                 fprintf(stderr, "audio: %s\n", err);
             double t2 = now(), c2 = cpu_now();
-            best_i = t1 - t0 < best_i ? t1 - t0 : best_i;
-            best_a = t2 - t1 < best_a ? t2 - t1 : best_a;
-            cpu_i = c1 - c0 < cpu_i ? c1 - c0 : cpu_i;
-            cpu_a = c2 - c1 < cpu_a ? c2 - c1 : cpu_a;
+            timings_add(&ti, t1 - t0, c1 - c0);
+            timings_add(&ta, t2 - t1, c2 - c1);
         }
         if (!g_json)
-            printf("%-22s %-4s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s)   audio %g s (%lld tokens) "
-                   "%8.3f s (cpu %.3f s)\n",
-                   label, g_prec_name[g_prec], threads[t], (long long)ni, best_i, cpu_i, (double)NS / 16000, (long long)na, best_a, cpu_a);
+            printf("%-22s %-4s threads %d  image 960x672 (%lld tokens) %8.3f s (cpu %.3f s, min %.3f s)   audio %g s "
+                   "(%lld tokens) %8.3f s (cpu %.3f s, min %.3f s)  medians of %d\n",
+                   label, g_prec_name[g_prec], threads[t], (long long)ni, median_of(ti.wall, ti.n), median_of(ti.cpu, ti.n),
+                   min_of(ti.wall, ti.n), (double)NS / 16000, (long long)na, median_of(ta.wall, ta.n),
+                   median_of(ta.cpu, ta.n), min_of(ta.wall, ta.n), ta.n);
         char test[64];
         snprintf(test, sizeof test, "embed_image_%s_280", key);
-        json_row(test, threads[t], ni, best_i, cpu_i);
+        json_row(test, threads[t], ni, &ti);
         snprintf(test, sizeof test, "embed_audio_%s_%gs", key, (double)NS / 16000);
-        json_row(test, threads[t], na, best_a, cpu_a);
+        json_row(test, threads[t], na, &ta);
         if (!strcmp(key, "12bu") && !g_skip_image) { /* the 12B Unified projector also at its largest budget */
             int64_t nb = g4_mmproj_image_tokens(mp, W, H, 1120);
             float *ob = malloc(sizeof(float) * (size_t)(nb > 0 ? nb : 1) * E);
-            double bw = 1e30, bc = 1e30;
+            timings tb = {.n = 0};
             for (int r = 0; r < reps && ob && nb > 0; r++) {
                 double t0 = now(), c0 = cpu_now();
                 if (g4_mmproj_embed_image(mp, pool, rgb, W, H, 3 * (size_t)W, 1120, ob, err, sizeof err) != G4_OK)
                     fprintf(stderr, "image: %s\n", err);
-                bw = now() - t0 < bw ? now() - t0 : bw;
-                bc = cpu_now() - c0 < bc ? cpu_now() - c0 : bc;
+                timings_add(&tb, now() - t0, cpu_now() - c0);
             }
             if (!g_json)
-                printf("%-22s %-4s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s)\n",
-                       label, g_prec_name[g_prec], threads[t], (long long)nb, bw, bc);
-            json_row("embed_image_12bu_1120", threads[t], nb, bw, bc);
+                printf("%-22s %-4s threads %d  image 960x672 at the 1120 budget (%lld tokens) %8.3f s (cpu %.3f s, min %.3f s)\n",
+                       label, g_prec_name[g_prec], threads[t], (long long)nb, median_of(tb.wall, tb.n),
+                       median_of(tb.cpu, tb.n), min_of(tb.wall, tb.n));
+            json_row("embed_image_12bu_1120", threads[t], nb, &tb);
             free(ob);
         }
         fflush(stdout);
@@ -302,6 +345,10 @@ int main(int argc, char **argv)
                             "[--precision f32,bf16,q8] [--json] [--only 12bu|e2b] [--only-image|--only-audio] [--error]\n");
             return 2;
         }
+    }
+    if (reps < 1 || reps > MAX_REPS) {
+        fprintf(stderr, "g4-mm-bench: --reps takes 1..%d\n", MAX_REPS);
+        return 2;
     }
     char err[256];
     if (g4k_init(err, sizeof err) != 0) {
