@@ -199,8 +199,12 @@ lmstudio() {
   [ "$n" = 1 ] && ok "$TARGET one pack folder: $(basename "$pk")" || bad "$TARGET $n folders in backends/"
   py "$ROOT" "$pk" "$TARGET" --installed
   # the same install again replaces the files in place
-  (cd "$TMP" && $G4_EXEC "$d/g4$G4_EXE" install lmstudio --home "$home" >/dev/null 2>&1) &&
-    ok "$TARGET second install over the first" || bad "$TARGET second install failed"
+  if (cd "$TMP" && $G4_EXEC "$d/g4$G4_EXE" install lmstudio --home "$home" >"$TMP/inst2.out" 2>&1); then
+    ok "$TARGET second install over the first"
+  else
+    cat "$TMP/inst2.out" # what failed (it once did under wine, silently)
+    bad "$TARGET second install failed"
+  fi
   # a home that is a file: a clear error, nothing written
   : >"$TMP/not-a-dir"
   if (cd "$TMP" && $G4_EXEC "$d/g4$G4_EXE" install lmstudio --home "$TMP/not-a-dir" >/dev/null 2>"$TMP/inst.err"); then

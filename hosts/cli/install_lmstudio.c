@@ -99,10 +99,21 @@ static int make_dir(const char *p)
     free(w);
     return rc;
 }
+/* A file being replaced can be held open for a moment by someone else (a virus scanner, the
+ * search indexer, a process that has just exited): MoveFileEx then fails with a sharing or
+ * access error that clears by itself, so those are retried for about a second. (Seen once under
+ * wine in test_dist's second install over the first, which printed nothing then.) */
 static int replace_file(const char *from, const char *to)
 {
     wchar_t *a = wide(from), *b = wide(to);
-    int rc = a && b && MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING) ? 0 : -1;
+    int rc = a && b ? 0 : -1;
+    for (int tries = 0; rc == 0 && !MoveFileExW(a, b, MOVEFILE_REPLACE_EXISTING); tries++) {
+        const DWORD e = GetLastError();
+        if (tries == 10 || (e != ERROR_SHARING_VIOLATION && e != ERROR_ACCESS_DENIED && e != ERROR_LOCK_VIOLATION))
+            rc = -1;
+        else
+            Sleep(20 * (DWORD)(tries + 1)); /* 20, 40, ... 200 ms: 1.1 s in all */
+    }
     if (rc != 0)
         errno = EACCES;
     free(a);
