@@ -25,6 +25,7 @@
 #include "kernels.h"
 #include "media/mmproj.h"
 #include "../tests/mm_synth.h"
+#include "bench_stats.h"
 
 static double now(void)
 {
@@ -116,21 +117,8 @@ static void timings_add(timings *t, double wall, double cpu)
     }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(const double *v, int n)
-{
-    double s[MAX_REPS];
-    if (n <= 0)
-        return 0.0;
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof s[0], cmp_double);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
+/* v's median (v is left sorted) */
+static double median_of(double *v, int n) { return n > 0 ? bench_median(v, n) : 0.0; }
 
 static double min_of(const double *v, int n)
 {
@@ -140,7 +128,7 @@ static double min_of(const double *v, int n)
     return m;
 }
 
-static void json_row(const char *test, int threads, int64_t n_tok, const timings *t)
+static void json_row(const char *test, int threads, int64_t n_tok, timings *t)
 {
     if (g_json)
         printf("{\"engine\":\"g4plug\",\"test\":\"%s%s%s\",\"threads\":%d,\"n_tokens\":%lld,\"wall_s\":%.4f,"

@@ -38,6 +38,7 @@
 
 #include "generate/generate.h" /* g4_generate_with, g4_proposer: internal, not exported */
 #include "model/blocks.h"       /* g4_greedy_token */
+#include "bench_stats.h"
 #include "g4plug.h"
 
 static clockid_t g_clock = CLOCK_MONOTONIC;
@@ -47,18 +48,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(g_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void die(const char *what)
@@ -104,8 +93,8 @@ static double time_steps(g4_session *s, int kmax, int reps, uint8_t *want, int32
             ratio[k * reps + r] = step_once(s, k + 1, want, toks) / t1[r];
     }
     for (int k = 1; k <= kmax; k++)
-        c[k] = median(ratio + k * reps, reps);
-    const double m = median(t1, reps);
+        c[k] = bench_median(ratio + k * reps, reps);
+    const double m = bench_median(t1, reps);
     free(t1), free(ratio);
     return m;
 }
@@ -285,7 +274,7 @@ int main(int argc, char **argv)
                 die("g4_draft");
             t[r] = (now() - t0) / kmax;
         }
-        d = median(t, reps) / t1;
+        d = bench_median(t, reps) / t1;
         free(t);
         dsrc = "measured";
     }
@@ -368,14 +357,14 @@ int main(int argc, char **argv)
                 }
             }
         }
-        plain_tps = median(tp, gen_reps);
+        plain_tps = bench_median(tp, gen_reps);
         printf("\ng4_generate, %d tokens, greedy, %d reps (plain, then every row, per rep): plain %.2f tokens/s%s\n",
                n_gen, gen_reps, plain_tps, draft ? "" : " (no --draft: the oracle's proposals cost nothing)");
         printf("  alpha      k   tokens/s   speedup   accepted   tokens/target step   (medians; speedup: of per-rep ratios)\n");
         for (int i = 0; i < n_rows; i++) {
             spec_row *row = &rows[i];
-            row->tps = median(row_tps + (size_t)i * gen_reps, gen_reps);
-            row->speedup = median(row_ratio + (size_t)i * gen_reps, gen_reps);
+            row->tps = bench_median(row_tps + (size_t)i * gen_reps, gen_reps);
+            row->speedup = bench_median(row_ratio + (size_t)i * gen_reps, gen_reps);
             char kb[16];
             snprintf(kb, sizeof kb, row->k < 0 ? "adaptive" : "%d", row->k);
             printf("  %5.2f  %8s   %8.2f   %6.3f     %6.3f      %6.3f\n", row->alpha, kb, row->tps, row->speedup,
