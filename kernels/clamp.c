@@ -44,27 +44,78 @@ void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi)
     }
 }
 
+/* 1 unless every value is strictly inside (lo, hi), where the clamp returns it bit for bit (a
+ * value equal to a bound may come back as the bound's zero sign; NaN becomes lo). */
+int g4k_clamp_changes(const float *src, int64_t n, float lo, float hi)
+{
+    int64_t i = 0;
+#if defined(__SSE__)
+    const __m128 l = _mm_set1_ps(lo), h = _mm_set1_ps(hi);
+    for (; i + 16 <= n; i += 16) { /* a cache line per test */
+        __m128 in = _mm_cmpgt_ps(h, l);
+        for (int j = 0; j < 16; j += 4) {
+            const __m128 a = _mm_loadu_ps(src + i + j);
+            in = _mm_and_ps(in, _mm_and_ps(_mm_cmpgt_ps(a, l), _mm_cmplt_ps(a, h))); /* false for NaN */
+        }
+        if (_mm_movemask_ps(in) != 15)
+            return 1;
+    }
+#endif
+    for (; i < n; i++)
+        if (!(src[i] > lo && src[i] < hi))
+            return 1;
+    return 0;
+}
+
 typedef struct {
     const float *src;
     float *dst;
     int64_t n;
     float lo, hi;
+    _Atomic int changes; /* g4k_clamp_changes_pool */
 } clamp_ctx;
+
+/* This thread's share: 16-float units, whole cache lines of an aligned buffer. */
+static void share16(int64_t n, int ith, int nth, int64_t *i0, int64_t *i1)
+{
+    const int64_t lines = (n + 15) / 16, e = lines * (ith + 1) / nth * 16;
+    *i0 = lines * ith / nth * 16;
+    *i1 = e < n ? e : n;
+}
 
 static void clamp_task(void *arg, int ith, int nth)
 {
     const clamp_ctx *c = arg;
-    const int64_t lines = (c->n + 15) / 16; /* 16-float units: whole cache lines of an aligned buffer */
-    const int64_t i0 = lines * ith / nth * 16, e = lines * (ith + 1) / nth * 16, i1 = e < c->n ? e : c->n;
+    int64_t i0, i1;
+    share16(c->n, ith, nth, &i0, &i1);
     if (i0 < i1)
         g4k_clamp_copy(c->src + i0, c->dst + i0, i1 - i0, c->lo, c->hi);
+}
+
+static void changes_task(void *arg, int ith, int nth)
+{
+    clamp_ctx *c = arg;
+    int64_t i0, i1;
+    share16(c->n, ith, nth, &i0, &i1);
+    if (i0 < i1 && g4k_clamp_changes(c->src + i0, i1 - i0, c->lo, c->hi))
+        c->changes = 1;
+}
+
+int g4k_clamp_changes_pool(g4k_pool *pool, const float *src, int64_t n, float lo, float hi)
+{
+    clamp_ctx c = {.src = src, .n = n, .lo = lo, .hi = hi, .changes = 0};
+    if (pool && n > 16)
+        g4k_pool_run_elastic(pool, changes_task, &c);
+    else
+        changes_task(&c, 0, 1);
+    return c.changes;
 }
 
 /* Split across the pool: run serially, the clamps around the tower's linears took ~5% of a
  * 2-thread image embed while the other thread waited. */
 void g4k_clamp_pool(g4k_pool *pool, const float *src, float *dst, int64_t n, float lo, float hi)
 {
-    clamp_ctx c = {src, dst, n, lo, hi};
+    clamp_ctx c = {.src = src, .dst = dst, .n = n, .lo = lo, .hi = hi};
     if (pool && n > 16)
         g4k_pool_run_elastic(pool, clamp_task, &c);
     else

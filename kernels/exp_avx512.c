@@ -27,6 +27,7 @@ typedef __m512i ivec;
 #define iset1(i) _mm512_set1_epi32(i)
 #define israi(i, s) _mm512_srai_epi32(i, s)
 #define islli(i, s) _mm512_slli_epi32(i, s)
+#define vscale2(p, n) _mm512_scalef_ps(p, n)
 /* keep the lanes where !(y < lo) (NaN included, as the AVX2 level's andnot of an ordered compare) */
 #define vzero_lt(p, y, lo) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, lo, _CMP_NLT_UQ), p)
 #define vhsum(v) _mm512_reduce_add_ps(v)

@@ -14,7 +14,7 @@
  * vmin, vmax, vfmadd(a, b, c) (a·b + c), vfnmadd(a, b, c) (c - a·b), vround(v) (to nearest),
  * vcvti(v), vcastf(i), iadd, isub, iset1, israi(i, s), islli(i, s), vzero_lt(p, y, lo) (p with
  * the lanes where y < lo, ordered, set to 0), vhsum(v), vhmax(v) and EXP_FILL (the fill
- * function's name). */
+ * function's name); optionally vscale2(p, n) = p 2^n for integral float n (AVX-512 vscalefps). */
 #include <math.h>
 
 #include "quant.h"
@@ -36,12 +36,18 @@ EX_AI vec expv(vec y)
     p = vfmadd(p, r, vset1(1.6666665459e-1f));
     p = vfmadd(p, r, vset1(5.0000001201e-1f));
     p = vfmadd(vmul(p, r), r, vadd(r, vset1(1.0f)));
-    /* 2^n: n in [-126, 128]; split in two factors so n = 128 and n = -126 stay finite/normal */
+#ifdef vscale2
+    /* p 2^n in one instruction with one rounding: the value the two factors below give */
+    p = vscale2(p, n);
+#else
+    /* 2^n: n in [-126, 128]; split in two factors so n = 128 and n = -126 stay finite/normal
+     * (p 2^n1 is exact, so the result is p 2^n rounded once) */
     const ivec ni = vcvti(n);
     const ivec n1 = israi(ni, 1), n2 = isub(ni, n1);
     const vec s1 = vcastf(islli(iadd(n1, iset1(127)), 23));
     const vec s2 = vcastf(islli(iadd(n2, iset1(127)), 23));
     p = vmul(vmul(p, s1), s2);
+#endif
     return vzero_lt(p, y0, lo);
 }
 

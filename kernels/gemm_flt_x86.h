@@ -212,10 +212,40 @@ static void gemm_bf16w(int64_t n, const void *w, size_t ws, int64_t nr, const vo
     gemm_flt(n, w, ws, nr, a, as, nt, y, ys, 2, gf_ld8_bf16, gf_ld1_bf16);
 }
 
+/* Pre-packed panels (quant.h's flt_pack / flt_panel_mm; attn_f32.c). */
+static void flt_pack(const float *w, int64_t ldw, int64_t n, int64_t nr, int64_t g0, int64_t g1, float *dst)
+{
+    for (int64_t g = g0; g < g1; g++) {
+        const int64_t r0 = g * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
+        const int64_t nrow_next = g + 1 < g1 ? (nr - (r0 + RG) < RG ? nr - (r0 + RG) : RG) : 0;
+        pack_group(n, (const uint8_t *)(w + r0 * ldw), sizeof(float) * (size_t)ldw, nrow, 4, gf_ld8_f32, gf_ld1_f32,
+                   nrow_next, dst + g * n * RG);
+    }
+}
+
+/* Group by group, all tokens against each: a group of keys (hd x RG floats) stays in L1 for the
+ * whole query tile; a group of value columns (n_keys x RG) in L2 while the tile's score rows
+ * stream past it. */
+static void flt_panel_mm(const float *panel, int64_t n, int64_t nr, const float *x, int64_t xs, int64_t nt, float *y,
+                         int64_t ys)
+{
+    for (int64_t r0 = 0; r0 < nr; r0 += RG) {
+        const int64_t nrow = nr - r0 < RG ? nr - r0 : RG;
+        for (int64_t t0 = 0; t0 < nt; t0 += TB) {
+            const int tn = (int)(nt - t0 < TB ? nt - t0 : TB);
+            micro_any(n, panel + r0 * n, x + t0 * xs, (size_t)xs, tn, y + t0 * ys + r0, ys, nrow);
+        }
+    }
+}
+
 void GEMM_FLT_FILL(g4k_kernels *k)
 {
     k->gemm[G4_TYPE_F32] = gemm_f32w;
     k->gemm[G4_TYPE_F16] = gemm_f16w;
     k->gemm[G4_TYPE_BF16] = gemm_bf16w;
     k->gemm_rows[G4_TYPE_F32] = k->gemm_rows[G4_TYPE_F16] = k->gemm_rows[G4_TYPE_BF16] = RG;
+    _Static_assert(G4K_FLT_RG_MAX % RG == 0, "flt_rg must divide G4K_FLT_RG_MAX");
+    k->flt_rg = RG;
+    k->flt_pack = flt_pack;
+    k->flt_panel_mm = flt_panel_mm;
 }

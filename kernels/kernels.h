@@ -88,6 +88,11 @@ void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_
  * may be src). g4k_clamp_pool: the same split across the pool (NULL: this thread). */
 void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi);
 void g4k_clamp_pool(g4k_pool *pool, const float *src, float *dst, int64_t n, float lo, float hi);
+/* 0 when clamp(src[i], lo, hi) is src[i] bit for bit for every i < n (all strictly inside
+ * (lo, hi)), else 1 (a value outside, at a bound, or NaN): the encoders skip a clamped copy whose
+ * bounds do not bind. g4k_clamp_changes_pool: the same check split across the pool. */
+int g4k_clamp_changes(const float *src, int64_t n, float lo, float hi);
+int g4k_clamp_changes_pool(g4k_pool *pool, const float *src, int64_t n, float lo, float hi);
 /* g4k_matmul_lowp of clamp(x, lo, hi), x left as it is. The clamp is applied where the
  * activations are converted anyway (quantized rows, bf16 tiles), so no clamped copy of x goes
  * through memory: the E-series encoders' ClippableLinear inputs. Results are those of
@@ -207,6 +212,24 @@ void g4k_scores_bf16(g4k_pool *pool, const uint16_t *keys, int64_t n_keys, int64
 /* o[t * hd + c] = sum_i p[t * n_keys + i] v_i[c] for t < nq, c < hd. */
 void g4k_pv_bf16(g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd, const float *p, int64_t nq,
                  float *o);
+
+/* Whole-row attention in f32 (attn_f32.c), the vision towers' default: a head's keys and values
+ * are laid out once (the float GEMM's panels where the level has them, else plain rows) and
+ * every query tile runs scores, softmax and p v in its own thread with the score rows in L2.
+ * Each output is what g4k_matmul (keys as an F32 matrix) -> g4k_softmax -> g4k_matmul (values
+ * transposed) gives for a batch of G4K_GEMM_MIN_TOK or more queries, bit for bit.
+ * Floats the keys, or the values, of one head take (n_keys keys of hd values). */
+size_t g4k_keys_f32_elems(int64_t n_keys, int64_t hd);
+size_t g4k_values_f32_elems(int64_t n_keys, int64_t hd);
+/* Lays out the n_keys keys (key i at key + i * ldk, hd floats), or their values (v + i * ldv),
+ * in dst (threaded on pool; the layout starts at dst's first 64-byte boundary, so pass the same
+ * pointer to g4k_attn_f32). */
+void g4k_keys_f32(g4k_pool *pool, const float *key, int64_t ldk, int64_t hd, int64_t n_keys, float *dst);
+void g4k_values_f32(g4k_pool *pool, const float *v, int64_t ldv, int64_t hd, int64_t n_keys, float *dst);
+/* o[t * ldo + c] = sum_i softmax_i(q_t . key_i) v_i[c] for t < nq, c < hd (q_t at q + t * ldq;
+ * scale 1: callers fold any scale into q), no mask; threaded on pool over query tiles. */
+void g4k_attn_f32(g4k_pool *pool, const float *keys, const float *values, int64_t n_keys, int64_t hd, const float *q,
+                  int64_t ldq, int64_t nq, float *o, int64_t ldo);
 
 /* fp16 / bf16 conversions (scalar, exact round-to-nearest-even). */
 float g4k_f16_to_f32(uint16_t h);

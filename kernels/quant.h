@@ -238,7 +238,22 @@ typedef struct g4k_kernels {
                             uint32_t *dst);
     void (*lanes_cols_bf16)(const float *x, int64_t ldx, int64_t len, int64_t n_out, int64_t p0, int64_t p1,
                             uint32_t *dst);
+    /* The float GEMM's panels, packed once and multiplied many times (attn_f32.c: a head's keys
+     * and values against every query tile). flt_rg rows per group (a divisor of
+     * G4K_FLT_RG_MAX), group g stored k-major: dst[g * n * rg + k * rg + i] = row g * rg + i's
+     * value k, zero past the last row; panels 64-byte aligned.
+     * flt_pack: groups [g0, g1) of the nr rows of w (row i at w + i * ldw, n floats).
+     * flt_panel_mm: y[t * ys + r] = sum_k row_r[k] x[t * xs + k] for r < nr, t < nt, each a
+     * sequential f32 FMA sum over k: bit for bit gemm[G4_TYPE_F32] on the rows as a matrix.
+     * NULL: the attention keeps plain rows and multiplies through g4k_matmul. */
+    int flt_rg;
+    void (*flt_pack)(const float *w, int64_t ldw, int64_t n, int64_t nr, int64_t g0, int64_t g1, float *dst);
+    void (*flt_panel_mm)(const float *panel, int64_t n, int64_t nr, const float *x, int64_t xs, int64_t nt,
+                         float *y, int64_t ys);
 } g4k_kernels;
+
+/* Largest flt_rg of any level (the f32 attention's buffers are padded to it). */
+#define G4K_FLT_RG_MAX 32
 
 /* Decode row pairing. Kernels that run two rows per pass (sharing the activation loads) pair
  * row r of their chunk with row r + nr/2, never with row r + 1: two streams one row apart
@@ -296,7 +311,7 @@ void g4k_fill_avx512_rows16(g4k_kernels *k);
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
  * is not preserved across calls that grow it. */
-#define G4K_SCRATCH_SLOTS 7
+#define G4K_SCRATCH_SLOTS 8
 enum {
     G4K_SCRATCH_ACT = 0,
     G4K_SCRATCH_GEMM_A = 1,
@@ -304,7 +319,8 @@ enum {
     G4K_SCRATCH_ROW = 3,
     G4K_SCRATCH_TILES = 4, /* g4k_matmul's shared GEMM activation tiles (the caller's thread) */
     G4K_SCRATCH_UNPACK = 5, /* GGUF rows rebuilt from a packed matrix (g4k_packed_rows) */
-    G4K_SCRATCH_CLAMP = 6   /* g4k_matmul_lowp_clamped's clamped activation rows */
+    G4K_SCRATCH_CLAMP = 6,  /* g4k_matmul_lowp_clamped's clamped activation rows */
+    G4K_SCRATCH_SCORES = 7  /* g4k_attn_f32's score tile (and its fallback's query rows) */
 };
 void *g4k_scratch(int slot, size_t bytes);
 
@@ -338,6 +354,14 @@ void g4k_scores_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *
                           const float *q, int64_t nq, float *s);
 void g4k_pv_bf16_with(const g4k_kernels *k, g4k_pool *pool, const uint16_t *values, int64_t n_keys, int64_t hd,
                       const float *p, int64_t nq, float *o);
+/* g4k_keys_f32 / g4k_values_f32 / g4k_attn_f32 with an explicit table (the layouts are the
+ * table's). */
+void g4k_keys_f32_with(const g4k_kernels *k, g4k_pool *pool, const float *key, int64_t ldk, int64_t hd,
+                       int64_t n_keys, float *dst);
+void g4k_values_f32_with(const g4k_kernels *k, g4k_pool *pool, const float *v, int64_t ldv, int64_t hd,
+                         int64_t n_keys, float *dst);
+void g4k_attn_f32_with(const g4k_kernels *k, g4k_pool *pool, const float *keys, const float *values, int64_t n_keys,
+                       int64_t hd, const float *q, int64_t ldq, int64_t nq, float *o, int64_t ldo);
 /* g4k_pack / g4k_matmul_packed with an explicit table (NULL: that table has no packed kernel
  * for w's type). G4_PACK_HEAD=0 is honoured by g4k_pack only. */
 g4k_packed *g4k_pack_with(const g4k_kernels *k, g4k_pool *pool, const g4k_matrix *w);

@@ -961,6 +961,109 @@ static void test_attn_bf16(void)
     g4k_pool_free(pool);
 }
 
+/* g4k_attn_f32 (with g4k_keys_f32 / g4k_values_f32) on every level against a double-precision
+ * softmax(q K^T) V; on levels with the float GEMM's panels, bit for bit the composition it
+ * replaced in the vision tower (g4k_matmul of the keys as an F32 matrix, g4k_softmax, g4k_matmul
+ * of V^T: batches of G4K_GEMM_MIN_TOK or more queries) and the same with or without a pool.
+ * Key counts around the 16- and 32-row groups, query counts around the 12-token blocks, heads
+ * of 8, 13, 64 and 70 values, strided q / k / v / o rows (the output's gaps must stay as they
+ * were), the layouts written on one thread or a pool. */
+static void test_attn_f32(void)
+{
+    const int64_t keys[] = {1, 15, 31, 32, 33, 100};
+    const int64_t qs[] = {1, 5, 12, 13, 40};
+    const int64_t hds[] = {8, 13, 64, 70};
+    g4k_pool *pool = g4k_pool_new(2);
+    int cases = 0, bad = 0, exact = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++)
+            for (size_t ki = 0; ki < sizeof keys / sizeof keys[0]; ki++)
+                for (size_t qi = 0; qi < sizeof qs / sizeof qs[0]; qi++) {
+                    const int64_t hd = hds[hi], nk = keys[ki], nq = qs[qi], ld = hd + 5, ldq = hd + 3, ldo = hd + 2;
+                    float *key = malloc(sizeof(float) * (size_t)(nk * ld)), *val = malloc(sizeof(float) * (size_t)(nk * ld));
+                    float *q = malloc(sizeof(float) * (size_t)(nq * ldq)), *o = malloc(sizeof(float) * (size_t)(nq * ldo));
+                    float *o1 = malloc(sizeof(float) * (size_t)(nq * ldo));
+                    float *kf = malloc(sizeof(float) * g4k_keys_f32_elems(nk, hd));
+                    float *vf = malloc(sizeof(float) * g4k_values_f32_elems(nk, hd));
+                    for (int64_t i = 0; i < nk * ld; i++) {
+                        key[i] = (float)(grand() * 0.5);
+                        val[i] = grand();
+                    }
+                    for (int64_t i = 0; i < nq * ldq; i++)
+                        q[i] = (float)(grand() * 0.5);
+                    for (int64_t i = 0; i < nq * ldo; i++)
+                        o[i] = o1[i] = -7.0f;
+                    g4k_pool *pk = (ki + qi) % 2 ? pool : NULL;
+                    g4k_keys_f32_with(k, pk, key, ld, hd, nk, kf);
+                    g4k_values_f32_with(k, pk, val, ld, hd, nk, vf);
+                    g4k_attn_f32_with(k, NULL, kf, vf, nk, hd, q, ldq, nq, o, ldo);
+                    g4k_attn_f32_with(k, pool, kf, vf, nk, hd, q, ldq, nq, o1, ldo);
+                    int fail = 0;
+                    double *p = malloc(sizeof(double) * (size_t)nk);
+                    for (int64_t t = 0; t < nq; t++) {
+                        double m = -1e300, sum = 0;
+                        for (int64_t i = 0; i < nk; i++) {
+                            double d = 0;
+                            for (int64_t c = 0; c < hd; c++)
+                                d += (double)q[t * ldq + c] * key[i * ld + c];
+                            p[i] = d;
+                            m = d > m ? d : m;
+                        }
+                        for (int64_t i = 0; i < nk; i++)
+                            sum += p[i] = exp(p[i] - m);
+                        for (int64_t c = 0; c < hd; c++) {
+                            double ref = 0, mag = 0;
+                            for (int64_t i = 0; i < nk; i++) {
+                                ref += p[i] / sum * val[i * ld + c];
+                                mag += p[i] / sum * fabs(val[i * ld + c]);
+                            }
+                            fail += !(fabs(o[t * ldo + c] - ref) <= 2e-5 * mag + 1e-6);
+                        }
+                        for (int64_t c = hd; c < ldo; c++)
+                            fail += o[t * ldo + c] != -7.0f || o1[t * ldo + c] != -7.0f;
+                    }
+                    free(p);
+                    if (k->flt_panel_mm) {
+                        fail += memcmp(o, o1, sizeof(float) * (size_t)(nq * ldo)) != 0;
+                        if (nq >= G4K_GEMM_MIN_TOK) { /* the composition the tower ran before */
+                            float *kr = malloc(sizeof(float) * (size_t)(nk * hd)), *vt = malloc(sizeof(float) * (size_t)(nk * hd));
+                            float *qr = malloc(sizeof(float) * (size_t)(nq * hd)), *sc = malloc(sizeof(float) * (size_t)(nq * nk));
+                            float *oc = malloc(sizeof(float) * (size_t)(nq * hd));
+                            for (int64_t i = 0; i < nk; i++)
+                                for (int64_t c = 0; c < hd; c++) {
+                                    kr[i * hd + c] = key[i * ld + c];
+                                    vt[c * nk + i] = val[i * ld + c];
+                                }
+                            for (int64_t t = 0; t < nq; t++)
+                                memcpy(qr + t * hd, q + t * ldq, sizeof(float) * (size_t)hd);
+                            const g4k_matrix K = {kr, G4_TYPE_F32, hd, nk, sizeof(float) * (size_t)hd, NULL};
+                            const g4k_matrix VT = {vt, G4_TYPE_F32, nk, hd, sizeof(float) * (size_t)nk, NULL};
+                            g4k_matmul_with(k, pool, &K, qr, nq, sc);
+                            for (int64_t t = 0; t < nq; t++)
+                                k->softmax(sc + t * nk, nk);
+                            g4k_matmul_with(k, pool, &VT, sc, nq, oc);
+                            for (int64_t t = 0; t < nq; t++)
+                                fail += memcmp(oc + t * hd, o + t * ldo, sizeof(float) * (size_t)hd) != 0;
+                            exact++;
+                            free(kr); free(vt); free(qr); free(sc); free(oc);
+                        }
+                    }
+                    if (fail && bad < 5)
+                        fprintf(stderr, "  attn_f32 %s hd=%lld keys=%lld queries=%lld packed on a pool=%d: %d bad\n",
+                                g4k_isa_name(k->isa), (long long)hd, (long long)nk, (long long)nq, pk != NULL, fail);
+                    bad += fail != 0;
+                    cases++;
+                    free(key); free(val); free(q); free(o); free(o1); free(kf); free(vf);
+                }
+    }
+    CHECK(bad == 0, "g4k_attn_f32 matches the double reference on every level (%d cases; %d bit for bit the matmul / softmax / matmul composition)",
+          cases, exact);
+    g4k_pool_free(pool);
+}
+
 static int bench(int argc, char **argv)
 {
     const int64_t n_cols = getenv("G4_BENCH_COLS") ? atoll(getenv("G4_BENCH_COLS")) : 3840,
@@ -1102,12 +1205,51 @@ static void test_matmul_busy_pool(void)
     free(x);
 }
 
-/* Every level's softmax exponentials against libm: <= 4 ulp-ish (5e-7 relative) per element,
- * exact zeros below the underflow threshold and for -inf (masked scores), odd tails. */
 /* g4k_clamp_copy against its scalar definition, bit for bit: (v > lo ? v : lo) then
  * (v < hi ? v : hi), so NaN -> lo, and the zeros' signs as the comparisons leave them; every
  * length 0..40 at four alignments, out of place and in place (src == dst, as the encoders'
  * whole-buffer clamps run). */
+/* g4k_clamp_changes (and its pooled form) against the clamp itself: 0 exactly when every value
+ * is strictly inside the bounds, so a 0 always means the clamped copy would equal the input bit
+ * for bit; 1 for one value outside, at a bound or NaN, at any position of lengths 0..70 (the
+ * 16-value blocks and the tail), and on a pool for a long buffer with one value out near its end. */
+static void test_clamp_changes(void)
+{
+    const float lo = -0.5f, hi = 0.25f;
+    const float special[] = {NAN, -0.5f, 0.25f, -0.6f, 0.3f, INFINITY, -INFINITY, -0.0f};
+    const int special_in[] = {0, 0, 0, 0, 0, 0, 0, 1}; /* -0.0 is strictly inside */
+    float x[70], y[70];
+    int bad = 0, cases = 0;
+    for (int n = 0; n <= 70; n++) {
+        for (int i = 0; i < n; i++)
+            x[i] = (float)(0.2 * tanh(grand())); /* strictly inside */
+        bad += g4k_clamp_changes(x, n, lo, hi) != 0;
+        for (int pos = 0; pos < n; pos++)
+            for (int sp = 0; sp < 8; sp++) {
+                const float keep = x[pos];
+                x[pos] = special[sp];
+                const int ch = g4k_clamp_changes(x, n, lo, hi);
+                g4k_clamp_copy(x, y, n, lo, hi);
+                bad += ch != !special_in[sp];
+                bad += !ch && memcmp(x, y, sizeof(float) * (size_t)n) != 0;
+                x[pos] = keep;
+                cases++;
+            }
+    }
+    enum { BIG = 100003 };
+    float *big = malloc(sizeof(float) * BIG);
+    g4k_pool *pool = g4k_pool_new(2);
+    for (int i = 0; i < BIG; i++)
+        big[i] = (float)(0.2 * sin(i * 0.37));
+    bad += g4k_clamp_changes_pool(pool, big, BIG, lo, hi) != 0 || g4k_clamp_changes_pool(NULL, big, BIG, lo, hi) != 0;
+    big[BIG - 5] = 0.9f;
+    bad += g4k_clamp_changes_pool(pool, big, BIG, lo, hi) != 1 || g4k_clamp_changes(big, BIG, lo, hi) != 1;
+    g4k_pool_free(pool);
+    free(big);
+    CHECK(bad == 0, "g4k_clamp_changes is 0 exactly when every value is strictly inside the bounds (%d cases, %d wrong)",
+          cases, bad);
+}
+
 static void test_clamp_exact(void)
 {
     const float lo = -0.5f, hi = 0.0f; /* hi = +0: -0.0 < +0 is false, so -0.0 -> +0 */
@@ -1141,6 +1283,8 @@ static void test_clamp_exact(void)
     CHECK(bad == 0, "g4k_clamp_copy equals the scalar definition bit for bit (%d cases, %d values differ)", cases, bad);
 }
 
+/* Every level's softmax exponentials against libm: <= 4 ulp-ish (5e-7 relative) per element,
+ * exact zeros below the underflow threshold and for -inf (masked scores), odd tails. */
 static void test_exp_sub_sum(void)
 {
     float x[67], ref[67];
@@ -1166,6 +1310,44 @@ static void test_exp_sub_sum(void)
         }
         CHECK(bad == 0, "exp_sub_sum %s matches expf", g4k_isa_name((g4k_isa)isa));
     }
+}
+
+/* The x86 levels' exponentials are the same per element (exp_x86.h: the AVX-512 level scales by
+ * 2^n with vscalefps, AVX2 with two exponent factors): a sweep of exp(y) over [-90, 0] across
+ * the smallest normal results and the cut to 0 below ln(FLT_MIN) = -87.34, and x sigmoid(s) over
+ * [-100, 100] (exp(-s) up to the clamp at 88.7), compared bit for bit. */
+static void test_exp_levels_agree(void)
+{
+    const g4k_kernels *a = g4k_kernels_for(G4K_ISA_AVX2), *b = g4k_kernels_for(G4K_ISA_AVX512);
+    if (!a || !b) {
+        CHECK(1, "exp levels agree (skipped: this CPU lacks AVX2 or AVX-512)");
+        return;
+    }
+    enum { N = 4099 };
+    static float x0[N], xa[N], xb[N], sa[N], sb[N];
+    int bad = 0;
+    for (int i = 0; i < N; i++)
+        x0[i] = -90.0f + 90.0f * (float)i / (N - 1) + (i % 7) * 1e-4f;
+    memcpy(xa, x0, sizeof x0);
+    memcpy(xb, x0, sizeof x0);
+    a->exp_sub_sum(xa, N, 0.f);
+    b->exp_sub_sum(xb, N, 0.f);
+    for (int i = 0; i < N; i++) {
+        bad += memcmp(&xa[i], &xb[i], 4) != 0;
+        x0[i] = -100.0f + 200.0f * (float)i / (N - 1);
+    }
+    a->mul_sigmoid(sa, x0, x0, N);
+    b->mul_sigmoid(sb, x0, x0, N);
+    for (int i = 0; i < N; i++)
+        bad += memcmp(&sa[i], &sb[i], 4) != 0;
+    int cut = 0, tiny = 0; /* the sweep covers both sides of the cut */
+    for (int i = 0; i < N; i++) {
+        cut += xb[i] == 0.f;
+        tiny += xb[i] > 0.f && xb[i] < 4 * 1.17549435e-38f;
+    }
+    CHECK(bad == 0 && cut > 0 && tiny > 0,
+          "exp_sub_sum / mul_sigmoid: AVX-512 and AVX2 equal per element (%d differ; %d cut to 0, %d below 4 FLT_MIN)", bad,
+          cut, tiny);
 }
 
 /* Row softmax and the tanh-GELU gate against double references on every level. */
@@ -1439,10 +1621,13 @@ int main(int argc, char **argv)
     test_q8_0_narrow_rows();
     test_matmul_rows();
     test_clamp_exact();
+    test_clamp_changes();
     test_exp_sub_sum();
+    test_exp_levels_agree();
     test_softmax_geglu();
     test_kv_rows();
     test_argmax();
     test_attn_bf16();
+    test_attn_f32();
     return T_DONE("test_kernels");
 }

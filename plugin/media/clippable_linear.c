@@ -13,7 +13,10 @@ void g4_clin_linear(g4k_pool *pool, g4_linear_mode mode, const g4_clin *L, const
         g4k_matmul_lowp_clamped(pool, &L->w, x, n, y, L->in_min, L->in_max);
     } else {
         const float *in = x;
-        if (L->clamp_in && !(flags & G4_CLIN_IN_DONE)) {
+        /* a clamped copy only where the bounds bind: checking reads x once, the copy also
+         * writes it and the linear then reads the copy */
+        if (L->clamp_in && !(flags & G4_CLIN_IN_DONE) &&
+            g4k_clamp_changes_pool(pool, x, n * L->w.n_cols, L->in_min, L->in_max)) {
             g4k_clamp_pool(pool, x, tmp, n * L->w.n_cols, L->in_min, L->in_max);
             in = tmp;
         }

@@ -11,25 +11,26 @@
  * Padding patches of HF never appear here: we encode exactly the resized image, which gives the
  * same result because HF masks them out of attention and strips them. Every linear is a g4k_matmul
  * on the mapped weights (or, at an opt-in precision, on their bf16 / Q8_0 copies: mmproj_precision.c);
- * attention runs head by head over query blocks, so scratch is bounded by the budget (the resized
- * image), never by the input size. */
+ * attention runs head by head (g4k_attn_f32: query tiles with their whole score rows; bf16: query
+ * blocks), so scratch is bounded by the budget (the resized image), never by the input size. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define G4_MMPROJ_PRIVATE
+#include "base/big_alloc.h"
 #include "base/internal.h"
 #include "media/mmproj.h"
 #include "ops/ops.h"
 
-/* Row and query blocks bound the scratch: [rb][ff] MLP rows, [qb][N] f32 scores. They are
- * balanced (ceil(N / blocks)) so that the last is not a sliver: a 280-token image (2520 patches)
- * runs 5 row blocks of 504 and 10 query blocks of 252. Fewer, larger blocks pack each weight panel
- * (or a head's K / V^T) fewer times, but 1280 / 640 measured no faster (the packs are ~7% of an
- * embed, the micro-kernel already ~86% of the FMA peak in situ) for 2.5x the scratch. */
+/* Row and query blocks bound the scratch: [rb][ff] MLP rows, [qb][N] scores (bf16 attention).
+ * They are balanced (ceil(N / blocks)) so that the last is not a sliver: a 280-token image (2520
+ * patches) runs 5 row blocks of 504 and 10 query blocks of 252. Fewer, larger row blocks convert
+ * each weight panel fewer times, but 1280 measured no faster (twice: the conversions are ~2% of an
+ * f32 embed, the micro-kernel at the FMA peak in situ) for 2.5x the scratch. */
 #define ROW_BLOCK_MAX 512   /* rows per MLP / output-projection batch */
-#define QUERY_BLOCK_MAX 256 /* query rows per attention score block */
+#define QUERY_BLOCK_MAX 256 /* query rows per bf16 attention score block */
 
 static int64_t balanced_block(int64_t n, int64_t max)
 {
@@ -105,10 +106,9 @@ typedef struct vt_job {
     float *cx, *sx, *cy, *sy; /* RoPE tables [n_pos][hd/4] */
     uint16_t *kb, *vb;        /* opt-in precisions: a head's keys and values in bf16 (g4k_keys_bf16 and
                                * g4k_values_bf16: the kernels' layouts), else NULL */
-    int head;                 /* the head head_vt transposes */
+    float *kf, *vf;           /* f32 path: a head's keys and values (g4k_keys_f32 / g4k_values_f32) */
     g4_linear_mode mode;      /* the projector's lin_mode (its encoder precision) */
     int64_t rb, qbk;          /* row block and query block (balanced_block) */
-    float *vt;                /* f32 path: the head's V^T [hd][N] */
 } vt_job;
 
 /* im2col of rows [r0, r0 + i1): the 768 values of a patch in (c, ky, kx) order, in [-1, 1]. */
@@ -225,62 +225,40 @@ static void geglu(void *ctx, int64_t i0, int64_t i1)
     }
 }
 
-/* f32 path: one head's V^T rows, keys [i0, i1) of every column (a serial transpose here left the
- * other threads waiting ~4% of an embed). */
-static void head_vt(void *ctx, int64_t i0, int64_t i1)
-{
-    const vt_job *j = ctx;
-    const int d = j->V->d, hd = j->V->hd;
-    const int64_t N = j->n;
-    const float *v = j->v + j->head * hd;
-    for (int c = 0; c < hd; c++)
-        for (int64_t r = i0; r < i1; r++)
-            j->vt[(size_t)c * N + r] = v[r * d + c];
-}
-
-/* softmax(q k^T) v head by head: K_h (strided rows of k) and V_h^T serve as f32 "weights"; with
- * an opt-in precision K_h and V_h are rounded to bf16 once and run through g4k_scores_bf16 and
- * g4k_pv_bf16 (queries and probabilities rounded to bf16 by the kernels, vdpbf16ps). */
-static void attention(g4k_pool *pool, vt_job *j, float *vt, float *qb, float *ob)
+/* softmax(q k^T) v head by head, scale 1.0 (spec §4.2). f32: g4k_attn_f32, each query tile's
+ * scores, softmax and p v in one thread (the output projection clamps its input as it reads
+ * it). With an opt-in precision K_h and V_h are rounded to bf16 once and each query block runs
+ * through g4k_scores_bf16 and g4k_pv_bf16 (queries and probabilities rounded to bf16 by the
+ * kernels, vdpbf16ps), written out with the output projection's input clamp. */
+static void attention(g4k_pool *pool, vt_job *j, float *qb, float *ob)
 {
     const int64_t QB = j->qbk;
     const g4_vtower *V = j->V;
     const int d = V->d, hd = V->hd;
     const int64_t N = j->n;
     for (int h = 0; h < V->n_head; h++) {
-        const g4k_matrix K = {.data = j->k + h * hd, .type = G4_TYPE_F32, .n_cols = hd, .n_rows = N,
-                              .row_bytes = sizeof(float) * (size_t)d};
-        const g4k_matrix VT = {.data = vt, .type = G4_TYPE_F32, .n_cols = N, .n_rows = hd,
-                               .row_bytes = sizeof(float) * (size_t)N};
-        j->head = h;
-        if (j->kb) {
-            g4k_keys_bf16(pool, j->k + h * hd, d, hd, N, j->kb);
-            g4k_values_bf16(pool, j->v + h * hd, d, hd, N, j->vb);
-        } else {
-            j->vt = vt;
-            g4_parallel_for(pool, N, head_vt, j);
+        if (!j->kb) {
+            g4k_keys_f32(pool, j->k + h * hd, d, hd, N, j->kf);
+            g4k_values_f32(pool, j->v + h * hd, d, hd, N, j->vf);
+            g4k_attn_f32(pool, j->kf, j->vf, N, hd, j->q + h * hd, d, N, j->o + h * hd, d);
+            continue;
         }
+        g4k_keys_bf16(pool, j->k + h * hd, d, hd, N, j->kb);
+        g4k_values_bf16(pool, j->v + h * hd, d, hd, N, j->vb);
         for (int64_t q0 = 0; q0 < N; q0 += QB) {
             int64_t nq = N - q0 < QB ? N - q0 : QB;
             for (int64_t r = 0; r < nq; r++)
                 memcpy(qb + r * hd, j->q + (q0 + r) * d + h * hd, sizeof(float) * (size_t)hd);
-            if (j->kb) {
-                g4k_scores_bf16(pool, j->kb, N, hd, qb, nq, j->s);
-                g4_parallel_for(pool, nq, softmax_rows, j);
-                g4k_pv_bf16(pool, j->vb, N, hd, j->s, nq, ob);
-            } else {
-                g4k_matmul(pool, &K, qb, nq, j->s); /* scale 1.0 (spec §4.2); F32: activations stay f32 */
-                g4_parallel_for(pool, nq, softmax_rows, j);
-                g4k_matmul(pool, &VT, j->s, nq, ob);
-            }
-            for (int64_t r = 0; r < nq; r++) /* with the output projection's input clamp */
+            g4k_scores_bf16(pool, j->kb, N, hd, qb, nq, j->s);
+            g4_parallel_for(pool, nq, softmax_rows, j);
+            g4k_pv_bf16(pool, j->vb, N, hd, j->s, nq, ob);
+            for (int64_t r = 0; r < nq; r++)
                 g4_clin_clamp_in(&j->L->o, ob + r * hd, j->o + (q0 + r) * d + h * hd, hd);
         }
     }
 }
 
-static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, float *qb, float *ob,
-                  float *clampbuf)
+static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *qb, float *ob, float *clampbuf)
 {
     const g4_vtower *V = j->V;
     const int d = V->d;
@@ -293,12 +271,13 @@ static void layer(g4k_pool *pool, vt_job *j, const g4_vt_layer *L, float *vt, fl
     g4_parallel_for(pool, N, qkv_heads, j);
     float *o_full = j->o;
     j->o = j->a; /* the normed input is dead now: attention output goes there */
-    attention(pool, j, vt, qb, ob);
+    attention(pool, j, qb, ob);
     j->o = o_full;
+    const int o_flags = (j->kb ? G4_CLIN_IN_DONE : 0) | G4_CLIN_OUT_LATER; /* bf16: clamped in attention */
     for (int64_t r0 = 0; r0 < N; r0 += j->rb) {
         int64_t nr = N - r0 < j->rb ? N - r0 : j->rb;
         j->r0 = r0;
-        g4_clin_linear(pool, j->mode, &L->o, j->a + r0 * d, nr, j->t, clampbuf, G4_CLIN_IN_DONE | G4_CLIN_OUT_LATER);
+        g4_clin_linear(pool, j->mode, &L->o, j->a + r0 * d, nr, j->t, clampbuf, o_flags);
         g4_parallel_for(pool, nr, add_post_attn, j);
     }
     /* MLP in row blocks: [rb][ff] scratch instead of [N][ff]. */
@@ -340,24 +319,38 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     size_t tsz = (size_t)RB * (d > 768 ? d : 768);
     size_t clampsz = nd > (size_t)RB * V->ff ? nd : (size_t)RB * V->ff;
     uint8_t *resized = NULL;
-    float *x = malloc(sizeof(float) * nd), *a = malloc(sizeof(float) * nd);
-    float *q = malloc(sizeof(float) * nd), *k = malloc(sizeof(float) * nd);
-    float *v = malloc(sizeof(float) * nd), *t = malloc(sizeof(float) * tsz);
-    float *o = malloc(sizeof(float) * (size_t)RB * V->ff), *u = malloc(sizeof(float) * (size_t)RB * V->ff);
-    float *s = malloc(sizeof(float) * (size_t)QB * N);
-    float *vt = malloc(sizeof(float) * (size_t)hd * N);
-    float *qb = malloc(sizeof(float) * (size_t)QB * hd);
-    float *ob = malloc(sizeof(float) * (size_t)QB * hd);
-    float *cl = malloc(sizeof(float) * clampsz);
-    float *rope = malloc(sizeof(float) * 2 * (size_t)(nx + ny) * q4);
     const int lowp = p->precision != G4_MM_PRECISION_F32;
-    uint16_t *kb = lowp ? malloc(sizeof(uint16_t) * g4k_keys_bf16_elems(N, hd)) : NULL;
-    uint16_t *vb = lowp ? malloc(sizeof(uint16_t) * g4k_values_bf16_elems(N, hd)) : NULL;
-    int rc = G4_OK;
-    if ((lowp && (!kb || !vb)) || !x || !a || !q || !k || !v || !t || !o || !u || !s || !vt || !qb || !ob || !cl || !rope) {
-        rc = g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory");
-        goto done;
+    /* Every array in one allocation (huge pages: big_alloc.h). bf16: a head's keys / values, and
+     * a query block's scores, queries and outputs; f32: a head's keys and values (g4k_attn_f32
+     * keeps its score tiles per thread). */
+    enum { X, A, Q, K, VV, T, O, U, CL, ROPE, KB, VB, S, QBUF, OBUF, KF, VF, PARTS };
+    const size_t bytes[PARTS] = {
+        [X] = sizeof(float) * nd, [A] = sizeof(float) * nd, [Q] = sizeof(float) * nd, [K] = sizeof(float) * nd,
+        [VV] = sizeof(float) * nd, [T] = sizeof(float) * tsz, [O] = sizeof(float) * (size_t)RB * V->ff,
+        [U] = sizeof(float) * (size_t)RB * V->ff, [CL] = sizeof(float) * clampsz,
+        [ROPE] = sizeof(float) * 2 * (size_t)(nx + ny) * q4,
+        [KB] = lowp ? sizeof(uint16_t) * g4k_keys_bf16_elems(N, hd) : 0,
+        [VB] = lowp ? sizeof(uint16_t) * g4k_values_bf16_elems(N, hd) : 0,
+        [S] = lowp ? sizeof(float) * (size_t)QB * N : 0, [QBUF] = lowp ? sizeof(float) * (size_t)QB * hd : 0,
+        [OBUF] = lowp ? sizeof(float) * (size_t)QB * hd : 0,
+        [KF] = lowp ? 0 : sizeof(float) * g4k_keys_f32_elems(N, hd),
+        [VF] = lowp ? 0 : sizeof(float) * g4k_values_f32_elems(N, hd)};
+    size_t at[PARTS], total = 0;
+    for (int i = 0; i < PARTS; i++) {
+        at[i] = total;
+        total += (bytes[i] + 63) & ~(size_t)63;
     }
+    g4_big mem;
+    char *base = g4_big_alloc(&mem, total);
+    if (!base)
+        return g4_errbuf(err, errlen, G4_ERR_OUT_OF_MEMORY, "image: out of memory (%zu MB of scratch)", total >> 20);
+#define PART(i) (bytes[i] ? (void *)(base + at[i]) : NULL)
+    float *x = PART(X), *a = PART(A), *q = PART(Q), *k = PART(K), *v = PART(VV), *t = PART(T), *o = PART(O);
+    float *u = PART(U), *cl = PART(CL), *rope = PART(ROPE), *s = PART(S), *qb = PART(QBUF), *ob = PART(OBUF);
+    float *kf = PART(KF), *vf = PART(VF);
+    uint16_t *kb = PART(KB), *vb = PART(VB);
+#undef PART
+    int rc = G4_OK;
     const uint8_t *px = rgb;
     size_t pstride = stride;
     if (tw != w || th != h) {
@@ -371,7 +364,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
         pstride = 3 * (size_t)tw;
     }
     vt_job j = {.V = V, .px = px, .stride = pstride, .nx = nx, .x = x, .a = a, .q = q, .k = k,
-                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vb = vb,
+                .v = v, .o = o, .t = t, .u = u, .s = s, .n = N, .kb = kb, .vb = vb, .kf = kf, .vf = vf,
                 .mode = p->lin_mode, .rb = RB, .qbk = QB};
     j.cx = rope;
     j.sx = rope + (size_t)nx * q4;
@@ -387,7 +380,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     }
     g4_parallel_for(pool, N, add_pos, &j);
     for (int il = 0; il < V->n_layer; il++)
-        layer(pool, &j, &V->layers[il], vt, qb, ob, cl);
+        layer(pool, &j, &V->layers[il], qb, ob, cl);
     /* pool 3x3 * sqrt(d) -> [standardize] -> weightless rms -> projection */
     g4_pool3x3(x, nx, ny, d, (float)sqrt((double)d), a);
     for (int64_t i = 0; i < n_tok; i++) {
@@ -399,7 +392,7 @@ int g4_vtower_embed_image(const g4_mmproj *p, g4k_pool *pool, const uint8_t *rgb
     }
     g4_linear(pool, p->lin_mode, &V->proj, a, n_tok, out);
 done:
-    free(x); free(a); free(q); free(k); free(v); free(t); free(o); free(u); free(s);
-    free(vt); free(qb); free(ob); free(cl); free(rope); free(resized); free(kb); free(vb);
+    free(resized);
+    g4_big_free(&mem);
     return rc;
 }

@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+
+#include "base/big_alloc.h"
 
 void g4_tok_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -18,41 +17,6 @@ void g4_tok_seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* One allocation for the big tables (~28 MB for Gemma 4). On Linux it is an anonymous mapping
- * advised to use transparent huge pages: page faults, not hashing, dominated load time with 4 KiB
- * pages on virtual machines. */
-static void *arena_alloc(size_t size, void **base, size_t *mapped)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)2 << 20;
-    size_t len = size + huge;
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    char *a = (char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
-    madvise(a, size, MADV_HUGEPAGE); /* advice only: failure is harmless */
-    *base = p;
-    *mapped = len;
-    return a;
-#else
-    *base = malloc(size ? size : 1);
-    *mapped = size;
-    return *base;
-#endif
-}
-
-static void arena_free(void *base, size_t mapped)
-{
-    if (!base)
-        return;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    munmap(base, mapped);
-#else
-    (void)mapped;
-    free(base);
-#endif
 }
 
 static size_t pow2_at_least(size_t n)
@@ -219,7 +183,8 @@ g4_tokenizer *g4_tokenizer_load(const g4_gguf *g, char *err, size_t errlen)
         goto oom;
     t->n_vocab = n;
 
-    /* Sizes first: all big arrays share one arena (see arena_alloc). */
+    /* Sizes first: all big arrays share one allocation (~28 MB for Gemma 4; huge pages: page
+     * faults, not hashing, dominated load time with 4 KiB pages on virtual machines). */
     uint64_t total = 0;
     for (int32_t i = 0; i < n; i++) {
         g4_gguf_str s;
@@ -247,7 +212,7 @@ g4_tokenizer *g4_tokenizer_load(const g4_gguf *g, char *err, size_t errlen)
             at[i] = used;
             used += (sz[i] + 63) & ~(size_t)63;
         }
-        char *a = arena_alloc(used, &t->arena, &t->arena_size);
+        char *a = g4_big_alloc(&t->arena, used);
         if (!a)
             goto oom;
         t->pairs = (struct g4_tok_pair *)(void *)(a + at[0]);
@@ -441,7 +406,7 @@ void g4_tokenizer_free(g4_tokenizer *t)
 {
     if (!t)
         return;
-    arena_free(t->arena, t->arena_size);
+    g4_big_free(&t->arena);
     free(t->special);
     free(t->chat_template);
     free(t);

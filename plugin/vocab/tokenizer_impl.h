@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/big_alloc.h"
 #include "vocab/tokenizer.h"
 
 #define G4_TOK_SPACE "\xe2\x96\x81" /* U+2581 '▁', what ' ' becomes */
@@ -23,8 +24,7 @@ struct g4_tok_pair {
 
 struct g4_tokenizer {
     int32_t n_vocab;
-    void *arena; /* text .. pairs below live in this one allocation */
-    size_t arena_size;
+    g4_big arena; /* text .. pairs below live in this one allocation */
     char *text;          /* all token texts, back to back */
     uint32_t *text_off;  /* [n_vocab + 1] */
     char *piece;         /* rendered pieces: '▁' -> ' ' for normal tokens, raw byte for <0xXX> */
