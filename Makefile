@@ -122,13 +122,19 @@ FFMPEG_CFLAGS := $(if $(HAVE_FFMPEG),-DG4_HAVE_FFMPEG=1 $(shell pkg-config --cfl
 FFMPEG_LIBS := $(if $(HAVE_FFMPEG),$(shell pkg-config --libs $(FFMPEG_PKGS)))
 
 # The compile flags are part of every object's and host's inputs: when they change (a library
-# found or lost by pkg-config -- FFmpeg and libmicrohttpd for the hosts too --, another CC or
-# OPT), everything rebuilds instead of mixing stale objects. (A `make` before the packages were
+# found or lost by pkg-config, another CC or OPT), everything rebuilt from them rebuilds instead
+# of mixing stale objects. Two stamps: the library's flags (every object), and the hosts' own
+# libraries (FFmpeg, libmicrohttpd), which only the hosts use. (A `make` before the packages were
 # installed left `g4` without FFmpeg under the next `make test`, whose video checks failed.)
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(FFMPEG_CFLAGS) $(FFMPEG_LIBS) mhd=$(HAVE_MHD)
+FLAGS_NOW := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
 ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
   $(shell mkdir -p $(BUILD) && printf '%s\n' '$(FLAGS_NOW)' >$(FLAGS_STAMP))
+endif
+HOST_FLAGS_STAMP := $(BUILD)/.flags-hosts
+HOST_FLAGS_NOW := $(FFMPEG_CFLAGS) $(FFMPEG_LIBS) mhd=$(HAVE_MHD)
+ifneq ($(HOST_FLAGS_NOW),$(shell cat $(HOST_FLAGS_STAMP) 2>/dev/null))
+  $(shell mkdir -p $(BUILD) && printf '%s\n' '$(HOST_FLAGS_NOW)' >$(HOST_FLAGS_STAMP))
 endif
 
 $(BUILD)/%.o: %.c $(FLAGS_STAMP)
@@ -153,26 +159,26 @@ $(ARCHIVE): $(LIB_OBJS)
 ifeq ($(HAVE_FFMPEG),1)
 all: $(BUILD)/tests/video_host_check
 endif
-$(BUILD)/tests/video_host_check: tests/video/video_host_check.c hosts/common/video_decode.c hosts/common/video_embed.c hosts/common/g4_dl.c tests/t.h $(FLAGS_STAMP) | lib
+$(BUILD)/tests/video_host_check: tests/video/video_host_check.c hosts/common/video_decode.c hosts/common/video_embed.c hosts/common/g4_dl.c tests/t.h $(FLAGS_STAMP) $(HOST_FLAGS_STAMP) | lib
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) -D_GNU_SOURCE -Iabi -Ihosts/common -Itests $(FFMPEG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) $(FFMPEG_LIBS) -lm -ldl
 
 # Hosts use the library only through dlopen: they link nothing of ours.
-$(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h $(FLAGS_STAMP) | lib
+$(BUILD)/g4: $(wildcard hosts/cli/*.c) $(wildcard hosts/common/*.c) abi/g4plug.h $(FLAGS_STAMP) $(HOST_FLAGS_STAMP) | lib
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(FFMPEG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) $(FFMPEG_LIBS) -lm -ldl
 	@$(HOST_LINK)ln -sf ../$(BUILD)/g4 hosts/g4 2>/dev/null || true
 
 # The conformance runner reads *.ref.gguf with the project's own GGUF reader (compiled in),
 # and reaches the model only through the dlopen'd ABI.
-$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf/gguf_read.c kernels/ggml_types.c plugin/gguf/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h $(FLAGS_STAMP) | lib
+$(BUILD)/g4-conformance: $(wildcard conformance/*.c) plugin/gguf/gguf_read.c kernels/ggml_types.c plugin/gguf/gguf.h $(wildcard hosts/common/*.c) abi/g4plug.h $(FLAGS_STAMP) $(HOST_FLAGS_STAMP) | lib
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Ihosts/common $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lm -ldl
 	@$(HOST_LINK)ln -sf ../$(BUILD)/g4-conformance conformance/g4-conformance 2>/dev/null || true
 
 # g4-server links libmicrohttpd and cJSON itself; the library only via dlopen.
-$(BUILD)/g4-server: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h $(FLAGS_STAMP) | lib
+$(BUILD)/g4-server: $(wildcard hosts/server/*.c hosts/server/*.h) $(wildcard hosts/common/*.c) abi/g4plug.h $(FLAGS_STAMP) $(HOST_FLAGS_STAMP) | lib
 	$(call say,LINK,$@)
 	$(Q)$(CC) -D_GNU_SOURCE -Iabi -Ihosts/common $(shell pkg-config --cflags libmicrohttpd libcjson) $(FFMPEG_CFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) $(shell pkg-config --libs libmicrohttpd libcjson) $(FFMPEG_LIBS) -lm -ldl
 

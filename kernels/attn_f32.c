@@ -49,12 +49,14 @@ static void pack_task(void *arg, int ith, int nth)
     const pack_ctx *c = arg;
     const g4k_kernels *k = c->k;
     const int64_t hd = c->hd, nk = c->n_keys;
+    int64_t i0, i1;
     if (k->flt_panel_mm && !c->values) {
-        const int64_t ng = (nk + k->flt_rg - 1) / k->flt_rg;
-        k->flt_pack(c->x, c->ld, hd, nk, ng * ith / nth, ng * (ith + 1) / nth, c->dst);
+        if (g4k_share((nk + k->flt_rg - 1) / k->flt_rg, 1, ith, nth, &i0, &i1))
+            k->flt_pack(c->x, c->ld, hd, nk, i0, i1, c->dst);
         return;
     }
-    const int64_t i0 = nk * ith / nth, i1 = nk * (ith + 1) / nth;
+    if (!g4k_share(nk, 1, ith, nth, &i0, &i1))
+        return;
     if (k->flt_panel_mm) { /* V^T's groups of rg rows: each key's rg values of the group, in a row */
         const int64_t rg = k->flt_rg;
         for (int64_t g0 = 0; g0 < hd; g0 += rg) {

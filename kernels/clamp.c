@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "quant.h"
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -75,20 +76,11 @@ typedef struct {
     _Atomic int changes; /* g4k_clamp_changes_pool */
 } clamp_ctx;
 
-/* This thread's share: 16-float units, whole cache lines of an aligned buffer. */
-static void share16(int64_t n, int ith, int nth, int64_t *i0, int64_t *i1)
-{
-    const int64_t lines = (n + 15) / 16, e = lines * (ith + 1) / nth * 16;
-    *i0 = lines * ith / nth * 16;
-    *i1 = e < n ? e : n;
-}
-
 static void clamp_task(void *arg, int ith, int nth)
 {
     const clamp_ctx *c = arg;
-    int64_t i0, i1;
-    share16(c->n, ith, nth, &i0, &i1);
-    if (i0 < i1)
+    int64_t i0, i1; /* 16-float units: whole cache lines of an aligned buffer */
+    if (g4k_share(c->n, 16, ith, nth, &i0, &i1))
         g4k_clamp_copy(c->src + i0, c->dst + i0, i1 - i0, c->lo, c->hi);
 }
 
@@ -96,8 +88,7 @@ static void changes_task(void *arg, int ith, int nth)
 {
     clamp_ctx *c = arg;
     int64_t i0, i1;
-    share16(c->n, ith, nth, &i0, &i1);
-    if (i0 < i1 && g4k_clamp_changes(c->src + i0, i1 - i0, c->lo, c->hi))
+    if (g4k_share(c->n, 16, ith, nth, &i0, &i1) && g4k_clamp_changes(c->src + i0, i1 - i0, c->lo, c->hi))
         c->changes = 1;
 }
 

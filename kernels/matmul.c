@@ -74,22 +74,11 @@ static void quantize_rows(const q_ctx *c, const float *x, int64_t n_tok, uint8_t
         g4k_quantize_act(c->wtype, x, c->n, n_tok, dst);
 }
 
-/* Thread ith's share [*a, *b) of n items in whole units of `unit` (the last one may be short);
- * 0 when its share is empty. */
-static int share(int64_t n, int64_t unit, int ith, int nth, int64_t *a, int64_t *b)
-{
-    const int64_t units = (n + unit - 1) / unit, per = (units + nth - 1) / nth;
-    const int64_t u0 = ith * per, u1 = u0 + per < units ? u0 + per : units;
-    *a = u0 * unit;
-    *b = u1 * unit < n ? u1 * unit : n;
-    return u0 < u1;
-}
-
 static void quant_task(void *arg, int ith, int nth)
 {
     q_ctx *c = arg;
     int64_t t0, t1;
-    if (!share(c->n_tok, 1, ith, nth, &t0, &t1))
+    if (!g4k_share(c->n_tok, 1, ith, nth, &t0, &t1))
         return;
     if (!c->clamp) {
         quantize_rows(c, c->x + t0 * c->n, t1 - t0, (uint8_t *)c->dst + t0 * c->rb);
@@ -117,7 +106,7 @@ static void tile_task(void *arg, int ith, int nth)
 {
     tile_ctx *c = arg;
     int64_t t0, t1;
-    if (share(c->n_tok, 16, ith, nth, &t0, &t1)) /* whole 16-token tiles */
+    if (g4k_share(c->n_tok, 16, ith, nth, &t0, &t1)) /* whole 16-token tiles */
         c->tile(c->n, c->a + (size_t)t0 * c->as, c->as, t1 - t0, c->dst + (size_t)t0 * c->ts);
 }
 
@@ -134,7 +123,7 @@ static void pack_task(void *arg, int ith, int nth)
 {
     pack_ctx *c = arg;
     int64_t t0, t1;
-    if (!share(c->n_tok, 16, ith, nth, &t0, &t1)) /* whole 16-token tiles */
+    if (!g4k_share(c->n_tok, 16, ith, nth, &t0, &t1)) /* whole 16-token tiles */
         return;
     if (!c->clamp) {
         c->pack(c->x + t0 * c->n, c->n, t1 - t0, c->dst + (size_t)t0 * c->stride, c->stride);

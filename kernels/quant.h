@@ -308,6 +308,17 @@ void g4k_fill_avx512_attn(g4k_kernels *k);
 void g4k_fill_scalar_rows16(g4k_kernels *k); /* packed heads (rows16_scalar.c, *_rows16_avx512.c) */
 void g4k_fill_avx512_rows16(g4k_kernels *k);
 
+/* Thread ith's share [*a, *b) of n items in whole units of `unit` (the last one may be short);
+ * 0 when its share is empty. The pool tasks' static split. */
+static inline int g4k_share(int64_t n, int64_t unit, int ith, int nth, int64_t *a, int64_t *b)
+{
+    const int64_t units = (n + unit - 1) / unit, per = (units + nth - 1) / nth;
+    const int64_t u0 = ith * per, u1 = u0 + per < units ? u0 + per : units;
+    *a = u0 * unit;
+    *b = u1 * unit < n ? u1 * unit : n;
+    return u0 < u1;
+}
+
 /* Per-thread scratch that only grows (freed at thread exit): slot < G4K_SCRATCH_SLOTS.
  * Returns a 64-byte aligned buffer of at least `bytes`, or NULL if out of memory. The content
  * is not preserved across calls that grow it. */

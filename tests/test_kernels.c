@@ -283,6 +283,23 @@ static void fill_random_blocks(uint32_t type, uint8_t *dst, int64_t n)
 
 static int g_fail_mm; /* caps the failure output */
 
+/* n_rows rows of n_cols standard-normal values quantized to `type` (it must have a quantizer),
+ * g4_type_row_bytes apart, 64-byte aligned; NULL when out of memory. */
+static uint8_t *random_quant_rows(uint32_t type, int64_t n_cols, int64_t n_rows)
+{
+    const size_t rb = g4_type_row_bytes(type, n_cols);
+    uint8_t *w = xaligned(rb * (size_t)n_rows);
+    float *row = malloc(sizeof(float) * (size_t)n_cols);
+    if (w && row)
+        for (int64_t r = 0; r < n_rows; r++) {
+            for (int64_t i = 0; i < n_cols; i++)
+                row[i] = grand();
+            g4q_traits_get(type)->quant(row, w + r * rb, n_cols);
+        }
+    free(row);
+    return w;
+}
+
 static void run_mm_case(const g4k_kernels *k, g4k_pool *pool, uint32_t type, int64_t n_cols, int64_t n_rows,
                         int64_t n_tok, int pad, int lowp)
 {
@@ -426,17 +443,10 @@ static void test_matmul_clamped(void)
             continue;
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             const uint32_t type = types[ti];
-            const g4q_traits *tr = g4q_traits_get(type);
             if (!k->mm[type])
                 continue;
             const size_t rb = g4_type_row_bytes(type, n_cols);
-            uint8_t *w = xaligned(rb * (size_t)n_rows);
-            float *row = malloc(sizeof(float) * (size_t)n_cols);
-            for (int64_t r = 0; r < n_rows; r++) {
-                for (int64_t i = 0; i < n_cols; i++)
-                    row[i] = grand();
-                tr->quant(row, w + r * rb, n_cols);
-            }
+            uint8_t *w = random_quant_rows(type, n_cols, n_rows);
             g4k_matrix m = {w, type, n_cols, n_rows, rb, NULL};
             for (int pk = 0; pk < 2; pk++) {
                 g4k_packed *p = NULL;
@@ -491,7 +501,6 @@ static void test_matmul_clamped(void)
                 }
             }
             free(w);
-            free(row);
         }
     }
     g4k_pool_free(pool);
@@ -513,7 +522,6 @@ static void test_small_batch_invariance(void)
             const uint32_t type = types[ti];
             if (!k->mvn[type])
                 continue;
-            const g4q_traits *tr = g4q_traits_get(type);
             /* 3840: the 12B width; 544 (17 blocks) and 16640 (> 16384) take Q4_0's generic path
              * (544 leaves Q8_0 one block past its groups of four); 128: the default model's
              * width (its Q8_0 LM head) */
@@ -523,13 +531,7 @@ static void test_small_batch_invariance(void)
                 if (n_cols % g4_type_get(type)->block_elems)
                     continue;
                 const size_t rb = g4_type_row_bytes(type, n_cols);
-                uint8_t *w = xaligned(rb * (size_t)n_rows);
-                float *row = malloc(sizeof(float) * (size_t)n_cols);
-                for (int64_t r = 0; r < n_rows; r++) {
-                    for (int64_t i = 0; i < n_cols; i++)
-                        row[i] = grand();
-                    tr->quant(row, w + r * rb, n_cols);
-                }
+                uint8_t *w = random_quant_rows(type, n_cols, n_rows);
                 const size_t arb = g4k_act_row_bytes(type, n_cols);
                 for (int64_t nt = 2; nt <= G4K_MVN_MAX_TOK; nt++) {
                     float *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
@@ -549,7 +551,7 @@ static void test_small_batch_invariance(void)
                     checked++;
                     free(x), free(aq), free(yb), free(y1);
                 }
-                free(w), free(row);
+                free(w);
             }
         }
     }
@@ -564,17 +566,11 @@ static void test_small_batch_invariance(void)
             continue;
         for (size_t ti = 0; ti < sizeof all / sizeof all[0]; ti++) {
             const uint32_t type = all[ti];
-            const g4q_traits *tr = g4q_traits_get(type);
             const int64_t n_cols = 768, n_rows = 300, nt = G4K_MVN_MAX_TOK;
             const size_t rb = g4_type_row_bytes(type, n_cols);
-            uint8_t *w = xaligned(rb * (size_t)n_rows);
-            float *row = malloc(sizeof(float) * (size_t)n_cols), *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
+            uint8_t *w = random_quant_rows(type, n_cols, n_rows);
+            float *x = malloc(sizeof(float) * (size_t)(n_cols * nt));
             float *yb = malloc(sizeof(float) * (size_t)(n_rows * nt)), *y1 = malloc(sizeof(float) * (size_t)n_rows);
-            for (int64_t r = 0; r < n_rows; r++) {
-                for (int64_t i = 0; i < n_cols; i++)
-                    row[i] = grand();
-                tr->quant(row, w + r * rb, n_cols);
-            }
             for (int64_t i = 0; i < n_cols * nt; i++)
                 x[i] = grand();
             const g4k_matrix m = {w, type, n_cols, n_rows, rb, NULL};
@@ -589,7 +585,7 @@ static void test_small_batch_invariance(void)
                       g4_type_get(type)->name, (long long)n, bad);
                 checked++;
             }
-            free(w), free(row), free(x), free(yb), free(y1);
+            free(w), free(x), free(yb), free(y1);
         }
     }
     g4k_pool_free(pool);
