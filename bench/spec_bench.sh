@@ -2,7 +2,8 @@
 # build/bench.json ("verify_cost", "speculative", "speculative_runs"), 12B shape only.
 # Uses run_bench.sh's BUILD MODELS SYNTH VOCAB LAYERS TYPES THREADS REPS RESULTS G4_STATE log.
 # Environment: BENCH_SPEC=0 skips it; BENCH_SPEC_GEN=64 tokens per g4_generate run;
-#              BENCH_SPEC_K=3 the fixed k; BENCH_SPEC_ALPHAS="0,0.5,0.7,0.9".
+#              BENCH_SPEC_K=3 the fixed k; BENCH_SPEC_ALPHAS="0,0.5,0.7,0.9";
+#              BENCH_SPEC_CLOCK1=cpu the 1-thread rows' clock (wall: as the other rows).
 # Per format and thread count: tools/g4-spec-bench with the matching 12B-shaped drafter
 # (g4-synth --shape 12b --draft), an oracle proposer (see that tool), and llama.cpp's plain tg
 # from the same run as the reference.
@@ -22,11 +23,20 @@ if [ "${BENCH_SPEC:-1}" = 1 ] && [ "$G4_STATE" = ok ] && [ -x "$SPEC_TOOL" ] &&
     fi
     for t in $THREADS; do
       ltg=$(printf '%s' "$RESULTS" | awk -F'|' -v ty="$type" -v t="$t" '$1 == "12b" && $2 == ty && $4 == t { print $9 }')
+      gtg=$(printf '%s' "$RESULTS" | awk -F'|' -v ty="$type" -v t="$t" '$1 == "12b" && $2 == ty && $4 == t { print $13 }')
       log "$tag  threads=$t  (g4plug speculative: verify cost, drafter, oracle alpha sweep)"
       j=$BUILD/bench-spec-$tag-t$t.jsonl
-      "$SPEC_TOOL" --model "$f" --draft "$dft" --threads "$t" --reps 7 --kmax 4 --gen "${BENCH_SPEC_GEN:-64}" \
+      # One thread: the process CPU clock (a time slice lost to a neighbour does not count, and
+      # plain and speculative are timed alike); measured on the busy shared machine, wall-clock
+      # rows of 3 x 64 tokens swung by +-10-25% (Q4_K_M alpha 0.7, k 3: 1.44 wall, 1.98 CPU).
+      # More threads: the wall clock (CPU time would add the threads up). speedup_vs_llama of a
+      # CPU-clocked row: its speedup over plain times g4plug / llama.cpp plain tg of the matrix.
+      clock=wall
+      [ "$t" = 1 ] && clock=${BENCH_SPEC_CLOCK1:-cpu}
+      "$SPEC_TOOL" --model "$f" --draft "$dft" --threads "$t" --reps 7 --kmax 4 --gen "${BENCH_SPEC_GEN:-64}" --clock "$clock" \
         --gen-reps "$REPS" --k "${BENCH_SPEC_K:-3}" --alphas "${BENCH_SPEC_ALPHAS:-0,0.5,0.7,0.9}" \
-        --label "$type" ${ltg:+--llama-tps "$ltg"} --json "$j" >&2 || { log "g4-spec-bench failed"; continue; }
+        --label "$type" ${ltg:+--llama-tps "$ltg"} ${gtg:+--plain-wall-tps "$gtg"} --json "$j" >&2 ||
+        { log "g4-spec-bench failed"; continue; }
       SPEC_LINES="$SPEC_LINES$(cat "$j")
 "
       cat "$j" >> "$RAW"

@@ -25,11 +25,15 @@
  * is far steadier than wall time on a shared machine (a preempted step does not count). --json
  * FILE writes the figures as JSON lines for bench/run_bench.sh: one "run" row, one "verify_cost"
  * row per batch size, one "speculative" row per (alpha, k), labelled with --label (the format)
- * and compared with --llama-tps (llama.cpp's plain decode tokens/s in the same run).
+ * and compared with --llama-tps (llama.cpp's plain decode tokens/s in the same run). That is a
+ * wall-clock figure: with --clock cpu, --plain-wall-tps (g4plug's plain decode in that run, wall
+ * clock) makes speedup_vs_llama = speedup_vs_plain x plain-wall-tps / llama-tps, each ratio in
+ * one clock.
  *
  * usage: g4-spec-bench --model M.gguf [--draft D.gguf] [--threads N] [--prompt N] [--reps N]
  *                      [--kmax K] [--draft-cost F] [--gen N] [--gen-reps R] [--k K]
- *                      [--alphas A,B,..] [--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X] */
+ *                      [--alphas A,B,..] [--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X]
+ *                      [--plain-wall-tps X] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +197,7 @@ int main(int argc, char **argv)
     double draft_cost = -1.0;
     int n_gen = 0, gen_reps = 3, k_fixed = 3;
     const char *alphas_s = "0,0.5,0.7,0.9", *json = NULL, *label = "";
-    double llama_tps = 0.0;
+    double llama_tps = 0.0, plain_wall_tps = 0.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--model") && v) model = argv[++i];
@@ -210,11 +214,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--json") && v) json = argv[++i];
         else if (!strcmp(a, "--label") && v) label = argv[++i];
         else if (!strcmp(a, "--llama-tps") && v) llama_tps = atof(argv[++i]);
+        else if (!strcmp(a, "--plain-wall-tps") && v) plain_wall_tps = atof(argv[++i]);
         else if (!strcmp(a, "--clock") && v) g_clock = !strcmp(argv[++i], "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
         else {
             fprintf(stderr, "usage: %s --model M.gguf [--draft D.gguf] [--threads N] [--prompt N] [--reps N] "
                             "[--kmax K] [--draft-cost F] [--gen N] [--gen-reps R] [--k K] [--alphas A,B,..] "
-                            "[--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X]\n", argv[0]);
+                            "[--clock wall|cpu] [--json FILE] [--label S] [--llama-tps X] [--plain-wall-tps X]\n", argv[0]);
             return 2;
         }
     }
@@ -383,21 +388,25 @@ int main(int argc, char **argv)
             fprintf(stderr, "g4-spec-bench: cannot write %s\n", json);
             return 1;
         }
-        char llama[32] = "null";
+        char llama[32] = "null", wall[32] = "null";
         if (llama_tps > 0.0)
             snprintf(llama, sizeof llama, "%.4f", llama_tps);
+        if (plain_wall_tps > 0.0)
+            snprintf(wall, sizeof wall, "%.4f", plain_wall_tps);
         fprintf(f, "{\"row\":\"run\",\"type\":\"%s\",\"threads\":%d,\"isa\":\"%s\",\"clock\":\"%s\","
                    "\"decode_step_ms\":%.4f,\"drafter_step_vs_decode\":%.5f,\"drafter\":\"%s\",\"gen_tokens\":%d,"
-                   "\"plain_tokens_per_s\":%.4f,\"llama_tokens_per_s\":%s}\n",
+                   "\"plain_tokens_per_s\":%.4f,\"llama_tokens_per_s\":%s,\"plain_wall_tokens_per_s\":%s}\n",
                 label, info.n_threads, info.isa, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", t1 * 1e3, d, dsrc, n_gen,
-                plain_tps, llama);
+                plain_tps, llama, wall);
         for (int k = 1; k <= kmax; k++)
             fprintf(f, "{\"row\":\"verify_cost\",\"type\":\"%s\",\"threads\":%d,\"n_tokens\":%d,"
                        "\"cost_vs_decode_step\":%.4f}\n", label, info.n_threads, k + 1, c[k]);
         for (int i = 0; i < n_rows; i++) {
             char kb[16], vs[32] = "null";
             snprintf(kb, sizeof kb, rows[i].k < 0 ? "\"adaptive\"" : "%d", rows[i].k);
-            if (llama_tps > 0.0)
+            if (llama_tps > 0.0 && g_clock != CLOCK_MONOTONIC && plain_wall_tps > 0.0)
+                snprintf(vs, sizeof vs, "%.4f", rows[i].speedup * plain_wall_tps / llama_tps);
+            else if (llama_tps > 0.0 && g_clock == CLOCK_MONOTONIC)
                 snprintf(vs, sizeof vs, "%.4f", rows[i].tps / llama_tps);
             fprintf(f, "{\"row\":\"speculative\",\"type\":\"%s\",\"threads\":%d,\"alpha\":%.2f,\"k\":%s,"
                        "\"tokens_per_s\":%.4f,\"speedup_vs_plain\":%.4f,\"speedup_vs_llama\":%s,\"acceptance\":%.4f,"
