@@ -226,8 +226,8 @@ static void geglu(void *ctx, int64_t i0, int64_t i1)
 }
 
 /* softmax(q k^T) v head by head, scale 1.0 (spec §4.2). f32: g4k_attn_f32, each query tile's
- * scores, softmax and p v in one thread (the output projection clamps its input as it reads
- * it). With an opt-in precision K_h and V_h are rounded to bf16 once and each query block runs
+ * scores, softmax and p v in one thread (the output projection's ClippableLinear then clamps its
+ * input, where its bounds bind). With an opt-in precision K_h and V_h are rounded to bf16 once and each query block runs
  * through g4k_scores_bf16 and g4k_pv_bf16 (queries and probabilities rounded to bf16 by the
  * kernels, vdpbf16ps), written out with the output projection's input clamp. */
 static void attention(g4k_pool *pool, vt_job *j, float *qb, float *ob)
