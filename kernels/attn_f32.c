@@ -22,8 +22,7 @@
 static int64_t up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 /* The layouts start at the buffer's first 64-byte boundary (the panels' aligned loads). */
-static float *aligned(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
-static const float *aligned_c(const float *p) { return (const float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+static uintptr_t aligned(const float *p) { return ((uintptr_t)p + 63) & ~(uintptr_t)63; }
 
 size_t g4k_keys_f32_elems(int64_t n_keys, int64_t hd)
 {
@@ -79,7 +78,7 @@ static void pack_run(const g4k_kernels *k, g4k_pool *pool, const float *x, int64
 {
     if (n_keys <= 0 || hd <= 0)
         return;
-    pack_ctx c = {k, x, ld, hd, n_keys, aligned(dst), values};
+    pack_ctx c = {k, x, ld, hd, n_keys, (float *)aligned(dst), values};
     if (pool)
         g4k_pool_run_elastic(pool, pack_task, &c);
     else
@@ -165,15 +164,14 @@ void g4k_attn_f32_with(const g4k_kernels *k, g4k_pool *pool, const float *keys, 
         return;
     /* a tile's score rows in half of L2, whole micro-kernel token blocks; at least two tiles a
      * thread while that leaves a full block (balance) */
-    const int64_t l2 = g4k_topology_cache_bytes(2);
-    const int64_t half = (l2 < (512 << 10) ? (512 << 10) : l2 > (4 << 20) ? (4 << 20) : l2) / 2;
-    int64_t tq = half / (int64_t)sizeof(float) / n_keys / TQ_UNIT * TQ_UNIT;
+    int64_t tq = g4k_topology_l2_half() / (int64_t)sizeof(float) / n_keys / TQ_UNIT * TQ_UNIT;
     tq = tq < TQ_UNIT ? TQ_UNIT : tq > 8 * TQ_UNIT ? 8 * TQ_UNIT : tq;
     const int64_t nth = pool ? g4k_pool_size(pool) : 1;
     while (tq > TQ_UNIT && (nq + tq - 1) / tq < 2 * nth)
         tq -= TQ_UNIT;
-    attn_ctx c = {.k = k, .keys = aligned_c(keys), .values = aligned_c(values), .q = q, .n_keys = n_keys,
-                  .hd = hd, .ldq = ldq, .nq = nq, .ldo = ldo, .tq = tq, .n_tiles = (nq + tq - 1) / tq, .o = o};
+    attn_ctx c = {.k = k, .keys = (const float *)aligned(keys), .values = (const float *)aligned(values), .q = q,
+                  .n_keys = n_keys, .hd = hd, .ldq = ldq, .nq = nq, .ldo = ldo, .tq = tq,
+                  .n_tiles = (nq + tq - 1) / tq, .o = o};
     atomic_init(&c.next, 0);
     if (pool && c.n_tiles > 1)
         g4k_pool_run_elastic(pool, attn_task, &c);

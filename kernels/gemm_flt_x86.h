@@ -141,8 +141,7 @@ GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void 
                     float *y, int64_t ys, int es, gf_ld8_fn ld, float (*ld1)(const uint8_t *))
 {
     /* panel: as many row groups as fit in half of L2 (f32), at least one */
-    const int64_t l2 = g4k_topology_cache_bytes(2);
-    const size_t half = l2 < (512 << 10) ? (256u << 10) : l2 > (4 << 20) ? (2u << 20) : (size_t)l2 / 2;
+    const size_t half = (size_t)g4k_topology_l2_half();
     const size_t gbytes = (size_t)n * RG * sizeof(float);
     int64_t gp = (int64_t)(half / gbytes);
     gp = gp < 1 ? 1 : gp;

@@ -44,6 +44,14 @@ int g4k_topology_default_threads(void);
  * at most 32M per allowed physical core, and to at least L2. Unknown levels default to 32K / 1M / 32M. Other levels: 0. */
 int64_t g4k_topology_cache_bytes(int level);
 
+/* Half of L2, at least 256 KiB and at most 2 MiB: what the float GEMM's weight panel, and the f32
+ * attention's score tile, may fill (the rest holds the data streaming past them). */
+static inline int64_t g4k_topology_l2_half(void)
+{
+    const int64_t l2 = g4k_topology_cache_bytes(2);
+    return (l2 < (512 << 10) ? (512 << 10) : l2 > (4 << 20) ? (4 << 20) : l2) / 2;
+}
+
 /* Binds the calling thread to one logical CPU of the idx-th allowed core (performance cores
  * first, idx taken modulo the core count). Returns 0, or -1 when binding is unsupported or
  * refused (the caller just carries on unbound). */
