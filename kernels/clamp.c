@@ -9,13 +9,14 @@
 #include <xmmintrin.h>
 #endif
 
-/* max(v, lo) then min(v, hi) with the scalar definition's rounding and NaN rule exactly: MAXPS
+/* The scalar level's clamp (the x86 levels have wider ones: exp_x86.h, the same values).
+ * max(v, lo) then min(v, hi) with the scalar definition's rounding and NaN rule exactly: MAXPS
  * and MINPS return the second operand unless the first is greater (smaller), which is
  * (v > lo ? v : lo) and (v < hi ? v : hi) lane by lane, NaN -> lo included. Written out rather
  * than left to the vectoriser: gcc -O3 turned the fixed-size blocks this replaces into scalar
  * code through the stack (10x slower than at -O2; 6.5% of an -O3 audio embed), and a plain
  * loop is not vectorised in place (src == dst fails its overlap check). */
-void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi)
+void g4k_clamp_base(const float *src, float *dst, int64_t n, float lo, float hi)
 {
     int64_t i = 0;
 #if defined(__SSE__)

@@ -116,6 +116,14 @@ const g4k_kernels *g4k_kernels_active(void)
 float g4k_exp_sub_sum(float *x, int64_t n, float m) { return g4k_kernels_active()->exp_sub_sum(x, n, m); }
 void g4k_softmax(float *x, int64_t n) { g4k_kernels_active()->softmax(x, n); }
 void g4k_geglu_tanh(float *g, const float *u, int64_t n) { g4k_kernels_active()->geglu_tanh(g, u, n); }
+void g4k_geglu_tanh_clamp(float *g, const float *u, int64_t n, const float b[6])
+{
+    g4k_kernels_active()->geglu_tanh_clamp(g, u, n, b);
+}
+void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi)
+{
+    g4k_kernels_active()->clamp(src, dst, n, lo, hi);
+}
 void g4k_mul_sigmoid(float *dst, const float *x, const float *s, int64_t n) { g4k_kernels_active()->mul_sigmoid(dst, x, s, n); }
 int64_t g4k_argmax(const float *x, int64_t n) { return g4k_kernels_active()->argmax(x, n); }
 int64_t g4k_first_ge(const float *x, int64_t n, float t) { return g4k_kernels_active()->first_ge(x, n, t); }

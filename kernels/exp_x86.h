@@ -1,7 +1,7 @@
 /* Vectorised exp-based row functions for x86, included by exp_avx2.c (VW = 8) and
  * exp_avx512.c (VW = 16): softmax exponentials x[i] = exp(x[i] - m) with their sum, a
- * whole-row softmax, the tanh GELU gate g[i] = gelu_tanh(g[i]) * u[i] and x[i] * sigmoid(s[i])
- * (SiLU, GLU). The encoders' rows
+ * whole-row softmax, the tanh GELU gate g[i] = gelu_tanh(g[i]) * u[i] (also with the encoders'
+ * clamps around it), x[i] * sigmoid(s[i]) (SiLU, GLU) and the encoders' clamp. The encoders' rows
  * spent more time in libm's scalar expf / tanhf than in the FMAs of the GEMMs around them.
  *
  * exp(y) = 2^n · e^r with n = round(y / ln 2), r = y - n·ln 2 (two-part ln 2), e^r by the Cephes
@@ -132,6 +132,45 @@ EX_AI vec gelu_mul(vec g, vec u) { return vmul(gelu(g), u); }
 
 static void geglu_tanh_x86(float *g, const float *u, int64_t n) { map2(g, g, u, n, gelu_mul); }
 
+/* max then min: MAXPS / MINPS return their second operand unless the first is greater (smaller),
+ * so NaN -> lo, clamp.c's rule lane by lane at every width */
+EX_AI vec clampv(vec v, vec lo, vec hi) { return vmin(vmax(v, lo), hi); }
+
+static void clamp_x86(const float *src, float *dst, int64_t n, float lo, float hi)
+{
+    const vec l = vset1(lo), h = vset1(hi);
+    int64_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        const vec a = vload(src + i), b = vload(src + i + VW);
+        vstore(dst + i, clampv(a, l, h));
+        vstore(dst + i + VW, clampv(b, l, h));
+    }
+    for (; i < n; i++) {
+        const float v = src[i] > lo ? src[i] : lo;
+        dst[i] = v < hi ? v : hi;
+    }
+}
+
+/* the three clamps in registers around gelu_mul (the tail: one zero-padded vector, as map2) */
+static void geglu_tanh_clamp_x86(float *g, const float *u, int64_t n, const float b[6])
+{
+    const vec gl = vset1(b[0]), gh = vset1(b[1]), ul = vset1(b[2]), uh = vset1(b[3]);
+    const vec dl = vset1(b[4]), dh = vset1(b[5]);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW)
+        vstore(g + i, clampv(gelu_mul(clampv(vload(g + i), gl, gh), clampv(vload(u + i), ul, uh)), dl, dh));
+    if (i < n) {
+        float tg[VW] = {0}, tu[VW] = {0};
+        for (int64_t l = 0; l < n - i; l++) {
+            tg[l] = g[i + l];
+            tu[l] = u[i + l];
+        }
+        vstore(tg, clampv(gelu_mul(clampv(vload(tg), gl, gh), clampv(vload(tu), ul, uh)), dl, dh));
+        for (int64_t l = 0; l < n - i; l++)
+            g[i + l] = tg[l];
+    }
+}
+
 /* dst = x * sigmoid(s) (SiLU: x = s; the GLU gate) */
 static void mul_sigmoid_x86(float *dst, const float *x, const float *s, int64_t n) { map2(dst, x, s, n, mul_sig); }
 
@@ -140,5 +179,7 @@ void EXP_FILL(g4k_kernels *k)
     k->exp_sub_sum = exp_sub_sum_x86;
     k->softmax = softmax_x86;
     k->geglu_tanh = geglu_tanh_x86;
+    k->geglu_tanh_clamp = geglu_tanh_clamp_x86;
+    k->clamp = clamp_x86;
     k->mul_sigmoid = mul_sigmoid_x86;
 }

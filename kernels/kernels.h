@@ -165,6 +165,11 @@ void g4k_softmax(float *x, int64_t n);
 /* g[i] = gelu_tanh(g[i]) * u[i] (gelu_pytorch_tanh; vectorised levels use the equivalent
  * logistic form z·sigmoid(2c(z + 0.044715 z^3)), within a few ulp of the tanhf formula). */
 void g4k_geglu_tanh(float *g, const float *u, int64_t n);
+/* The E-series encoders' MLP gate with its three ClippableLinear clamps in the same pass:
+ * g[i] = clamp(gelu_tanh(clamp(g[i], b[0], b[1])) * clamp(u[i], b[2], b[3]), b[4], b[5]) (the
+ * gate's and up's output clamps, the down projection's input clamp; u is not written). Bit for
+ * bit g4k_clamp_copy, g4k_geglu_tanh and g4k_clamp_copy in turn, without three more passes. */
+void g4k_geglu_tanh_clamp(float *g, const float *u, int64_t n, const float b[6]);
 /* dst[i] = x[i] * sigmoid(s[i]) = x[i] / (1 + exp(-s[i])): SiLU (x = s) and the GLU gate of the
  * audio conformer. dst may be x or s. Vectorised levels use the softmax's exponential (within
  * 2 ulp of expf); the scalar level is libm's expf. */

@@ -86,12 +86,28 @@ static void softmax(float *x, int64_t n)
         x[i] *= inv;
 }
 
+static inline float gelu_mul(float z, float u)
+{
+    return 0.5f * z * (1.0f + tanhf(0.7978845608028654f * (z + 0.044715f * z * z * z))) * u;
+}
+
 static void geglu_tanh(float *g, const float *u, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        const float z = g[i];
-        g[i] = 0.5f * z * (1.0f + tanhf(0.7978845608028654f * (z + 0.044715f * z * z * z))) * u[i];
-    }
+    for (int64_t i = 0; i < n; i++)
+        g[i] = gelu_mul(g[i], u[i]);
+}
+
+/* g4k_clamp_copy's rule for one value (NaN -> lo) */
+static inline float clamp1(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+
+static void geglu_tanh_clamp(float *g, const float *u, int64_t n, const float b[6])
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = clamp1(gelu_mul(clamp1(g[i], b[0], b[1]), clamp1(u[i], b[2], b[3])), b[4], b[5]);
 }
 
 static void mul_sigmoid(float *dst, const float *x, const float *s, int64_t n)
@@ -160,6 +176,8 @@ void g4k_fill_scalar(g4k_kernels *k)
     k->exp_sub_sum = exp_sub_sum;
     k->softmax = softmax;
     k->geglu_tanh = geglu_tanh;
+    k->geglu_tanh_clamp = geglu_tanh_clamp;
+    k->clamp = g4k_clamp_base;
     k->mul_sigmoid = mul_sigmoid;
     k->argmax = argmax;
     k->first_ge = first_ge;

@@ -209,6 +209,8 @@ typedef struct g4k_kernels {
     float (*exp_sub_sum)(float *x, int64_t n, float m); /* g4k_exp_sub_sum */
     void (*softmax)(float *x, int64_t n);                 /* g4k_softmax */
     void (*geglu_tanh)(float *g, const float *u, int64_t n); /* g4k_geglu_tanh */
+    void (*geglu_tanh_clamp)(float *g, const float *u, int64_t n, const float b[6]); /* g4k_geglu_tanh_clamp */
+    void (*clamp)(const float *src, float *dst, int64_t n, float lo, float hi); /* g4k_clamp_copy */
     void (*mul_sigmoid)(float *dst, const float *x, const float *s, int64_t n); /* g4k_mul_sigmoid */
     int64_t (*argmax)(const float *x, int64_t n);            /* g4k_argmax */
     int64_t (*first_ge)(const float *x, int64_t n, float t); /* g4k_first_ge */
@@ -306,6 +308,8 @@ void g4k_fill_scalar_attn(g4k_kernels *k); /* prompt attention tiles (attn_tile.
 void g4k_fill_avx2_attn(g4k_kernels *k);
 void g4k_fill_avx512_attn(g4k_kernels *k);
 void g4k_fill_scalar_rows16(g4k_kernels *k); /* packed heads (rows16_scalar.c, *_rows16_avx512.c) */
+/* The scalar level's clamp entry (clamp.c; 128-bit where SSE is there). */
+void g4k_clamp_base(const float *src, float *dst, int64_t n, float lo, float hi);
 void g4k_fill_avx512_rows16(g4k_kernels *k);
 
 /* Thread ith's share [*a, *b) of n items in whole units of `unit` (the last one may be short);

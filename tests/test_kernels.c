@@ -1201,10 +1201,6 @@ static void test_matmul_busy_pool(void)
     free(x);
 }
 
-/* g4k_clamp_copy against its scalar definition, bit for bit: (v > lo ? v : lo) then
- * (v < hi ? v : hi), so NaN -> lo, and the zeros' signs as the comparisons leave them; every
- * length 0..40 at four alignments, out of place and in place (src == dst, as the encoders'
- * whole-buffer clamps run). */
 /* g4k_clamp_changes (and its pooled form) against the clamp itself: 0 exactly when every value
  * is strictly inside the bounds, so a 0 always means the clamped copy would equal the input bit
  * for bit; 1 for one value outside, at a bound or NaN, at any position of lengths 0..70 (the
@@ -1246,13 +1242,22 @@ static void test_clamp_changes(void)
           cases, bad);
 }
 
+/* Every level's clamp (and g4k_clamp_copy, the active one) against the scalar definition, bit
+ * for bit: (v > lo ? v : lo) then (v < hi ? v : hi), so NaN -> lo, and the zeros' signs as the
+ * comparisons leave them; every length 0..40 at four alignments, out of place and in place
+ * (src == dst, as the encoders' whole-buffer clamps run). */
 static void test_clamp_exact(void)
 {
     const float lo = -0.5f, hi = 0.0f; /* hi = +0: -0.0 < +0 is false, so -0.0 -> +0 */
     float src[48], a[48], b[48];
     int bad = 0, cases = 0;
-    for (int off = 0; off < 4; off++)
+    for (int isa = -1; isa < 4; isa++) /* -1: g4k_clamp_copy */
+      for (int off = 0; off < 4; off++)
         for (int n = 0; n <= 40; n++) {
+            const g4k_kernels *k = isa < 0 ? NULL : g4k_kernels_for((g4k_isa)isa);
+            if (isa >= 0 && !k)
+                break;
+            void (*clamp)(const float *, float *, int64_t, float, float) = k ? k->clamp : g4k_clamp_copy;
             for (int i = 0; i < 48; i++) {
                 const float special[] = {NAN, -0.0f, 0.0f, INFINITY, -INFINITY, lo, hi, -NAN};
                 src[i] = (i * 7 + n) % 5 == 0 ? special[(i + n) % 8] : grand();
@@ -1260,8 +1265,8 @@ static void test_clamp_exact(void)
             float *in = src + off;
             for (int i = 0; i < 48; i++)
                 b[i] = a[i] = src[i];
-            g4k_clamp_copy(in, a + off, n, lo, hi); /* out of place */
-            g4k_clamp_copy(b + off, b + off, n, lo, hi); /* in place */
+            clamp(in, a + off, n, lo, hi); /* out of place */
+            clamp(b + off, b + off, n, lo, hi); /* in place */
             for (int i = 0; i < 48; i++) {
                 float want = src[i];
                 if (i >= off && i < off + n) {
@@ -1276,7 +1281,47 @@ static void test_clamp_exact(void)
             }
             cases++;
         }
-    CHECK(bad == 0, "g4k_clamp_copy equals the scalar definition bit for bit (%d cases, %d values differ)", cases, bad);
+    CHECK(bad == 0, "g4k_clamp_copy and every level's clamp equal the scalar definition bit for bit (%d cases, %d values differ)",
+          cases, bad);
+}
+
+/* The fused gate of the E-series encoders' MLP (g4k_geglu_tanh_clamp) against what it replaces,
+ * bit for bit on every level: the level's clamp of g and of u, its geglu_tanh, its clamp of the
+ * product; lengths 0..70 (the vectors and the padded tail), NaN, infinities, values at and past
+ * each bound, in both operands; u left as it was. */
+static void test_geglu_clamp(void)
+{
+    enum { N = 70 };
+    const float b[6] = {-2.5f, 3.0f, -1.75f, 2.0f, -0.3f, 1.5f};
+    const float special[] = {NAN, INFINITY, -INFINITY, -2.5f, 3.0f, -1.75f, 2.0f, -9.0f, 9.0f, -0.0f};
+    float g[N], u[N], u0[N], want[N], wu[N];
+    int bad = 0, cases = 0, clamped = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (int n = 0; n <= N; n++) {
+            for (int i = 0; i < n; i++) {
+                g[i] = (i * 3 + n) % 7 == 0 ? special[(i + n) % 10] : (float)(3.0 * grand());
+                u0[i] = (i * 5 + n) % 6 == 0 ? special[(i + 2 * n) % 10] : (float)(2.0 * grand());
+            }
+            memcpy(want, g, sizeof(float) * (size_t)n);
+            memcpy(wu, u0, sizeof(float) * (size_t)n);
+            memcpy(u, u0, sizeof(float) * (size_t)n);
+            k->clamp(want, want, n, b[0], b[1]);
+            k->clamp(wu, wu, n, b[2], b[3]);
+            k->geglu_tanh(want, wu, n);
+            for (int i = 0; i < n; i++)
+                clamped += want[i] > b[5] || want[i] < b[4];
+            k->clamp(want, want, n, b[4], b[5]);
+            k->geglu_tanh_clamp(g, u, n, b);
+            bad += memcmp(g, want, sizeof(float) * (size_t)n) != 0 || memcmp(u, u0, sizeof(float) * (size_t)n) != 0;
+            cases++;
+        }
+    }
+    CHECK(bad == 0 && clamped > 0,
+          "geglu_tanh_clamp equals clamp, geglu_tanh, clamp bit for bit on every level (%d cases, %d differ, %d products clamped)",
+          cases, bad, clamped);
 }
 
 /* Every level's softmax exponentials against libm: <= 4 ulp-ish (5e-7 relative) per element,
@@ -1621,6 +1666,7 @@ int main(int argc, char **argv)
     test_exp_sub_sum();
     test_exp_levels_agree();
     test_softmax_geglu();
+    test_geglu_clamp();
     test_kv_rows();
     test_argmax();
     test_attn_bf16();

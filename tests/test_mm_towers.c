@@ -441,6 +441,21 @@ static void test_clamps(const mm_synth_cfg *base, g4k_pool *pool)
               g4_mmproj_embed_audio(none, pool, x, 16320, b, err, sizeof err) == G4_OK &&
               !memcmp(a, b, sizeof a), "huge bounds == no clamp tensors");
         free(x);
+        /* the image too: with every bound present the tower's MLP gate runs fused with its
+         * clamps (g4k_geglu_tanh_clamp), without them as separate passes */
+        const int w = 96, h = 96;
+        const int64_t nt = g4_mmproj_image_tokens(loose, w, h, 70), E = g4_mmproj_n_embd(loose);
+        uint8_t *rgb = malloc((size_t)w * h * 3);
+        float *ia = malloc(sizeof(float) * (size_t)(nt > 0 ? nt : 1) * E), *ib = malloc(sizeof(float) * (size_t)(nt > 0 ? nt : 1) * E);
+        for (int i = 0; i < w * h * 3; i++)
+            rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+        CHECK(nt > 0 && g4_mmproj_embed_image(loose, pool, rgb, w, h, 3 * (size_t)w, 70, ia, err, sizeof err) == G4_OK &&
+              g4_mmproj_embed_image(none, pool, rgb, w, h, 3 * (size_t)w, 70, ib, err, sizeof err) == G4_OK &&
+              !memcmp(ia, ib, sizeof(float) * (size_t)nt * E), "image: huge bounds == no clamp tensors (%lld tokens)",
+              (long long)nt);
+        free(rgb);
+        free(ia);
+        free(ib);
     }
     g4_mmproj_free(loose);
     g4_mmproj_free(none);

@@ -211,11 +211,20 @@ static void norm_ffn(void *ctx, int64_t i0, int64_t i1)
 }
 
 /* Row by row: the gate's and up's output clamps, gelu_tanh(gate) * up, the down projection's input
- * clamp (all deferred to here: one pass over each row while it is in L1). */
+ * clamp (all deferred to here; with all three bounds present, in one pass that keeps them in
+ * registers: four passes over the row were 2% of an f32 embed). */
 static void geglu(void *ctx, int64_t i0, int64_t i1)
 {
     const vt_job *j = ctx;
+    const g4_vt_layer *L = j->L;
     const int64_t ff = j->V->ff;
+    if (L->gate.clamp_out && L->up.clamp_out && L->down.clamp_in) {
+        const float b[6] = {L->gate.out_min, L->gate.out_max, L->up.out_min, L->up.out_max, L->down.in_min,
+                            L->down.in_max};
+        for (int64_t i = i0; i < i1; i++)
+            g4k_geglu_tanh_clamp(j->o + i * ff, j->u + i * ff, ff, b);
+        return;
+    }
     for (int64_t i = i0; i < i1; i++) {
         float *g = j->o + i * ff, *u = j->u + i * ff;
         g4_clin_clamp_out(&j->L->gate, g, ff);
