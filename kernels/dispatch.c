@@ -124,6 +124,11 @@ void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi)
 {
     g4k_kernels_active()->clamp(src, dst, n, lo, hi);
 }
+double g4k_sum_sq(const float *x, int64_t n) { return g4k_kernels_active()->sum_sq(x, n); }
+void g4k_scale_row(const float *x, float s, const float *w, float *y, int64_t n, int add)
+{
+    g4k_kernels_active()->scale_row(x, s, w, y, n, add);
+}
 void g4k_mul_sigmoid(float *dst, const float *x, const float *s, int64_t n) { g4k_kernels_active()->mul_sigmoid(dst, x, s, n); }
 int64_t g4k_argmax(const float *x, int64_t n) { return g4k_kernels_active()->argmax(x, n); }
 int64_t g4k_first_ge(const float *x, int64_t n, float t) { return g4k_kernels_active()->first_ge(x, n, t); }

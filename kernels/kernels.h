@@ -170,6 +170,12 @@ void g4k_geglu_tanh(float *g, const float *u, int64_t n);
  * gate's and up's output clamps, the down projection's input clamp; u is not written). Bit for
  * bit g4k_clamp_copy, g4k_geglu_tanh and g4k_clamp_copy in turn, without three more passes. */
 void g4k_geglu_tanh_clamp(float *g, const float *u, int64_t n, const float b[6]);
+/* RMSNorm's row passes (ops/norm.c). g4k_sum_sq: sum of x[i]^2 in double in eight chains
+ * (element i in chain i % 8, the tail in chain 0, summed ((0+1)+(2+3))+((4+5)+(6+7))), the same
+ * value on every level. g4k_scale_row: y[i] = x[i] * s * w[i] (w NULL: x[i] * s; add: y[i] +=
+ * x[i] * s * w[i], w required), each operation rounded as written, on every level; y may be x. */
+double g4k_sum_sq(const float *x, int64_t n);
+void g4k_scale_row(const float *x, float s, const float *w, float *y, int64_t n, int add);
 /* dst[i] = x[i] * sigmoid(s[i]) = x[i] / (1 + exp(-s[i])): SiLU (x = s) and the GLU gate of the
  * audio conformer. dst may be x or s. Vectorised levels use the softmax's exponential (within
  * 2 ulp of expf); the scalar level is libm's expf. */

@@ -20,4 +20,5 @@ void g4k_fill_avx512(g4k_kernels *k)
     g4k_fill_avx512_gemm_flt(k);
     g4k_fill_avx512_attn(k);
     g4k_fill_avx512_exp(k);
+    g4k_fill_avx512_norm(k);
 }

@@ -110,6 +110,41 @@ static void geglu_tanh_clamp(float *g, const float *u, int64_t n, const float b[
         g[i] = clamp1(gelu_mul(clamp1(g[i], b[0], b[1]), clamp1(u[i], b[2], b[3])), b[4], b[5]);
 }
 
+/* sum x[i]^2 in double: each square is exact and the sum's rounding (~n * 2^-53) is far below
+ * an f32 result's. Eight independent chains (element i in chain i % 8): one chain of dependent
+ * double adds made the E2B tower's norms (per-head q/k/v norms of 64 values, ~1M rows an image)
+ * 5% of a 1-thread embed. The vector levels keep the chains as lanes (the same value). */
+static double sum_sq(const float *x, int64_t n)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; /* registers, not an array */
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        a0 += (double)x[i] * x[i];
+        a1 += (double)x[i + 1] * x[i + 1];
+        a2 += (double)x[i + 2] * x[i + 2];
+        a3 += (double)x[i + 3] * x[i + 3];
+        a4 += (double)x[i + 4] * x[i + 4];
+        a5 += (double)x[i + 5] * x[i + 5];
+        a6 += (double)x[i + 6] * x[i + 6];
+        a7 += (double)x[i + 7] * x[i + 7];
+    }
+    for (; i < n; i++)
+        a0 += (double)x[i] * x[i];
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+}
+
+/* One operation per statement: a compiler that contracts within an expression (clang's
+ * default) must not fuse the add into an FMA here, the vector levels round each step. */
+static void scale_row(const float *x, float s, const float *w, float *y, int64_t n, int add)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * s;
+        if (w)
+            v = v * w[i];
+        y[i] = add ? y[i] + v : v;
+    }
+}
+
 static void mul_sigmoid(float *dst, const float *x, const float *s, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -178,6 +213,8 @@ void g4k_fill_scalar(g4k_kernels *k)
     k->geglu_tanh = geglu_tanh;
     k->geglu_tanh_clamp = geglu_tanh_clamp;
     k->clamp = g4k_clamp_base;
+    k->sum_sq = sum_sq;
+    k->scale_row = scale_row;
     k->mul_sigmoid = mul_sigmoid;
     k->argmax = argmax;
     k->first_ge = first_ge;

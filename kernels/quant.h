@@ -211,6 +211,8 @@ typedef struct g4k_kernels {
     void (*geglu_tanh)(float *g, const float *u, int64_t n); /* g4k_geglu_tanh */
     void (*geglu_tanh_clamp)(float *g, const float *u, int64_t n, const float b[6]); /* g4k_geglu_tanh_clamp */
     void (*clamp)(const float *src, float *dst, int64_t n, float lo, float hi); /* g4k_clamp_copy */
+    double (*sum_sq)(const float *x, int64_t n); /* g4k_sum_sq */
+    void (*scale_row)(const float *x, float s, const float *w, float *y, int64_t n, int add); /* g4k_scale_row */
     void (*mul_sigmoid)(float *dst, const float *x, const float *s, int64_t n); /* g4k_mul_sigmoid */
     int64_t (*argmax)(const float *x, int64_t n);            /* g4k_argmax */
     int64_t (*first_ge)(const float *x, int64_t n, float t); /* g4k_first_ge */
@@ -302,6 +304,7 @@ void g4k_fill_avx2_gemm_flt(g4k_kernels *k);   /* float-weight prefill GEMM (gem
 void g4k_fill_avx512_gemm_flt(g4k_kernels *k);
 void g4k_fill_avx2_exp(g4k_kernels *k); /* softmax exponentials (exp_avx2.c) */
 void g4k_fill_avx512_exp(g4k_kernels *k); /* the same, 512-bit (exp_avx512.c) */
+void g4k_fill_avx512_norm(g4k_kernels *k); /* RMSNorm's row passes (norm_avx512.c) */
 void g4k_fill_avx2_argmax(g4k_kernels *k); /* greedy choice over a row (argmax_avx2.c) */
 void g4k_fill_avx2_kvrow(g4k_kernels *k); /* KV-cache row dot / axpy (kvrow_avx2.c) */
 void g4k_fill_scalar_attn(g4k_kernels *k); /* prompt attention tiles (attn_tile.c, attn_tile_*.c) */

@@ -1285,6 +1285,64 @@ static void test_clamp_exact(void)
           cases, bad);
 }
 
+/* RMSNorm's row passes on every level against the scalar definitions, bit for bit: the sum of
+ * squares in double over eight chains (element i in chain i % 8, the tail in chain 0, summed
+ * ((0+1)+(2+3))+((4+5)+(6+7))), the scaling (x * s) * w, y + (x * s) * w, and x * s without
+ * weights, in place too; lengths 0..70 and 3840 (a 12B row), values across 60 binades. */
+static double sum_sq_def(const float *x, int64_t n)
+{
+    double a[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int c = 0; c < 8; c++)
+            a[c] += (double)x[i + c] * x[i + c];
+    for (; i < n; i++)
+        a[0] += (double)x[i] * x[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static void test_norm_rows(void)
+{
+    enum { NMAX = 3840 };
+    float *x = malloc(sizeof(float) * NMAX), *w = malloc(sizeof(float) * NMAX), *y = malloc(sizeof(float) * NMAX);
+    float *want = malloc(sizeof(float) * NMAX), *y0 = malloc(sizeof(float) * NMAX);
+    int bad = 0, cases = 0;
+    for (int isa = 0; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        for (int n = 0; n <= 71; n++) {
+            const int64_t len = n == 71 ? NMAX : n;
+            for (int64_t i = 0; i < len; i++) {
+                x[i] = (float)(grand() * ldexp(1.0, (int)(i * 7 % 61) - 30));
+                w[i] = (float)(1.0 + 0.3 * grand());
+                y0[i] = (float)grand();
+            }
+            const double ss = k->sum_sq(x, len), ref = sum_sq_def(x, len);
+            bad += memcmp(&ss, &ref, sizeof ss) != 0;
+            const float s = (float)(1.0 / sqrt(ref / (double)(len ? len : 1) + 1e-6));
+            for (int mode = 0; mode < 4; mode++) { /* weights, none, add, in place */
+                for (int64_t i = 0; i < len; i++) { /* one rounding per statement (no FMA contraction) */
+                    const float xs = x[i] * s;
+                    const float xsw = xs * w[i];
+                    want[i] = mode == 1 ? xs : mode == 2 ? y0[i] + xsw : xsw;
+                }
+                memcpy(y, mode == 3 ? x : y0, sizeof(float) * (size_t)len);
+                k->scale_row(mode == 3 ? y : x, s, mode == 1 ? NULL : w, y, len, mode == 2);
+                bad += memcmp(y, want, sizeof(float) * (size_t)len) != 0;
+                cases++;
+            }
+        }
+    }
+    CHECK(bad == 0, "sum_sq / scale_row equal their scalar definitions bit for bit on every level (%d cases, %d differ)",
+          cases, bad);
+    free(x);
+    free(w);
+    free(y);
+    free(want);
+    free(y0);
+}
+
 /* The fused gate of the E-series encoders' MLP (g4k_geglu_tanh_clamp) against what it replaces,
  * bit for bit on every level: the level's clamp of g and of u, its geglu_tanh, its clamp of the
  * product; lengths 0..70 (the vectors and the padded tail), NaN, infinities, values at and past
@@ -1667,6 +1725,7 @@ int main(int argc, char **argv)
     test_exp_levels_agree();
     test_softmax_geglu();
     test_geglu_clamp();
+    test_norm_rows();
     test_kv_rows();
     test_argmax();
     test_attn_bf16();

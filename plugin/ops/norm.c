@@ -9,54 +9,23 @@
  * verify step's norms (<= 8 x 3840 values) cost less than a pool hand-off. */
 #define NORM_POOL_MIN_VALUES 65536
 
-/* sum x[i]^2 in double: each square is exact and the sum's rounding (~dim * 2^-53) is far below
- * the f32 result's, so the order of summation does not matter. Eight independent chains: one
- * chain of dependent double adds made the E2B tower's norms (per-head q/k/v norms of 64 values,
- * ~1M rows an image) 5% of a 1-thread embed. */
-static double sum_sq(const float *x, int64_t n)
-{
-    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; /* registers, not an array */
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        a0 += (double)x[i] * x[i];
-        a1 += (double)x[i + 1] * x[i + 1];
-        a2 += (double)x[i + 2] * x[i + 2];
-        a3 += (double)x[i + 3] * x[i + 3];
-        a4 += (double)x[i + 4] * x[i + 4];
-        a5 += (double)x[i + 5] * x[i + 5];
-        a6 += (double)x[i + 6] * x[i + 6];
-        a7 += (double)x[i + 7] * x[i + 7];
-    }
-    for (; i < n; i++)
-        a0 += (double)x[i] * x[i];
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-}
-
+/* The sum of squares in double and the scaling are the kernels' (g4k_sum_sq: eight chains, the
+ * same value on every level; g4k_scale_row: vectorised where the level has it). */
 void g4_rmsnorm(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y)
 {
     for (int64_t r = 0; r < n_rows; r++) {
-        const float *xr = x + r * dim;
-        float *yr = y + r * dim;
-        const double ss = sum_sq(xr, dim);
-        float inv = (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
-        if (w)
-            for (int64_t i = 0; i < dim; i++)
-                yr[i] = xr[i] * inv * w[i];
-        else
-            for (int64_t i = 0; i < dim; i++)
-                yr[i] = xr[i] * inv;
+        const double ss = g4k_sum_sq(x + r * dim, dim);
+        const float inv = (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
+        g4k_scale_row(x + r * dim, inv, w, y + r * dim, dim, 0);
     }
 }
 
 void g4_add_rmsnorm(float *y, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps)
 {
     for (int64_t r = 0; r < n_rows; r++) {
-        const float *xr = x + r * dim;
-        float *yr = y + r * dim;
-        const double ss = sum_sq(xr, dim);
-        float inv = (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
-        for (int64_t i = 0; i < dim; i++)
-            yr[i] += xr[i] * inv * w[i];
+        const double ss = g4k_sum_sq(x + r * dim, dim);
+        const float inv = (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
+        g4k_scale_row(x + r * dim, inv, w, y + r * dim, dim, 1);
     }
 }
 
