@@ -40,10 +40,8 @@ void g4k_clamp_base(const float *src, float *dst, int64_t n, float lo, float hi)
         memcpy(dst + i, &a, sizeof a);
     }
 #endif
-    for (; i < n; i++) {
-        const float v = src[i] > lo ? src[i] : lo;
-        dst[i] = v < hi ? v : hi;
-    }
+    for (; i < n; i++)
+        dst[i] = g4k_clamp1(src[i], lo, hi);
 }
 
 /* 1 unless every value is strictly inside (lo, hi), where the clamp returns it bit for bit (a

@@ -145,10 +145,8 @@ static void clamp_x86(const float *src, float *dst, int64_t n, float lo, float h
         vstore(dst + i, clampv(a, l, h));
         vstore(dst + i + VW, clampv(b, l, h));
     }
-    for (; i < n; i++) {
-        const float v = src[i] > lo ? src[i] : lo;
-        dst[i] = v < hi ? v : hi;
-    }
+    for (; i < n; i++)
+        dst[i] = g4k_clamp1(src[i], lo, hi);
 }
 
 /* the three clamps in registers around gelu_mul (the tail: one zero-padded vector, as map2) */

@@ -84,8 +84,15 @@ void g4k_matmul(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_t
  * no such kernel exists it is exactly g4k_matmul. Never used by default (conformance). */
 void g4k_matmul_lowp(g4k_pool *pool, const g4k_matrix *w, const float *x, int64_t n_tok, float *y);
 
-/* dst[i] = clamp(src[i], lo, hi): src[i] > lo ? src[i] : lo, then < hi ? : hi; NaN -> lo (dst
- * may be src). g4k_clamp_pool: the same split across the pool (NULL: this thread). */
+/* The one clamp rule (the encoders' ClippableLinear, the conformer's gradient clip): v > lo ? v :
+ * lo, then < hi ? : hi, so NaN -> lo; every level's vector clamp gives exactly this per value. */
+static inline float g4k_clamp1(float v, float lo, float hi)
+{
+    v = v > lo ? v : lo;
+    return v < hi ? v : hi;
+}
+/* dst[i] = g4k_clamp1(src[i], lo, hi) (dst may be src). g4k_clamp_pool: the same split across
+ * the pool (NULL: this thread). */
 void g4k_clamp_copy(const float *src, float *dst, int64_t n, float lo, float hi);
 void g4k_clamp_pool(g4k_pool *pool, const float *src, float *dst, int64_t n, float lo, float hi);
 /* 0 when clamp(src[i], lo, hi) is src[i] bit for bit for every i < n (all strictly inside

@@ -97,17 +97,10 @@ static void geglu_tanh(float *g, const float *u, int64_t n)
         g[i] = gelu_mul(g[i], u[i]);
 }
 
-/* g4k_clamp_copy's rule for one value (NaN -> lo) */
-static inline float clamp1(float v, float lo, float hi)
-{
-    v = v > lo ? v : lo;
-    return v < hi ? v : hi;
-}
-
 static void geglu_tanh_clamp(float *g, const float *u, int64_t n, const float b[6])
 {
     for (int64_t i = 0; i < n; i++)
-        g[i] = clamp1(gelu_mul(clamp1(g[i], b[0], b[1]), clamp1(u[i], b[2], b[3])), b[4], b[5]);
+        g[i] = g4k_clamp1(gelu_mul(g4k_clamp1(g[i], b[0], b[1]), g4k_clamp1(u[i], b[2], b[3])), b[4], b[5]);
 }
 
 /* sum x[i]^2 in double: each square is exact and the sum's rounding (~n * 2^-53) is far below

@@ -259,7 +259,7 @@ static void norm_rows(void *ctx, int64_t i0, int64_t i1)
         float *a = j->a + i * d;
         const float *x = j->x + i * d;
         for (int c = 0; c < d; c++)
-            a[c] = g4_clampf(x[c], -GRAD_CLIP, GRAD_CLIP);
+            a[c] = g4k_clamp1(x[c], -GRAD_CLIP, GRAD_CLIP);
         g4_rmsnorm(a, j->norm, 1, d, j->A->eps, a);
     }
 }
@@ -272,7 +272,7 @@ static void add_norm_rows(void *ctx, int64_t i0, int64_t i1)
     for (int64_t i = i0; i < i1; i++) {
         float *o = j->o + i * d, *x = j->x + i * d;
         for (int c = 0; c < d; c++)
-            o[c] = g4_clampf(o[c], -GRAD_CLIP, GRAD_CLIP);
+            o[c] = g4k_clamp1(o[c], -GRAD_CLIP, GRAD_CLIP);
         g4_rmsnorm(o, j->norm, 1, d, j->A->eps, o);
         for (int c = 0; c < d; c++)
             x[c] += j->scale * o[c];
@@ -358,7 +358,7 @@ static void dwconv_rows(void *ctx, int64_t i0, int64_t i1)
                 if (tt >= 0)
                     s += j->L->conv_dw[c * K + k] * j->a[tt * d + c];
             }
-            o[c] = g4_clampf(s, -GRAD_CLIP, GRAD_CLIP);
+            o[c] = g4k_clamp1(s, -GRAD_CLIP, GRAD_CLIP);
         }
         g4_rmsnorm(o, j->L->conv_norm, 1, d, A->eps, o);
         g4k_mul_sigmoid(o, o, o, d); /* SiLU */
@@ -383,7 +383,7 @@ static void out_norm_rows(void *ctx, int64_t i0, int64_t i1)
     at_job *j = ctx;
     const int d = j->A->d;
     for (int64_t i = i0 * d; i < i1 * d; i++)
-        j->x[i] = g4_clampf(j->x[i], -GRAD_CLIP, GRAD_CLIP);
+        j->x[i] = g4k_clamp1(j->x[i], -GRAD_CLIP, GRAD_CLIP);
     g4_rmsnorm(j->x + i0 * d, j->L->norm_out, i1 - i0, d, j->A->eps, j->x + i0 * d);
 }
 

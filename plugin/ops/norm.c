@@ -9,24 +9,26 @@
  * verify step's norms (<= 8 x 3840 values) cost less than a pool hand-off. */
 #define NORM_POOL_MIN_VALUES 65536
 
-/* The sum of squares in double and the scaling are the kernels' (g4k_sum_sq: eight chains, the
- * same value on every level; g4k_scale_row: vectorised where the level has it). */
-void g4_rmsnorm(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y)
+/* Rows of y = (or +=) x * (mean(x^2) + eps)^-1/2 * w. The sum of squares in double and the
+ * scaling are the kernels' (g4k_sum_sq: eight chains, the same value on every level;
+ * g4k_scale_row: vectorised where the level has it). */
+static void rms_rows(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y, int add)
 {
     for (int64_t r = 0; r < n_rows; r++) {
         const double ss = g4k_sum_sq(x + r * dim, dim);
         const float inv = (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
-        g4k_scale_row(x + r * dim, inv, w, y + r * dim, dim, 0);
+        g4k_scale_row(x + r * dim, inv, w, y + r * dim, dim, add);
     }
+}
+
+void g4_rmsnorm(const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y)
+{
+    rms_rows(x, w, n_rows, dim, eps, y, 0);
 }
 
 void g4_add_rmsnorm(float *y, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps)
 {
-    for (int64_t r = 0; r < n_rows; r++) {
-        const double ss = g4k_sum_sq(x + r * dim, dim);
-        const float inv = (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
-        g4k_scale_row(x + r * dim, inv, w, y + r * dim, dim, 1);
-    }
+    rms_rows(x, w, n_rows, dim, eps, y, 1);
 }
 
 void g4_layernorm(const float *x, const float *w, const float *b, int64_t n_rows, int64_t dim, float eps,
@@ -65,10 +67,7 @@ typedef struct {
 static void norm_range(void *p, int64_t r0, int64_t r1)
 {
     const norm_job *j = p;
-    if (j->add)
-        g4_add_rmsnorm(j->y + r0 * j->dim, j->x + r0 * j->dim, j->w, r1 - r0, j->dim, j->eps);
-    else
-        g4_rmsnorm(j->x + r0 * j->dim, j->w, r1 - r0, j->dim, j->eps, j->y + r0 * j->dim);
+    rms_rows(j->x + r0 * j->dim, j->w, r1 - r0, j->dim, j->eps, j->y + r0 * j->dim, j->add);
 }
 
 void g4_rmsnorm_pool(g4k_pool *pool, const float *x, const float *w, int64_t n_rows, int64_t dim, float eps, float *y)

@@ -97,14 +97,6 @@ void g4_top_k(const float *x, int32_t n, int32_t k, int32_t *idx);
 
 /* ---- small inline helpers ----------------------------------------------------------------- */
 
-/* fminf(fmaxf(x, lo), hi) (NaN -> lo, like it) written so the compiler vectorises the loops
- * around it: libm's fminf/fmaxf are calls without -ffinite-math-only. */
-static inline float g4_clampf(float x, float lo, float hi)
-{
-    x = x > lo ? x : lo;
-    return x < hi ? x : hi;
-}
-
 /* Attention dot product over a head: 8 independent partial sums (vectorizes, and the fixed
  * summation order keeps results independent of how work is split across threads). */
 static inline float g4_dot_f32(const float *a, const float *b, int32_t n)
