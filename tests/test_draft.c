@@ -406,7 +406,7 @@ static void test_spec_equals_plain(g4_model *m)
 
     /* adaptive k with drafts that are never right: drafting pauses (doubling pauses between
      * single-draft probes), so nearly every step is a plain one; fixed k keeps drafting. The run
-     * of missed rounds that starts a pause is 2..4 rounds, longer when the session's record of
+     * of missed rounds that starts a pause is 2..6 rounds, longer when the session's record of
      * acceptance is good (g4_draft_costs_give_up), and this session's earlier cases were accepted.
      * Per call (each starts from the shortest pause): a few rounds while the record holds, then
      * one-draft probes after pauses of 2, 4, 8, 16 steps. Bound: 16 drafts in 47 steps, a third
@@ -602,8 +602,30 @@ static void test_loading(void)
     CHECK(st == G4_ERR_IO && !m, "missing drafter: %s", g4_status_name(st));
 }
 
+/* The run of missed rounds that starts a pause, from the acceptance record alone
+ * (g4_draft_costs_give_up): 2 for a poor record (a < 0.2), else the fewest m in 2..6 with
+ * (1 - a)^m < 2%. A fair drafter (a = 0.5) must not pause after four misses (6% of its rounds
+ * by chance: it used to fall into doubling pauses), a good one (0.9) after two. */
+static void test_give_up(void)
+{
+    const struct {
+        double a;
+        int32_t m;
+    } want[] = {{0.0, 2}, {0.1, 2}, {0.25, 6}, {0.5, 6}, {0.6, 5}, {0.7, 4}, {0.8, 3}, {0.9, 2}, {1.0, 2}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        g4_draft_state d;
+        memset(&d, 0, sizeof d);
+        /* a record of 10000 tested drafts: the estimate (acc + 1/2) / (tested + 1) is a */
+        d.costs.tested = 10000.0;
+        d.costs.acc = want[i].a * 10001.0 - 0.5;
+        const int32_t m = g4_draft_costs_give_up(&d);
+        CHECK(m == want[i].m, "give_up at a = %.2f: %d, want %d", want[i].a, m, want[i].m);
+    }
+}
+
 int main(void)
 {
+    test_give_up();
     ref r;
     if (load_ref(&r) != 0) {
         CHECK(0, "cannot read %s", fix(2, REF));

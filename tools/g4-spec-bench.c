@@ -17,7 +17,11 @@
  * k (--k) and with adaptive k. The oracle is a benchmark device: the drafter's real step runs
  * (g4_draft, so its cost is paid), then its proposals are replaced by the target's known greedy
  * continuation, each token corrupted with probability 1 - alpha, so acceptance is i.i.d. alpha
- * per token whatever the random weights. It goes through g4_generate_with (plugin/generate/generate.h),
+ * per token whatever the random weights. Whether the proposal for a position is corrupted is a
+ * function of the rep's seed and the position only (common random numbers): within a rep, the
+ * fixed-k and adaptive rows of an alpha meet the same corrupted positions, so their ratio
+ * compares the policies on the same text instead of adding two draws' luck (64 tokens at
+ * alpha 0.7 realise 0.7 +- 0.06). It goes through g4_generate_with (plugin/generate/generate.h),
  * which the library does not export: no host can reach it. Every speculative run must emit
  * exactly the plain greedy tokens (checked; exit 1 otherwise).
  *
@@ -110,13 +114,15 @@ typedef struct oracle {
     int32_t n_plain, start; /* start: n_past when generation began */
     double alpha;
     int real_drafter;     /* run the drafter's step (its cost) before overriding its proposals */
-    uint64_t rng;
+    uint64_t seed;
 } oracle;
 
-static double u01(uint64_t *x)
+/* splitmix64's finaliser: a well-mixed 64-bit function of (seed, position) */
+static uint64_t mix64(uint64_t z)
 {
-    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
-    return (double)(*x >> 11) * (1.0 / 9007199254740992.0);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
 
 static g4_status oracle_propose(void *ctx, g4_session *s, int32_t last, int32_t k, int32_t *out, int32_t *n_out)
@@ -136,8 +142,9 @@ static g4_status oracle_propose(void *ctx, g4_session *s, int32_t last, int32_t 
     for (int32_t i = 0; i < k; i++) {
         const int32_t j = idx + 1 + i;
         int32_t t = j < o->n_plain ? o->plain[j] : 0;
-        if (u01(&o->rng) >= o->alpha)
-            t = (t + 1 + (int32_t)(u01(&o->rng) * 1000.0)) % 262144; /* never t itself */
+        const uint64_t h = mix64(o->seed + 0x9E3779B97F4A7C15ull * (uint64_t)(j + 1));
+        if ((double)(h >> 11) * (1.0 / 9007199254740992.0) >= o->alpha) /* 53 bits: u in [0, 1) */
+            t = (t + 1 + (int32_t)(h & 1023u) % 1000) % 262144;          /* never t itself */
         out[i] = t;
     }
     *n_out = k;
@@ -186,7 +193,7 @@ static double gen_once(g4_session *s, const int32_t *prompt, int32_t P, int32_t 
 }
 
 typedef struct spec_row {
-    double alpha, tps, speedup, acc, per_step;
+    double alpha, tps, speedup, acc, per_step, drafts; /* drafts: drafted tokens per emitted token */
     int32_t k; /* -1: adaptive */
 } spec_row;
 
@@ -359,21 +366,22 @@ int main(int argc, char **argv)
                     row_ratio[(size_t)i * gen_reps + r] = tps / tp[r];
                     row->acc += (st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0.0) / gen_reps;
                     row->per_step += (double)st.n_generated / (st.n_target_steps ? st.n_target_steps : 1) / gen_reps;
+                    row->drafts += (double)st.n_drafted / (st.n_generated ? st.n_generated : 1) / gen_reps;
                 }
             }
         }
         plain_tps = bench_median(tp, gen_reps);
         printf("\ng4_generate, %d tokens, greedy, %d reps (plain, then every row, per rep): plain %.2f tokens/s%s\n",
                n_gen, gen_reps, plain_tps, draft ? "" : " (no --draft: the oracle's proposals cost nothing)");
-        printf("  alpha      k   tokens/s   speedup   accepted   tokens/target step   (medians; speedup: of per-rep ratios)\n");
+        printf("  alpha      k   tokens/s   speedup   accepted   tokens/target step   drafts/token   (medians; speedup: of per-rep ratios)\n");
         for (int i = 0; i < n_rows; i++) {
             spec_row *row = &rows[i];
             row->tps = bench_median(row_tps + (size_t)i * gen_reps, gen_reps);
             row->speedup = bench_median(row_ratio + (size_t)i * gen_reps, gen_reps);
             char kb[16];
             snprintf(kb, sizeof kb, row->k < 0 ? "adaptive" : "%d", row->k);
-            printf("  %5.2f  %8s   %8.2f   %6.3f     %6.3f      %6.3f\n", row->alpha, kb, row->tps, row->speedup,
-                   row->acc, row->per_step);
+            printf("  %5.2f  %8s   %8.2f   %6.3f     %6.3f      %6.3f                %6.3f\n", row->alpha, kb, row->tps,
+                   row->speedup, row->acc, row->per_step, row->drafts);
         }
         free(plain.tok);
         free(got.tok);
@@ -410,9 +418,9 @@ int main(int argc, char **argv)
                 snprintf(vs, sizeof vs, "%.4f", rows[i].tps / llama_tps);
             fprintf(f, "{\"row\":\"speculative\",\"type\":\"%s\",\"threads\":%d,\"alpha\":%.2f,\"k\":%s,"
                        "\"tokens_per_s\":%.4f,\"speedup_vs_plain\":%.4f,\"speedup_vs_llama\":%s,\"acceptance\":%.4f,"
-                       "\"tokens_per_target_step\":%.4f}\n",
+                       "\"tokens_per_target_step\":%.4f,\"drafts_per_token\":%.4f}\n",
                     label, info.n_threads, rows[i].alpha, kb, rows[i].tps, rows[i].speedup, vs, rows[i].acc,
-                    rows[i].per_step);
+                    rows[i].per_step, rows[i].drafts);
         }
         fclose(f);
     }
