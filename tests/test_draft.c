@@ -406,7 +406,7 @@ static void test_spec_equals_plain(g4_model *m)
 
     /* adaptive k with drafts that are never right: drafting pauses (doubling pauses between
      * single-draft probes), so nearly every step is a plain one; fixed k keeps drafting. The run
-     * of missed rounds that starts a pause is 2..6 rounds, longer when the session's record of
+     * of missed rounds that starts a pause is 2..4 rounds, longer when the session's record of
      * acceptance is good (g4_draft_costs_give_up), and this session's earlier cases were accepted.
      * Per call (each starts from the shortest pause): a few rounds while the record holds, then
      * one-draft probes after pauses of 2, 4, 8, 16 steps. Bound: 16 drafts in 47 steps, a third
@@ -603,15 +603,14 @@ static void test_loading(void)
 }
 
 /* The run of missed rounds that starts a pause, from the acceptance record alone
- * (g4_draft_costs_give_up): 2 for a poor record (a < 0.2), else the fewest m in 2..6 with
- * (1 - a)^m < 2%. A fair drafter (a = 0.5) must not pause after four misses (6% of its rounds
- * by chance: it used to fall into doubling pauses), a good one (0.9) after two. */
+ * (g4_draft_costs_give_up): 2 for a poor record (a < 1/2), else the fewest m in 2..4 with
+ * (1 - a)^m < 2%: a good drafter (0.9) pauses after two, a fair one (0.5-0.7) after four. */
 static void test_give_up(void)
 {
     const struct {
         double a;
         int32_t m;
-    } want[] = {{0.0, 2}, {0.1, 2}, {0.25, 6}, {0.5, 6}, {0.6, 5}, {0.7, 4}, {0.8, 3}, {0.9, 2}, {1.0, 2}};
+    } want[] = {{0.0, 2}, {0.1, 2}, {0.4, 2}, {0.55, 4}, {0.6, 4}, {0.7, 4}, {0.8, 3}, {0.9, 2}, {1.0, 2}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         g4_draft_state d;
         memset(&d, 0, sizeof d);

@@ -50,9 +50,9 @@ int32_t g4_draft_costs_give_up(const g4_draft_state *d)
 {
     const double miss = 1.0 - acceptance(&d->costs);
     int32_t m = 2;
-    if (miss > 0.8) /* a poor record (a < 0.2: a draft barely pays): misses are no news */
+    if (miss > 0.5) /* a poor record: misses are no news, and each wasted round costs */
         return m;
-    for (double p = miss * miss; p >= 0.02 && m < 6; p *= miss)
+    for (double p = miss * miss; p >= 0.02 && m < 4; p *= miss)
         m++;
     return m;
 }

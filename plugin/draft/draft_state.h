@@ -52,8 +52,8 @@ void g4_draft_costs_round(g4_draft_state *d, int32_t nd, int32_t kept, double de
  * measured yet. */
 int32_t g4_draft_costs_choose(const g4_draft_state *d, int32_t kmax, int32_t kstart);
 /* Rounds in a row without an accepted draft that make a pause the better bet: 2 while the
- * acceptance estimate a is below 0.2, else the fewest m in 2..6 with (1 - a)^m < 2% (how
- * unlikely that streak is while the drafter is still as good as its record; at most 6 because
+ * acceptance estimate a is below 1/2, else the fewest m in 2..4 with (1 - a)^m < 2% (how
+ * unlikely that streak is while the drafter is still as good as its record; at most 4 because
  * the record, decayed over ~20 rounds, lags a drafter that has just stopped being right). */
 int32_t g4_draft_costs_give_up(const g4_draft_state *d);
 /* 1 once a plain step has been timed. */

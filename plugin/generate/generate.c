@@ -37,10 +37,9 @@
  * most ADAPT_START, before anything is measured; every ADAPT_EXPLORE-th round one more, so the
  * cost of the next size up keeps being measured), or a plain step when none beats it. Plain
  * steps chosen that way, or a run of rounds that accept nothing, start a pause (the run's length
- * is 2 below a = 0.2, else the fewest m in 2..6 with (1 - a)^m < 2%: two at a = 0.9, three at
- * 0.8, four at 0.7, six at 0.5 -- a fixed two made a drafter at a = 0.7 pause every ~11 rounds
- * by chance alone, measured 1.56x plain against a fixed k's 1.80x; two below a = 1/2 and four
- * at most made one at a = 0.5 pause every few rounds, 1.17-1.24x against 1.43-1.49x):
+ * is 2 below a = 1/2, else the fewest m in 2..4 with (1 - a)^m < 2%: two at a = 0.9, three at
+ * 0.8, four at 0.5-0.7 -- a fixed two made a drafter at a = 0.7 pause every ~11 rounds by
+ * chance alone, measured 1.56x plain against a fixed k's 1.80x):
  * ADAPT_PAUSE_MIN plain steps, then a k = 1 probe; each further pause doubles (up to
  * ADAPT_PAUSE_MAX), any accepted draft resets it. So a drafter that is never right, or a
  * machine where verifying costs more than drafting saves, costs a probe every 32 tokens. The
@@ -251,15 +250,7 @@ static g4_status run(gen *g)
             misses = i > 0 ? 0 : misses + 1;
             if (i > 0)
                 pause_len = ADAPT_PAUSE_MIN;
-            const int32_t give_up = g4_draft_costs_give_up(ds);
-            if (misses >= give_up) {
-                /* A fair record's run is spent by its pause: the probe after it starts a new
-                 * one. Had one missed probe continued it, a fair drafter (a = 0.5, four straight
-                 * misses in 6% of the rounds by chance) fell into pauses doubling on every second
-                 * probe: measured 1.3-1.4 tokens per target step against k = 3's 1.9. A poor
-                 * record's run goes on: its missed probe pauses again at once, twice as long. */
-                if (give_up > 2)
-                    misses = 0;
+            if (misses >= g4_draft_costs_give_up(ds)) {
                 pause = pause_len;
                 pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
             }
