@@ -406,10 +406,12 @@ static void test_spec_equals_plain(g4_model *m)
 
     /* adaptive k with drafts that are never right: drafting pauses (doubling pauses between
      * single-draft probes), so nearly every step is a plain one; fixed k keeps drafting. The run
-     * of missed rounds that starts a pause is 2..4 rounds, longer when the session's record of
-     * acceptance is good (g4_draft_costs_give_up), and this session's earlier cases were accepted.
-     * Per call (each starts from the shortest pause): a few rounds while the record holds, then
-     * one-draft probes after pauses of 2, 4, 8, 16 steps. Bound: 16 drafts in 47 steps, a third
+     * of missed rounds that starts a pause is longer when the session's record of acceptance is
+     * fair (g4_draft_costs_miss_evidence: 2 rounds at a record of 0.9 or below 0.2, 6 at 0.5),
+     * and this session's earlier cases were accepted. Per call (each starts from the shortest
+     * pause; a call after a paused run probes first): a few rounds while the record holds, then
+     * one-draft probes after pauses that grow with the evidence, to 32 steps. Bound: 16 drafts in
+     * 47 steps, a third
      * (measured 4-6 in the first call, 4-6 in the second, which starts from the record the
      * first left; the costs, and so the chosen k, are timings). */
     {
@@ -602,29 +604,65 @@ static void test_loading(void)
     CHECK(st == G4_ERR_IO && !m, "missing drafter: %s", g4_status_name(st));
 }
 
-/* The run of missed rounds that starts a pause, from the acceptance record alone
- * (g4_draft_costs_give_up): 2 for a poor record (a < 1/2), else the fewest m in 2..4 with
- * (1 - a)^m < 2%: a good drafter (0.9) pauses after two, a fair one (0.5-0.7) after four. */
-static void test_give_up(void)
+/* a record of a million tested drafts (the estimate (acc + 1/2) / (tested + 1) is a, and a few
+ * more missed rounds barely move it) */
+static void record(g4_draft_state *d, double a)
+{
+    memset(d, 0, sizeof *d);
+    d->costs.tested = 1e6;
+    d->costs.acc = a * (1e6 + 1.0) - 0.5;
+}
+
+/* missed rounds (one draft each, none kept) until the pause reaches `level`; -1: not in 64 */
+static int32_t misses_to_level(g4_draft_state *d, int32_t level)
+{
+    for (int32_t n = 1; n <= 64; n++) {
+        g4_draft_costs_round(d, 1, 0, 1.0);
+        if (g4_draft_costs_pause_level(d) >= level)
+            return n;
+    }
+    return -1;
+}
+
+/* Adaptive k's pause rule (draft_state.h), from the acceptance record alone: each round that
+ * accepts nothing adds -ln(1 - a) (at most ln(50)/2; ln(50)/2 below a = 0.2) to the run's
+ * evidence; a pause starts at ln 50 and doubles per further ln(50)/2. So the run that starts
+ * a pause is 2 rounds for a poor record (misses are no news) or a good one (0.9: two misses in
+ * a row are a 1% event), 11 for 0.3, 6 for 0.5, 4 for 0.7, 3 for 0.8 -- a fair drafter is not
+ * taken for a broken one after a few unlucky rounds (the rule before this one paused after 2
+ * below a = 1/2: alpha 0.5 ran at 1.14x plain where a fixed k = 3 ran at 1.43x). After it, a
+ * poor or good record doubles the pause per missed probe (2, 4, 8, 16, 32 steps), a fair one
+ * per two or three. The run's evidence persists: the next g4_generate call probes first
+ * (g4_draft_costs_resume). */
+static void test_pause_rule(void)
 {
     const struct {
         double a;
-        int32_t m;
-    } want[] = {{0.0, 2}, {0.1, 2}, {0.4, 2}, {0.55, 4}, {0.6, 4}, {0.7, 4}, {0.8, 3}, {0.9, 2}, {1.0, 2}};
+        int32_t first, doubled; /* misses to the first pause (level 0), then to level 1 */
+    } want[] = {{0.0, 2, 3},   {0.1, 2, 3},   {0.19, 2, 3}, {0.3, 11, 17}, {0.5, 6, 9},
+                {0.7, 4, 5},   {0.8, 3, 4},   {0.9, 2, 3},  {1.0, 2, 3}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         g4_draft_state d;
-        memset(&d, 0, sizeof d);
-        /* a record of 10000 tested drafts: the estimate (acc + 1/2) / (tested + 1) is a */
-        d.costs.tested = 10000.0;
-        d.costs.acc = want[i].a * 10001.0 - 0.5;
-        const int32_t m = g4_draft_costs_give_up(&d);
-        CHECK(m == want[i].m, "give_up at a = %.2f: %d, want %d", want[i].a, m, want[i].m);
+        record(&d, want[i].a);
+        const int32_t m0 = misses_to_level(&d, 0), m1 = m0 + misses_to_level(&d, 1);
+        CHECK(m0 == want[i].first && m1 == want[i].doubled, "pause rule at a = %.2f: first pause after %d misses, "
+              "doubled after %d; want %d, %d", want[i].a, m0, m1, want[i].first, want[i].doubled);
     }
+    g4_draft_state d;
+    record(&d, 0.0); /* a poor record doubles per miss: 32 steps (level 4) after 6 */
+    CHECK(misses_to_level(&d, 4) == 6, "poor record: level 4 not after 6 misses");
+    /* the next call probes first and pauses again from the shortest pause; a fresh run does not */
+    CHECK(g4_draft_costs_resume(&d) == 1 && g4_draft_costs_pause_level(&d) == 0, "resume after a paused run");
+    g4_draft_costs_round(&d, 3, 1, 1.0); /* a kept draft ends the run */
+    CHECK(g4_draft_costs_pause_level(&d) == -1 && g4_draft_costs_resume(&d) == 0, "a kept draft ends the run");
+    record(&d, 0.5);
+    g4_draft_costs_round(&d, 3, 0, 1.0);
+    CHECK(g4_draft_costs_resume(&d) == 0 && g4_draft_costs_pause_level(&d) == -1, "resume within a short run");
 }
 
 int main(void)
 {
-    test_give_up();
+    test_pause_rule();
     ref r;
     if (load_ref(&r) != 0) {
         CHECK(0, "cannot read %s", fix(2, REF));

@@ -1,4 +1,5 @@
 /* The drafting state's writers (draft_state.h). */
+#include <math.h>
 #include <stdlib.h>
 
 #include "draft/draft_state.h"
@@ -38,23 +39,47 @@ void g4_draft_costs_draft(g4_draft_state *d, double secs)
         running_mean(&d->costs.d, secs);
 }
 
-void g4_draft_costs_round(g4_draft_state *d, int32_t nd, int32_t kept, double decay)
-{
-    d->costs.acc = decay * d->costs.acc + kept;
-    d->costs.tested = decay * d->costs.tested + (kept < nd ? kept + 1 : nd);
-}
-
 static double acceptance(const g4_draft_costs *c) { return (c->acc + 0.5) / (c->tested + 1.0); }
 
-int32_t g4_draft_costs_give_up(const g4_draft_state *d)
+/* A missed round's evidence that the drafter has stopped being right, against "it is as good as
+ * its record a": the log-likelihood ratio -ln(1 - a). Capped at PAUSE_STEP, so a pause needs
+ * two misses at least and each further one at most doubles it (the record lags a drafter that
+ * has just stopped being right: it cannot be trusted to be that sure); a poor record (a < 0.2)
+ * counts as the cap, since drafting then gains little and each wasted round costs. */
+#define PAUSE_AT 3.912            /* ln 50: a run of misses the record gives less than a 2% chance */
+#define PAUSE_STEP (0.5 * PAUSE_AT) /* evidence per further doubling of the pause */
+#define POOR_RECORD 0.2
+static double miss_evidence(const g4_draft_costs *c)
 {
-    const double miss = 1.0 - acceptance(&d->costs);
-    int32_t m = 2;
-    if (miss > 0.5) /* a poor record: misses are no news, and each wasted round costs */
-        return m;
-    for (double p = miss * miss; p >= 0.02 && m < 4; p *= miss)
-        m++;
-    return m;
+    const double a = acceptance(c);
+    if (a < POOR_RECORD)
+        return PAUSE_STEP;
+    const double e = -log(1.0 - a);
+    return e < PAUSE_STEP ? e : PAUSE_STEP;
+}
+
+void g4_draft_costs_round(g4_draft_state *d, int32_t nd, int32_t kept, double decay)
+{
+    g4_draft_costs *c = &d->costs;
+    c->missed = kept > 0 ? 0.0 : c->missed + miss_evidence(c); /* weighed against the record before it */
+    c->acc = decay * c->acc + kept;
+    c->tested = decay * c->tested + (kept < nd ? kept + 1 : nd);
+}
+
+int32_t g4_draft_costs_pause_level(const g4_draft_state *d)
+{
+    const double e = d->costs.missed;
+    if (e < PAUSE_AT - 1e-9)
+        return -1;
+    return (int32_t)((e - PAUSE_AT) / PAUSE_STEP + 1e-9);
+}
+
+int g4_draft_costs_resume(g4_draft_state *d)
+{
+    if (d->costs.missed < PAUSE_AT - 1e-9)
+        return 0;
+    d->costs.missed = PAUSE_AT; /* a new request may suit the drafter better: its pauses start short */
+    return 1;
 }
 
 int g4_draft_costs_known(const g4_draft_state *d) { return d->costs.v[1] > 0.0; }

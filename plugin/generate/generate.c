@@ -35,15 +35,23 @@
  * A round of k drafts yields E(k) = (1 - a^(k+1)) / (1 - a) tokens for k d + v(k+1) seconds; a
  * plain step yields 1 for v(1). The next round takes the best k in 1..7 (the first rounds at
  * most ADAPT_START, before anything is measured; every ADAPT_EXPLORE-th round one more, so the
- * cost of the next size up keeps being measured), or a plain step when none beats it. Plain
- * steps chosen that way, or a run of rounds that accept nothing, start a pause (the run's length
- * is 2 below a = 1/2, else the fewest m in 2..4 with (1 - a)^m < 2%: two at a = 0.9, three at
- * 0.8, four at 0.5-0.7 -- a fixed two made a drafter at a = 0.7 pause every ~11 rounds by
- * chance alone, measured 1.56x plain against a fixed k's 1.80x):
- * ADAPT_PAUSE_MIN plain steps, then a k = 1 probe; each further pause doubles (up to
- * ADAPT_PAUSE_MAX), any accepted draft resets it. So a drafter that is never right, or a
- * machine where verifying costs more than drafting saves, costs a probe every 32 tokens. The
- * choice of k changes only speed: every k emits the same tokens (see above). */
+ * cost of the next size up keeps being measured), or a plain step when none beats it.
+ * Pauses: plain steps chosen that way start one of ADAPT_PAUSE_MIN plain steps, then a k = 1
+ * probe, each further one doubled (up to ADAPT_PAUSE_MAX). A run of rounds that accept nothing
+ * starts one when the run is unlikely for a drafter as good as its record: each missed round
+ * adds -ln(1 - a) nats of evidence (capped at ln(50)/2; ln(50)/2 below a = 0.2, where drafting
+ * gains little), a pause starts at ln 50 (less than a 2% chance) and doubles per further
+ * ln(50)/2. So 2 misses pause a good record (0.9) and a poor one, 4 a record of 0.7, 6 one of
+ * 0.5, and the probes after it double the pause once per miss or per two or three. Counting
+ * misses did worse both ways: two below a = 1/2 made a fair drafter (alpha 0.5) pause every few
+ * rounds, 1.14x plain against a fixed k = 3's 1.43x; 2..6 by the record's level, counted again
+ * after each pause, let a drafter that has just stopped being right (its record, decayed over
+ * ~20 rounds, still says 0.5-0.8) waste rounds. Any accepted draft ends the run and resets the
+ * pauses. The run's evidence persists with the record: a call that starts after a paused run
+ * probes first, and a miss pauses again from the shortest pause (a new request may suit the
+ * drafter better). So a drafter that is never right, or a machine where verifying costs more
+ * than drafting saves, costs a probe every 32 tokens. The choice of k changes only speed: every
+ * k emits the same tokens (see above). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +182,12 @@ static g4_status run(gen *g)
     const int drafting = (g->prop || s->m->draft) && g->p->n_draft != 0 && !g->grammar;
     const int adaptive = g->p->n_draft < 0;
     g4_draft_state *ds = &s->draft; /* its costs persist across calls (draft_state.h) */
-    int32_t x, misses = 0, probe = 0, explore = 0;
+    int32_t x, probe = 0, explore = 0;
     /* adaptive k: plain steps left, the next pause's length (each call starts from the shortest:
      * a new request may suit the drafter better than the last one did) */
     int32_t pause = 0, pause_len = ADAPT_PAUSE_MIN;
+    if (drafting && adaptive)
+        probe = g4_draft_costs_resume(ds);
     g4_status st = choose(g, lg, 0, &x);
     if (st)
         return st;
@@ -247,13 +257,12 @@ static g4_status run(gen *g)
         g4_draft_state_anchor(&s->draft, s->n_past - 1); /* row i: the last accepted (also when all were) */
         if (adaptive && nd > 0) {
             g4_draft_costs_round(ds, nd, i, ADAPT_DECAY);
-            misses = i > 0 ? 0 : misses + 1;
             if (i > 0)
                 pause_len = ADAPT_PAUSE_MIN;
-            if (misses >= g4_draft_costs_give_up(ds)) {
-                pause = pause_len;
-                pause_len = pause_len < ADAPT_PAUSE_MAX ? 2 * pause_len : ADAPT_PAUSE_MAX;
-            }
+            int32_t level = g4_draft_costs_pause_level(ds);
+            if (level >= 0)
+                for (pause = ADAPT_PAUSE_MIN; pause < ADAPT_PAUSE_MAX && level > 0; level--)
+                    pause *= 2;
         }
     }
     return G4_OK;
