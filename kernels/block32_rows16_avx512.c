@@ -13,46 +13,74 @@
 #include "rows16_avx512.h"
 
 /* Q4 = 0: Q8_0 (pairs of blocks of 1088 bytes); Q4 = 1: Q4_0 (pairs of 576). */
+
+/* One block b (at qb; its 16 row scales at sc) of the group against the NT tokens. */
+AI void block32_step(const uint8_t *qb, const uint8_t *sc, int64_t b, const g4q_q8_0 *const *x, const g4k_r16_act *a,
+                     __m512 *acc, const int Q4, const int NT)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i w[8];
+    if (Q4) {
+        UNROLL8 for (int m = 0; m < 4; m++) {
+            const __m512i r = _mm512_loadu_si512(qb + 64 * m);
+            w[m] = _mm512_and_si512(r, m4);
+            w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(r, 4), m4);
+        }
+    } else {
+        UNROLL8 for (int m = 0; m < 8; m++)
+            w[m] = _mm512_loadu_si512(qb + 64 * m);
+    }
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)sc));
+    UNROLL8 for (int t = 0; t < NT; t++)
+        acc[t] = r16_block32(w, x[t][b].qs, a->corr[t * a->n_corr + b], ws, a->d[t * a->n_d + b], acc[t]);
+}
+
 AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng, const g4k_r16_act *a, float *y,
                        int64_t ys, const int Q4, const int NT)
 {
     const size_t pair = Q4 ? 576 : 1088, qbytes = Q4 ? 256 : 512;
-    /* Software prefetch of the weight stream. A 1-token pass runs so few instructions per byte
-     * that prefetching each block's lines as it goes leaves DRAM short of requests (Q4_0 at
-     * 1 token streamed ~24 GB/s where a plain read of the same memory does ~32): prefetched in
-     * bursts of whole pairs, ~6.5 KB every ~6.5 KB at 4 KB ahead for 1 token and ~2.2 KB at
-     * G4K_MVN_PREFETCH for 2, it streams 15-20% (Q4_0) / ~10% (Q8_0) faster. From 3 tokens on,
-     * bursts lose (Q8_0, 4 tokens: 1.18x the time), so every block prefetches its own lines. */
-    const int64_t burst = NT == 1 ? (Q4 ? 24 : 12) : NT == 2 ? (Q4 ? 8 : 4) : 1; /* blocks */
-    const size_t burst_bytes = NT <= 2 ? (size_t)burst / 2 * pair : qbytes;
+    /* Software prefetch of the weight stream, in bursts. Up to 5 tokens the kernel runs RUN
+     * pairs per iteration, unrolled, after one burst for all of them (4 KB ahead for 1 token,
+     * G4K_MVN_PREFETCH for more): with the address arithmetic and the burst test per block
+     * (bursts of 12 pairs for 1 token, 4 for 2, every block's own lines from 3 on) the Q4_0
+     * kernel streamed a 33 MB matrix from DRAM ~25% slower than the Q4_K kernel, whose unrolled
+     * iteration is one 2304-byte super-block after its burst, did the very same bytes (the Q4_K
+     * kernel run over the Q4_0 matrix). test_pack16 --bench, 15360 x 3840, 1 thread, median ms,
+     * per-block -> runs of 4 pairs: Q4_0 1 token 1.64 -> 1.26 (the Q4_K kernel over those bytes:
+     * 1.30), 2 tokens 1.55 -> 1.21, 3 tokens 2.19 -> 1.08, 4 tokens 2.31 -> 1.88, 5 tokens
+     * 2.25 -> 1.58, 8 tokens 2.59 -> 3.15 (so from 6 tokens on every block still prefetches
+     * its own lines); Q8_0 1 token 2.40 -> 1.73; 2 threads, Q4_0 1 token 0.89 -> 0.69. Runs of
+     * 8 pairs (2.2 ms) and other distances (8 or 16 KB: 1.42) did worse. A run's tail pairs
+     * are not prefetched: the next group's burst covers them. */
+    enum { RUN = 4 };
     const size_t dist = NT == 1 ? 4096 : G4K_MVN_PREFETCH;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
     const g4q_q8_0 *x[G4K_MVN_MAX_TOK];
     UNROLL8 for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
     for (int64_t g = 0; g < ng; g++) {
         const uint8_t *q = groups + (size_t)g * gb;
         __m512 acc[G4K_MVN_MAX_TOK];
         UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *qb = q + (size_t)(b >> 1) * pair + (size_t)(b & 1) * qbytes;
-            if (b % burst == 0) /* (b even when the burst is whole pairs) */
-                for (size_t o = 0; o < burst_bytes; o += 64)
-                    _mm_prefetch((const char *)qb + dist + o, _MM_HINT_T0);
-            __m512i w[8];
-            if (Q4) {
-                UNROLL8 for (int m = 0; m < 4; m++) {
-                    const __m512i r = _mm512_loadu_si512(qb + 64 * m);
-                    w[m] = _mm512_and_si512(r, m4);
-                    w[m + 4] = _mm512_and_si512(_mm512_srli_epi16(r, 4), m4);
+        int64_t p = 0; /* pair */
+        if (NT <= 5)
+            for (; 2 * (p + RUN) <= nb; p += RUN) {
+                const uint8_t *qr = q + (size_t)p * pair;
+                for (size_t o = 0; o < RUN * pair; o += 64)
+                    _mm_prefetch((const char *)qr + dist + o, _MM_HINT_T0);
+                UNROLL8 for (int j = 0; j < 2 * RUN; j++) {
+                    const uint8_t *qp = qr + (size_t)(j >> 1) * pair;
+                    block32_step(qp + (size_t)(j & 1) * qbytes, qp + 2 * qbytes + (size_t)(j & 1) * 32, 2 * p + j, x, a,
+                                 acc, Q4, NT);
                 }
-            } else {
-                UNROLL8 for (int m = 0; m < 8; m++)
-                    w[m] = _mm512_loadu_si512(qb + 64 * m);
             }
-            const __m512 ws =
-                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(q + (size_t)(b >> 1) * pair + 2 * qbytes + (size_t)(b & 1) * 32)));
-            UNROLL8 for (int t = 0; t < NT; t++)
-                acc[t] = r16_block32(w, x[t][b].qs, a->corr[t * a->n_corr + b], ws, a->d[t * a->n_d + b], acc[t]);
+        for (; 2 * p < nb; p++) {
+            const uint8_t *qp = q + (size_t)p * pair;
+            for (int j = 0; j < 2 && 2 * p + j < nb; j++) {
+                const uint8_t *qb = qp + (size_t)j * qbytes;
+                if (NT > 5)
+                    for (size_t o = 0; o < qbytes; o += 64)
+                        _mm_prefetch((const char *)qb + dist + o, _MM_HINT_T0);
+                block32_step(qb, qp + 2 * qbytes + (size_t)j * 32, 2 * p + j, x, a, acc, Q4, NT);
+            }
         }
         UNROLL8 for (int t = 0; t < NT; t++) _mm512_storeu_ps(y + t * ys + g * G4K_R16, acc[t]);
     }
