@@ -39,8 +39,8 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
                        int64_t ys, const int Q4, const int NT)
 {
     const size_t pair = Q4 ? 576 : 1088, qbytes = Q4 ? 256 : 512;
-    /* Software prefetch of the weight stream, in bursts. Up to 5 tokens the kernel runs RUN
-     * pairs per iteration, unrolled, after one burst for all of them (4 KB ahead for 1 token,
+    /* Software prefetch of the weight stream, in bursts. Up to RUN_MAX_TOK tokens the kernel runs
+     * RUN pairs per iteration, unrolled, after one burst for all of them (4 KB ahead for 1 token,
      * G4K_MVN_PREFETCH for more): with the address arithmetic and the burst test per block
      * (bursts of 12 pairs for 1 token, 4 for 2, every block's own lines from 3 on) the Q4_0
      * kernel streamed a 33 MB matrix from DRAM ~25% slower than the Q4_K kernel, whose unrolled
@@ -52,7 +52,7 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
      * its own lines); Q8_0 1 token 2.40 -> 1.73; 2 threads, Q4_0 1 token 0.89 -> 0.69. Runs of
      * 8 pairs (2.2 ms) and other distances (8 or 16 KB: 1.42) did worse. A run's tail pairs
      * are not prefetched: the next group's burst covers them. */
-    enum { RUN = 4 };
+    enum { RUN = 4, RUN_MAX_TOK = 5 };
     const size_t dist = NT == 1 ? 4096 : G4K_MVN_PREFETCH;
     const g4q_q8_0 *x[G4K_MVN_MAX_TOK];
     UNROLL8 for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
@@ -61,7 +61,7 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
         __m512 acc[G4K_MVN_MAX_TOK];
         UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         int64_t p = 0; /* pair */
-        if (NT <= 5)
+        if (NT <= RUN_MAX_TOK)
             for (; 2 * (p + RUN) <= nb; p += RUN) {
                 const uint8_t *qr = q + (size_t)p * pair;
                 for (size_t o = 0; o < RUN * pair; o += 64)
@@ -76,7 +76,7 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
             const uint8_t *qp = q + (size_t)p * pair;
             for (int j = 0; j < 2 && 2 * p + j < nb; j++) {
                 const uint8_t *qb = qp + (size_t)j * qbytes;
-                if (NT > 5)
+                if (NT > RUN_MAX_TOK)
                     for (size_t o = 0; o < qbytes; o += 64)
                         _mm_prefetch((const char *)qb + dist + o, _MM_HINT_T0);
                 block32_step(qb, qp + 2 * qbytes + (size_t)j * 32, 2 * p + j, x, a, acc, Q4, NT);

@@ -407,13 +407,12 @@ static void test_spec_equals_plain(g4_model *m)
     /* adaptive k with drafts that are never right: drafting pauses (doubling pauses between
      * single-draft probes), so nearly every step is a plain one; fixed k keeps drafting. The run
      * of missed rounds that starts a pause is longer when the session's record of acceptance is
-     * fair (g4_draft_costs_miss_evidence: 2 rounds at a record of 0.9 or below 0.2, 6 at 0.5),
-     * and this session's earlier cases were accepted. Per call (each starts from the shortest
-     * pause; a call after a paused run probes first): a few rounds while the record holds, then
-     * one-draft probes after pauses that grow with the evidence, to 32 steps. Bound: 16 drafts in
-     * 47 steps, a third
-     * (measured 4-6 in the first call, 4-6 in the second, which starts from the record the
-     * first left; the costs, and so the chosen k, are timings). */
+     * fair (g4_draft_costs_round's evidence: 2 rounds at a record of 0.9 or below 0.2, 6 at
+     * 0.5), and this session's earlier cases were accepted. Per call (each starts from the
+     * shortest pause; a call after a paused run probes first): a few rounds while the record
+     * holds, then one-draft probes after pauses that grow with the evidence, to 32 steps. Bound:
+     * 16 drafts in 47 steps, a third (measured 4-6 in the first call, 4-6 in the second, which
+     * starts from the record the first left; the costs, and so the chosen k, are timings). */
     {
         int32_t prompt[5] = {2, 17, 300, 4000, 50000};
         sink plain = {.stop_at = -1}, ad = {.stop_at = -1}, ad2 = {.stop_at = -1}, fx = {.stop_at = -1};

@@ -76,7 +76,7 @@ int32_t g4_draft_costs_pause_level(const g4_draft_state *d)
 
 int g4_draft_costs_resume(g4_draft_state *d)
 {
-    if (d->costs.missed < PAUSE_AT - 1e-9)
+    if (g4_draft_costs_pause_level(d) < 0)
         return 0;
     d->costs.missed = PAUSE_AT; /* a new request may suit the drafter better: its pauses start short */
     return 1;
