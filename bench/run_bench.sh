@@ -10,7 +10,8 @@
 #   BENCH_LONG=1         long-context rows: pp4096 (+ pp16384 under BENCH_FULL) and tg$TG_at_4096 with an
 #                        f16 KV cache on both engines (llama.cpp's default), at the largest thread count
 #                        only (at one thread they take ~15 of the run's minutes on 2 cores);
-#                        BENCH_LONG=all at every thread count (the default under BENCH_FULL); 0 skips them
+#                        BENCH_LONG=all at every thread count (the default under BENCH_FULL); 0 skips them;
+#                        BENCH_LONG_PP="4096" the long prompt lengths (default "4096 16384" under BENCH_FULL)
 #   BENCH_MEDIA=1        image/audio embedding rows from g4-mm-bench (embed_image_e2b_280, ...); 0 skips;
 #                        each row the median of BENCH_MEDIA_REPS=3 runs (wall_min_s: the fastest)
 #   BENCH_PEER_VERSION=3.22.1   @node-llama-cpp/linux-x64 version (npm), installed into BUILD/peer
@@ -166,6 +167,7 @@ for ent in $ENTRIES; do
       [ "$2" = "$LAYERS" ] || LONG=0 # (the BENCH_EXTRA rows, e.g. full-depth E4B: short rows only)
       if [ "$LONG" = 1 ] || [ "$LONG" = all ]; then
         LPPS="4096"; [ "$FULL" = 1 ] && LPPS="4096 16384"
+        LPPS=${BENCH_LONG_PP:-$LPPS}
         for long_pp in $LPPS; do # (not $lpp: that holds llama.cpp's pp row for the table)
           log "$tag  threads=$t  pp$long_pp (llama.cpp, g4plug)"
           LONG_LINES="$LONG_LINES$("$BENCH" --engine llama --lib "$PEER_LIB" --model "$f" --threads "$t" --reps 1 \
