@@ -5,6 +5,8 @@
 #define VW 8
 #define RV 2
 #define TB 6
+#define GRV RV
+#define GTB TB
 typedef __m256 vec;
 #define vzero() _mm256_setzero_ps()
 #define vload(p) _mm256_load_ps(p)

@@ -4,15 +4,17 @@
  * V^T as F32 "weights"). Included by gemm_flt_avx512.c (VW = 16) and gemm_flt_avx2.c (VW = 8).
  *
  * Rows go in vector lanes, tokens are broadcast: each call converts a panel of weight rows
- * (half of L2) once into f32 groups of RG = RV·VW rows stored k-major (group[k][RG]), so the
- * micro-kernel loads RG weights of one column with RV aligned loads and FMAs them against TB
- * broadcast activations (TB tokens × 2 vectors of accumulators). The activations are read in
- * place (no copy) and each output row group is two contiguous stores per token. Results are
- * sequential f32 sums over k like the scalar reference (only FMA rounding differs).
+ * (half of L2) once into f32 groups of rg = rv·VW rows stored k-major (group[k][rg]), so the
+ * micro-kernel loads rg weights of one column with rv aligned loads and FMAs them against tb
+ * broadcast activations (tb tokens × rv vectors of accumulators). The activations are read in
+ * place (no copy) and each output row group is rv contiguous stores per token. Results are
+ * sequential f32 sums over k like the scalar reference (only FMA rounding differs), whatever
+ * the tile's shape.
  *
- * The includer defines: VW, RV (vectors per row group), TB, vec, vzero(), vload(p), vbcast(p),
- * vfma(a, b, c), vstore(p, v), vstoreu(p, v), and GEMM_FLT_FILL (the fill function's name);
- * packing uses 256-bit AVX2 + F16C on both levels. */
+ * The includer defines: VW; RV and TB, the attention panels' tile (flt_pack / flt_panel_mm,
+ * whose token block attn_f32.c's query tiles follow); GRV and GTB, the weight GEMM's tile; vec,
+ * vzero(), vload(p), vbcast(p), vfma(a, b, c), vstore(p, v), vstoreu(p, v), and GEMM_FLT_FILL
+ * (the fill function's name); packing uses 256-bit AVX2 + F16C on both levels. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -21,7 +23,11 @@
 
 #define GF_AI static inline __attribute__((always_inline))
 #include "transpose_x86.h"
-#define RG (RV * VW) /* rows per group */
+#define RG (RV * VW)   /* rows per panel group (attention) */
+#define GRG (GRV * VW) /* rows per weight group */
+#if TB > 12 || GTB > 12 || RV > 3 || GRV > 3
+#error "tiles up to 12 tokens x 3 vectors"
+#endif
 
 /* One group: rows [0, nrow) of w (stride ws, element size es) into dst[k * RG + r] as f32;
  * missing rows are zero. 8 rows × 8 columns at a time: 8 loads (converted by ld8), one 8×8
@@ -31,10 +37,10 @@ typedef __m256 (*gf_ld8_fn)(const uint8_t *p);
 
 #define PF_ROWS 16 /* rows ahead that pack_group prefetches (two 8-row passes) */
 GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int es, gf_ld8_fn ld8,
-                      float (*ld1)(const uint8_t *), int64_t nrow_next, float *dst)
+                      float (*ld1)(const uint8_t *), int64_t nrow_next, const int rg, float *dst)
 {
     const int64_t n8 = n & ~(int64_t)7;
-    for (int64_t r0 = 0; r0 < RG; r0 += 8) {
+    for (int64_t r0 = 0; r0 < rg; r0 += 8) {
         const uint8_t *rows[8];
         int valid[8];
         for (int i = 0; i < 8; i++) {
@@ -45,7 +51,7 @@ GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int 
          * which follow in memory) are prefetched while these are converted: eight rows read
          * 16 bytes at a time are eight short streams the hardware prefetchers follow poorly,
          * and each weight comes from memory once per call. */
-        const int64_t lim = nrow < RG ? nrow : RG + (nrow_next > 0 ? nrow_next : 0);
+        const int64_t lim = nrow < rg ? nrow : rg + (nrow_next > 0 ? nrow_next : 0);
         const int64_t pn = lim - (r0 + PF_ROWS);
         const int npf = pn < 8 ? (pn > 0 ? (int)pn : 0) : 8;
         const uint8_t *pf = npf ? w + (size_t)(r0 + PF_ROWS) * ws : w;
@@ -67,74 +73,107 @@ GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int 
             g4k_transpose8_ps(v);
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
-                _mm256_storeu_ps(dst + (k + i) * RG + r0, v[i]);
+                _mm256_storeu_ps(dst + (k + i) * rg + r0, v[i]);
         }
         for (int64_t k = n8; k < n; k++)
             for (int i = 0; i < 8; i++)
-                dst[k * RG + r0 + i] = valid[i] ? ld1(rows[i] + (size_t)k * es) : 0.f;
+                dst[k * rg + r0 + i] = valid[i] ? ld1(rows[i] + (size_t)k * es) : 0.f;
     }
 }
 
-/* TN tokens × RG rows over the whole k range. */
-GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const int TN, float *y, int64_t ys,
-                 int64_t nrow)
+/* TN tokens × rv·VW rows over the whole k range. */
+GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const int TN, const int rv, float *y,
+                 int64_t ys, int64_t nrow)
 {
-    vec acc[TB][RV];
+    const int rg = rv * VW;
+    vec acc[12][3];
 #pragma GCC unroll 16
     for (int t = 0; t < TN; t++)
 #pragma GCC unroll 16
-        for (int v = 0; v < RV; v++)
+        for (int v = 0; v < rv; v++)
             acc[t][v] = vzero();
     for (int64_t k = 0; k < n; k++) {
-        vec wv[RV];
+        vec wv[3];
 #pragma GCC unroll 16
-        for (int v = 0; v < RV; v++)
-            wv[v] = vload(wp + k * RG + v * VW);
+        for (int v = 0; v < rv; v++)
+            wv[v] = vload(wp + k * rg + v * VW);
 #pragma GCC unroll 16
         for (int t = 0; t < TN; t++) {
             const vec b = vbcast(x + (size_t)t * xs + k);
 #pragma GCC unroll 16
-            for (int v = 0; v < RV; v++)
+            for (int v = 0; v < rv; v++)
                 acc[t][v] = vfma(wv[v], b, acc[t][v]);
         }
     }
-    if (nrow == RG) {
+    if (nrow == rg) {
 #pragma GCC unroll 16
         for (int t = 0; t < TN; t++)
 #pragma GCC unroll 16
-            for (int v = 0; v < RV; v++)
+            for (int v = 0; v < rv; v++)
                 vstoreu(y + t * ys + v * VW, acc[t][v]);
     } else {
-        _Alignas(64) float tmp[RG]; /* vstore is an aligned store */
+        _Alignas(64) float tmp[3 * VW]; /* vstore is an aligned store */
 #pragma GCC unroll 16
         for (int t = 0; t < TN; t++) {
 #pragma GCC unroll 16
-            for (int v = 0; v < RV; v++)
+            for (int v = 0; v < rv; v++)
                 vstore(tmp + v * VW, acc[t][v]);
             memcpy(y + t * ys, tmp, sizeof(float) * (size_t)nrow);
         }
     }
 }
 
-static void micro_any(int64_t n, const float *wp, const float *x, size_t xs, int tn, float *y, int64_t ys,
-                      int64_t nrow)
-{
-    switch (tn) {
-#define GF_CASE(N)                                                                                 \
-    case N: micro(n, wp, x, xs, N, y, ys, nrow); break;
-    GF_CASE(1) GF_CASE(2) GF_CASE(3) GF_CASE(4) GF_CASE(5)
-#if TB > 6
-    GF_CASE(6) GF_CASE(7)
-#endif
-#if TB > 8
-    GF_CASE(8) GF_CASE(9) GF_CASE(10) GF_CASE(11)
-#endif
-#if TB != 6 && TB != 8 && TB != 12
-#error "TB must be 6, 8 or 12"
-#endif
-#undef GF_CASE
-    default: micro(n, wp, x, xs, TB, y, ys, nrow); break;
+/* tn (1..tb) tokens: one specialised micro-kernel per count (the cases past tb fold away). */
+#define GF_CASE(N, RVX, TBX)                                                                       \
+    case N:                                                                                        \
+        if ((N) < (TBX)) {                                                                         \
+            micro(n, wp, x, xs, N, RVX, y, ys, nrow);                                              \
+            return;                                                                                \
+        }                                                                                          \
+        break;
+#define GF_MICRO_ANY(NAME, RVX, TBX)                                                               \
+    static void NAME(int64_t n, const float *wp, const float *x, size_t xs, int tn, float *y,      \
+                     int64_t ys, int64_t nrow)                                                     \
+    {                                                                                              \
+        switch (tn) {                                                                              \
+            GF_CASE(1, RVX, TBX) GF_CASE(2, RVX, TBX) GF_CASE(3, RVX, TBX) GF_CASE(4, RVX, TBX)    \
+            GF_CASE(5, RVX, TBX) GF_CASE(6, RVX, TBX) GF_CASE(7, RVX, TBX) GF_CASE(8, RVX, TBX)    \
+            GF_CASE(9, RVX, TBX) GF_CASE(10, RVX, TBX) GF_CASE(11, RVX, TBX)                       \
+        default: break;                                                                            \
+        }                                                                                          \
+        micro(n, wp, x, xs, TBX, RVX, y, ys, nrow);                                                \
     }
+GF_MICRO_ANY(micro_panel, RV, TB)
+GF_MICRO_ANY(micro_w1, 1, GTB)
+#if GRV > 1
+GF_MICRO_ANY(micro_w2, 2, GTB)
+#endif
+#if GRV > 2
+GF_MICRO_ANY(micro_w3, 3, GTB)
+#endif
+#undef GF_MICRO_ANY
+#undef GF_CASE
+
+/* A call's last rows (nr % GRG, a matrix's last chunk) go in a group of fewer vectors, not a
+ * padded full one: 1024 rows end in 16, which would otherwise cost a whole 48-row group. */
+static int gf_group_rv(int64_t nrow) { return nrow >= GRG ? GRV : (int)((nrow + VW - 1) / VW); }
+
+static void micro_weights(int rv, int64_t n, const float *wp, const float *x, size_t xs, int tn, float *y,
+                          int64_t ys, int64_t nrow)
+{
+#if GRV > 2
+    if (rv == 3) {
+        micro_w3(n, wp, x, xs, tn, y, ys, nrow);
+        return;
+    }
+#endif
+#if GRV > 1
+    if (rv == 2) {
+        micro_w2(n, wp, x, xs, tn, y, ys, nrow);
+        return;
+    }
+#endif
+    micro_w1(n, wp, x, xs, tn, y, ys, nrow);
 }
 
 GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
@@ -142,10 +181,10 @@ GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void 
 {
     /* panel: as many row groups as fit in half of L2 (f32), at least one */
     const size_t half = (size_t)g4k_topology_l2_half();
-    const size_t gbytes = (size_t)n * RG * sizeof(float);
+    const size_t gbytes = (size_t)n * GRG * sizeof(float);
     int64_t gp = (int64_t)(half / gbytes);
     gp = gp < 1 ? 1 : gp;
-    const int64_t ngroups = (nr + RG - 1) / RG;
+    const int64_t ngroups = (nr + GRG - 1) / GRG;
     gp = gp > ngroups ? ngroups : gp;
     float *panel = g4k_scratch(G4K_SCRATCH_GEMM_W, gbytes * (size_t)gp);
     if (!panel)
@@ -155,16 +194,17 @@ GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void 
     for (int64_t g0 = 0; g0 < ngroups; g0 += gp) {
         const int64_t ng = ngroups - g0 < gp ? ngroups - g0 : gp;
         for (int64_t g = 0; g < ng; g++) {
-            const int64_t r0 = (g0 + g) * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
-            const int64_t nrow_next = nr - (r0 + RG) < RG ? nr - (r0 + RG) : RG; /* < 1: none */
+            const int64_t r0 = (g0 + g) * GRG, nrow = nr - r0 < GRG ? nr - r0 : GRG;
+            const int64_t nrow_next = nr - (r0 + GRG) < GRG ? nr - (r0 + GRG) : GRG; /* < 1: none */
             pack_group(n, (const uint8_t *)w + (size_t)r0 * ws, ws, nrow, es, ld, ld1, nrow_next,
-                       panel + (size_t)g * n * RG);
+                       gf_group_rv(nrow) * VW, panel + (size_t)g * n * GRG);
         }
-        for (int64_t t0 = 0; t0 < nt; t0 += TB) {
-            const int tn = (int)(nt - t0 < TB ? nt - t0 : TB);
+        for (int64_t t0 = 0; t0 < nt; t0 += GTB) {
+            const int tn = (int)(nt - t0 < GTB ? nt - t0 : GTB);
             for (int64_t g = 0; g < ng; g++) {
-                const int64_t r0 = (g0 + g) * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
-                micro_any(n, panel + (size_t)g * n * RG, x + (size_t)t0 * xs, xs, tn, y + t0 * ys + r0, ys, nrow);
+                const int64_t r0 = (g0 + g) * GRG, nrow = nr - r0 < GRG ? nr - r0 : GRG;
+                micro_weights(gf_group_rv(nrow), n, panel + (size_t)g * n * GRG, x + (size_t)t0 * xs, xs, tn,
+                              y + t0 * ys + r0, ys, nrow);
             }
         }
     }
@@ -218,7 +258,7 @@ static void flt_pack(const float *w, int64_t ldw, int64_t n, int64_t nr, int64_t
         const int64_t r0 = g * RG, nrow = nr - r0 < RG ? nr - r0 : RG;
         const int64_t nrow_next = g + 1 < g1 ? (nr - (r0 + RG) < RG ? nr - (r0 + RG) : RG) : 0;
         pack_group(n, (const uint8_t *)(w + r0 * ldw), sizeof(float) * (size_t)ldw, nrow, 4, gf_ld8_f32, gf_ld1_f32,
-                   nrow_next, dst + g * n * RG);
+                   nrow_next, RG, dst + g * n * RG);
     }
 }
 
@@ -232,7 +272,7 @@ static void flt_panel_mm(const float *panel, int64_t n, int64_t nr, const float 
         const int64_t nrow = nr - r0 < RG ? nr - r0 : RG;
         for (int64_t t0 = 0; t0 < nt; t0 += TB) {
             const int tn = (int)(nt - t0 < TB ? nt - t0 : TB);
-            micro_any(n, panel + r0 * n, x + t0 * xs, (size_t)xs, tn, y + t0 * ys + r0, ys, nrow);
+            micro_panel(n, panel + r0 * n, x + t0 * xs, (size_t)xs, tn, y + t0 * ys + r0, ys, nrow);
         }
     }
 }
@@ -242,7 +282,7 @@ void GEMM_FLT_FILL(g4k_kernels *k)
     k->gemm[G4_TYPE_F32] = gemm_f32w;
     k->gemm[G4_TYPE_F16] = gemm_f16w;
     k->gemm[G4_TYPE_BF16] = gemm_bf16w;
-    k->gemm_rows[G4_TYPE_F32] = k->gemm_rows[G4_TYPE_F16] = k->gemm_rows[G4_TYPE_BF16] = RG;
+    k->gemm_rows[G4_TYPE_F32] = k->gemm_rows[G4_TYPE_F16] = k->gemm_rows[G4_TYPE_BF16] = GRG;
     _Static_assert(G4K_FLT_RG_MAX % RG == 0, "flt_rg must divide G4K_FLT_RG_MAX");
     k->flt_rg = RG;
     k->flt_pack = flt_pack;

@@ -21,10 +21,22 @@ typedef struct {
     const g4k_matrix *w;
     const void *act;
     size_t a_stride;
-    int64_t n_tok, tok_block, chunk_rows, n_chunks;
+    int64_t n_tok, tok_block, chunk_unit, n_chunks; /* chunks: whole units of rows (row groups) */
     float *y;
     atomic_llong next; /* chunks taken beyond the first nth (see mm_task) */
 } mm_ctx;
+
+/* Chunk ch's first row: the whole units shared as evenly as the count allows (chunk sizes differ
+ * by one unit at most, where equal chunks rounded up to units left the last thread short), the
+ * rows past the last whole unit going to the last chunk. */
+static int64_t chunk_start(const mm_ctx *c, int64_t ch)
+{
+    const int64_t nr = c->w->n_rows;
+    if (ch >= c->n_chunks)
+        return nr;
+    const int64_t units = nr / c->chunk_unit, q = units / c->n_chunks, r = units % c->n_chunks;
+    return (ch * q + (ch < r ? ch : r)) * c->chunk_unit;
+}
 
 static void mm_task(void *arg, int ith, int nth)
 {
@@ -38,8 +50,8 @@ static void mm_task(void *arg, int ith, int nth)
     if (w->packed && sub < 16)
         sub = 16;
     for (int64_t ch = ith; ch < c->n_chunks; ch = nth + atomic_fetch_add(&c->next, 1)) {
-        const int64_t r_end = (ch + 1) * c->chunk_rows < w->n_rows ? (ch + 1) * c->chunk_rows : w->n_rows;
-        for (int64_t r0 = ch * c->chunk_rows; r0 < r_end; r0 += sub ? sub : r_end) {
+        const int64_t r_end = chunk_start(c, ch + 1);
+        for (int64_t r0 = chunk_start(c, ch); r0 < r_end; r0 += sub ? sub : r_end) {
             const int64_t nr = sub && r_end - r0 > sub ? sub : r_end - r0;
             const uint8_t *rows = g4k_matrix_rows(w, r0, nr);
             if (!rows)
@@ -228,22 +240,24 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
         tb = tb < 4 ? 4 : tb > 64 ? 64 : tb & ~(int64_t)3;
     }
     c.tok_block = n_tok < tb ? n_tok : tb;
-    /* Row chunks: ~8 per thread for balance, a multiple of 16 rows (SIMD row groups). The opt-in
+    /* Row chunks: ~8 per thread for balance, whole units of 16 rows (SIMD row groups). The opt-in
      * low-precision calls (the encoders' fast paths, large token counts) take ~2 per thread: every
      * chunk re-arranges its token block's activations (the int8 GEMM's tiles), so fewer chunks is
-     * less of that; measured on the E2B tower's 768 x 768..3072 shapes. */
-    int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : 8));
+     * less of that; measured on the E2B tower's 768 x 768..3072 shapes. The float GEMM's units
+     * are its row groups (gemm_rows: 48 rows at 512 bits; 16-row chunks of a 64-row matrix, V^T of
+     * a 64-wide head, ran at half its rate: test_kernels --bench, 64 x 2528 x 256, 103 vs 199
+     * GFLOP/s), ~4 chunks per thread: with 8, 1024 rows at 2 threads were 11 chunks of 2 or 1
+     * groups, 12% more rows on one thread. */
+    const int flt_gemm = gemm && !packed && k->gemm_rows[w->type] > 16;
+    int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : flt_gemm ? 4 : 8));
     if (small_batch) {
         const int64_t l2_rows = (int64_t)(l2_bytes() / 2 / (w->row_bytes ? w->row_bytes : 1));
         if (cr > l2_rows)
             cr = l2_rows;
     }
-    /* whole row groups of the kernel: the float GEMM's are 32 rows at 512 bits, and 16-row
-     * chunks of a 64-row matrix (the vision tower's attention V^T, 1..4 threads) ran at half
-     * its rate (test_kernels --bench, 64 x 2528 x 256: 103 vs 199 GFLOP/s) */
-    const int64_t rg = gemm && !packed && k->gemm_rows[w->type] > 16 ? k->gemm_rows[w->type] : 16;
-    cr = cr < rg ? rg : (cr + rg - 1) / rg * rg;
-    c.chunk_rows = cr;
+    const int64_t unit = flt_gemm ? k->gemm_rows[w->type] : 16;
+    cr = cr < unit ? unit : (cr + unit - 1) / unit * unit;
+    c.chunk_unit = unit;
     c.n_chunks = (w->n_rows + cr - 1) / cr;
     if (gemm && !packed && k->gemm_act[w->type]) {
         /* token block by token block: its tiles built once (split across the pool), then every

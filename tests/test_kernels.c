@@ -415,13 +415,73 @@ static void test_matmul(void)
                     }
         }
         /* The float GEMM's panels and its prefetch of the next rows: long rows (4096: one
-         * 32-row group per panel with a 1 MB L2) over four groups, and many partial groups
+         * 32- or 48-row group per panel with a 1 MB L2) over several groups, and many partial groups
          * with padded rows (a stride other than the row's bytes), one call for all tokens. */
         const uint32_t flt[] = {G4_TYPE_F32, G4_TYPE_F16, G4_TYPE_BF16};
         for (int ti = 0; ti < 3; ti++) {
             run_mm_case(k, pool, flt[ti], 4096, 100, 12, 0, 0);
             run_mm_case(k, NULL, flt[ti], 100, 330, 40, 64, 0);
         }
+    }
+    g4k_pool_free(pool);
+}
+
+/* The float GEMM's outputs are sequential FMA chains over k, whatever the row group a row falls
+ * in: equal, bit for bit, to fmaf(w[k], x[k], acc) from k = 0 up, for row counts that end in
+ * every narrower last group (16, 32, a partial one) and token counts past the micro-kernel's
+ * token tile, on the pool (its chunks) and without. */
+static void test_flt_gemm_exact(void)
+{
+    const int64_t rows[] = {16, 32, 48, 56, 64, 80, 100, 150};
+    const int64_t cols[] = {37, 300};
+    const int64_t nt = 33;
+    const uint32_t types[] = {G4_TYPE_F32, G4_TYPE_F16};
+    g4k_pool *pool = g4k_pool_new(2);
+    for (int isa = 1; isa < 4; isa++) {
+        const g4k_kernels *k = g4k_kernels_for((g4k_isa)isa);
+        if (!k)
+            continue;
+        int bad = 0, cases = 0;
+        for (int ti = 0; ti < 2; ti++) {
+            if (!k->gemm[types[ti]])
+                continue;
+            for (int ci = 0; ci < 2; ci++)
+                for (int ri = 0; ri < 8; ri++) {
+                    const int64_t n = cols[ci], nr = rows[ri];
+                    const size_t rb = g4_type_row_bytes(types[ti], n);
+                    uint8_t *w = xaligned(rb * (size_t)nr);
+                    float *wf = malloc(sizeof(float) * (size_t)(n * nr)), *x = malloc(sizeof(float) * (size_t)(n * nt));
+                    float *y = malloc(sizeof(float) * (size_t)(nr * nt));
+                    for (int64_t i = 0; i < n * nr; i++)
+                        wf[i] = grand();
+                    for (int64_t r = 0; r < nr; r++) {
+                        g4k_quantize(types[ti], wf + r * n, w + r * rb, n);
+                        g4k_dequantize(types[ti], w + r * rb, wf + r * n, n);
+                    }
+                    for (int64_t i = 0; i < n * nt; i++)
+                        x[i] = grand();
+                    const g4k_matrix m = {w, types[ti], n, nr, rb, NULL};
+                    for (int p = 0; p < 2; p++) {
+                        for (int64_t i = 0; i < nr * nt; i++)
+                            y[i] = NAN;
+                        g4k_matmul_with(k, p ? pool : NULL, &m, x, nt, y);
+                        for (int64_t t = 0; t < nt; t++)
+                            for (int64_t r = 0; r < nr; r++) {
+                                float acc = 0.f;
+                                for (int64_t i = 0; i < n; i++)
+                                    acc = fmaf(wf[r * n + i], x[t * n + i], acc);
+                                bad += memcmp(&acc, y + t * nr + r, sizeof acc) != 0;
+                            }
+                        cases++;
+                    }
+                    free(w);
+                    free(wf);
+                    free(x);
+                    free(y);
+                }
+        }
+        CHECK(cases == 0 || bad == 0, "float gemm %s: sequential FMA chains bit for bit (%d cases, %d differ)",
+              g4k_isa_name((g4k_isa)isa), cases, bad);
     }
     g4k_pool_free(pool);
 }
@@ -1714,6 +1774,7 @@ int main(int argc, char **argv)
     test_qact();
     test_quantize_rows();
     test_matmul();
+    test_flt_gemm_exact();
     test_matmul_clamped();
     test_matmul_busy_pool();
     test_small_batch_invariance();
