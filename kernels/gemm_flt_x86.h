@@ -81,17 +81,23 @@ GF_AI void pack_group(int64_t n, const uint8_t *w, size_t ws, int64_t nrow, int 
     }
 }
 
-/* TN tokens × rv·VW rows over the whole k range. */
+/* TN tokens × rv·VW rows over k = 0..n-1 of the panel, from zero or (more: a later k block)
+ * from y's values: the FMA chain goes on where the previous block stopped, the same values as
+ * one block. */
 GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const int TN, const int rv, float *y,
-                 int64_t ys, int64_t nrow)
+                 int64_t ys, int64_t nrow, int more)
 {
     const int rg = rv * VW;
     vec acc[12][3];
+    _Alignas(64) float tmp[3 * VW] = {0}; /* vstore is an aligned store */
 #pragma GCC unroll 16
-    for (int t = 0; t < TN; t++)
+    for (int t = 0; t < TN; t++) {
+        if (more && nrow < rg)
+            memcpy(tmp, y + t * ys, sizeof(float) * (size_t)nrow);
 #pragma GCC unroll 16
         for (int v = 0; v < rv; v++)
-            acc[t][v] = vzero();
+            acc[t][v] = !more ? vzero() : nrow == rg ? vloadu(y + t * ys + v * VW) : vload(tmp + v * VW);
+    }
     for (int64_t k = 0; k < n; k++) {
         vec wv[3];
 #pragma GCC unroll 16
@@ -112,7 +118,6 @@ GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const in
             for (int v = 0; v < rv; v++)
                 vstoreu(y + t * ys + v * VW, acc[t][v]);
     } else {
-        _Alignas(64) float tmp[3 * VW]; /* vstore is an aligned store */
 #pragma GCC unroll 16
         for (int t = 0; t < TN; t++) {
 #pragma GCC unroll 16
@@ -127,13 +132,13 @@ GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const in
 #define GF_CASE(N, RVX, TBX)                                                                       \
     case N:                                                                                        \
         if ((N) < (TBX)) {                                                                         \
-            micro(n, wp, x, xs, N, RVX, y, ys, nrow);                                              \
+            micro(n, wp, x, xs, N, RVX, y, ys, nrow, more);                                        \
             return;                                                                                \
         }                                                                                          \
         break;
 #define GF_MICRO_ANY(NAME, RVX, TBX)                                                               \
     static void NAME(int64_t n, const float *wp, const float *x, size_t xs, int tn, float *y,      \
-                     int64_t ys, int64_t nrow)                                                     \
+                     int64_t ys, int64_t nrow, int more)                                           \
     {                                                                                              \
         switch (tn) {                                                                              \
             GF_CASE(1, RVX, TBX) GF_CASE(2, RVX, TBX) GF_CASE(3, RVX, TBX) GF_CASE(4, RVX, TBX)    \
@@ -141,7 +146,7 @@ GF_AI void micro(int64_t n, const float *wp, const float *x, size_t xs, const in
             GF_CASE(9, RVX, TBX) GF_CASE(10, RVX, TBX) GF_CASE(11, RVX, TBX)                       \
         default: break;                                                                            \
         }                                                                                          \
-        micro(n, wp, x, xs, TBX, RVX, y, ys, nrow);                                                \
+        micro(n, wp, x, xs, TBX, RVX, y, ys, nrow, more);                                          \
     }
 GF_MICRO_ANY(micro_panel, RV, TB)
 GF_MICRO_ANY(micro_w1, 1, GTB)
@@ -159,29 +164,33 @@ GF_MICRO_ANY(micro_w3, 3, GTB)
 static int gf_group_rv(int64_t nrow) { return nrow >= GRG ? GRV : (int)((nrow + VW - 1) / VW); }
 
 static void micro_weights(int rv, int64_t n, const float *wp, const float *x, size_t xs, int tn, float *y,
-                          int64_t ys, int64_t nrow)
+                          int64_t ys, int64_t nrow, int more)
 {
 #if GRV > 2
     if (rv == 3) {
-        micro_w3(n, wp, x, xs, tn, y, ys, nrow);
+        micro_w3(n, wp, x, xs, tn, y, ys, nrow, more);
         return;
     }
 #endif
 #if GRV > 1
     if (rv == 2) {
-        micro_w2(n, wp, x, xs, tn, y, ys, nrow);
+        micro_w2(n, wp, x, xs, tn, y, ys, nrow, more);
         return;
     }
 #endif
-    micro_w1(n, wp, x, xs, tn, y, ys, nrow);
+    micro_w1(n, wp, x, xs, tn, y, ys, nrow, more);
 }
 
 GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int64_t nt,
                     float *y, int64_t ys, int es, gf_ld8_fn ld, float (*ld1)(const uint8_t *))
 {
-    /* panel: as many row groups as fit in half of L2 (f32), at least one */
+    /* k blocks: a row group's share fits half of L2, since every token tile re-reads the group
+     * (the 12B-Unified patch embedder's 6912 columns: 1.3 MB per 48-row group, 80-90 GFLOP/s
+     * from L3 against 131-137 in two blocks); then panels: as many row groups as fit there */
     const size_t half = (size_t)g4k_topology_l2_half();
-    const size_t gbytes = (size_t)n * GRG * sizeof(float);
+    const int64_t nkb = (int64_t)((size_t)n * GRG * sizeof(float) / (half ? half : 1)) + 1;
+    const int64_t kc = ((n + nkb - 1) / nkb + 7) & ~(int64_t)7;
+    const size_t gbytes = (size_t)kc * GRG * sizeof(float);
     int64_t gp = (int64_t)(half / gbytes);
     gp = gp < 1 ? 1 : gp;
     const int64_t ngroups = (nr + GRG - 1) / GRG;
@@ -193,18 +202,21 @@ GF_AI void gemm_flt(int64_t n, const void *w, size_t ws, int64_t nr, const void 
     const size_t xs = as / sizeof(float);
     for (int64_t g0 = 0; g0 < ngroups; g0 += gp) {
         const int64_t ng = ngroups - g0 < gp ? ngroups - g0 : gp;
-        for (int64_t g = 0; g < ng; g++) {
-            const int64_t r0 = (g0 + g) * GRG, nrow = nr - r0 < GRG ? nr - r0 : GRG;
-            const int64_t nrow_next = nr - (r0 + GRG) < GRG ? nr - (r0 + GRG) : GRG; /* < 1: none */
-            pack_group(n, (const uint8_t *)w + (size_t)r0 * ws, ws, nrow, es, ld, ld1, nrow_next,
-                       gf_group_rv(nrow) * VW, panel + (size_t)g * n * GRG);
-        }
-        for (int64_t t0 = 0; t0 < nt; t0 += GTB) {
-            const int tn = (int)(nt - t0 < GTB ? nt - t0 : GTB);
+        for (int64_t k0 = 0; k0 < n; k0 += kc) {
+            const int64_t kn = n - k0 < kc ? n - k0 : kc;
             for (int64_t g = 0; g < ng; g++) {
                 const int64_t r0 = (g0 + g) * GRG, nrow = nr - r0 < GRG ? nr - r0 : GRG;
-                micro_weights(gf_group_rv(nrow), n, panel + (size_t)g * n * GRG, x + (size_t)t0 * xs, xs, tn,
-                              y + t0 * ys + r0, ys, nrow);
+                const int64_t nrow_next = nr - (r0 + GRG) < GRG ? nr - (r0 + GRG) : GRG; /* < 1: none */
+                pack_group(kn, (const uint8_t *)w + (size_t)r0 * ws + (size_t)k0 * es, ws, nrow, es, ld, ld1,
+                           nrow_next, gf_group_rv(nrow) * VW, panel + (size_t)g * kn * GRG);
+            }
+            for (int64_t t0 = 0; t0 < nt; t0 += GTB) {
+                const int tn = (int)(nt - t0 < GTB ? nt - t0 : GTB);
+                for (int64_t g = 0; g < ng; g++) {
+                    const int64_t r0 = (g0 + g) * GRG, nrow = nr - r0 < GRG ? nr - r0 : GRG;
+                    micro_weights(gf_group_rv(nrow), kn, panel + (size_t)g * kn * GRG, x + (size_t)t0 * xs + k0,
+                                  xs, tn, y + t0 * ys + r0, ys, nrow, k0 > 0);
+                }
             }
         }
     }
@@ -272,7 +284,7 @@ static void flt_panel_mm(const float *panel, int64_t n, int64_t nr, const float 
         const int64_t nrow = nr - r0 < RG ? nr - r0 : RG;
         for (int64_t t0 = 0; t0 < nt; t0 += TB) {
             const int tn = (int)(nt - t0 < TB ? nt - t0 : TB);
-            micro_panel(n, panel + r0 * n, x + t0 * xs, (size_t)xs, tn, y + t0 * ys + r0, ys, nrow);
+            micro_panel(n, panel + r0 * n, x + t0 * xs, (size_t)xs, tn, y + t0 * ys + r0, ys, nrow, 0);
         }
     }
 }

@@ -427,13 +427,14 @@ static void test_matmul(void)
 }
 
 /* The float GEMM's outputs are sequential FMA chains over k, whatever the row group a row falls
- * in: equal, bit for bit, to fmaf(w[k], x[k], acc) from k = 0 up, for row counts that end in
- * every narrower last group (16, 32, a partial one) and token counts past the micro-kernel's
- * token tile, on the pool (its chunks) and without. */
+ * in and however k is blocked: equal, bit for bit, to fmaf(w[k], x[k], acc) from k = 0 up, for
+ * row counts that end in every narrower last group (16, 32, a partial one), token counts past
+ * the micro-kernel's token tile, rows long enough to be split into k blocks (9000: a row group
+ * over half of an L2 up to 3.4 MB), on the pool (its chunks) and without. */
 static void test_flt_gemm_exact(void)
 {
     const int64_t rows[] = {16, 32, 48, 56, 64, 80, 100, 150};
-    const int64_t cols[] = {37, 300};
+    const int64_t cols[] = {37, 300, 9000};
     const int64_t nt = 33;
     const uint32_t types[] = {G4_TYPE_F32, G4_TYPE_F16};
     g4k_pool *pool = g4k_pool_new(2);
@@ -445,8 +446,10 @@ static void test_flt_gemm_exact(void)
         for (int ti = 0; ti < 2; ti++) {
             if (!k->gemm[types[ti]])
                 continue;
-            for (int ci = 0; ci < 2; ci++)
+            for (int ci = 0; ci < 3; ci++)
                 for (int ri = 0; ri < 8; ri++) {
+                    if (cols[ci] > 1000 && rows[ri] != 100)
+                        continue; /* the long rows once: two full groups and a partial one */
                     const int64_t n = cols[ci], nr = rows[ri];
                     const size_t rb = g4_type_row_bytes(types[ti], n);
                     uint8_t *w = xaligned(rb * (size_t)nr);
