@@ -246,10 +246,11 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
      * less of that; measured on the E2B tower's 768 x 768..3072 shapes. The float GEMM's units
      * are its row groups (gemm_rows: 48 rows at 512 bits; 16-row chunks of a 64-row matrix, V^T of
      * a 64-wide head, ran at half its rate: test_kernels --bench, 64 x 2528 x 256, 103 vs 199
-     * GFLOP/s), ~4 chunks per thread: with 8, 1024 rows at 2 threads were 11 chunks of 2 or 1
-     * groups, 12% more rows on one thread. */
+     * GFLOP/s). The count is a multiple of the threads and chunk_start shares the units evenly
+     * among the chunks: 1024 rows of 48-row groups on 2 threads were 11 chunks of 96 rows (one of
+     * 64), 576 rows on one thread and 448 on the other; now 12 chunks of 2 or 1 groups. */
     const int flt_gemm = gemm && !packed && k->gemm_rows[w->type] > 16;
-    int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : flt_gemm ? 4 : 8));
+    int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : 8));
     if (small_batch) {
         const int64_t l2_rows = (int64_t)(l2_bytes() / 2 / (w->row_bytes ? w->row_bytes : 1));
         if (cr > l2_rows)
@@ -259,6 +260,10 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
     cr = cr < unit ? unit : (cr + unit - 1) / unit * unit;
     c.chunk_unit = unit;
     c.n_chunks = (w->n_rows + cr - 1) / cr;
+    if (c.n_chunks % nth)
+        c.n_chunks += nth - c.n_chunks % nth;
+    if (c.n_chunks > (w->n_rows + unit - 1) / unit)
+        c.n_chunks = (w->n_rows + unit - 1) / unit;
     if (gemm && !packed && k->gemm_act[w->type]) {
         /* token block by token block: its tiles built once (split across the pool), then every
          * row chunk's gemm reads them */
