@@ -2,7 +2,7 @@
  * weight matrices in tiles of 48 rows × 8 tokens, the attention's key/value panels in 32 × 12.
  * 48 × 8 issues 11 loads per 24 FMAs where 32 × 12 issues 14, and ran 13% faster with the weights
  * streaming from L2 (Ice Lake-SP, 1 core: 175-180 against 150-160 GFLOP/s; in the GEMM at the
- * conformer's and tower's shapes 158-167 against 134-142). The panels keep 32 × 12: V^T has
+ * conformer's and tower's shapes 155-163 against 134-142). The panels keep 32 × 12: V^T has
  * head-dim (64) rows, a third of them padding in 48-row groups. The design is in gemm_flt_x86.h.
  * Plain FMA on f32: no BF16 instructions (bf16_avx512.c's vdpbf16ps path rounds activations and
  * is opt-in). */

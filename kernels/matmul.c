@@ -249,21 +249,21 @@ static void matmul_run(const g4k_kernels *k, int lowp, g4k_pool *pool, const g4k
      * GFLOP/s). The count is a multiple of the threads and chunk_start shares the units evenly
      * among the chunks: 1024 rows of 48-row groups on 2 threads were 11 chunks of 96 rows (one of
      * 64), 576 rows on one thread and 448 on the other; now 12 chunks of 2 or 1 groups. */
-    const int flt_gemm = gemm && !packed && k->gemm_rows[w->type] > 16;
     int64_t cr = w->n_rows / ((int64_t)nth * (lowp && gemm ? 2 : 8));
     if (small_batch) {
         const int64_t l2_rows = (int64_t)(l2_bytes() / 2 / (w->row_bytes ? w->row_bytes : 1));
         if (cr > l2_rows)
             cr = l2_rows;
     }
-    const int64_t unit = flt_gemm ? k->gemm_rows[w->type] : 16;
+    const int64_t unit = gemm && !packed && k->gemm_rows[w->type] > 16 ? k->gemm_rows[w->type] : 16;
+    const int64_t n_units = (w->n_rows + unit - 1) / unit;
     cr = cr < unit ? unit : (cr + unit - 1) / unit * unit;
     c.chunk_unit = unit;
     c.n_chunks = (w->n_rows + cr - 1) / cr;
     if (c.n_chunks % nth)
         c.n_chunks += nth - c.n_chunks % nth;
-    if (c.n_chunks > (w->n_rows + unit - 1) / unit)
-        c.n_chunks = (w->n_rows + unit - 1) / unit;
+    if (c.n_chunks > n_units)
+        c.n_chunks = n_units;
     if (gemm && !packed && k->gemm_act[w->type]) {
         /* token block by token block: its tiles built once (split across the pool), then every
          * row chunk's gemm reads them */
