@@ -114,12 +114,13 @@ static void pack_q6_K_group(const g4k_matrix *w, int64_t g, uint8_t *dst)
                 for (int k = 0; k < 64; k++)
                     kq[k] = 0x20202020u; /* padding row: value 0 with scale 0 */
             uint8_t *sb = dst + s * 3360;
-            for (int c = 0; c < 16; c++) {
+            for (int c = 0; c < 16; c++) { /* part c = sub-block c: its k-quads 4c .. 4c + 3 */
+                const uint32_t *k4 = kq + 4 * c;
                 uint8_t *part = sb + c * 192 + i * 4;
-                st32(part, (kq[c] & m4) | (kq[c + 32] & m4) << 4);
-                st32(part + 64, (kq[c + 16] & m4) | (kq[c + 48] & m4) << 4);
-                st32(part + 128, (kq[c] >> 4 & m2) | (kq[c + 16] >> 4 & m2) << 2 | (kq[c + 32] >> 4 & m2) << 4 |
-                                     (kq[c + 48] >> 4 & m2) << 6);
+                st32(part, (k4[0] & m4) | (k4[2] & m4) << 4);
+                st32(part + 64, (k4[1] & m4) | (k4[3] & m4) << 4);
+                st32(part + 128, (k4[0] >> 4 & m2) | (k4[1] >> 4 & m2) << 2 | (k4[2] >> 4 & m2) << 4 |
+                                     (k4[3] >> 4 & m2) << 6);
             }
             int8_t *sc = (int8_t *)(sb + 3072);
             for (int j = 0; j < 16; j++)
@@ -180,10 +181,11 @@ static void unpack_q6_K(const uint8_t *sb, int i, g4q_q6_K *x)
     for (int c = 0; c < 16; c++) {
         const uint8_t *part = sb + c * 192 + i * 4;
         const uint32_t w0 = ld32(part), w1 = ld32(part + 64), w2 = ld32(part + 128);
-        kq[c] = (w0 & m4) | (w2 & m2) << 4;
-        kq[c + 32] = (w0 >> 4 & m4) | (w2 >> 4 & m2) << 4;
-        kq[c + 16] = (w1 & m4) | (w2 >> 2 & m2) << 4;
-        kq[c + 48] = (w1 >> 4 & m4) | (w2 >> 6 & m2) << 4;
+        uint32_t *k4 = kq + 4 * c;
+        k4[0] = (w0 & m4) | (w2 & m2) << 4;
+        k4[2] = (w0 >> 4 & m4) | (w2 >> 4 & m2) << 4;
+        k4[1] = (w1 & m4) | (w2 >> 2 & m2) << 4;
+        k4[3] = (w1 >> 4 & m4) | (w2 >> 6 & m2) << 4;
     }
     for (int h = 0; h < 2; h++) /* q6_K_words inverted */
         for (int l = 0; l < 32; l += 4) {

@@ -120,9 +120,9 @@ const g4q_traits *g4q_traits_get(uint32_t type);
  *     An odd block count leaves the last pair's second half zero.
  *   Q6_K: per 256-value super-block 3360 bytes: 16 x 192 bytes of quants, then 16 sub-blocks x
  *     16 rows of int8 scales (sub-block-major), then the 16 rows' fp16 d. The quants are 64
- *     k-quads of 6-bit values (0..63, as stored); 192-byte part c holds the low nibbles of
- *     k-quads c | c+32 (low | high nibble), of k-quads c+16 | c+48, then the high 2-bit pairs of
- *     k-quads c, c+16, c+32, c+48 (bits 0, 2, 4, 6).
+ *     k-quads of 6-bit values (0..63, as stored); 192-byte part c is sub-block c, k-quads
+ *     4c .. 4c+3: the low nibbles of k-quads 4c | 4c+2 (low | high nibble), of 4c+1 | 4c+3,
+ *     then the high 2-bit pairs of k-quads 4c, 4c+1, 4c+2, 4c+3 (bits 0, 2, 4, 6).
  *   Q4_0: pairs of 32-value blocks, 576 bytes each: the two blocks' quants (256 bytes each),
  *     then their scales (16 rows' fp16 d, 32 bytes each). A block's quants are 4 words of 64
  *     bytes: word m, lane i = row i's qs[4m..4m+3] as stored (low nibbles: values 4m..4m+3,

@@ -72,9 +72,10 @@ static void r16_q4_0_scalar(int64_t n, const uint8_t *groups, size_t gb, int64_t
 /* The 6-bit quant e (0..3) of k-quad kq of lane i in a packed Q6_K super-block. */
 static inline int32_t q6_at(const uint8_t *sb, int kq, int i, int e)
 {
-    const uint8_t *part = sb + (kq % 16) * 192 + i * 4 + e;
-    const int lo = (part[(kq / 16) % 2 * 64] >> (4 * (kq / 32))) & 0xF;
-    const int hi = (part[128] >> (2 * (kq / 16))) & 3;
+    const uint8_t *part = sb + (kq / 4) * 192 + i * 4 + e;
+    const int m = kq % 4;
+    const int lo = (part[m % 2 * 64] >> (4 * (m / 2))) & 0xF;
+    const int hi = (part[128] >> (2 * m)) & 3;
     return lo | hi << 4;
 }
 
