@@ -53,7 +53,7 @@ AI void q6_K_run(int64_t ns, const uint8_t *base, size_t gb, const g4k_r16_act *
     __m512 acc[G4K_MVN_MAX_TOK];
     UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t s = 0; s < ns; s++) {
-        const uint8_t *sb[2] = {base + s * 3360, base + gb + s * 3360};
+        const uint8_t *sb[2] = {base + s * 3360, G == 2 ? base + gb + s * 3360 : base};
         __m512i isum[2][G4K_MVN_MAX_TOK];
         UNROLL8 for (int gi = 0; gi < G; gi++)
             UNROLL8 for (int t = 0; t < NT; t++) isum[gi][t] = _mm512_setzero_si512();
