@@ -53,6 +53,12 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
      * 8 pairs (2.2 ms) and other distances (8 or 16 KB: 1.42) did worse. A run's tail pairs
      * are not prefetched: the next group's burst covers them. */
     enum { RUN = 4, RUN_MAX_TOK = 5 };
+    /* Q8_0 from 2 tokens on: its run is 68 lines, more than Ice Lake's line-fill buffers, and
+     * the per-block loop measured 9-21% faster there at 3-5 tokens (15360 x 3840, min ms of 21,
+     * 5 interleaved rounds, 4 tokens 3.12-3.38 -> 2.80-3.05 at 1 thread, 1.60-1.82 -> 1.35-1.49
+     * at 2). 1 token measured the same either way, so it keeps the runs the AMD host found
+     * faster. */
+    const int runs = NT <= RUN_MAX_TOK && (Q4 || NT == 1);
     const size_t dist = NT == 1 ? 4096 : G4K_MVN_PREFETCH;
     const g4q_q8_0 *x[G4K_MVN_MAX_TOK];
     UNROLL8 for (int t = 0; t < NT; t++) x[t] = (const g4q_q8_0 *)(a->q + (size_t)t * a->q_stride);
@@ -61,7 +67,7 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
         __m512 acc[G4K_MVN_MAX_TOK];
         UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
         int64_t p = 0; /* pair */
-        if (NT <= RUN_MAX_TOK)
+        if (runs)
             for (; 2 * (p + RUN) <= nb; p += RUN) {
                 const uint8_t *qr = q + (size_t)p * pair;
                 for (size_t o = 0; o < RUN * pair; o += 64)
@@ -76,7 +82,7 @@ AI void block32_groups(int64_t nb, const uint8_t *groups, size_t gb, int64_t ng,
             const uint8_t *qp = q + (size_t)p * pair;
             for (int j = 0; j < 2 && 2 * p + j < nb; j++) {
                 const uint8_t *qb = qp + (size_t)j * qbytes;
-                if (NT > RUN_MAX_TOK)
+                if (!runs)
                     for (size_t o = 0; o < qbytes; o += 64)
                         _mm_prefetch((const char *)qb + dist + o, _MM_HINT_T0);
                 block32_step(qb, qp + 2 * qbytes + (size_t)j * 32, 2 * p + j, x, a, acc, Q4, NT);
