@@ -46,6 +46,8 @@ AI __m512i bcast4(const int8_t *p)
  * the rate of vpdpbusd, and with one group every vpdpbusd needs its own (from L2, 256 x 3840,
  * 4 tokens: 0.068 -> 0.060 ms). With two groups the float accumulators live in y (registers are
  * short). */
+enum { SB_BYTES = 3360, PF_SHARE = SB_BYTES / 16 }; /* a packed super-block; its sixteenth */
+
 AI void q6_K_run(int64_t ns, const uint8_t *base, size_t gb, const g4k_r16_act *a, float *y, int64_t ys,
                  const int NT, const int G)
 {
@@ -53,20 +55,21 @@ AI void q6_K_run(int64_t ns, const uint8_t *base, size_t gb, const g4k_r16_act *
     __m512 acc[G4K_MVN_MAX_TOK];
     UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t s = 0; s < ns; s++) {
-        const uint8_t *sb[2] = {base + s * 3360, G == 2 ? base + gb + s * 3360 : base};
+        const uint8_t *sb[2] = {base + s * SB_BYTES, G == 2 ? base + gb + s * SB_BYTES : base};
         __m512i isum[2][G4K_MVN_MAX_TOK];
         UNROLL8 for (int gi = 0; gi < G; gi++)
             UNROLL8 for (int t = 0; t < NT; t++) isum[gi][t] = _mm512_setzero_si512();
         for (int j = 0; j < 16; j++) {
             __m512i K[2][4], sc[2];
             UNROLL8 for (int gi = 0; gi < G; gi++) {
-                /* this sixteenth of the super-block G4K_MVN_PREFETCH ahead: spread over the
-                 * sub-blocks, not in one burst that fills the line-fill buffers */
-                const char *pf = (const char *)sb[gi] + G4K_MVN_PREFETCH;
-                _mm_prefetch(pf + j * 210, _MM_HINT_T0);
-                _mm_prefetch(pf + j * 210 + 64, _MM_HINT_T0);
-                _mm_prefetch(pf + j * 210 + 128, _MM_HINT_T0);
-                _mm_prefetch(pf + j * 210 + 209, _MM_HINT_T0);
+                /* this sixteenth of the super-block G4K_MVN_PREFETCH ahead (every line it
+                 * touches, its last byte included): spread over the sub-blocks, not in one
+                 * burst that fills the line-fill buffers */
+                const char *pf = (const char *)sb[gi] + G4K_MVN_PREFETCH + j * PF_SHARE;
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                _mm_prefetch(pf + PF_SHARE - 1, _MM_HINT_T0);
                 q6_part(sb[gi] + j * 192, K[gi], m0F, m30);
                 sc[gi] = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sb[gi] + 3072 + j * G4K_R16)));
             }
